@@ -1,0 +1,289 @@
+//! Compiled-in catalog of AWS IAM services, actions, resource types and condition keys.
+//!
+//! The tables are generated at build time by `build.rs` from the committed
+//! `data/catalog.json` (see `data/PROVENANCE.md`), so looking something up costs no
+//! parsing and no allocation at start-up.
+//!
+//! ```
+//! use iam_catalog::{action_index, prefix_range, service_index, AccessLevel, ACTIONS};
+//!
+//! let get_object = &ACTIONS[action_index("S3:getobject").unwrap()];
+//! assert_eq!(get_object.full_name(), "s3:GetObject");
+//! assert_eq!(get_object.access, AccessLevel::Read);
+//!
+//! // Expand `s3:Get*`.
+//! let s3 = service_index("s3").unwrap();
+//! let gets = prefix_range(s3, "get");
+//! assert!(ACTIONS[gets.start as usize..gets.end as usize]
+//!     .iter()
+//!     .all(|a| a.lower.starts_with("s3:get")));
+//! ```
+//!
+//! # Ordering invariants
+//!
+//! - [`SERVICES`] is strictly sorted by [`Service::prefix`] (plain byte order; every
+//!   prefix is lowercase ASCII without `:`).
+//! - [`ACTIONS`] is sorted by *(service index, lowercase action name)*: each service's
+//!   actions form the contiguous range [`Service::actions`], the ranges follow the order
+//!   of [`SERVICES`] and together cover all of [`ACTIONS`], and within a service the
+//!   lowercase names are strictly increasing.
+//! - NOTE: this is *not* the same as sorting by the full string [`Action::lower`]: `-`
+//!   and digits sort before `:`, so `s3-outposts:x` < `s3:x` as strings although `s3`
+//!   comes before `s3-outposts` as a prefix. [`Action::lower`] is strictly increasing
+//!   within a service only. Never binary-search [`ACTIONS`] as a whole by
+//!   [`Action::lower`]; use [`action_index`], which searches the service first.
+//!
+//! # Case-insensitivity
+//!
+//! IAM matches service prefixes and action names case-insensitively. Every name in the
+//! catalog is ASCII, so lookups fold ASCII letters only and never allocate; input with
+//! non-ASCII characters matches nothing.
+
+use std::cmp::Ordering;
+use std::fmt;
+use std::ops::Range;
+
+/// How AWS classifies what an action does (the Service Authorization Reference's
+/// "access level").
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum AccessLevel {
+    /// Lists resources or their contents.
+    List,
+    /// Reads resource contents or attributes.
+    Read,
+    /// Creates, changes or deletes resources.
+    Write,
+    /// Grants or changes resource permissions (policies, grants, shares).
+    PermissionsManagement,
+    /// Changes tags only.
+    Tagging,
+}
+
+impl AccessLevel {
+    /// Every level, in declaration (and `Ord`) order.
+    pub const ALL: [AccessLevel; 5] = [
+        AccessLevel::List,
+        AccessLevel::Read,
+        AccessLevel::Write,
+        AccessLevel::PermissionsManagement,
+        AccessLevel::Tagging,
+    ];
+
+    /// The level as AWS spells it, e.g. `"Permissions management"`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AccessLevel::List => "List",
+            AccessLevel::Read => "Read",
+            AccessLevel::Write => "Write",
+            AccessLevel::PermissionsManagement => "Permissions management",
+            AccessLevel::Tagging => "Tagging",
+        }
+    }
+}
+
+impl fmt::Display for AccessLevel {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// An AWS service, identified by its IAM prefix.
+#[derive(Debug)]
+pub struct Service {
+    /// The IAM prefix, lowercase, e.g. `"s3"`.
+    pub prefix: &'static str,
+    /// The display name, e.g. `"Amazon S3"`.
+    pub name: &'static str,
+    /// This service's actions: an index range into [`ACTIONS`], sorted by lowercase name.
+    pub actions: Range<u32>,
+    /// The service's resource types, sorted by lowercase name.
+    pub resource_types: &'static [ResourceType],
+    /// Condition keys the service supports (its own and the global `aws:` ones it
+    /// lists), sorted case-insensitively.
+    pub condition_keys: &'static [ConditionKey],
+}
+
+impl Service {
+    /// This service's actions as a slice of [`ACTIONS`].
+    pub fn action_slice(&self) -> &'static [Action] {
+        &ACTIONS[self.actions.start as usize..self.actions.end as usize]
+    }
+}
+
+/// A resource type an action can be scoped to.
+#[derive(Debug)]
+pub struct ResourceType {
+    /// The name, e.g. `"object"`.
+    pub name: &'static str,
+    /// The ARN pattern, e.g. `"arn:${Partition}:s3:::${BucketName}/${ObjectName}"`.
+    pub arn: &'static str,
+    /// Condition keys that apply to resources of this type.
+    pub condition_keys: &'static [&'static str],
+}
+
+/// A condition key a service supports.
+#[derive(Debug)]
+pub struct ConditionKey {
+    /// The key in its canonical case, e.g. `"s3:x-amz-acl"` or `"aws:ResourceTag/${TagKey}"`.
+    pub key: &'static str,
+    /// The value type, e.g. `"String"`, `"ArrayOfString"`, `"ARN"`, `"Bool"`, `"Numeric"`.
+    pub kind: &'static str,
+}
+
+/// An IAM action.
+#[derive(Debug)]
+pub struct Action {
+    /// Index of the action's service in [`SERVICES`].
+    pub service: u16,
+    /// The action name without prefix, in canonical case, e.g. `"GetObject"`.
+    pub name: &'static str,
+    /// The full name in lowercase, e.g. `"s3:getobject"`.
+    pub lower: &'static str,
+    /// The access level.
+    pub access: AccessLevel,
+    /// The resource types the action can be scoped to; empty means the action supports
+    /// only `"Resource": "*"`.
+    pub resources: &'static [ActionResource],
+    /// Action-level condition keys. Keys that apply only when a particular resource type
+    /// is used are in [`ActionResource::condition_keys`].
+    pub condition_keys: &'static [&'static str],
+}
+
+/// A resource type referenced by an action.
+#[derive(Debug)]
+pub struct ActionResource {
+    /// Index into the action's service's [`Service::resource_types`].
+    pub resource_type: u16,
+    /// Whether the action always needs a resource of this type.
+    pub required: bool,
+    /// Condition keys that apply to the action on this resource type.
+    pub condition_keys: &'static [&'static str],
+}
+
+impl Action {
+    /// The full name with the canonical action case, e.g. `"s3:GetObject"`.
+    pub fn full_name(&self) -> String {
+        format!("{}:{}", self.service().prefix, self.name)
+    }
+
+    /// The action's service.
+    pub fn service(&self) -> &'static Service {
+        &SERVICES[usize::from(self.service)]
+    }
+
+    /// The lowercase action name without prefix, e.g. `"getobject"`.
+    pub fn lower_name(&self) -> &'static str {
+        // The prefix and `:` are ASCII, so this is a char boundary.
+        &self.lower[self.service().prefix.len() + 1..]
+    }
+
+    /// The resource type an [`ActionResource`] of this action refers to.
+    pub fn resource_type(&self, r: &ActionResource) -> &'static ResourceType {
+        &self.service().resource_types[usize::from(r.resource_type)]
+    }
+}
+
+/// The tables generated by `build.rs` from `data/catalog.json`.
+mod generated {
+    use super::{AccessLevel, Action, ActionResource, ConditionKey, ResourceType, Service};
+    include!(concat!(env!("OUT_DIR"), "/catalog.rs"));
+}
+
+pub use generated::{ACTION_COUNT, LICENSE, SOURCE, UPDATED_AT, VERSION};
+
+/// All services, strictly sorted by prefix.
+pub static SERVICES: &[Service] = &generated::SERVICE_TABLE;
+
+/// All actions, sorted by (service index, lowercase name); see the crate docs.
+pub static ACTIONS: &[Action] = &generated::ACTION_TABLE;
+
+/// Compares catalog bytes (already lowercase) with input bytes folded to ASCII lowercase.
+fn cmp_folded(lower: &[u8], input: &[u8]) -> Ordering {
+    for (a, b) in lower.iter().zip(input) {
+        match a.cmp(&b.to_ascii_lowercase()) {
+            Ordering::Equal => {}
+            other => return other,
+        }
+    }
+    lower.len().cmp(&input.len())
+}
+
+/// The index in [`SERVICES`] of the service with this prefix, case-insensitively.
+pub fn service_index(prefix: &str) -> Option<usize> {
+    SERVICES
+        .binary_search_by(|s| cmp_folded(s.prefix.as_bytes(), prefix.as_bytes()))
+        .ok()
+}
+
+/// The index in [`ACTIONS`] of a full action name such as `"S3:GetObject"`,
+/// case-insensitively.
+pub fn action_index(full: &str) -> Option<usize> {
+    let (prefix, name) = full.split_once(':')?;
+    action_index_in(service_index(prefix)?, name)
+}
+
+/// The index in [`ACTIONS`] of the action `name` (without prefix) of the service at
+/// index `service`, case-insensitively. `None` also when `service` is out of range.
+pub fn action_index_in(service: usize, name: &str) -> Option<usize> {
+    let svc = SERVICES.get(service)?;
+    let start = svc.actions.start as usize;
+    let skip = svc.prefix.len() + 1;
+    svc.action_slice()
+        .binary_search_by(|a| cmp_folded(&a.lower.as_bytes()[skip..], name.as_bytes()))
+        .ok()
+        .map(|i| start + i)
+}
+
+/// The contiguous range of [`ACTIONS`] holding the actions of the service at index
+/// `service` whose lowercase name starts with `name_prefix_lower` (matched
+/// case-insensitively), e.g. `"get"` to expand `s3:Get*`. An empty prefix gives all the
+/// service's actions; an out-of-range `service` gives an empty range.
+pub fn prefix_range(service: usize, name_prefix_lower: &str) -> Range<u32> {
+    let Some(svc) = SERVICES.get(service) else {
+        return 0..0;
+    };
+    let wanted = name_prefix_lower.as_bytes();
+    let skip = svc.prefix.len() + 1;
+    // Truncating sorted names to the prefix length keeps them sorted, so the matches
+    // are the run where the truncated name equals the prefix.
+    let key = |a: &Action| {
+        let name = &a.lower.as_bytes()[skip..];
+        cmp_folded(&name[..name.len().min(wanted.len())], wanted)
+    };
+    let actions = svc.action_slice();
+    let lo = actions.partition_point(|a| key(a) == Ordering::Less);
+    let hi = lo + actions[lo..].partition_point(|a| key(a) == Ordering::Equal);
+    // Both fit: build.rs checks that the action count fits in a u32.
+    svc.actions.start + lo as u32..svc.actions.start + hi as u32
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn folded_comparison_orders_like_lowercase() {
+        assert_eq!(cmp_folded(b"getobject", b"GetObject"), Ordering::Equal);
+        assert_eq!(cmp_folded(b"get", b"GetObject"), Ordering::Less);
+        assert_eq!(cmp_folded(b"getobject", b"Get"), Ordering::Greater);
+        assert_eq!(cmp_folded(b"a", b"B"), Ordering::Less);
+        // Non-ASCII input never equals ASCII catalog bytes.
+        assert_ne!(cmp_folded(b"k", "\u{212a}".as_bytes()), Ordering::Equal);
+    }
+
+    #[test]
+    fn access_level_strings() {
+        let names: Vec<&str> = AccessLevel::ALL.iter().map(|l| l.as_str()).collect();
+        assert_eq!(
+            names,
+            ["List", "Read", "Write", "Permissions management", "Tagging"]
+        );
+        assert_eq!(
+            AccessLevel::PermissionsManagement.to_string(),
+            "Permissions management"
+        );
+        let mut sorted = AccessLevel::ALL;
+        sorted.sort();
+        assert_eq!(sorted, AccessLevel::ALL);
+    }
+}
