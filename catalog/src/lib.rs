@@ -210,9 +210,7 @@ fn cmp_folded(lower: &[u8], input: &[u8]) -> Ordering {
 
 /// The index in [`SERVICES`] of the service with this prefix, case-insensitively.
 pub fn service_index(prefix: &str) -> Option<usize> {
-    SERVICES
-        .binary_search_by(|s| cmp_folded(s.prefix.as_bytes(), prefix.as_bytes()))
-        .ok()
+    SERVICES.binary_search_by(|s| cmp_folded(s.prefix.as_bytes(), prefix.as_bytes())).ok()
 }
 
 /// The index in [`ACTIONS`] of a full action name such as `"S3:GetObject"`,
@@ -274,14 +272,8 @@ mod tests {
     #[test]
     fn access_level_strings() {
         let names: Vec<&str> = AccessLevel::ALL.iter().map(|l| l.as_str()).collect();
-        assert_eq!(
-            names,
-            ["List", "Read", "Write", "Permissions management", "Tagging"]
-        );
-        assert_eq!(
-            AccessLevel::PermissionsManagement.to_string(),
-            "Permissions management"
-        );
+        assert_eq!(names, ["List", "Read", "Write", "Permissions management", "Tagging"]);
+        assert_eq!(AccessLevel::PermissionsManagement.to_string(), "Permissions management");
         let mut sorted = AccessLevel::ALL;
         sorted.sort();
         assert_eq!(sorted, AccessLevel::ALL);

@@ -1,8 +1,8 @@
 //! Tests of the generated catalog: counts, ordering invariants, lookups and known facts.
 
 use iam_catalog::{
-    action_index, action_index_in, prefix_range, service_index, AccessLevel, Action, ACTIONS,
-    LICENSE, SERVICES, SOURCE, UPDATED_AT, VERSION,
+    action_index, action_index_in, prefix_range, service_index, AccessLevel, Action, ACTIONS, LICENSE, SERVICES,
+    SOURCE, UPDATED_AT, VERSION,
 };
 
 fn action(full: &str) -> &'static Action {
@@ -38,22 +38,13 @@ fn counts_match_the_source_package() {
 #[test]
 fn services_are_strictly_sorted_lowercase_ascii() {
     for s in SERVICES {
-        assert!(
-            !s.prefix.is_empty() && !s.prefix.contains(':'),
-            "{}",
-            s.prefix
-        );
+        assert!(!s.prefix.is_empty() && !s.prefix.contains(':'), "{}", s.prefix);
         assert!(s.prefix.is_ascii(), "{}", s.prefix);
         assert_eq!(s.prefix, s.prefix.to_ascii_lowercase());
         assert!(!s.name.is_empty(), "{} has no display name", s.prefix);
     }
     for w in SERVICES.windows(2) {
-        assert!(
-            w[0].prefix < w[1].prefix,
-            "{} !< {}",
-            w[0].prefix,
-            w[1].prefix
-        );
+        assert!(w[0].prefix < w[1].prefix, "{} !< {}", w[0].prefix, w[1].prefix);
     }
 }
 
@@ -61,11 +52,7 @@ fn services_are_strictly_sorted_lowercase_ascii() {
 fn service_ranges_tile_actions_in_order() {
     let mut next = 0u32;
     for (si, s) in SERVICES.iter().enumerate() {
-        assert_eq!(
-            s.actions.start, next,
-            "gap or overlap before `{}`",
-            s.prefix
-        );
+        assert_eq!(s.actions.start, next, "gap or overlap before `{}`", s.prefix);
         assert!(s.actions.start <= s.actions.end);
         for a in s.action_slice() {
             assert_eq!(usize::from(a.service), si);
@@ -79,10 +66,7 @@ fn service_ranges_tile_actions_in_order() {
 fn actions_sorted_by_service_then_lowercase_name() {
     for a in ACTIONS {
         let s = a.service();
-        assert_eq!(
-            a.lower,
-            format!("{}:{}", s.prefix, a.name.to_ascii_lowercase())
-        );
+        assert_eq!(a.lower, format!("{}:{}", s.prefix, a.name.to_ascii_lowercase()));
         assert_eq!(a.lower_name(), a.name.to_ascii_lowercase());
         assert!(a.lower.is_ascii());
     }
@@ -112,25 +96,13 @@ fn every_index_is_valid() {
     for a in ACTIONS {
         let s = a.service();
         for r in a.resources {
-            assert!(
-                usize::from(r.resource_type) < s.resource_types.len(),
-                "{}",
-                a.lower
-            );
-            assert!(std::ptr::eq(
-                a.resource_type(r),
-                &s.resource_types[usize::from(r.resource_type)]
-            ));
+            assert!(usize::from(r.resource_type) < s.resource_types.len(), "{}", a.lower);
+            assert!(std::ptr::eq(a.resource_type(r), &s.resource_types[usize::from(r.resource_type)]));
         }
         let mut seen: Vec<u16> = a.resources.iter().map(|r| r.resource_type).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(
-            seen.len(),
-            a.resources.len(),
-            "{} repeats a resource type",
-            a.lower
-        );
+        assert_eq!(seen.len(), a.resources.len(), "{} repeats a resource type", a.lower);
     }
     for s in SERVICES {
         for w in s.resource_types.windows(2) {
@@ -190,16 +162,10 @@ fn known_facts() {
     // AWS classifies PassRole as Write, not Permissions management.
     assert_eq!(pass_role.access, AccessLevel::Write);
     assert_eq!(pass_role.resources.len(), 1);
-    assert_eq!(
-        pass_role.resource_type(&pass_role.resources[0]).name,
-        "role"
-    );
+    assert_eq!(pass_role.resource_type(&pass_role.resources[0]).name, "role");
     assert!(pass_role.resources[0].required);
 
-    assert_eq!(
-        action("iam:CreatePolicyVersion").access,
-        AccessLevel::PermissionsManagement
-    );
+    assert_eq!(action("iam:CreatePolicyVersion").access, AccessLevel::PermissionsManagement);
     assert_eq!(action("iam:TagRole").access, AccessLevel::Tagging);
     assert_eq!(action("iam:ListRoles").access, AccessLevel::List);
     assert!(action("iam:ListRoles").resources.is_empty());
@@ -213,20 +179,11 @@ fn known_facts() {
         .map(|r| get_object.resource_type(r))
         .find(|rt| rt.name == "object")
         .expect("s3:GetObject has resource type `object`");
-    assert_eq!(
-        object.arn,
-        "arn:${Partition}:s3:::${BucketName}/${ObjectName}"
-    );
-    assert!(get_object
-        .condition_keys
-        .contains(&"s3:ExistingObjectTag/<key>"));
+    assert_eq!(object.arn, "arn:${Partition}:s3:::${BucketName}/${ObjectName}");
+    assert!(get_object.condition_keys.contains(&"s3:ExistingObjectTag/<key>"));
 
     let s3 = &SERVICES[service_index("s3").unwrap()];
-    let tag_keys = s3
-        .condition_keys
-        .iter()
-        .find(|k| k.key == "aws:TagKeys")
-        .unwrap();
+    let tag_keys = s3.condition_keys.iter().find(|k| k.key == "aws:TagKeys").unwrap();
     assert_eq!(tag_keys.kind, "ArrayOfString");
 }
 
@@ -235,11 +192,7 @@ fn per_resource_condition_keys_are_kept() {
     // In the source, aws:ResourceTag applies to this action only through the resource row.
     let a = action("a4b:DeleteDevice");
     assert!(a.condition_keys.is_empty());
-    let device = a
-        .resources
-        .iter()
-        .find(|r| a.resource_type(r).name == "device")
-        .unwrap();
+    let device = a.resources.iter().find(|r| a.resource_type(r).name == "device").unwrap();
     assert_eq!(device.condition_keys, ["aws:ResourceTag/${TagKey}"]);
 }
 
@@ -248,10 +201,7 @@ fn brute_force(service: usize, prefix: &str) -> Vec<usize> {
     (0..ACTIONS.len())
         .filter(|&i| {
             let a = &ACTIONS[i];
-            usize::from(a.service) == service
-                && a.name
-                    .to_ascii_lowercase()
-                    .starts_with(&prefix.to_ascii_lowercase())
+            usize::from(a.service) == service && a.name.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase())
         })
         .collect()
 }
@@ -287,11 +237,8 @@ fn prefix_range_matches_brute_force_everywhere() {
             for end in 1..=lower.len() {
                 let p = &lower[..end];
                 let got = range_vec(prefix_range(si, p));
-                let want: Vec<usize> = expected_all
-                    .iter()
-                    .copied()
-                    .filter(|&i| ACTIONS[i].lower_name().starts_with(p))
-                    .collect();
+                let want: Vec<usize> =
+                    expected_all.iter().copied().filter(|&i| ACTIONS[i].lower_name().starts_with(p)).collect();
                 assert_eq!(got, want, "{prefix}:{p}*");
             }
             let miss = format!("{lower}~");

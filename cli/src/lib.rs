@@ -1,0 +1,378 @@
+//! The `iam-risk-score` command line, as a library so the Python wheel runs the very same code.
+//!
+//! Exit codes: 0 every policy scored below the threshold; 1 a policy scored at or above it;
+//! 2 bad input (unreadable file, malformed JSON, invalid policy, bad flags); 3 API error
+//! (remote mode only).
+
+mod input;
+mod locate;
+mod remote;
+mod render;
+mod sarif;
+
+use clap::{Parser, ValueEnum};
+use risk_core::{AccessType, PolicyType, Report, ScoreOptions};
+use std::ffi::OsString;
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+
+pub use input::MAX_INPUT_BYTES;
+
+/// Exit codes, as documented in the README and `--help`.
+pub mod exit {
+    pub const OK: i32 = 0;
+    pub const AT_OR_ABOVE_THRESHOLD: i32 = 1;
+    pub const BAD_INPUT: i32 = 2;
+    pub const API_ERROR: i32 = 3;
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum Format {
+    Human,
+    Json,
+    Github,
+    Sarif,
+    Markdown,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum AccessTypeArg {
+    ReadOnly,
+    ReadWrite,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PolicyTypeArg {
+    Identity,
+    Resource,
+    Trust,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ColorArg {
+    Auto,
+    Always,
+    Never,
+}
+
+const AFTER_HELP: &str = "Other commands:
+  iam-risk-score explain RULE|ACTION_PATTERN   a rule's documentation, or what a wildcard grants
+  iam-risk-score rules                         every rule with its code and category
+  iam-risk-score catalog                       the bundled AWS action catalog's version and size
+
+Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.";
+
+/// Score AWS IAM policies for risk before granting access.
+#[derive(Debug, Parser)]
+#[command(name = "iam-risk-score", version, about, after_help = AFTER_HELP)]
+struct ScoreArgs {
+    /// Policy files or directories (scanned for *.json); `-` reads standard input.
+    #[arg(value_name = "POLICY_FILE", required = true)]
+    inputs: Vec<PathBuf>,
+    /// Score locally (the default; kept for compatibility with iam-risk-score 0.1).
+    #[arg(long)]
+    offline: bool,
+    /// Score with a remote scoring API instead (POST URL/api/v1/score).
+    #[arg(long, env = "IAM_RISK_SCORE_API_URL", value_name = "URL")]
+    api: Option<String>,
+    /// Bearer key for the remote API.
+    #[arg(long, env = "IAM_RISK_SCORE_API_KEY", hide_env_values = true, value_name = "KEY")]
+    api_key: Option<String>,
+    /// Remote API timeout in seconds.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    timeout: u64,
+    /// Output format.
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Exit 1 when a score is at or above this (1-10).
+    #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=10))]
+    threshold: u8,
+    /// What the requester says the access is for; read-only flags any write.
+    #[arg(long, value_enum)]
+    access_type: Option<AccessTypeArg>,
+    /// Requested grant duration in hours (1-8760); long grants raise risky scores.
+    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8760), value_name = "N")]
+    duration_hours: Option<u32>,
+    /// Purpose of the request (kept in remote requests; never changes the score).
+    #[arg(long, value_name = "TEXT")]
+    description: Option<String>,
+    /// A service your organisation treats as sensitive (repeatable), e.g. dynamodb.
+    #[arg(long = "sensitive-service", value_name = "SERVICE")]
+    sensitive_services: Vec<String>,
+    /// An action pattern your organisation treats as high-impact (repeatable), e.g. route53:Change*.
+    #[arg(long = "high-impact-action", value_name = "PATTERN")]
+    high_impact_actions: Vec<String>,
+    /// JSON file with organisation context: {"sensitive_services": [...], "high_impact_actions": [...]}.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Treat every input as this policy type instead of detecting it.
+    #[arg(long, value_enum)]
+    policy_type: Option<PolicyTypeArg>,
+    /// Worker threads for many files (default: all cores).
+    #[arg(long, value_name = "N")]
+    jobs: Option<usize>,
+    /// Colour in human output.
+    #[arg(long, value_enum, default_value = "auto")]
+    color: ColorArg,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "iam-risk-score explain", about = "Explain a rule (code or name) or an action pattern")]
+struct ExplainArgs {
+    /// A rule code (PE002), rule name (passrole-escalation) or action pattern (s3:Get*).
+    query: String,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "iam-risk-score rules", about = "List every rule")]
+struct RulesArgs {
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+#[derive(Debug, Parser)]
+#[command(name = "iam-risk-score catalog", about = "Show the bundled AWS action catalog")]
+struct CatalogArgs {
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+}
+
+/// Where output goes; tests pass buffers.
+pub struct Io<'a> {
+    pub stdout: &'a mut dyn Write,
+    pub stderr: &'a mut dyn Write,
+    /// Standard input, read at most once (for `-`).
+    pub stdin: &'a mut dyn std::io::Read,
+    pub stdout_is_tty: bool,
+}
+
+/// Run with the process's own standard streams.
+pub fn run(args: Vec<OsString>) -> i32 {
+    let stdout = std::io::stdout();
+    let tty = stdout.is_terminal();
+    let mut out = std::io::BufWriter::new(stdout.lock());
+    let mut err = std::io::stderr();
+    let mut stdin = std::io::stdin();
+    let code = run_with(args, &mut Io { stdout: &mut out, stderr: &mut err, stdin: &mut stdin, stdout_is_tty: tty });
+    let _ = out.flush();
+    code
+}
+
+/// Run with the given streams.
+pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
+    let sub = args.get(1).and_then(|a| a.to_str()).unwrap_or("");
+    let rest = || std::iter::once(OsString::from(format!("iam-risk-score {sub}"))).chain(args.iter().skip(2).cloned());
+    match sub {
+        "explain" => match ExplainArgs::try_parse_from(rest()) {
+            Ok(a) => explain(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+        "rules" => match RulesArgs::try_parse_from(rest()) {
+            Ok(a) => {
+                let _ = io.stdout.write_all(render::rules(a.format).as_bytes());
+                exit::OK
+            }
+            Err(e) => clap_exit(e, io),
+        },
+        "catalog" => match CatalogArgs::try_parse_from(rest()) {
+            Ok(a) => {
+                let _ = io.stdout.write_all(render::catalog(a.format).as_bytes());
+                exit::OK
+            }
+            Err(e) => clap_exit(e, io),
+        },
+        _ => match ScoreArgs::try_parse_from(args) {
+            Ok(a) => score(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+    }
+}
+
+fn clap_exit(e: clap::Error, io: &mut Io<'_>) -> i32 {
+    use clap::error::ErrorKind;
+    match e.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion | ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = write!(io.stdout, "{}", e.render());
+            exit::OK
+        }
+        _ => {
+            let _ = write!(io.stderr, "{}", e.render());
+            exit::BAD_INPUT
+        }
+    }
+}
+
+fn explain(a: ExplainArgs, io: &mut Io<'_>) -> i32 {
+    match risk_core::explain::explain(&a.query) {
+        Ok(x) => {
+            let _ = io.stdout.write_all(render::explanation(&x, a.format).as_bytes());
+            exit::OK
+        }
+        Err(msg) => {
+            let _ = writeln!(io.stderr, "error: {msg}");
+            exit::BAD_INPUT
+        }
+    }
+}
+
+/// One input's outcome.
+pub struct Outcome {
+    /// File path as given (or `-`).
+    pub label: String,
+    pub result: Result<Scored, InputError>,
+}
+
+/// A scored input with its source text (for line numbers).
+pub struct Scored {
+    pub report: Report,
+    pub statement_lines: Vec<usize>,
+}
+
+/// Why an input could not be scored.
+#[derive(Debug, Clone)]
+pub struct InputError {
+    pub message: String,
+    pub problems: Vec<risk_core::Problem>,
+    pub api: bool,
+}
+
+fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
+    let options = match options(&a) {
+        Ok(o) => o,
+        Err(msg) => {
+            let _ = writeln!(io.stderr, "error: {msg}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let sources = match input::collect(&a.inputs) {
+        Ok(s) => s,
+        Err(msg) => {
+            let _ = writeln!(io.stderr, "error: {msg}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let single = sources.len() == 1 && !a.inputs.iter().any(|p| p.is_dir());
+    let remote = if a.offline { None } else { a.api.clone() };
+    let score_one = |src: &input::Source, stdin_text: Option<&Result<String, String>>| -> Outcome {
+        let text = match src {
+            input::Source::Stdin => {
+                stdin_text.cloned().unwrap_or_else(|| Err("standard input was already read".into()))
+            }
+            input::Source::File(p) => input::read_file(p),
+        };
+        let result = match text {
+            Err(message) => Err(InputError { message, problems: Vec::new(), api: false }),
+            Ok(text) => match &remote {
+                Some(url) => remote::score(url, a.api_key.as_deref(), a.timeout, &text, &options)
+                    .map(|report| Scored { report, statement_lines: locate::statement_lines(&text) }),
+                None => match risk_core::score_json(&text, &options) {
+                    Ok(report) => Ok(Scored { report, statement_lines: locate::statement_lines(&text) }),
+                    Err(e) => Err(InputError { message: e.to_string(), problems: e.problems().to_vec(), api: false }),
+                },
+            },
+        };
+        Outcome { label: src.label(), result }
+    };
+    let stdin_text = if sources.iter().any(|s| matches!(s, input::Source::Stdin)) {
+        Some(input::read_stdin(io.stdin))
+    } else {
+        None
+    };
+    let outcomes: Vec<Outcome> = if sources.len() > 1 {
+        use rayon::prelude::*;
+        let work = || sources.par_iter().map(|s| score_one(s, stdin_text.as_ref())).collect::<Vec<_>>();
+        match a.jobs {
+            Some(n) if n > 0 => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
+                Ok(pool) => pool.install(work),
+                Err(_) => work(),
+            },
+            _ => work(),
+        }
+    } else {
+        sources.iter().map(|s| score_one(s, stdin_text.as_ref())).collect()
+    };
+    let color = match a.color {
+        ColorArg::Always => true,
+        ColorArg::Never => false,
+        ColorArg::Auto => io.stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+    };
+    for o in &outcomes {
+        if let Err(e) = &o.result {
+            let _ = writeln!(io.stderr, "error: {}: {}", o.label, e.message);
+        }
+    }
+    let text = match a.format {
+        Format::Human => render::human(&outcomes, a.threshold, color),
+        Format::Json => render::json(&outcomes, single),
+        Format::Github => render::github(&outcomes, a.threshold),
+        Format::Sarif => sarif::sarif(&outcomes),
+        Format::Markdown => render::markdown(&outcomes, a.threshold),
+    };
+    let _ = io.stdout.write_all(text.as_bytes());
+    if outcomes.iter().any(|o| o.result.as_ref().is_err_and(|e| e.api)) {
+        return exit::API_ERROR;
+    }
+    if outcomes.iter().any(|o| o.result.is_err()) {
+        return exit::BAD_INPUT;
+    }
+    if outcomes.iter().any(|o| o.result.as_ref().is_ok_and(|s| s.report.score >= a.threshold)) {
+        exit::AT_OR_ABOVE_THRESHOLD
+    } else {
+        exit::OK
+    }
+}
+
+#[derive(Debug, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ConfigFile {
+    #[serde(default)]
+    sensitive_services: Vec<String>,
+    #[serde(default)]
+    high_impact_actions: Vec<String>,
+}
+
+fn options(a: &ScoreArgs) -> Result<ScoreOptions, String> {
+    let mut sensitive = a.sensitive_services.clone();
+    let mut high = a.high_impact_actions.clone();
+    if let Some(path) = &a.config {
+        let text = input::read_file(path)?;
+        let cfg: ConfigFile = serde_json::from_str(&text).map_err(|e| {
+            format!(
+                "{}: {e} (expected {{\"sensitive_services\": [...], \"high_impact_actions\": [...]}})",
+                path.display()
+            )
+        })?;
+        sensitive.extend(cfg.sensitive_services);
+        high.extend(cfg.high_impact_actions);
+    }
+    for s in &sensitive {
+        if iam_catalog::service_index(s.trim()).is_none() {
+            return Err(format!(
+                "unknown service `{s}` in sensitive services; use a service prefix such as `dynamodb`"
+            ));
+        }
+    }
+    for p in &high {
+        let mut set = risk_core::actions::ActionSet::empty();
+        if risk_core::actions::expand_into(p.trim(), &mut set).is_err() {
+            return Err(format!("high-impact action `{p}` matches no action in the AWS catalog"));
+        }
+    }
+    Ok(ScoreOptions {
+        access_type: a.access_type.map(|t| match t {
+            AccessTypeArg::ReadOnly => AccessType::ReadOnly,
+            AccessTypeArg::ReadWrite => AccessType::ReadWrite,
+        }),
+        duration_hours: a.duration_hours,
+        description: a.description.clone(),
+        extra_sensitive_services: sensitive,
+        extra_high_impact_actions: high,
+        policy_type: a.policy_type.map(|t| match t {
+            PolicyTypeArg::Identity => PolicyType::Identity,
+            PolicyTypeArg::Resource => PolicyType::Resource,
+            PolicyTypeArg::Trust => PolicyType::Trust,
+        }),
+    })
+}

@@ -1,0 +1,339 @@
+//! Human, JSON, GitHub and Markdown renderings of scored policies, plus `rules`, `explain`
+//! and `catalog` output.
+
+use crate::{Format, Outcome};
+use risk_core::explain::{Explanation, RuleDoc};
+use std::fmt::Write;
+
+struct Paint {
+    on: bool,
+}
+
+impl Paint {
+    fn wrap(&self, code: &str, s: &str) -> String {
+        if self.on {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_string()
+        }
+    }
+    fn bold(&self, s: &str) -> String {
+        self.wrap("1", s)
+    }
+    fn tier(&self, tier: &str, s: &str) -> String {
+        let code = match tier {
+            "low" => "1;32",
+            "medium" => "1;33",
+            _ => "1;31",
+        };
+        self.wrap(code, s)
+    }
+    fn dim(&self, s: &str) -> String {
+        self.wrap("2", s)
+    }
+}
+
+pub fn human(outcomes: &[Outcome], threshold: u8, color: bool) -> String {
+    let p = Paint { on: color };
+    let mut out = String::new();
+    let many = outcomes.len() > 1;
+    for o in outcomes {
+        let Ok(s) = &o.result else {
+            if many {
+                let _ = writeln!(
+                    out,
+                    "{} {}\n  {}\n",
+                    p.bold("IAM Policy Risk Score"),
+                    p.dim(&format!("({})", o.label)),
+                    p.wrap("1;31", "error: see standard error")
+                );
+            }
+            continue;
+        };
+        let r = &s.report;
+        let title = if many {
+            format!("{} {}", p.bold("IAM Policy Risk Score"), p.dim(&format!("({})", o.label)))
+        } else {
+            p.bold("IAM Policy Risk Score")
+        };
+        let pass = r.score < threshold;
+        let _ = writeln!(out, "{title}\n");
+        let _ = writeln!(out, "  Score:     {}", p.tier(&r.tier, &format!("{}/10 ({})", r.score, r.tier)));
+        let _ = writeln!(
+            out,
+            "  Threshold: {threshold} ({})",
+            if pass { p.wrap("32", "PASS") } else { p.wrap("31", "FAIL") }
+        );
+        let _ = writeln!(out, "  Analyzer:  {}", r.analyzer);
+        let _ = writeln!(out, "  Type:      {} policy", r.policy_type);
+        let sum = &r.access_summary;
+        let _ = writeln!(
+            out,
+            "  Grants:    {} actions in {} services ({} on all resources)",
+            sum.actions, sum.services, sum.actions_on_all_resources
+        );
+        if !r.findings.is_empty() {
+            let _ = writeln!(out, "\n{}", p.bold("Findings:"));
+            for f in &r.findings {
+                let tier = risk_core::score::tier(f.score);
+                let loc = match (f.statement, &f.sid) {
+                    (Some(i), Some(sid)) => format!("statement {i} ({sid})"),
+                    (Some(i), None) => format!("statement {i}"),
+                    _ => String::new(),
+                };
+                let line = f
+                    .statement
+                    .and_then(|i| s.statement_lines.get(i))
+                    .map(|l| format!(", line {l}"))
+                    .unwrap_or_default();
+                let _ = writeln!(
+                    out,
+                    "  {} {} {} {}",
+                    p.tier(tier, &format!("[{:>2} {}]", f.score, f.severity)),
+                    p.bold(&f.rule),
+                    f.name,
+                    p.dim(&format!("[{}] {loc}{line}", f.category))
+                );
+                let _ = writeln!(out, "      {}", f.message);
+            }
+        } else {
+            let _ = writeln!(out, "\n{}", p.bold("Risk factors:"));
+            for f in &r.factors {
+                let _ = writeln!(out, "  - {f}");
+            }
+        }
+        let extra: Vec<&String> = r.factors.iter().filter(|f| !r.findings.iter().any(|x| &x.message == *f)).collect();
+        if !r.findings.is_empty() && !extra.is_empty() {
+            let _ = writeln!(out, "\n{}", p.bold("Also:"));
+            for f in extra {
+                let _ = writeln!(out, "  - {f}");
+            }
+        }
+        if !r.suggestions.is_empty() {
+            let _ = writeln!(out, "\n{}", p.bold("Suggestions to reduce risk:"));
+            for s in &r.suggestions {
+                let _ = writeln!(out, "  - {s}");
+            }
+        }
+        if let Some(n) = &r.llm_narrative {
+            let _ = writeln!(out, "\n{}\n  {n}", p.bold("Narrative:"));
+        }
+        if many {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+pub fn json(outcomes: &[Outcome], single: bool) -> String {
+    let value = if single {
+        match &outcomes[0].result {
+            Ok(s) => serde_json::to_value(&s.report).unwrap_or_default(),
+            Err(e) => error_value(e),
+        }
+    } else {
+        serde_json::Value::Array(
+            outcomes
+                .iter()
+                .map(|o| match &o.result {
+                    Ok(s) => serde_json::json!({"file": o.label, "result": s.report}),
+                    Err(e) => serde_json::json!({"file": o.label, "error": error_value(e)["error"]}),
+                })
+                .collect(),
+        )
+    };
+    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+    s.push('\n');
+    s
+}
+
+fn error_value(e: &crate::InputError) -> serde_json::Value {
+    serde_json::json!({"error": {"message": e.message, "details": e.problems}})
+}
+
+/// GitHub workflow commands: step outputs (predecessor-compatible for one policy) and
+/// annotations at the statement's line.
+pub fn github(outcomes: &[Outcome], threshold: u8) -> String {
+    let mut out = String::new();
+    let scored: Vec<_> = outcomes.iter().filter_map(|o| o.result.as_ref().ok().map(|s| (o, s))).collect();
+    if let Ok(path) = std::env::var("GITHUB_OUTPUT") {
+        let mut lines = String::new();
+        if let Some(max) = scored.iter().max_by_key(|(_, s)| s.report.score) {
+            let r = &max.1.report;
+            let _ = writeln!(lines, "score={}", r.score);
+            let _ = writeln!(lines, "tier={}", r.tier);
+            let _ = writeln!(lines, "would_auto_approve={}", r.score < threshold);
+            let _ = writeln!(lines, "policy_fingerprint={}", r.policy_fingerprint);
+            let _ = writeln!(lines, "findings={}", scored.iter().map(|(_, s)| s.report.findings.len()).sum::<usize>());
+        }
+        if let Ok(mut f) = std::fs::OpenOptions::new().append(true).create(true).open(&path) {
+            let _ = std::io::Write::write_all(&mut f, lines.as_bytes());
+        }
+    }
+    for o in outcomes {
+        match &o.result {
+            Err(e) => {
+                let _ = writeln!(
+                    out,
+                    "::error file={},title=IAM policy could not be scored::{}",
+                    esc_prop(&o.label),
+                    esc_data(&e.message)
+                );
+            }
+            Ok(s) => {
+                let r = &s.report;
+                let level = match r.tier.as_str() {
+                    "low" => "notice",
+                    "medium" => "warning",
+                    _ => "error",
+                };
+                let factors = if r.factors.is_empty() { "no factors".to_string() } else { r.factors.join("; ") };
+                let file = if o.label == "-" { String::new() } else { format!(" file={},", esc_prop(&o.label)) };
+                let _ = writeln!(
+                    out,
+                    "::{level}{}title=IAM Policy Score::Score {}/10 ({}). {}",
+                    file.trim_end_matches(','),
+                    r.score,
+                    r.tier,
+                    esc_data(&factors)
+                );
+                for f in r.findings.iter().filter(|f| f.score >= 4) {
+                    let lvl = if f.score >= 6 { "error" } else { "warning" };
+                    let line = f
+                        .statement
+                        .and_then(|i| s.statement_lines.get(i))
+                        .map(|l| format!(",line={l}"))
+                        .unwrap_or_default();
+                    let loc =
+                        if o.label == "-" { String::new() } else { format!(" file={}{line},", esc_prop(&o.label)) };
+                    let _ = writeln!(
+                        out,
+                        "::{lvl}{}title={} {}::{} Fix: {}",
+                        loc.trim_end_matches(','),
+                        f.rule,
+                        esc_prop(&f.name),
+                        esc_data(&f.message),
+                        esc_data(&f.suggestion)
+                    );
+                }
+            }
+        }
+    }
+    out
+}
+
+fn esc_data(s: &str) -> String {
+    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
+}
+
+fn esc_prop(s: &str) -> String {
+    esc_data(s).replace(':', "%3A").replace(',', "%2C")
+}
+
+fn md_cell(s: &str) -> String {
+    s.replace('|', "\\|").replace('\n', " ")
+}
+
+pub fn markdown(outcomes: &[Outcome], threshold: u8) -> String {
+    let mut out =
+        String::from("## IAM policy risk\n\n| Policy | Score | Tier | Result | Top finding |\n|---|---|---|---|---|\n");
+    for o in outcomes {
+        match &o.result {
+            Ok(s) => {
+                let r = &s.report;
+                let top = r.findings.first().map(|f| format!("{} {}", f.rule, f.name)).unwrap_or_else(|| "—".into());
+                let res = if r.score < threshold { "pass" } else { "**fail**" };
+                let _ = writeln!(
+                    out,
+                    "| `{}` | {}/10 | {} | {res} | {} |",
+                    md_cell(&o.label),
+                    r.score,
+                    r.tier,
+                    md_cell(&top)
+                );
+            }
+            Err(e) => {
+                let _ = writeln!(out, "| `{}` | — | — | **error** | {} |", md_cell(&o.label), md_cell(&e.message));
+            }
+        }
+    }
+    for o in outcomes {
+        let Ok(s) = &o.result else { continue };
+        if s.report.findings.is_empty() {
+            continue;
+        }
+        let _ = writeln!(out, "\n<details><summary><code>{}</code>: {} findings</summary>\n\n| Rule | Category | Score | Statement | Finding |\n|---|---|---|---|---|", md_cell(&o.label), s.report.findings.len());
+        for f in &s.report.findings {
+            let st = f.statement.map(|i| i.to_string()).unwrap_or_default();
+            let _ = writeln!(
+                out,
+                "| {} `{}` | {} | {} | {st} | {} |",
+                f.rule,
+                f.name,
+                f.category,
+                f.score,
+                md_cell(&f.message)
+            );
+        }
+        out.push_str("\n</details>\n");
+    }
+    out
+}
+
+pub fn rules(format: Format) -> String {
+    let docs = risk_core::explain::rule_docs();
+    match format {
+        Format::Json => serde_json::to_string_pretty(&docs).unwrap_or_default() + "\n",
+        Format::Markdown => risk_core::docs::rules_markdown(),
+        _ => {
+            let mut out = String::new();
+            for d in &docs {
+                let _ = writeln!(
+                    out,
+                    "{:<6} {:<32} {:<28} max {:>2}  {}",
+                    d.code, d.name, d.category, d.max_score, d.summary
+                );
+            }
+            out
+        }
+    }
+}
+
+fn rule_human(d: &RuleDoc) -> String {
+    format!(
+        "{} {} [{}], scores up to {} ({})\n\n{}\n\nWhat it flags\n  {}\n\nWhy it is risky\n  {}\n\nExample\n  {}\n\nSafer alternative\n  {}\n\nScoring\n  {}\n",
+        d.code, d.name, d.category, d.max_score, d.severity, d.summary, d.what, d.why, d.example, d.safer, d.scoring
+    )
+}
+
+pub fn explanation(x: &Explanation, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(x).unwrap_or_default() + "\n";
+    }
+    match x {
+        Explanation::Rule(d) => rule_human(d),
+        Explanation::Pattern(p) => {
+            let mut out = format!("{} expands to {} actions in {} services\n", p.pattern, p.total, p.services.len());
+            for (svc, levels) in &p.services {
+                let _ = writeln!(out, "\n{svc}");
+                for (level, actions) in levels {
+                    let names: Vec<&str> =
+                        actions.iter().map(|a| a.action.split_once(':').map(|x| x.1).unwrap_or(&a.action)).collect();
+                    let _ = writeln!(out, "  {level} ({}): {}", actions.len(), names.join(", "));
+                }
+            }
+            out
+        }
+    }
+}
+
+pub fn catalog(format: Format) -> String {
+    let info = risk_core::catalog_info();
+    if format == Format::Json {
+        return serde_json::to_string_pretty(&info).unwrap_or_default() + "\n";
+    }
+    format!(
+        "AWS action catalog: {} services, {} actions\nsource: {} {} (updated {}, licence {})\n",
+        info.services, info.actions, info.source, info.version, info.updated_at, info.license
+    )
+}

@@ -1,0 +1,290 @@
+//! Action sets over the AWS catalog: wildcard expansion of `Action`/`NotAction` into bitsets.
+
+use crate::glob;
+use iam_catalog::{ACTIONS, SERVICES};
+
+const WORDS: usize = iam_catalog::ACTION_COUNT.div_ceil(64);
+
+/// A set of catalog actions, one bit per entry of [`iam_catalog::ACTIONS`].
+#[derive(Clone, PartialEq, Eq)]
+pub struct ActionSet {
+    words: Box<[u64; WORDS]>,
+}
+
+impl std::fmt::Debug for ActionSet {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "ActionSet({} actions)", self.len())
+    }
+}
+
+impl Default for ActionSet {
+    fn default() -> Self {
+        Self::empty()
+    }
+}
+
+impl ActionSet {
+    pub fn empty() -> Self {
+        Self { words: Box::new([0; WORDS]) }
+    }
+
+    pub fn all() -> Self {
+        let mut s = Self::empty();
+        s.insert_range(0..ACTIONS.len() as u32);
+        s
+    }
+
+    pub fn insert(&mut self, i: usize) {
+        self.words[i / 64] |= 1 << (i % 64);
+    }
+
+    pub fn contains(&self, i: usize) -> bool {
+        self.words[i / 64] & (1 << (i % 64)) != 0
+    }
+
+    pub fn insert_range(&mut self, r: std::ops::Range<u32>) {
+        let (mut i, end) = (r.start as usize, r.end as usize);
+        while i < end {
+            if i % 64 == 0 && i + 64 <= end {
+                self.words[i / 64] = u64::MAX;
+                i += 64;
+            } else {
+                self.insert(i);
+                i += 1;
+            }
+        }
+    }
+
+    pub fn union_with(&mut self, other: &ActionSet) {
+        for (a, b) in self.words.iter_mut().zip(other.words.iter()) {
+            *a |= b;
+        }
+    }
+
+    pub fn subtract(&mut self, other: &ActionSet) {
+        for (a, b) in self.words.iter_mut().zip(other.words.iter()) {
+            *a &= !b;
+        }
+    }
+
+    pub fn intersect_with(&mut self, other: &ActionSet) {
+        for (a, b) in self.words.iter_mut().zip(other.words.iter()) {
+            *a &= b;
+        }
+    }
+
+    pub fn complement(&mut self) {
+        for w in self.words.iter_mut() {
+            *w = !*w;
+        }
+        let tail = ACTIONS.len() % 64;
+        if tail != 0 {
+            self.words[WORDS - 1] &= (1u64 << tail) - 1;
+        }
+    }
+
+    pub fn intersects(&self, other: &ActionSet) -> bool {
+        self.words.iter().zip(other.words.iter()).any(|(a, b)| a & b != 0)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.words.iter().all(|&w| w == 0)
+    }
+
+    pub fn len(&self) -> usize {
+        self.words.iter().map(|w| w.count_ones() as usize).sum()
+    }
+
+    /// Number of members inside the index range `r`.
+    pub fn count_range(&self, r: std::ops::Range<u32>) -> usize {
+        let (start, end) = (r.start as usize, r.end as usize);
+        if start >= end {
+            return 0;
+        }
+        let (first, last) = (start / 64, (end - 1) / 64);
+        let mut n = 0;
+        for w in first..=last {
+            let mut bits = self.words[w];
+            if w == first {
+                bits &= u64::MAX << (start % 64);
+            }
+            if w == last && end % 64 != 0 {
+                bits &= (1u64 << (end % 64)) - 1;
+            }
+            n += bits.count_ones() as usize;
+        }
+        n
+    }
+
+    /// Does the set hold every index in `r`?
+    pub fn contains_range(&self, r: std::ops::Range<u32>) -> bool {
+        self.count_range(r.clone()) == r.len()
+    }
+
+    /// Member indices in ascending order.
+    pub fn iter(&self) -> impl Iterator<Item = usize> + '_ {
+        self.words.iter().enumerate().flat_map(|(w, &bits)| {
+            let mut b = bits;
+            std::iter::from_fn(move || {
+                if b == 0 {
+                    return None;
+                }
+                let t = b.trailing_zeros() as usize;
+                b &= b - 1;
+                Some(w * 64 + t)
+            })
+        })
+    }
+
+    /// Member indices within the index range `r`, ascending.
+    pub fn iter_range(&self, r: std::ops::Range<u32>) -> impl Iterator<Item = usize> + '_ {
+        (r.start as usize..r.end as usize).filter(move |&i| self.contains(i))
+    }
+}
+
+/// Why a pattern matched nothing in the catalog.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Unmatched {
+    /// Not `*` and not `service:action`.
+    Malformed,
+    /// No service has this prefix.
+    UnknownService,
+    /// The service exists but no action matches.
+    UnknownAction,
+}
+
+/// Expand one action pattern (as written, any case) into `into`. Returns what went wrong
+/// when the pattern matches no catalog action.
+pub fn expand_into(pattern: &str, into: &mut ActionSet) -> Result<(), Unmatched> {
+    if pattern.bytes().all(|c| c == b'*') && !pattern.is_empty() {
+        into.insert_range(0..ACTIONS.len() as u32);
+        return Ok(());
+    }
+    let Some((svc, name)) = pattern.split_once(':') else {
+        return Err(Unmatched::Malformed);
+    };
+    if svc.is_empty() || name.is_empty() || name.contains(':') {
+        return Err(Unmatched::Malformed);
+    }
+    let name_lc = name.to_ascii_lowercase();
+    let mut found = false;
+    if glob::has_wildcard(svc) {
+        let svc_lc = svc.to_ascii_lowercase();
+        for (s, svc) in SERVICES.iter().enumerate() {
+            if glob::matches(&svc_lc, svc.prefix) {
+                found |= expand_in_service(s, &name_lc, into);
+            }
+        }
+        return if found { Ok(()) } else { Err(Unmatched::UnknownService) };
+    }
+    let Some(s) = iam_catalog::service_index(svc) else {
+        return Err(Unmatched::UnknownService);
+    };
+    if expand_in_service(s, &name_lc, into) {
+        Ok(())
+    } else {
+        Err(Unmatched::UnknownAction)
+    }
+}
+
+fn expand_in_service(s: usize, name_lc: &str, into: &mut ActionSet) -> bool {
+    let range = SERVICES[s].actions.clone();
+    if !glob::has_wildcard(name_lc) {
+        return match iam_catalog::action_index_in(s, name_lc) {
+            Some(i) => {
+                into.insert(i);
+                true
+            }
+            None => false,
+        };
+    }
+    // Fast path: a literal prefix followed by a single trailing `*` is a contiguous range.
+    if let Some(prefix) = name_lc.strip_suffix('*') {
+        if !glob::has_wildcard(prefix) {
+            let r = iam_catalog::prefix_range(s, prefix);
+            let hit = !r.is_empty();
+            into.insert_range(r);
+            return hit;
+        }
+    }
+    let mut hit = false;
+    let skip = SERVICES[s].prefix.len() + 1;
+    for (i, a) in ACTIONS.iter().enumerate().take(range.end as usize).skip(range.start as usize) {
+        if glob::matches(name_lc, &a.lower[skip..]) {
+            into.insert(i);
+            hit = true;
+        }
+    }
+    hit
+}
+
+/// The closest catalog action to an unknown `service:action`, for "did you mean" hints.
+pub fn suggest(pattern: &str) -> Option<String> {
+    let (svc, name) = pattern.split_once(':')?;
+    let s = iam_catalog::service_index(svc)?;
+    let name_lc = name.to_ascii_lowercase();
+    let skip = SERVICES[s].prefix.len() + 1;
+    let r = SERVICES[s].actions.clone();
+    let (best, dist) = (r.start as usize..r.end as usize)
+        .map(|i| (i, edit_distance(&name_lc, &ACTIONS[i].lower[skip..])))
+        .min_by_key(|&(i, d)| (d, i))?;
+    (dist <= name.len().max(4) / 3).then(|| ACTIONS[best].full_name())
+}
+
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut prev: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut cur = vec![i + 1; b.len() + 1];
+        for j in 0..b.len() {
+            let cost = usize::from(ca != b[j]);
+            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+        }
+        prev = cur;
+    }
+    prev[b.len()]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn set(p: &str) -> ActionSet {
+        let mut s = ActionSet::empty();
+        expand_into(p, &mut s).unwrap();
+        s
+    }
+
+    #[test]
+    fn star_is_everything() {
+        assert_eq!(set("*").len(), ACTIONS.len());
+        let mut c = set("*");
+        c.complement();
+        assert!(c.is_empty());
+    }
+
+    #[test]
+    fn case_insensitive() {
+        assert_eq!(set("IAM:passrole"), set("iam:PassRole"));
+        assert_eq!(set("S3:GET*"), set("s3:get*"));
+    }
+
+    #[test]
+    fn unknowns() {
+        let mut s = ActionSet::empty();
+        assert_eq!(expand_into("nosuchsvc:Get*", &mut s), Err(Unmatched::UnknownService));
+        assert_eq!(expand_into("s3:GetObjectz", &mut s), Err(Unmatched::UnknownAction));
+        assert_eq!(expand_into("s3", &mut s), Err(Unmatched::Malformed));
+        assert!(s.is_empty());
+        assert_eq!(suggest("s3:GetObjectz").as_deref(), Some("s3:GetObject"));
+    }
+
+    #[test]
+    fn count_range_matches_iteration() {
+        let s = set("s3:*");
+        let r = SERVICES[iam_catalog::service_index("s3").unwrap()].actions.clone();
+        assert_eq!(s.count_range(r.clone()), r.len());
+        assert!(s.contains_range(r));
+        assert_eq!(s.iter().count(), s.len());
+    }
+}

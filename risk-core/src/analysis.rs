@@ -1,0 +1,325 @@
+//! What a policy really grants: wildcard expansion, `NotAction`/`NotResource`, resource
+//! breadth per action, and unconditional `Deny` subtracted resource-aware.
+
+use crate::actions::{self, ActionSet, Unmatched};
+use crate::glob;
+use crate::policy::{Effect, Policy, PolicyType, ResourceSpec, Statement, Version};
+use crate::resources::{self, Breadth};
+use iam_catalog::{ACTIONS, SERVICES};
+
+/// One Allow statement after expansion and deny subtraction.
+#[derive(Debug)]
+pub struct Grant<'p> {
+    pub stmt: &'p Statement<'p>,
+    /// Actions named by the statement (before resource checks), minus denied ones.
+    pub named: ActionSet,
+    /// Actions granted on at least some resource.
+    pub effective: ActionSet,
+    /// Actions granted on every resource of their type.
+    pub all: ActionSet,
+    /// Actions granted only on the caller's own resources.
+    pub self_scoped: ActionSet,
+    /// Actions removed by unconditional Deny statements.
+    pub denied: ActionSet,
+}
+
+impl Grant<'_> {
+    pub fn conditional(&self) -> bool {
+        self.stmt.is_conditional()
+    }
+
+    /// Breadth of this grant for catalog action `i`.
+    pub fn breadth(&self, i: usize) -> Breadth {
+        if self.all.contains(i) {
+            Breadth::All
+        } else if self.self_scoped.contains(i) {
+            Breadth::SelfScoped
+        } else if self.effective.contains(i) {
+            Breadth::Specific
+        } else {
+            Breadth::None
+        }
+    }
+}
+
+/// An action pattern that matched nothing in the catalog.
+#[derive(Debug, Clone)]
+pub struct UnmatchedPattern<'p> {
+    pub stmt: usize,
+    pub sid: Option<&'p str>,
+    pub pattern: &'p str,
+    pub why: Unmatched,
+    pub not_action: bool,
+}
+
+/// A Deny that did not (fully) cancel what it overlaps.
+#[derive(Debug, Clone)]
+pub struct DenyNote<'p> {
+    pub deny: &'p Statement<'p>,
+    pub allow: usize,
+    /// The deny carries a condition, so it cannot be relied on to cancel.
+    pub conditional: bool,
+    /// Overlapping actions that stay granted.
+    pub overlap: usize,
+}
+
+/// The analysed policy: every question rules ask is answered from here.
+#[derive(Debug)]
+pub struct Analysis<'p> {
+    pub policy: &'p Policy<'p>,
+    pub policy_type: PolicyType,
+    pub grants: Vec<Grant<'p>>,
+    pub denies: Vec<&'p Statement<'p>>,
+    pub unmatched: Vec<UnmatchedPattern<'p>>,
+    pub deny_notes: Vec<DenyNote<'p>>,
+    /// Union of `effective` over all grants.
+    pub effective: ActionSet,
+    /// Union of `all` over all grants.
+    pub all: ActionSet,
+    /// Union of `all` over unconditional grants.
+    pub all_unconditional: ActionSet,
+    /// Union of `self_scoped` over all grants.
+    pub self_scoped: ActionSet,
+    /// Actions named by some Allow but denied everywhere.
+    pub fully_denied: usize,
+}
+
+fn expand_spec<'p>(stmt: &'p Statement<'p>, unmatched: &mut Vec<UnmatchedPattern<'p>>) -> ActionSet {
+    let mut set = ActionSet::empty();
+    for p in &stmt.action.patterns {
+        if let Err(why) = actions::expand_into(p, &mut set) {
+            unmatched.push(UnmatchedPattern {
+                stmt: stmt.index,
+                sid: stmt.sid,
+                pattern: p,
+                why,
+                not_action: stmt.action.not,
+            });
+        }
+    }
+    if stmt.action.not {
+        set.complement();
+    }
+    set
+}
+
+fn is_star_spec(spec: Option<&ResourceSpec<'_>>) -> bool {
+    match spec {
+        None => true,
+        Some(s) => !s.not && s.patterns.iter().any(|p| !p.is_empty() && p.bytes().all(|c| c == b'*')),
+    }
+}
+
+/// Per-statement memo of breadth by (service, resource type), so each ARN template is
+/// compared with the statement's patterns once.
+struct BreadthMemo<'a> {
+    spec: Option<&'a ResourceSpec<'a>>,
+    version: Version,
+    service: usize,
+    types: Vec<Option<Breadth>>,
+    resourceless: Option<Breadth>,
+}
+
+impl<'a> BreadthMemo<'a> {
+    fn new(spec: Option<&'a ResourceSpec<'a>>, version: Version) -> Self {
+        Self { spec, version, service: usize::MAX, types: Vec::new(), resourceless: None }
+    }
+
+    fn breadth(&mut self, i: usize) -> Breadth {
+        let a = &ACTIONS[i];
+        let Some(spec) = self.spec else { return Breadth::All };
+        if spec.not {
+            return resources::action_breadth(a, Some(spec), self.version);
+        }
+        if a.resources.is_empty() {
+            return *self.resourceless.get_or_insert_with(|| {
+                if spec.patterns.iter().any(|p| glob::matches(p, "*")) {
+                    Breadth::All
+                } else {
+                    Breadth::None
+                }
+            });
+        }
+        let s = a.service as usize;
+        if s != self.service {
+            self.service = s;
+            self.types.clear();
+            self.types.resize(SERVICES[s].resource_types.len(), None);
+        }
+        let mut best = Breadth::None;
+        for r in a.resources {
+            let t = r.resource_type as usize;
+            let b = match self.types[t] {
+                Some(b) => b,
+                None => {
+                    let rt = &SERVICES[s].resource_types[t];
+                    let b = spec
+                        .patterns
+                        .iter()
+                        .map(|p| resources::pattern_breadth(p, rt, self.version))
+                        .max()
+                        .unwrap_or(Breadth::None);
+                    self.types[t] = Some(b);
+                    b
+                }
+            };
+            best = best.max(b);
+        }
+        best
+    }
+}
+
+fn principal_applies_to_all(stmt: &Statement<'_>) -> bool {
+    match &stmt.principal {
+        None => true,
+        Some(p) => !p.not && p.entries.iter().any(|e| e.value == "*"),
+    }
+}
+
+impl<'p> Analysis<'p> {
+    pub fn new(policy: &'p Policy<'p>, policy_type: PolicyType) -> Self {
+        let mut unmatched = Vec::new();
+        let mut denies = Vec::new();
+        let mut deny_sets = Vec::new();
+        let mut allows = Vec::new();
+        for stmt in &policy.statements {
+            let set = expand_spec(stmt, &mut unmatched);
+            match stmt.effect {
+                Effect::Allow => allows.push((stmt, set)),
+                Effect::Deny => {
+                    denies.push(stmt);
+                    deny_sets.push(set);
+                }
+            }
+        }
+        let mut deny_notes = Vec::new();
+        let mut grants = Vec::with_capacity(allows.len());
+        let mut fully_denied_set = ActionSet::empty();
+        for (stmt, named_all) in allows {
+            let mut named = named_all.clone();
+            let mut denied = ActionSet::empty();
+            for (d, dset) in denies.iter().zip(&deny_sets) {
+                if !named.intersects(dset) {
+                    continue;
+                }
+                let mut overlap = named.clone();
+                overlap.intersect_with(dset);
+                if d.is_conditional() || !principal_applies_to_all(d) {
+                    deny_notes.push(DenyNote {
+                        deny: d,
+                        allow: stmt.index,
+                        conditional: d.is_conditional(),
+                        overlap: overlap.len(),
+                    });
+                    continue;
+                }
+                if is_star_spec(d.resource.as_ref()) {
+                    named.subtract(&overlap);
+                    denied.union_with(&overlap);
+                    continue;
+                }
+                // Resource-aware: cancel an action only where the deny covers every
+                // resource the allow grants it on.
+                let mut cancel = ActionSet::empty();
+                let mut deny_memo = BreadthMemo::new(d.resource.as_ref(), policy.version);
+                for i in overlap.iter() {
+                    if deny_covers(stmt, d, i, &mut deny_memo) {
+                        cancel.insert(i);
+                    }
+                }
+                let remaining = overlap.len() - cancel.len();
+                named.subtract(&cancel);
+                denied.union_with(&cancel);
+                if remaining > 0 {
+                    deny_notes.push(DenyNote { deny: d, allow: stmt.index, conditional: false, overlap: remaining });
+                }
+            }
+            fully_denied_set.union_with(&denied);
+            let (effective, all, self_scoped) = if is_star_spec(stmt.resource.as_ref()) {
+                (named.clone(), named.clone(), ActionSet::empty())
+            } else {
+                let mut memo = BreadthMemo::new(stmt.resource.as_ref(), policy.version);
+                let (mut eff, mut all, mut selfs) = (ActionSet::empty(), ActionSet::empty(), ActionSet::empty());
+                for i in named.iter() {
+                    match memo.breadth(i) {
+                        Breadth::None => {}
+                        Breadth::Specific => eff.insert(i),
+                        Breadth::SelfScoped => {
+                            eff.insert(i);
+                            selfs.insert(i);
+                        }
+                        Breadth::All => {
+                            eff.insert(i);
+                            all.insert(i);
+                        }
+                    }
+                }
+                (eff, all, selfs)
+            };
+            grants.push(Grant { stmt, named, effective, all, self_scoped, denied });
+        }
+        let mut effective = ActionSet::empty();
+        let mut all = ActionSet::empty();
+        let mut all_unconditional = ActionSet::empty();
+        let mut self_scoped = ActionSet::empty();
+        for g in &grants {
+            self_scoped.union_with(&g.self_scoped);
+            effective.union_with(&g.effective);
+            all.union_with(&g.all);
+            if !g.conditional() {
+                all_unconditional.union_with(&g.all);
+            }
+        }
+        fully_denied_set.subtract(&effective);
+        Analysis {
+            policy,
+            policy_type,
+            grants,
+            denies,
+            unmatched,
+            deny_notes,
+            effective,
+            all,
+            all_unconditional,
+            self_scoped,
+            fully_denied: fully_denied_set.len(),
+        }
+    }
+
+    /// Widest breadth at which action `i` is granted anywhere.
+    pub fn breadth(&self, i: usize) -> Breadth {
+        if self.all.contains(i) {
+            return Breadth::All;
+        }
+        self.grants.iter().map(|g| g.breadth(i)).max().unwrap_or(Breadth::None)
+    }
+
+    /// Grants of action `i`, widest first, with their breadth.
+    pub fn grants_of(&self, i: usize) -> Vec<(&Grant<'p>, Breadth)> {
+        let mut v: Vec<_> =
+            self.grants.iter().map(|g| (g, g.breadth(i))).filter(|(_, b)| *b != Breadth::None).collect();
+        v.sort_by(|a, b| b.1.cmp(&a.1).then(a.0.stmt.index.cmp(&b.0.stmt.index)));
+        v
+    }
+
+    /// The statement granting `i` most widely (unconditional preferred on ties).
+    pub fn best_grant(&self, i: usize) -> Option<(&Grant<'p>, Breadth)> {
+        self.grants.iter().map(|g| (g, g.breadth(i))).filter(|(_, b)| *b != Breadth::None).max_by(|a, b| {
+            a.1.cmp(&b.1).then(b.0.conditional().cmp(&a.0.conditional())).then(b.0.stmt.index.cmp(&a.0.stmt.index))
+        })
+    }
+}
+
+/// Does unconditional deny `d` cancel allow statement `allow` for action `i`?
+fn deny_covers(allow: &Statement<'_>, d: &Statement<'_>, i: usize, deny_memo: &mut BreadthMemo<'_>) -> bool {
+    if deny_memo.breadth(i) == Breadth::All {
+        return true;
+    }
+    let (Some(a), Some(dr)) = (allow.resource.as_ref(), d.resource.as_ref()) else {
+        return false;
+    };
+    if a.not || dr.not {
+        return false;
+    }
+    a.patterns.iter().all(|p| !p.contains('?') && dr.patterns.iter().any(|q| glob::subsumes(q, p)))
+}

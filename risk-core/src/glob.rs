@@ -1,0 +1,149 @@
+//! IAM wildcard matching (`*`, `?`): matching, subsumption and intersection of patterns.
+//!
+//! IAM matches action names case-insensitively and ARNs case-sensitively; `*` matches any
+//! run of characters (including `/` and `:`), `?` exactly one. Callers lowercase action
+//! names before calling these byte-wise functions.
+
+/// Does the glob `pattern` match the literal `text`?
+pub fn matches(pattern: &str, text: &str) -> bool {
+    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    let (mut pi, mut ti) = (0usize, 0usize);
+    // Position after the last `*` seen in the pattern and the text index it was tried at.
+    let mut star: Option<(usize, usize)> = None;
+    while ti < t.len() {
+        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
+        } else if pi < p.len() && p[pi] == b'*' {
+            star = Some((pi + 1, ti));
+            pi += 1;
+        } else if let Some((sp, st)) = star {
+            pi = sp;
+            ti = st + 1;
+            star = Some((sp, st + 1));
+        } else {
+            return false;
+        }
+    }
+    p[pi..].iter().all(|&c| c == b'*')
+}
+
+/// True when every string matched by `general` (whose only wildcard is `*`) is also
+/// matched by `pattern`. Sound: `true` is always right; a few exotic inclusions
+/// (e.g. `a*` ⊆ `a?*|a`) are answered `false`, which only makes a resource look narrower.
+pub fn subsumes(pattern: &str, general: &str) -> bool {
+    let (p, g) = (pattern.as_bytes(), general.as_bytes());
+    // reach[j]: the first i pattern bytes can consume the first j bytes of `general`.
+    let mut reach = vec![false; g.len() + 1];
+    reach[0] = true;
+    for &pc in p {
+        let mut next = vec![false; g.len() + 1];
+        match pc {
+            b'*' => {
+                // A pattern star eats any run of `general`, its stars included.
+                let mut any = false;
+                for j in 0..=g.len() {
+                    any |= reach[j];
+                    next[j] = any;
+                }
+            }
+            _ => {
+                for j in 0..g.len() {
+                    if reach[j] && g[j] != b'*' && (pc == b'?' || pc == g[j]) {
+                        next[j + 1] = true;
+                    }
+                }
+            }
+        }
+        reach = next;
+        if !reach.iter().any(|&r| r) {
+            return false;
+        }
+    }
+    reach[g.len()]
+}
+
+/// True when some string is matched by both globs (either may hold `*` and `?`).
+pub fn intersects(a: &str, b: &str) -> bool {
+    let (a, b) = (a.as_bytes(), b.as_bytes());
+    let w = b.len() + 1;
+    let mut seen = vec![false; (a.len() + 1) * w];
+    let mut stack = vec![(0usize, 0usize)];
+    while let Some((i, j)) = stack.pop() {
+        if seen[i * w + j] {
+            continue;
+        }
+        seen[i * w + j] = true;
+        if i == a.len() && j == b.len() {
+            return true;
+        }
+        let ac = a.get(i).copied();
+        let bc = b.get(j).copied();
+        if ac == Some(b'*') {
+            stack.push((i + 1, j));
+            if bc.is_some() {
+                stack.push((i, j + 1));
+            }
+        }
+        if bc == Some(b'*') {
+            stack.push((i, j + 1));
+            if ac.is_some() {
+                stack.push((i + 1, j));
+            }
+        }
+        if let (Some(x), Some(y)) = (ac, bc) {
+            if x != b'*' && y != b'*' && (x == b'?' || y == b'?' || x == y) {
+                stack.push((i + 1, j + 1));
+            }
+        }
+    }
+    false
+}
+
+/// Does the pattern contain a wildcard?
+pub fn has_wildcard(s: &str) -> bool {
+    s.bytes().any(|c| c == b'*' || c == b'?')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn matching() {
+        assert!(matches("*", ""));
+        assert!(matches("*", "anything:at/all"));
+        assert!(matches("s3:get*", "s3:getobject"));
+        assert!(!matches("s3:get*", "s3:putobject"));
+        assert!(matches("s3:*object", "s3:getobject"));
+        assert!(matches("s3:?etobject", "s3:getobject"));
+        assert!(!matches("s3:?etobject", "s3:etobject"));
+        assert!(matches("a*b*c", "aXXbYYc"));
+        assert!(!matches("a*b*c", "aXXbYY"));
+        assert!(matches("arn:aws:s3:::*/*", "arn:aws:s3:::b/k"));
+        assert!(!matches("arn:aws:s3:::*/*", "arn:aws:s3:::b"));
+    }
+
+    #[test]
+    fn subsumption() {
+        assert!(subsumes("*", "arn:aws:s3:::*"));
+        assert!(subsumes("arn:aws:s3:::*", "arn:aws:s3:::*/*"));
+        assert!(subsumes("arn:aws:s3:::*/*", "arn:aws:s3:::*/*"));
+        assert!(!subsumes("arn:aws:s3:::*/*", "arn:aws:s3:::*"));
+        assert!(!subsumes("arn:aws:s3:::bucket/*", "arn:aws:s3:::*/*"));
+        assert!(subsumes("role/*", "role/*"));
+        assert!(!subsumes("role/a*", "role/*"));
+        assert!(!subsumes("a?*", "a*"));
+        assert!(subsumes("a?", "ab"));
+    }
+
+    #[test]
+    fn intersection() {
+        assert!(intersects("arn:aws:s3:::bucket/*", "arn:aws:s3:::*/*"));
+        assert!(!intersects("arn:aws:s3:::bucket", "arn:aws:s3:::*/*"));
+        assert!(intersects("a*", "*b"));
+        assert!(!intersects("a*", "b*"));
+        assert!(intersects("a?c", "*"));
+        assert!(!intersects("abc", "abd"));
+    }
+}

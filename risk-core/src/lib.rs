@@ -1,0 +1,220 @@
+//! `risk-core`: a deterministic AWS IAM policy risk engine. It works out what a policy really
+//! grants (wildcards, `NotAction`, `Deny`, resource patterns, the complete AWS action catalog)
+//! and scores it 1–10 with findings. No I/O, no async: every surface calls [`score_json`] or
+//! [`score_value`] and returns the same [`output::v1::Report`].
+
+pub mod actions;
+pub mod analysis;
+pub mod docs;
+pub mod error;
+pub mod explain;
+pub mod fingerprint;
+pub mod glob;
+pub mod options;
+pub mod output;
+pub mod policy;
+pub mod resources;
+pub mod rules;
+pub mod score;
+
+pub use error::{PolicyError, Problem};
+pub use options::{AccessType, ScoreOptions};
+pub use output::v1::Report;
+pub use policy::PolicyType;
+
+use analysis::Analysis;
+use output::v1;
+use policy::Policy;
+use rules::{Context, Finding};
+use serde_json::Value;
+use std::collections::BTreeMap;
+
+/// Version of the rule set; bumped whenever a rule's behaviour or score changes.
+pub const RULES_VERSION: &str = "1";
+/// Version of this engine.
+pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// Parse JSON text and score it.
+pub fn score_json(text: &str, options: &ScoreOptions) -> Result<Report, PolicyError> {
+    let value = parse_json(text)?;
+    score_value(&value, options)
+}
+
+/// Parse JSON text into a value, with a clear error for malformed input.
+pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
+    serde_json::from_str(text).map_err(|e| {
+        let what = match e.classify() {
+            serde_json::error::Category::Eof => "ends unexpectedly",
+            _ => "is not valid JSON",
+        };
+        PolicyError::at("", format!("the policy {what}: {e}"))
+    })
+}
+
+/// Score an already-parsed policy document.
+pub fn score_value(value: &Value, options: &ScoreOptions) -> Result<Report, PolicyError> {
+    let policy = Policy::parse(value)?;
+    let ptype = options.policy_type.unwrap_or_else(|| policy.detect_type());
+    let analysis = Analysis::new(&policy, ptype);
+    let findings = run_rules(&analysis, options);
+    let summary = access_summary(&analysis);
+    Ok(report(value, &findings, options, ptype, summary))
+}
+
+/// Run every applicable rule, returning findings in their defined order:
+/// score descending, then rule code, then first statement.
+pub fn findings(policy: &Policy<'_>, options: &ScoreOptions) -> Vec<Finding> {
+    let ptype = options.policy_type.unwrap_or_else(|| policy.detect_type());
+    let analysis = Analysis::new(policy, ptype);
+    run_rules(&analysis, options)
+}
+
+fn run_rules(analysis: &Analysis<'_>, options: &ScoreOptions) -> Vec<Finding> {
+    let cx = Context {
+        analysis,
+        options,
+        full_admin: analysis.policy_type == PolicyType::Identity && rules::is_full_admin(analysis),
+    };
+    let mut out = Vec::new();
+    for rule in rules::REGISTRY {
+        if rule.meta().applies_to.contains(&analysis.policy_type) {
+            rule.check(&cx, &mut out);
+        }
+    }
+    out.sort_by(|a, b| {
+        b.score
+            .cmp(&a.score)
+            .then(a.rule.code.cmp(b.rule.code))
+            .then(a.statements.first().cmp(&b.statements.first()))
+            .then(a.message.cmp(&b.message))
+    });
+    out
+}
+
+fn access_summary(a: &Analysis<'_>) -> v1::AccessSummary {
+    let mut by_service: BTreeMap<String, v1::ServiceAccess> = BTreeMap::new();
+    let mut current: Option<(u16, v1::ServiceAccess)> = None;
+    let flush = |cur: Option<(u16, v1::ServiceAccess)>, map: &mut BTreeMap<String, v1::ServiceAccess>| {
+        if let Some((s, acc)) = cur {
+            map.insert(iam_catalog::SERVICES[s as usize].prefix.to_string(), acc);
+        }
+    };
+    for i in a.effective.iter() {
+        let act = &iam_catalog::ACTIONS[i];
+        if current.as_ref().map(|c| c.0) != Some(act.service) {
+            flush(current.take(), &mut by_service);
+            let svc = &iam_catalog::SERVICES[act.service as usize];
+            current = Some((
+                act.service,
+                v1::ServiceAccess {
+                    access_levels: BTreeMap::new(),
+                    catalog_actions: svc.actions.len(),
+                    actions_on_all_resources: 0,
+                },
+            ));
+        }
+        if let Some((_, acc)) = current.as_mut() {
+            *acc.access_levels.entry(act.access.as_str().to_string()).or_insert(0) += 1;
+            if a.all.contains(i) {
+                acc.actions_on_all_resources += 1;
+            }
+        }
+    }
+    flush(current.take(), &mut by_service);
+    v1::AccessSummary {
+        services: by_service.len(),
+        actions: a.effective.len(),
+        actions_on_all_resources: a.all.len(),
+        by_service,
+    }
+}
+
+fn report(
+    value: &Value,
+    findings: &[Finding],
+    options: &ScoreOptions,
+    ptype: PolicyType,
+    access_summary: v1::AccessSummary,
+) -> Report {
+    let scored = score::score(findings, options);
+    let mut categories: BTreeMap<String, v1::CategorySummary> = BTreeMap::new();
+    for f in findings {
+        let e = categories
+            .entry(f.rule.category.as_str().to_string())
+            .or_insert(v1::CategorySummary { max_score: 0, findings: 0 });
+        e.max_score = e.max_score.max(f.score);
+        e.findings += 1;
+    }
+    Report {
+        score: scored.score,
+        tier: score::tier(scored.score).to_string(),
+        would_auto_approve_at_threshold_5: scored.score < 5,
+        factors: scored.factors,
+        suggestions: scored.suggestions,
+        llm_narrative: None,
+        analyzer: "deterministic".to_string(),
+        policy_fingerprint: fingerprint::fingerprint(value),
+        api_version: v1::API_VERSION.to_string(),
+        policy_type: ptype.as_str().to_string(),
+        findings: findings.iter().map(finding_v1).collect(),
+        categories,
+        access_summary,
+        context: v1::Context {
+            access_type: options.access_type.map(|a| a.as_str().to_string()),
+            duration_hours: options.duration_hours,
+        },
+        versions: versions(),
+    }
+}
+
+/// Engine, rule-set and catalog versions, as stamped into every result.
+pub fn versions() -> v1::Versions {
+    v1::Versions {
+        engine: ENGINE_VERSION.to_string(),
+        rules: RULES_VERSION.to_string(),
+        catalog: iam_catalog::VERSION.to_string(),
+        catalog_source: iam_catalog::SOURCE.to_string(),
+    }
+}
+
+fn finding_v1(f: &Finding) -> v1::Finding {
+    v1::Finding {
+        rule: f.rule.code.to_string(),
+        name: f.rule.name.to_string(),
+        category: f.rule.category.as_str().to_string(),
+        severity: rules::Severity::from_score(f.score).as_str().to_string(),
+        score: f.score,
+        statement: f.statements.first().copied(),
+        statements: f.statements.clone(),
+        sid: f.sid.clone(),
+        actions: f.actions.clone(),
+        resources: f.resources.clone(),
+        conditions: f.conditions.clone(),
+        message: f.message.clone(),
+        suggestion: f.suggestion.clone(),
+        paths: f.paths.clone(),
+    }
+}
+
+/// Size and provenance of the bundled AWS action catalog.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+pub struct CatalogInfo {
+    pub services: usize,
+    pub actions: usize,
+    pub source: String,
+    pub version: String,
+    pub updated_at: String,
+    pub license: String,
+}
+
+/// The catalog's size and provenance.
+pub fn catalog_info() -> CatalogInfo {
+    CatalogInfo {
+        services: iam_catalog::SERVICES.len(),
+        actions: iam_catalog::ACTIONS.len(),
+        source: iam_catalog::SOURCE.to_string(),
+        version: iam_catalog::VERSION.to_string(),
+        updated_at: iam_catalog::UPDATED_AT.to_string(),
+        license: iam_catalog::LICENSE.to_string(),
+    }
+}

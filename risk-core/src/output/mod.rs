@@ -1,0 +1,4 @@
+//! Public, versioned output formats. Internal types convert into these; these never change
+//! shape within a major version.
+
+pub mod v1;

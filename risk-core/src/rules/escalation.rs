@@ -1,0 +1,225 @@
+//! The privilege-escalation path table and the matcher the four escalation rules share.
+
+use super::support::{evidence, list_phrase, names};
+use super::{Finding, RuleMeta};
+use crate::analysis::Analysis;
+use crate::glob;
+use crate::resources::Breadth;
+use once_cell::sync::Lazy;
+
+/// How a path escalates (the `kind` column of the data file).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    SelfEscalation,
+    NewPassRole,
+    ExistingPassRole,
+    PrincipalAccess,
+}
+
+impl Kind {
+    fn parse(s: &str) -> Option<Self> {
+        match s {
+            "self-escalation" => Some(Kind::SelfEscalation),
+            "new-passrole" => Some(Kind::NewPassRole),
+            "existing-passrole" => Some(Kind::ExistingPassRole),
+            "principal-access" => Some(Kind::PrincipalAccess),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::SelfEscalation => "self-escalation",
+            Kind::NewPassRole => "new-passrole",
+            Kind::ExistingPassRole => "existing-passrole",
+            Kind::PrincipalAccess => "principal-access",
+        }
+    }
+}
+
+/// One escalation path.
+#[derive(Debug)]
+pub struct Path {
+    pub id: &'static str,
+    pub kind: Kind,
+    pub names: Vec<&'static str>,
+    pub source: &'static str,
+    /// Catalog indices; `None` when an action is not in the catalog (path not evaluable).
+    pub actions: Option<Vec<usize>>,
+}
+
+const DATA: &str = include_str!("../../data/privilege-escalation-paths.csv");
+
+/// Every path in the data file, in file order.
+pub static PATHS: Lazy<Vec<Path>> = Lazy::new(|| {
+    DATA.lines()
+        .skip(1)
+        .filter(|l| !l.trim().is_empty())
+        .filter_map(|line| {
+            let mut cols = line.splitn(4, ',');
+            let id = cols.next()?;
+            let kind = Kind::parse(cols.next()?)?;
+            let names: Vec<&'static str> = cols.next()?.split(';').map(str::trim).filter(|s| !s.is_empty()).collect();
+            let source = cols.next().unwrap_or("");
+            let actions = names.iter().map(|n| iam_catalog::action_index(n)).collect::<Option<Vec<_>>>();
+            Some(Path { id, kind, names, source, actions })
+        })
+        .collect()
+});
+
+/// Service principals a role passed for this path ends up with (for `iam:PassedToService`).
+fn path_principals(id: &str) -> &'static [&'static str] {
+    match id.split('-').next().unwrap_or("") {
+        "apprunner" => &["tasks.apprunner.amazonaws.com", "build.apprunner.amazonaws.com"],
+        "bedrock" => &["bedrock-agentcore.amazonaws.com"],
+        "cloudformation" => &["cloudformation.amazonaws.com"],
+        "codebuild" => &["codebuild.amazonaws.com"],
+        "datapipeline" => &["datapipeline.amazonaws.com", "elasticmapreduce.amazonaws.com"],
+        "ec2" | "autoscaling" => &["ec2.amazonaws.com", "autoscaling.amazonaws.com"],
+        "ecs" => &["ecs-tasks.amazonaws.com", "ecs.amazonaws.com"],
+        "glue" => &["glue.amazonaws.com"],
+        "lambda" => &["lambda.amazonaws.com"],
+        "sagemaker" => &["sagemaker.amazonaws.com"],
+        "batch" => &["batch.amazonaws.com", "ecs-tasks.amazonaws.com"],
+        "braket" => &["braket.amazonaws.com"],
+        "cognitoidentity" => &["cognito-identity.amazonaws.com"],
+        "emr" => &["elasticmapreduce.amazonaws.com"],
+        "omics" => &["omics.amazonaws.com"],
+        "codestar" => &["codestar.amazonaws.com"],
+        _ => &[],
+    }
+}
+
+static PASSROLE: Lazy<Option<usize>> = Lazy::new(|| iam_catalog::action_index("iam:PassRole"));
+
+/// Breadth of `iam:PassRole` usable for this path, and whether a `PassedToService` condition
+/// narrowed it. A grant restricted to services the path does not use does not count.
+fn passrole_breadth(a: &Analysis<'_>, path: &Path, pr: usize) -> (Breadth, bool) {
+    let principals = path_principals(path.id);
+    let mut best = (Breadth::None, false);
+    for g in &a.grants {
+        let b = g.breadth(pr);
+        if b == Breadth::None {
+            continue;
+        }
+        let clauses: Vec<_> =
+            g.stmt.conditions.iter().filter(|c| c.key.eq_ignore_ascii_case("iam:PassedToService")).collect();
+        let narrowed = !clauses.is_empty() && !principals.is_empty();
+        if narrowed {
+            let positive = clauses.iter().all(|c| {
+                let op = c.operator.to_ascii_lowercase();
+                !op.contains("not")
+            });
+            let reaches = clauses
+                .iter()
+                .any(|c| c.values.iter().any(|v| principals.iter().any(|p| glob::matches(&v.to_ascii_lowercase(), p))));
+            if positive && !reaches {
+                continue;
+            }
+        }
+        let cand = (b, narrowed);
+        if cand.0 > best.0 || (cand.0 == best.0 && best.1 && !cand.1) {
+            best = cand;
+        }
+    }
+    best
+}
+
+/// Score a path against the policy, if all its actions are granted.
+fn score_path(a: &Analysis<'_>, path: &Path) -> Option<(u8, &'static str)> {
+    let actions = path.actions.as_ref()?;
+    let pr = *PASSROLE;
+    let mut weakest = Breadth::All;
+    let mut passrole = None;
+    for &i in actions {
+        if Some(i) == pr {
+            let (b, narrowed) = passrole_breadth(a, path, i);
+            if b == Breadth::None {
+                return None;
+            }
+            passrole = Some((b, narrowed));
+            continue;
+        }
+        let b = a.breadth(i);
+        if b == Breadth::None {
+            return None;
+        }
+        weakest = weakest.min(b);
+    }
+    let wide = |b: Breadth| matches!(b, Breadth::All | Breadth::SelfScoped);
+    Some(match path.kind {
+        Kind::SelfEscalation => {
+            if wide(weakest) {
+                (9, "on any principal or policy, including its own")
+            } else {
+                (6, "on the named resources")
+            }
+        }
+        Kind::NewPassRole => match passrole {
+            Some((b, false)) if wide(b) => (9, "passing any role"),
+            Some((b, true)) if wide(b) => (8, "passing any role to a service that can run code"),
+            Some(_) => (6, "passing only the named roles, so the gain is bounded by those roles"),
+            None if wide(weakest) => (8, "without needing iam:PassRole"),
+            None => (6, "on the named resources"),
+        },
+        Kind::ExistingPassRole => {
+            if wide(weakest) {
+                (7, "through compute or stacks that already run with a privileged role")
+            } else {
+                (5, "through the named resources, if their roles are privileged")
+            }
+        }
+        Kind::PrincipalAccess => {
+            if weakest == Breadth::SelfScoped {
+                return None;
+            }
+            if actions.len() == 1 && path.names[0].eq_ignore_ascii_case("sts:AssumeRole") {
+                if weakest == Breadth::All {
+                    (7, "assuming any role whose trust policy admits this account")
+                } else {
+                    return None;
+                }
+            } else if weakest == Breadth::All {
+                (8, "taking over any user or role")
+            } else {
+                (5, "taking over the named principals")
+            }
+        }
+    })
+}
+
+/// Run every path of `kind` and emit one finding for the rule.
+pub fn check(a: &Analysis<'_>, kind: Kind, meta: &'static RuleMeta, out: &mut Vec<Finding>, suggestion: &str) {
+    let mut hits: Vec<(&Path, u8, &'static str)> =
+        PATHS.iter().filter(|p| p.kind == kind).filter_map(|p| score_path(a, p).map(|(s, why)| (p, s, why))).collect();
+    if hits.is_empty() {
+        return;
+    }
+    // Keep minimal paths: drop one whose actions strictly contain another hit's actions.
+    let sets: Vec<Vec<usize>> = hits.iter().map(|(p, _, _)| p.actions.clone().unwrap_or_default()).collect();
+    let keep: Vec<bool> = sets
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            !sets.iter().enumerate().any(|(j, t)| j != i && t.len() < s.len() && t.iter().all(|x| s.contains(x)))
+        })
+        .collect();
+    let mut k = keep.iter();
+    hits.retain(|_| *k.next().unwrap_or(&true));
+    hits.sort_by(|x, y| y.1.cmp(&x.1).then(x.0.id.cmp(y.0.id)));
+    let score = hits[0].1;
+    let why = hits[0].2;
+    let all_idx: Vec<usize> = hits.iter().flat_map(|(p, _, _)| p.actions.clone().unwrap_or_default()).collect();
+    let ev = evidence(a, all_idx.iter().copied(), Breadth::Specific);
+    let described: Vec<String> = hits.iter().map(|(p, _, _)| format!("{} ({})", p.id, p.names.join(" + "))).collect();
+    let msg = format!(
+        "opens {} privilege-escalation {} ({}): {}; {why}",
+        hits.len(),
+        if hits.len() == 1 { "path" } else { "paths" },
+        kind.as_str(),
+        list_phrase(&described, 3).replace('`', "")
+    );
+    let mut f = Finding::new(meta, score, names(all_idx), ev, msg, suggestion.to_string());
+    f.paths = hits.iter().map(|(p, _, _)| p.id.to_string()).collect();
+    out.push(f);
+}

@@ -1,0 +1,75 @@
+//! RX001 resource-policy-write: change who can reach resources (bucket policies, ACLs, grants, sharing).
+
+use super::support::{check_list, resolve_set, Tiers};
+use super::{Category, Context, Finding, RuleMeta, IDENTITY};
+use crate::actions::ActionSet;
+use iam_catalog::{AccessLevel, ACTIONS as CATALOG, SERVICES};
+use once_cell::sync::Lazy;
+
+pub static META: RuleMeta = RuleMeta {
+    code: "RX001",
+    name: "resource-policy-write",
+    category: Category::ResourceExposure,
+    max_score: 7,
+    applies_to: IDENTITY,
+    summary:
+        "can change resource policies, ACLs, grants or sharing (S3 bucket policies, KMS grants, snapshot sharing…)",
+    what: "Actions outside IAM that the catalog classes as *Permissions management* — \
+`s3:PutBucketPolicy`, `s3:PutBucketAcl`, `kms:PutKeyPolicy`, `kms:CreateGrant`, \
+`lambda:AddPermission`, `sqs:AddPermission`, `ecr:SetRepositoryPolicy` — plus sharing actions \
+such as `ec2:ModifySnapshotAttribute`, `ec2:ModifyImageAttribute`, \
+`rds:ModifyDBSnapshotAttribute` and `s3:DeletePublicAccessBlock`.",
+    why: "These actions decide who else can read or write a resource; one call can make a \
+bucket public or share a database snapshot with another account.",
+    example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}]}"#,
+    safer: "Manage resource policies through infrastructure code reviewed in pull requests; \
+if a role must do it, scope it to the named resources.",
+    scoring: "7 on all resources; 5 on named resources (one bucket policy change can still \
+expose everything in it).",
+};
+
+const ACCESS_CONTROL_SERVICES: &[&str] =
+    &["iam", "sts", "organizations", "sso", "identitystore", "account", "sso-directory"];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
+    let mut s = resolve_set(&[
+        "ec2:ModifySnapshotAttribute",
+        "ec2:ModifyImageAttribute",
+        "ec2:ModifyFpgaImageAttribute",
+        "rds:ModifyDBSnapshotAttribute",
+        "rds:ModifyDBClusterSnapshotAttribute",
+        "redshift:AuthorizeSnapshotAccess",
+        "s3:DeletePublicAccessBlock",
+        "s3:PutBucketPublicAccessBlock",
+        "s3:PutAccountPublicAccessBlock",
+        "s3:PutAccessPointPolicy",
+        "s3:PutBucketOwnershipControls",
+        "ram:CreateResourceShare",
+        "ram:AssociateResourceShare",
+        "lambda:CreateFunctionUrlConfig",
+        "lambda:UpdateFunctionUrlConfig",
+        "sns:SetTopicAttributes",
+        "sqs:SetQueueAttributes",
+    ]);
+    for (i, a) in CATALOG.iter().enumerate() {
+        if a.access == AccessLevel::PermissionsManagement
+            && !ACCESS_CONTROL_SERVICES.contains(&SERVICES[a.service as usize].prefix)
+        {
+            s.insert(i);
+        }
+    }
+    s
+});
+
+pub struct Rule;
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+        let tiers = Tiers { all: 7, self_scoped: Some(5), specific: Some(5) };
+        check_list(cx.analysis, &META, &ACTIONS, tiers, "change who can access resources", "Scope resource-policy and sharing actions to named resources, or leave them to reviewed infrastructure code.", out);
+    }
+}

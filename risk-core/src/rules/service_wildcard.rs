@@ -1,0 +1,72 @@
+//! BA001 service-wildcard: every action of a service on all resources (`s3:*` on `*`).
+
+use super::support::{evidence, list_phrase};
+use super::{Category, Context, Finding, RuleMeta, IDENTITY};
+use crate::resources::Breadth;
+use iam_catalog::SERVICES;
+
+pub static META: RuleMeta = RuleMeta {
+    code: "BA001",
+    name: "service-wildcard",
+    category: Category::BroadAccess,
+    max_score: 9,
+    applies_to: IDENTITY,
+    summary: "grants every action of a service on all of its resources",
+    what: "A service whose whole action list is granted on all resources, whether written as \
+`svc:*`, as `*` minus a `Deny`, or through `NotAction`. Not reported when the policy is already \
+full-admin (FA001).",
+    why: "A service wildcard grants today's actions and every action AWS adds tomorrow, \
+including destructive and permission-changing ones, across every resource of the service.",
+    example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#,
+    safer: "Name the actions needed (`s3:GetObject`, `s3:PutObject`) and the resources they act on.",
+    scoring: "9 for `iam` and `organizations`; 8 for other sensitive services (built-in: kms, \
+secretsmanager, ssm, sts, plus the organisation's additions); 7 for any other service.",
+};
+
+pub const BUILTIN_SENSITIVE: &[&str] = &["iam", "organizations", "kms", "secretsmanager", "ssm", "sts"];
+
+pub struct Rule;
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+        if cx.full_admin {
+            return;
+        }
+        let a = cx.analysis;
+        let mut services = Vec::new();
+        let mut score = 0u8;
+        let mut first_action = Vec::new();
+        for svc in SERVICES.iter() {
+            let r = svc.actions.clone();
+            if r.is_empty() || !a.all.contains_range(r.clone()) {
+                continue;
+            }
+            let sensitive = BUILTIN_SENSITIVE.contains(&svc.prefix)
+                || cx.options.extra_sensitive_services.iter().any(|s| s.eq_ignore_ascii_case(svc.prefix));
+            let s = match svc.prefix {
+                "iam" | "organizations" => 9,
+                _ if sensitive => 8,
+                _ => 7,
+            };
+            score = score.max(s);
+            services.push(format!("{}:*", svc.prefix));
+            first_action.push(r.start as usize);
+        }
+        if services.is_empty() {
+            return;
+        }
+        let ev = evidence(a, first_action, Breadth::All);
+        let msg = format!(
+            "grants every action of {} {} on all resources",
+            if services.len() == 1 { "service" } else { "services" },
+            list_phrase(&services, 6)
+        );
+        let sugg =
+            "Replace each service wildcard with the specific actions needed, scoped to named resources.".to_string();
+        out.push(Finding::new(&META, score, services, ev, msg, sugg));
+    }
+}

@@ -1,0 +1,203 @@
+//! Helpers shared by rules: resolving action lists, collecting evidence, building findings.
+
+use super::{Finding, RuleMeta};
+use crate::actions::ActionSet;
+use crate::analysis::Analysis;
+use crate::resources::Breadth;
+use iam_catalog::ACTIONS;
+use std::collections::BTreeSet;
+
+/// Longest action list carried in a finding; the message gives the full count.
+pub const MAX_LISTED: usize = 100;
+
+/// Resolve catalog names (any case) to indices; names missing from the catalog are skipped,
+/// so a rule keeps working when AWS retires an action.
+pub fn resolve(names: &[&str]) -> Vec<usize> {
+    names.iter().filter_map(|n| iam_catalog::action_index(n)).collect()
+}
+
+/// Resolve to an [`ActionSet`].
+pub fn resolve_set(names: &[&str]) -> ActionSet {
+    let mut s = ActionSet::empty();
+    for i in resolve(names) {
+        s.insert(i);
+    }
+    s
+}
+
+pub fn name(i: usize) -> String {
+    ACTIONS[i].full_name()
+}
+
+/// Sorted, capped action names.
+pub fn names(idx: impl IntoIterator<Item = usize>) -> Vec<String> {
+    let mut v: Vec<String> = idx.into_iter().map(name).collect();
+    v.sort_unstable();
+    v.dedup();
+    v.truncate(MAX_LISTED);
+    v
+}
+
+/// "`a`, `b` and 3 more"
+pub fn list_phrase(items: &[String], max: usize) -> String {
+    let shown: Vec<String> = items.iter().take(max).map(|s| format!("`{s}`")).collect();
+    let rest = items.len().saturating_sub(max);
+    match (shown.len(), rest) {
+        (0, _) => String::new(),
+        (1, 0) => shown[0].clone(),
+        (_, 0) => format!("{} and {}", shown[..shown.len() - 1].join(", "), shown[shown.len() - 1]),
+        (_, n) => format!("{} and {n} more", shown.join(", ")),
+    }
+}
+
+/// Evidence gathered from the statements that grant a set of actions.
+#[derive(Debug, Default)]
+pub struct Evidence {
+    pub statements: BTreeSet<usize>,
+    pub sid: Option<String>,
+    pub resources: Vec<String>,
+    pub conditions: Option<serde_json::Value>,
+    /// Every contributing grant is conditional.
+    pub all_conditional: bool,
+}
+
+/// Collect evidence for `idx` from grants with at least `min` breadth.
+pub fn evidence(a: &Analysis<'_>, idx: impl IntoIterator<Item = usize>, min: Breadth) -> Evidence {
+    let mut ev = Evidence { all_conditional: true, ..Default::default() };
+    let mut seen_grants = BTreeSet::new();
+    for i in idx {
+        for (gi, g) in a.grants.iter().enumerate() {
+            let b = g.breadth(i);
+            if b < min || b == Breadth::None {
+                continue;
+            }
+            if seen_grants.insert(gi) {
+                ev.statements.insert(g.stmt.index);
+                if ev.sid.is_none() {
+                    ev.sid = g.stmt.sid.map(str::to_string);
+                }
+                if let Some(r) = &g.stmt.resource {
+                    for p in &r.patterns {
+                        let p = if r.not { format!("NotResource:{p}") } else { p.to_string() };
+                        if !ev.resources.contains(&p) {
+                            ev.resources.push(p);
+                        }
+                    }
+                }
+                if g.conditional() {
+                    if ev.conditions.is_none() {
+                        ev.conditions = g.stmt.condition_raw.cloned();
+                    }
+                } else {
+                    ev.all_conditional = false;
+                }
+            }
+        }
+    }
+    if seen_grants.is_empty() {
+        ev.all_conditional = false;
+    }
+    ev
+}
+
+impl Finding {
+    /// A finding with evidence drawn from `ev`.
+    pub fn new(
+        rule: &'static RuleMeta,
+        score: u8,
+        actions: Vec<String>,
+        ev: Evidence,
+        message: String,
+        suggestion: String,
+    ) -> Self {
+        Finding {
+            rule,
+            score: score.clamp(1, 10),
+            statements: ev.statements.into_iter().collect(),
+            sid: ev.sid,
+            actions,
+            resources: ev.resources,
+            conditions: ev.conditions,
+            message,
+            suggestion,
+            paths: Vec::new(),
+        }
+    }
+}
+
+/// " (only under a condition: …)" when every grant is conditional.
+pub fn condition_note(ev: &Evidence) -> &'static str {
+    if ev.all_conditional {
+        " (granted under a condition, which this score does not rely on)"
+    } else {
+        ""
+    }
+}
+
+/// Scores by breadth for a list rule; `None` means "not reported at that breadth".
+#[derive(Debug, Clone, Copy)]
+pub struct Tiers {
+    pub all: u8,
+    pub self_scoped: Option<u8>,
+    pub specific: Option<u8>,
+}
+
+/// The common shape of list rules: which of `candidates` are granted, and how widely.
+/// `what` completes "can …" (e.g. "read secrets").
+pub fn check_list(
+    a: &Analysis<'_>,
+    meta: &'static RuleMeta,
+    candidates: &ActionSet,
+    tiers: Tiers,
+    what: &str,
+    suggestion: &str,
+    out: &mut Vec<Finding>,
+) {
+    let pick = |s: &ActionSet| {
+        let mut x = candidates.clone();
+        x.intersect_with(s);
+        x
+    };
+    let all = pick(&a.all);
+    let (hits, score, breadth, scope) = if !all.is_empty() {
+        (all, tiers.all, Breadth::All, "on all resources")
+    } else {
+        let selfs = pick(&a.self_scoped);
+        match (tiers.self_scoped, selfs.is_empty()) {
+            (Some(s), false) => (selfs, s, Breadth::SelfScoped, "on the caller's own resources"),
+            _ => {
+                let Some(s) = tiers.specific else { return };
+                let eff = pick(&a.effective);
+                if eff.is_empty() {
+                    return;
+                }
+                (eff, s, Breadth::Specific, "on the named resources")
+            }
+        }
+    };
+    let total = hits.len();
+    let listed = names(hits.iter());
+    let ev = evidence(a, hits.iter(), breadth);
+    let more = if total > MAX_LISTED { format!(" ({total} actions in all)") } else { String::new() };
+    let msg = format!("can {what} {scope}: {}{more}{}", list_phrase(&listed, 4), condition_note(&ev));
+    out.push(Finding::new(meta, score, listed, ev, msg, suggestion.to_string()));
+}
+
+/// Catalog actions of the given services whose lowercase name starts with one of `verbs`
+/// and whose access level is in `levels`.
+pub fn by_verbs(services: Option<&[&str]>, verbs: &[&str], levels: &[iam_catalog::AccessLevel]) -> ActionSet {
+    let mut s = ActionSet::empty();
+    for (i, act) in ACTIONS.iter().enumerate() {
+        let svc = iam_catalog::SERVICES[act.service as usize].prefix;
+        if let Some(list) = services {
+            if !list.contains(&svc) {
+                continue;
+            }
+        }
+        let short = &act.lower[svc.len() + 1..];
+        if levels.contains(&act.access) && verbs.iter().any(|v| short.starts_with(v)) {
+            s.insert(i);
+        }
+    }
+    s
+}

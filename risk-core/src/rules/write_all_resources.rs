@@ -1,0 +1,82 @@
+//! IM002 write-all-resources: state-changing actions on every resource of their type.
+
+use super::support::{check_list, resolve_set, Tiers};
+use super::{Category, Context, Finding, RuleMeta, IDENTITY};
+use crate::actions::ActionSet;
+use iam_catalog::{AccessLevel, ACTIONS as CATALOG};
+use once_cell::sync::Lazy;
+
+pub static META: RuleMeta = RuleMeta {
+    code: "IM002",
+    name: "write-all-resources",
+    category: Category::InfrastructureModification,
+    max_score: 6,
+    applies_to: IDENTITY,
+    summary: "can change every resource of a type although the actions support resource scoping",
+    what: "*Write* and *Tagging* actions that support resource-level permissions, granted on all \
+resources. Actions that AWS only allows on `*` (for example `cloudwatch:PutMetricData`) are not \
+counted: scoping them is impossible. Neither are append-only telemetry writes that every \
+workload needs (`logs:CreateLogGroup`, `logs:CreateLogStream`, `logs:PutLogEvents`, X-Ray trace \
+uploads, the SSM agent's messaging channel). Not reported when the policy is full-admin (FA001).",
+    why: "A wildcard resource on a write turns one mistaken or malicious call into a change to \
+every resource of that type, including ones that belong to other teams. Tagging writes matter \
+too: tags often drive attribute-based access control.",
+    example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "dynamodb:PutItem", "Resource": "*"}]}"#,
+    safer: "Scope writes to the ARNs of the resources the task changes.",
+    scoring: "5; 6 when such writes span more than ten services.",
+};
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
+    let mut s = ActionSet::empty();
+    for (i, a) in CATALOG.iter().enumerate() {
+        if matches!(a.access, AccessLevel::Write | AccessLevel::Tagging) && !a.resources.is_empty() {
+            s.insert(i);
+        }
+    }
+    s.subtract(&resolve_set(&[
+        "logs:CreateLogGroup",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "xray:PutTraceSegments",
+        "xray:PutTelemetryRecords",
+        "ssmmessages:CreateControlChannel",
+        "ssmmessages:CreateDataChannel",
+        "ssmmessages:OpenControlChannel",
+        "ssmmessages:OpenDataChannel",
+        "ec2messages:AcknowledgeMessage",
+        "ec2messages:DeleteMessage",
+        "ec2messages:FailMessage",
+        "ec2messages:SendReply",
+        "ssm:UpdateInstanceInformation",
+    ]));
+    s
+});
+
+pub struct Rule;
+
+impl super::Rule for Rule {
+    fn meta(&self) -> &'static RuleMeta {
+        &META
+    }
+
+    fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
+        if cx.full_admin {
+            return;
+        }
+        let a = cx.analysis;
+        let mut hits = ACTIONS.clone();
+        hits.intersect_with(&a.all);
+        let services: std::collections::BTreeSet<u16> = hits.iter().map(|i| CATALOG[i].service).collect();
+        let score = if services.len() > 10 { 6 } else { 5 };
+        let tiers = Tiers { all: score, self_scoped: None, specific: None };
+        check_list(
+            a,
+            &META,
+            &ACTIONS,
+            tiers,
+            "change resources",
+            "Scope write actions to the specific resource ARNs the task changes.",
+            out,
+        );
+    }
+}
