@@ -142,6 +142,8 @@ fn literals(items: &Value, what: &str) -> Result<Vec<String>> {
 // pool. Writing the lists inline (`resources: &[ActionResource { .. }]`) is far slower
 // to type-check: a clean build of this crate took about a minute that way.
 fn generate(root: &Value) -> Result<String> {
+    // Lowercase `service:action` names in ACTION_TABLE order, for the lookup hash table.
+    let mut full_lower: Vec<String> = Vec::new();
     let format = field(root, "format")?.as_u64();
     if format != Some(FORMAT) {
         return Err(format!("format {format:?} is not {FORMAT}; regenerate with catalog/scripts/regenerate.py"));
@@ -190,7 +192,10 @@ fn generate(root: &Value) -> Result<String> {
             rt_names.push(rname);
             let arn = string(&r[1], "ARN pattern")?;
             let ck = keys.slice("keys", literals(&r[2], "condition key")?);
-            rt_rows.push(format!("ResourceType{{name:{rname:?},arn:{arn:?},condition_keys:{ck}}}"));
+            let (arn_service, resource_glob) = arn_globs(arn);
+            rt_rows.push(format!(
+                "ResourceType{{name:{rname:?},arn:{arn:?},arn_service:{arn_service:?},resource_glob:{resource_glob:?},condition_keys:{ck}}}"
+            ));
         }
         n_resource_types += rtypes.len();
         let rt_slice = resource_types.slice("resource_types", rt_rows);
@@ -242,6 +247,7 @@ fn generate(root: &Value) -> Result<String> {
                 "Action{{service:{si},name:{aname:?},lower:\"{prefix}:{lower}\",\
                  access:AccessLevel::{access},resources:{res},condition_keys:{ck}}}"
             ));
+            full_lower.push(format!("{prefix}:{lower}"));
             prev_lower = lower;
         }
         let end = action_rows.len();
@@ -295,5 +301,73 @@ fn generate(root: &Value) -> Result<String> {
         let _ = writeln!(out, "{r},");
     }
     out.push_str("];\n");
+    // Open-addressing hash table over lowercase full names: slot -> action index + 1 (0 =
+    // empty). Lookups hash the input with ASCII folding, so they never allocate.
+    let slots = (full_lower.len() * 3 / 2).next_power_of_two();
+    if full_lower.len() >= usize::from(u16::MAX) {
+        return Err("too many actions for a u16 hash table".into());
+    }
+    let mut table = vec![0u16; slots];
+    for (i, name) in full_lower.iter().enumerate() {
+        let mut h = fnv1a(name.as_bytes()) as usize & (slots - 1);
+        while table[h] != 0 {
+            h = (h + 1) & (slots - 1);
+        }
+        table[h] = (i + 1) as u16;
+    }
+    let _ = write!(out, "pub(super) static ACTION_HASH: [u16; {slots}] = [");
+    for (k, v) in table.iter().enumerate() {
+        if k % 32 == 0 {
+            out.push('\n');
+        }
+        let _ = write!(out, "{v},");
+    }
+    out.push_str("];\n");
     Ok(out)
+}
+
+/// FNV-1a, 64-bit; the same function as `iam_catalog::fnv1a_folded` on lowercase input.
+fn fnv1a(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
+/// Split an ARN template into its service field and its resource part with every `${Var}`
+/// turned into `*`, so the engine can compare policy patterns without parsing templates at
+/// run time. Templates that are not ARN-shaped keep an empty service and the whole text.
+fn arn_globs(arn: &str) -> (String, String) {
+    let vars_to_star = |s: &str| {
+        let mut out = String::with_capacity(s.len());
+        let mut rest = s;
+        while let Some(start) = rest.find("${") {
+            out.push_str(&rest[..start]);
+            match rest[start..].find('}') {
+                Some(end) => {
+                    out.push('*');
+                    rest = &rest[start + end + 1..];
+                }
+                None => {
+                    rest = &rest[start..];
+                    break;
+                }
+            }
+        }
+        out.push_str(rest);
+        out
+    };
+    match arn.strip_prefix("arn:") {
+        Some(rest) => {
+            let parts: Vec<&str> = rest.splitn(5, ':').collect();
+            if parts.len() == 5 {
+                (parts[1].to_string(), vars_to_star(parts[4]))
+            } else {
+                (String::new(), vars_to_star(arn))
+            }
+        }
+        None => (String::new(), vars_to_star(arn)),
+    }
 }

@@ -117,6 +117,11 @@ pub struct ResourceType {
     pub name: &'static str,
     /// The ARN pattern, e.g. `"arn:${Partition}:s3:::${BucketName}/${ObjectName}"`.
     pub arn: &'static str,
+    /// The ARN's service field, e.g. `"s3"` (empty when the template is not ARN-shaped).
+    pub arn_service: &'static str,
+    /// The ARN's resource part with every `${Var}` replaced by `*`, e.g. `"*/*"` for S3
+    /// objects (the whole template, so replaced, when it is not ARN-shaped).
+    pub resource_glob: &'static str,
     /// Condition keys that apply to resources of this type.
     pub condition_keys: &'static [&'static str],
 }
@@ -213,11 +218,33 @@ pub fn service_index(prefix: &str) -> Option<usize> {
     SERVICES.binary_search_by(|s| cmp_folded(s.prefix.as_bytes(), prefix.as_bytes())).ok()
 }
 
+/// FNV-1a over `bytes` folded to ASCII lowercase (the hash of the lookup table).
+fn fnv1a_folded(bytes: &[u8]) -> u64 {
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b.to_ascii_lowercase());
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h
+}
+
 /// The index in [`ACTIONS`] of a full action name such as `"S3:GetObject"`,
-/// case-insensitively.
+/// case-insensitively. One hash and usually one comparison; never allocates.
 pub fn action_index(full: &str) -> Option<usize> {
-    let (prefix, name) = full.split_once(':')?;
-    action_index_in(service_index(prefix)?, name)
+    let table = &generated::ACTION_HASH;
+    let mask = table.len() - 1;
+    let mut h = fnv1a_folded(full.as_bytes()) as usize & mask;
+    loop {
+        let slot = table[h];
+        if slot == 0 {
+            return None;
+        }
+        let i = usize::from(slot - 1);
+        if ACTIONS[i].lower.as_bytes().eq_ignore_ascii_case(full.as_bytes()) {
+            return Some(i);
+        }
+        h = (h + 1) & mask;
+    }
 }
 
 /// The index in [`ACTIONS`] of the action `name` (without prefix) of the service at

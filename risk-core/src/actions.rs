@@ -83,6 +83,51 @@ impl ActionSet {
         }
     }
 
+    /// Is every member of `self` also in `other`?
+    pub fn is_subset(&self, other: &ActionSet) -> bool {
+        self.words.iter().zip(other.words.iter()).all(|(a, b)| a & !b == 0)
+    }
+
+    /// Size of the intersection, without building it.
+    pub fn and_count(&self, other: &ActionSet) -> usize {
+        self.words.iter().zip(other.words.iter()).map(|(a, b)| (a & b).count_ones() as usize).sum()
+    }
+
+    /// Members of `self` that are also in `other`, ascending. When `self_members` lists the
+    /// members of `self` (a small set), only those are tested.
+    pub fn and_members(&self, other: &ActionSet, self_members: Option<&[u32]>) -> Vec<usize> {
+        match self_members {
+            Some(list) => list.iter().map(|&i| i as usize).filter(|&i| other.contains(i)).collect(),
+            None => {
+                let mut out = Vec::new();
+                for (w, (a, b)) in self.words.iter().zip(other.words.iter()).enumerate() {
+                    let mut bits = a & b;
+                    while bits != 0 {
+                        out.push(w * 64 + bits.trailing_zeros() as usize);
+                        bits &= bits - 1;
+                    }
+                }
+                out
+            }
+        }
+    }
+
+    /// The members as a list when there are at most `max` of them.
+    pub fn small_list(&self, max: usize) -> Option<Vec<u32>> {
+        let mut out = Vec::new();
+        for (w, &bits) in self.words.iter().enumerate() {
+            let mut b = bits;
+            while b != 0 {
+                if out.len() == max {
+                    return None;
+                }
+                out.push((w * 64) as u32 + b.trailing_zeros());
+                b &= b - 1;
+            }
+        }
+        Some(out)
+    }
+
     pub fn intersects(&self, other: &ActionSet) -> bool {
         self.words.iter().zip(other.words.iter()).any(|(a, b)| a & b != 0)
     }
@@ -165,6 +210,17 @@ pub fn expand_into(pattern: &str, into: &mut ActionSet) -> Result<(), Unmatched>
     };
     if svc.is_empty() || name.is_empty() || name.contains(':') {
         return Err(Unmatched::Malformed);
+    }
+    if !glob::has_wildcard(svc) && !glob::has_wildcard(name) {
+        // The common case, a literal `service:Action`: one hash lookup, no allocation.
+        return match iam_catalog::action_index(pattern) {
+            Some(i) => {
+                into.insert(i);
+                Ok(())
+            }
+            None if iam_catalog::service_index(svc).is_none() => Err(Unmatched::UnknownService),
+            None => Err(Unmatched::UnknownAction),
+        };
     }
     let name_lc = name.to_ascii_lowercase();
     let mut found = false;

@@ -80,6 +80,11 @@ pub struct Analysis<'p> {
     pub all_unconditional: ActionSet,
     /// Union of `self_scoped` over all grants.
     pub self_scoped: ActionSet,
+    /// Members of `all`, `effective` and `self_scoped` as lists when small (rules then test
+    /// only these instead of scanning whole bitsets).
+    pub all_list: Option<Vec<u32>>,
+    pub effective_list: Option<Vec<u32>>,
+    pub self_list: Option<Vec<u32>>,
     /// Actions named by some Allow but denied everywhere.
     pub fully_denied: usize,
 }
@@ -114,7 +119,7 @@ fn is_star_spec(spec: Option<&ResourceSpec<'_>>) -> bool {
 /// compared with the statement's patterns once.
 struct BreadthMemo<'a> {
     spec: Option<&'a ResourceSpec<'a>>,
-    version: Version,
+    patterns: Vec<resources::Pattern<'a>>,
     service: usize,
     types: Vec<Option<Breadth>>,
     resourceless: Option<Breadth>,
@@ -122,18 +127,21 @@ struct BreadthMemo<'a> {
 
 impl<'a> BreadthMemo<'a> {
     fn new(spec: Option<&'a ResourceSpec<'a>>, version: Version) -> Self {
-        Self { spec, version, service: usize::MAX, types: Vec::new(), resourceless: None }
+        let patterns =
+            spec.map(|s| s.patterns.iter().map(|p| resources::Pattern::new(p, version)).collect()).unwrap_or_default();
+        Self { spec, patterns, service: usize::MAX, types: Vec::new(), resourceless: None }
     }
 
     fn breadth(&mut self, i: usize) -> Breadth {
         let a = &ACTIONS[i];
         let Some(spec) = self.spec else { return Breadth::All };
         if spec.not {
-            return resources::action_breadth(a, Some(spec), self.version);
+            return resources::breadth_of(a, true, &self.patterns);
         }
         if a.resources.is_empty() {
+            let patterns = &self.patterns;
             return *self.resourceless.get_or_insert_with(|| {
-                if spec.patterns.iter().any(|p| glob::matches(p, "*")) {
+                if patterns.iter().any(resources::Pattern::matches_star) {
                     Breadth::All
                 } else {
                     Breadth::None
@@ -153,12 +161,7 @@ impl<'a> BreadthMemo<'a> {
                 Some(b) => b,
                 None => {
                     let rt = &SERVICES[s].resource_types[t];
-                    let b = spec
-                        .patterns
-                        .iter()
-                        .map(|p| resources::pattern_breadth(p, rt, self.version))
-                        .max()
-                        .unwrap_or(Breadth::None);
+                    let b = self.patterns.iter().map(|p| p.breadth(rt)).max().unwrap_or(Breadth::None);
                     self.types[t] = Some(b);
                     b
                 }
@@ -271,6 +274,9 @@ impl<'p> Analysis<'p> {
             }
         }
         fully_denied_set.subtract(&effective);
+        const SMALL: usize = 512;
+        let (all_list, effective_list, self_list) =
+            (all.small_list(SMALL), effective.small_list(SMALL), self_scoped.small_list(SMALL));
         Analysis {
             policy,
             policy_type,
@@ -282,6 +288,9 @@ impl<'p> Analysis<'p> {
             all,
             all_unconditional,
             self_scoped,
+            all_list,
+            effective_list,
+            self_list,
             fully_denied: fully_denied_set.len(),
         }
     }

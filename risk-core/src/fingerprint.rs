@@ -7,13 +7,21 @@ use std::fmt::Write;
 
 /// `sha256:<hex>` of the canonical JSON of `v`.
 pub fn fingerprint(v: &Value) -> String {
-    let mut buf = String::with_capacity(512);
-    canonical(v, &mut buf);
-    let digest = Sha256::digest(buf.as_bytes());
+    thread_local! {
+        static BUF: std::cell::RefCell<String> = const { std::cell::RefCell::new(String::new()) };
+    }
+    let digest = BUF.with(|b| {
+        let mut buf = b.borrow_mut();
+        buf.clear();
+        canonical(v, &mut buf);
+        Sha256::digest(buf.as_bytes())
+    });
+    const HEX: &[u8; 16] = b"0123456789abcdef";
     let mut out = String::with_capacity(7 + 64);
     out.push_str("sha256:");
     for b in digest {
-        let _ = write!(out, "{b:02x}");
+        out.push(HEX[(b >> 4) as usize] as char);
+        out.push(HEX[(b & 15) as usize] as char);
     }
     out
 }
@@ -62,7 +70,15 @@ pub fn canonical(v: &Value, out: &mut String) {
 
 fn string(s: &str, out: &mut String) {
     out.push('"');
-    for c in s.chars() {
+    let bytes = s.as_bytes();
+    let mut start = 0;
+    for (i, c) in s.char_indices() {
+        let plain = (' '..='~').contains(&c) && c != '"' && c != '\\';
+        if plain {
+            continue;
+        }
+        out.push_str(&s[start..i]);
+        start = i + c.len_utf8();
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -71,15 +87,15 @@ fn string(s: &str, out: &mut String) {
             '\t' => out.push_str("\\t"),
             '\u{08}' => out.push_str("\\b"),
             '\u{0c}' => out.push_str("\\f"),
-            c if (c as u32) < 0x20 || (c as u32) > 0x7e => {
+            c => {
                 let mut units = [0u16; 2];
                 for u in c.encode_utf16(&mut units) {
                     let _ = write!(out, "\\u{u:04x}");
                 }
             }
-            c => out.push(c),
         }
     }
+    out.push_str(&s[start..bytes.len()]);
     out.push('"');
 }
 

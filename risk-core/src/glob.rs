@@ -33,29 +33,39 @@ pub fn matches(pattern: &str, text: &str) -> bool {
 /// (e.g. `a*` ⊆ `a?*|a`) are answered `false`, which only makes a resource look narrower.
 pub fn subsumes(pattern: &str, general: &str) -> bool {
     let (p, g) = (pattern.as_bytes(), general.as_bytes());
-    // reach[j]: the first i pattern bytes can consume the first j bytes of `general`.
+    if literal_ends_clash(p, g) {
+        return false;
+    }
+    // Fast paths for the common shapes: a literal, and a literal prefix followed by `*`.
+    if !has_wildcard(pattern) {
+        return p == g && !g.contains(&b'*');
+    }
+    if let Some(prefix) = p.strip_suffix(b"*") {
+        if !prefix.iter().any(|&c| c == b'*' || c == b'?') {
+            return g.starts_with(prefix);
+        }
+    }
+    // reach[j]: the pattern bytes so far can consume the first j bytes of `general`.
     let mut reach = vec![false; g.len() + 1];
+    let mut next = vec![false; g.len() + 1];
     reach[0] = true;
     for &pc in p {
-        let mut next = vec![false; g.len() + 1];
-        match pc {
-            b'*' => {
-                // A pattern star eats any run of `general`, its stars included.
-                let mut any = false;
-                for j in 0..=g.len() {
-                    any |= reach[j];
-                    next[j] = any;
-                }
+        next.iter_mut().for_each(|x| *x = false);
+        if pc == b'*' {
+            // A pattern star eats any run of `general`, its stars included.
+            let mut any = false;
+            for j in 0..=g.len() {
+                any |= reach[j];
+                next[j] = any;
             }
-            _ => {
-                for j in 0..g.len() {
-                    if reach[j] && g[j] != b'*' && (pc == b'?' || pc == g[j]) {
-                        next[j + 1] = true;
-                    }
+        } else {
+            for j in 0..g.len() {
+                if reach[j] && g[j] != b'*' && (pc == b'?' || pc == g[j]) {
+                    next[j + 1] = true;
                 }
             }
         }
-        reach = next;
+        std::mem::swap(&mut reach, &mut next);
         if !reach.iter().any(|&r| r) {
             return false;
         }
@@ -65,7 +75,30 @@ pub fn subsumes(pattern: &str, general: &str) -> bool {
 
 /// True when some string is matched by both globs (either may hold `*` and `?`).
 pub fn intersects(a: &str, b: &str) -> bool {
+    if literal_ends_clash(a.as_bytes(), b.as_bytes()) {
+        return false;
+    }
+    if !has_wildcard(a) {
+        return matches(b, a);
+    }
+    if !has_wildcard(b) {
+        return matches(a, b);
+    }
     let (a, b) = (a.as_bytes(), b.as_bytes());
+    if let Some(prefix) = a.strip_suffix(b"*") {
+        if !prefix.iter().any(|&c| c == b'*' || c == b'?') {
+            // `prefix*` meets `b` unless `b` demands a different character (or ends) first.
+            for (j, &pc) in prefix.iter().enumerate() {
+                match b.get(j) {
+                    None => return false,
+                    Some(b'*') => return true,
+                    Some(&bc) if bc == b'?' || bc == pc => {}
+                    Some(_) => return false,
+                }
+            }
+            return true;
+        }
+    }
     let w = b.len() + 1;
     let mut seen = vec![false; (a.len() + 1) * w];
     let mut stack = vec![(0usize, 0usize)];
@@ -95,6 +128,29 @@ pub fn intersects(a: &str, b: &str) -> bool {
             if x != b'*' && y != b'*' && (x == b'?' || y == b'?' || x == y) {
                 stack.push((i + 1, j + 1));
             }
+        }
+    }
+    false
+}
+
+/// Quick rejection: two globs whose literal beginnings (before the first wildcard of either)
+/// or literal endings (after the last wildcard of either) differ can match no common string.
+fn literal_ends_clash(a: &[u8], b: &[u8]) -> bool {
+    let wild = |c: u8| c == b'*' || c == b'?';
+    for (x, y) in a.iter().zip(b) {
+        if wild(*x) || wild(*y) {
+            break;
+        }
+        if x != y {
+            return true;
+        }
+    }
+    for (x, y) in a.iter().rev().zip(b.iter().rev()) {
+        if wild(*x) || wild(*y) {
+            break;
+        }
+        if x != y {
+            return true;
         }
     }
     false

@@ -58,7 +58,7 @@ pub fn score_value(value: &Value, options: &ScoreOptions) -> Result<Report, Poli
     let analysis = Analysis::new(&policy, ptype);
     let findings = run_rules(&analysis, options);
     let summary = access_summary(&analysis);
-    Ok(report(value, &findings, options, ptype, summary))
+    Ok(report(value, findings, options, ptype, summary))
 }
 
 /// Run every applicable rule, returning findings in their defined order:
@@ -131,14 +131,14 @@ fn access_summary(a: &Analysis<'_>) -> v1::AccessSummary {
 
 fn report(
     value: &Value,
-    findings: &[Finding],
+    findings: Vec<Finding>,
     options: &ScoreOptions,
     ptype: PolicyType,
     access_summary: v1::AccessSummary,
 ) -> Report {
-    let scored = score::score(findings, options);
+    let scored = score::score(&findings, options);
     let mut categories: BTreeMap<String, v1::CategorySummary> = BTreeMap::new();
-    for f in findings {
+    for f in &findings {
         let e = categories
             .entry(f.rule.category.as_str().to_string())
             .or_insert(v1::CategorySummary { max_score: 0, findings: 0 });
@@ -156,7 +156,7 @@ fn report(
         policy_fingerprint: fingerprint::fingerprint(value),
         api_version: v1::API_VERSION.to_string(),
         policy_type: ptype.as_str().to_string(),
-        findings: findings.iter().map(finding_v1).collect(),
+        findings: findings.into_iter().map(finding_v1).collect(),
         categories,
         access_summary,
         context: v1::Context {
@@ -177,7 +177,7 @@ pub fn versions() -> v1::Versions {
     }
 }
 
-fn finding_v1(f: &Finding) -> v1::Finding {
+fn finding_v1(f: Finding) -> v1::Finding {
     v1::Finding {
         rule: f.rule.code.to_string(),
         name: f.rule.name.to_string(),
@@ -185,14 +185,14 @@ fn finding_v1(f: &Finding) -> v1::Finding {
         severity: rules::Severity::from_score(f.score).as_str().to_string(),
         score: f.score,
         statement: f.statements.first().copied(),
-        statements: f.statements.clone(),
-        sid: f.sid.clone(),
-        actions: f.actions.clone(),
-        resources: f.resources.clone(),
-        conditions: f.conditions.clone(),
-        message: f.message.clone(),
-        suggestion: f.suggestion.clone(),
-        paths: f.paths.clone(),
+        statements: f.statements,
+        sid: f.sid,
+        actions: f.actions,
+        resources: f.resources,
+        conditions: f.conditions,
+        message: f.message,
+        suggestion: f.suggestion,
+        paths: f.paths,
     }
 }
 

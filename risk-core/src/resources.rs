@@ -4,6 +4,7 @@
 use crate::glob;
 use crate::policy::{ResourceSpec, Version};
 use iam_catalog::{Action, ResourceType};
+use std::borrow::Cow;
 
 /// Breadth of a grant for one action, ordered from narrowest to widest.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
@@ -30,6 +31,95 @@ impl Breadth {
     }
 }
 
+/// A policy resource pattern, split once so it can be compared with many ARN templates.
+#[derive(Debug, Clone)]
+pub struct Pattern<'a> {
+    pub raw: &'a str,
+    /// Only `*` characters: matches everything, including the literal `*` of actions
+    /// without resource-level permissions.
+    star: bool,
+    /// Matches the literal string `*`.
+    matches_star: bool,
+    arn: Option<ArnPattern<'a>>,
+    /// Contains policy variables that AWS substitutes (2012-10-17 only).
+    vars: bool,
+    self_var: bool,
+    /// The resource part (or whole pattern) with policy variables as `*`, for overlap tests.
+    probe: Cow<'a, str>,
+}
+
+#[derive(Debug, Clone)]
+struct ArnPattern<'a> {
+    partition_ok: bool,
+    service: &'a str,
+    resource: &'a str,
+}
+
+impl<'a> Pattern<'a> {
+    pub fn new(raw: &'a str, version: Version) -> Self {
+        let star = !raw.is_empty() && raw.bytes().all(|c| c == b'*');
+        let arn = split_arn(raw).map(|[partition, service, _region, _account, resource]| ArnPattern {
+            partition_ok: ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-eusc"]
+                .iter()
+                .any(|p| glob::matches(partition, p)),
+            service,
+            resource,
+        });
+        // Policy variables only exist in 2012-10-17; elsewhere they are literal text.
+        let vars = version == Version::V2012 && raw.contains("${");
+        let self_var = vars && has_self_variable(raw);
+        let base = arn.as_ref().map(|a| a.resource).unwrap_or(raw);
+        let probe = if vars { variables_as_wildcards(base) } else { Cow::Borrowed(base) };
+        Pattern { raw, star, matches_star: glob::matches(raw, "*"), arn, vars, self_var, probe }
+    }
+
+    /// Breadth of this pattern against one resource type.
+    pub fn breadth(&self, rt: &ResourceType) -> Breadth {
+        if self.star {
+            return Breadth::All;
+        }
+        let Some(arn) = &self.arn else {
+            // Not ARN-shaped: compare with the whole template (partition `aws`).
+            let whole = format!("arn:aws:{}:*:*:{}", rt.arn_service, rt.resource_glob);
+            return if !self.vars && glob::subsumes(self.raw, &whole) {
+                Breadth::All
+            } else if glob::intersects(&variables_as_wildcards(self.raw), &whole) {
+                Breadth::Specific
+            } else {
+                Breadth::None
+            };
+        };
+        if !arn.partition_ok || rt.arn_service.is_empty() {
+            return Breadth::None;
+        }
+        let service_ok = if glob::has_wildcard(arn.service) {
+            glob::matches(arn.service, rt.arn_service)
+        } else {
+            arn.service == rt.arn_service
+        };
+        if !service_ok {
+            return Breadth::None;
+        }
+        if !self.vars && glob::subsumes(arn.resource, rt.resource_glob) {
+            return Breadth::All;
+        }
+        if !glob::intersects(&self.probe, rt.resource_glob) {
+            return Breadth::None;
+        }
+        if self.self_var {
+            Breadth::SelfScoped
+        } else {
+            Breadth::Specific
+        }
+    }
+
+    /// Does the pattern match the literal `*` (the resource of actions without
+    /// resource-level permissions)?
+    pub fn matches_star(&self) -> bool {
+        self.matches_star
+    }
+}
+
 /// An ARN split into (partition, service, region, account, resource), or `None` if the
 /// pattern is not ARN-shaped.
 fn split_arn(s: &str) -> Option<[&str; 5]> {
@@ -38,37 +128,15 @@ fn split_arn(s: &str) -> Option<[&str; 5]> {
     Some([it.next()?, it.next()?, it.next()?, it.next()?, it.next()?])
 }
 
-/// The template's resource part with every `${Var}` turned into `*`.
-fn template_resource_glob(arn: &str) -> Option<(String, String)> {
-    let [_, service, _, _, resource] = split_arn(arn)?;
-    let mut out = String::with_capacity(resource.len());
-    let mut rest = resource;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find('}') {
-            Some(end) => {
-                out.push('*');
-                rest = &rest[start + end + 1..];
-            }
-            None => {
-                rest = &rest[start..];
-                break;
-            }
-        }
-    }
-    out.push_str(rest);
-    Some((service.to_string(), out))
-}
-
 fn has_self_variable(p: &str) -> bool {
     let lc = p.to_ascii_lowercase();
     lc.contains("${aws:username}") || lc.contains("${aws:userid}") || lc.contains("${aws:principaltag/")
 }
 
 /// Replace policy variables with `*` so a pattern can be tested for overlap.
-fn variables_as_wildcards(p: &str) -> std::borrow::Cow<'_, str> {
+fn variables_as_wildcards(p: &str) -> Cow<'_, str> {
     if !p.contains("${") {
-        return std::borrow::Cow::Borrowed(p);
+        return Cow::Borrowed(p);
     }
     let mut out = String::with_capacity(p.len());
     let mut rest = p;
@@ -83,46 +151,41 @@ fn variables_as_wildcards(p: &str) -> std::borrow::Cow<'_, str> {
         }
     }
     out.push_str(rest);
-    std::borrow::Cow::Owned(out)
+    Cow::Owned(out)
 }
 
 /// Breadth of one resource pattern against one resource type.
 pub fn pattern_breadth(pattern: &str, rt: &ResourceType, version: Version) -> Breadth {
-    if pattern.bytes().all(|c| c == b'*') {
-        return Breadth::All;
+    Pattern::new(pattern, version).breadth(rt)
+}
+
+/// Breadth of a statement's `Resource`/`NotResource` for one action, with the patterns
+/// already split.
+pub fn breadth_of(action: &Action, not: bool, patterns: &[Pattern<'_>]) -> Breadth {
+    let types = action.resources;
+    if not {
+        // Everything except the listed resources: void only if an exclusion covers a whole type.
+        if types.is_empty() {
+            return if patterns.iter().any(Pattern::matches_star) { Breadth::None } else { Breadth::All };
+        }
+        let all_excluded =
+            types.iter().all(|r| patterns.iter().any(|p| p.breadth(action.resource_type(r)) == Breadth::All));
+        return if all_excluded { Breadth::None } else { Breadth::All };
     }
-    let Some((t_service, t_resource)) = template_resource_glob(rt.arn) else {
-        return Breadth::None;
-    };
-    let Some([partition, service, _region, _account, resource]) = split_arn(pattern) else {
-        // Not ARN-shaped: compare with the whole template (partition `aws`).
-        let whole = format!("arn:aws:{t_service}:*:*:{t_resource}");
-        return if glob::subsumes(pattern, &whole) {
-            Breadth::All
-        } else if glob::intersects(&variables_as_wildcards(pattern), &whole) {
-            Breadth::Specific
-        } else {
-            Breadth::None
-        };
-    };
-    let partition_ok = ["aws", "aws-cn", "aws-us-gov"].iter().any(|p| glob::matches(partition, p));
-    if !partition_ok || !glob::matches(service, &t_service) {
-        return Breadth::None;
+    if types.is_empty() {
+        // Actions without resource-level permissions are only ever evaluated against `*`.
+        return if patterns.iter().any(Pattern::matches_star) { Breadth::All } else { Breadth::None };
     }
-    // Policy variables only exist in 2012-10-17; elsewhere they are literal text.
-    let vars = version == Version::V2012 && resource.contains("${");
-    if !vars && glob::subsumes(resource, &t_resource) {
-        return Breadth::All;
+    let mut best = Breadth::None;
+    for p in patterns {
+        for r in types {
+            best = best.max(p.breadth(action.resource_type(r)));
+            if best == Breadth::All {
+                return best;
+            }
+        }
     }
-    let probe = if vars { variables_as_wildcards(resource) } else { std::borrow::Cow::Borrowed(resource) };
-    if !glob::intersects(&probe, &t_resource) {
-        return Breadth::None;
-    }
-    if vars && has_self_variable(resource) {
-        Breadth::SelfScoped
-    } else {
-        Breadth::Specific
-    }
+    best
 }
 
 /// Breadth of a statement's `Resource`/`NotResource` for one action.
@@ -131,35 +194,8 @@ pub fn action_breadth(action: &Action, spec: Option<&ResourceSpec<'_>>, version:
         // Trust policies: the resource is the role itself.
         return Breadth::All;
     };
-    let types = action.resources;
-    if spec.not {
-        // Everything except the listed resources: void only if an exclusion covers a whole type.
-        if types.is_empty() {
-            return if spec.patterns.iter().any(|p| glob::matches(p, "*")) { Breadth::None } else { Breadth::All };
-        }
-        let all_excluded = types.iter().all(|r| {
-            let rt = action.resource_type(r);
-            spec.patterns.iter().any(|p| pattern_breadth(p, rt, version) == Breadth::All)
-        });
-        return if all_excluded { Breadth::None } else { Breadth::All };
-    }
-    if types.is_empty() {
-        // Actions without resource-level permissions are only ever evaluated against `*`.
-        return if spec.patterns.iter().any(|p| glob::matches(p, "*")) { Breadth::All } else { Breadth::None };
-    }
-    let mut best = Breadth::None;
-    for p in &spec.patterns {
-        for r in types {
-            let b = pattern_breadth(p, action.resource_type(r), version);
-            if b > best {
-                best = b;
-                if best == Breadth::All {
-                    return best;
-                }
-            }
-        }
-    }
-    best
+    let patterns: Vec<Pattern<'_>> = spec.patterns.iter().map(|p| Pattern::new(p, version)).collect();
+    breadth_of(action, spec.not, &patterns)
 }
 
 #[cfg(test)]

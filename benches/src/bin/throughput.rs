@@ -3,6 +3,10 @@
 
 use std::time::{Duration, Instant};
 
+// The same allocator as the shipped CLI and Python extension.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn best_of<F: FnMut()>(rounds: usize, min_time: Duration, mut f: F) -> Duration {
     let mut best = Duration::MAX;
     for _ in 0..rounds {
@@ -21,7 +25,11 @@ fn best_of<F: FnMut()>(rounds: usize, min_time: Duration, mut f: F) -> Duration 
 }
 
 fn main() {
-    let path = std::env::args().nth(1).map(std::path::PathBuf::from).unwrap_or_else(risk_benches::default_corpus);
+    let path = std::env::args()
+        .skip(1)
+        .find(|a| !a.starts_with("--"))
+        .map(std::path::PathBuf::from)
+        .unwrap_or_else(risk_benches::default_corpus);
     let corpus = match risk_benches::load_corpus(&path) {
         Ok(c) => c,
         Err(e) => {
@@ -38,7 +46,9 @@ fn main() {
         }
     }
     let n = corpus.len() as f64;
-    let parse = best_of(5, Duration::from_millis(500), || {
+    // `--score-only` skips the parse baseline, for profiling the engine alone.
+    let score_only = std::env::args().any(|a| a == "--score-only");
+    let parse = best_of(if score_only { 0 } else { 5 }, Duration::from_millis(500), || {
         for p in &corpus {
             let v: serde_json::Value = serde_json::from_str(&p.text).unwrap_or_default();
             std::hint::black_box(v);

@@ -51,6 +51,12 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     ])
 });
 
+static WITHOUT_ECR: Lazy<ActionSet> = Lazy::new(|| {
+    let mut s = ACTIONS.clone();
+    s.subtract(&resolve_set(&["ecr:GetAuthorizationToken"]));
+    s
+});
+
 pub struct Rule;
 
 impl super::Rule for Rule {
@@ -62,21 +68,12 @@ impl super::Rule for Rule {
         let a = cx.analysis;
         // ecr:GetAuthorizationToken has no resource scoping and only reaches registries the
         // holder may already pull from; it does not count on its own.
-        let mut set = ACTIONS.clone();
-        if let Some(i) = iam_catalog::action_index("ecr:GetAuthorizationToken") {
-            let mut others = ACTIONS.clone();
-            let mut only = ActionSet::empty();
-            only.insert(i);
-            others.subtract(&only);
-            if !others.intersects(&a.effective) {
-                set.subtract(&only);
-            }
-        }
+        let set: &ActionSet = if WITHOUT_ECR.intersects(&a.effective) { &ACTIONS } else { &WITHOUT_ECR };
         let tiers = Tiers { all: 8, self_scoped: None, specific: Some(5) };
         check_list(
             a,
             &META,
-            &set,
+            set,
             tiers,
             "create or reveal credentials",
             "Scope credential actions to the caller's own user (arn:aws:iam::*:user/${aws:username}) or remove them.",

@@ -77,9 +77,8 @@ impl super::Rule for Rule {
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let a = cx.analysis;
-        let mut hits = ACTIONS.clone();
-        hits.intersect_with(&a.all);
-        let services: std::collections::BTreeSet<u16> = hits.iter().map(|i| iam_catalog::ACTIONS[i].service).collect();
+        let hits = a.all.and_members(&ACTIONS, a.all_list.as_deref());
+        let services: std::collections::BTreeSet<u16> = hits.iter().map(|&i| iam_catalog::ACTIONS[i].service).collect();
         let all = if services.len() >= 3 { 7 } else { 6 };
         let tiers = Tiers { all, self_scoped: None, specific: None };
         check_list(

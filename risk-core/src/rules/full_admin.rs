@@ -54,17 +54,14 @@ static SCOPABLE: Lazy<ActionSet> = Lazy::new(|| {
     s
 });
 
+static SCOPABLE_COUNT: Lazy<usize> = Lazy::new(|| SCOPABLE.len());
+
 /// Does the analysed policy amount to full administrator access?
 pub(crate) fn is_full_admin(a: &Analysis<'_>) -> bool {
-    let mut iam = IAM_POWER.clone();
-    iam.subtract(&a.all);
-    if !iam.is_empty() {
+    if !IAM_POWER.is_subset(&a.all) {
         return false;
     }
-    let mut scopable = SCOPABLE.clone();
-    let total = scopable.len();
-    scopable.intersect_with(&a.all);
-    scopable.len() * 10 >= total * 9
+    SCOPABLE.and_count(&a.all) * 10 >= *SCOPABLE_COUNT * 9
 }
 
 pub struct Rule;

@@ -18,7 +18,8 @@ pub static META: RuleMeta = RuleMeta {
 `s3:PutBucketPolicy`, `s3:PutBucketAcl`, `kms:PutKeyPolicy`, `kms:CreateGrant`, \
 `lambda:AddPermission`, `sqs:AddPermission`, `ecr:SetRepositoryPolicy` — plus sharing actions \
 such as `ec2:ModifySnapshotAttribute`, `ec2:ModifyImageAttribute`, \
-`rds:ModifyDBSnapshotAttribute` and `s3:DeletePublicAccessBlock`.",
+`rds:ModifyDBSnapshotAttribute` and `s3:DeletePublicAccessBlock`. Permissions-management actions that only read \
+policies (`Get*`, `List*`, `Describe*`) are not counted.",
     why: "These actions decide who else can read or write a resource; one call can make a \
 bucket public or share a database snapshot with another account.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}]}"#,
@@ -52,7 +53,11 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
         "sqs:SetQueueAttributes",
     ]);
     for (i, a) in CATALOG.iter().enumerate() {
+        // The catalog classes some policy *reads* (`GetResourcePolicy`) as permissions
+        // management; reading who has access changes nothing.
+        let read_verb = ["get", "list", "describe", "batchget", "search"].iter().any(|v| a.lower_name().starts_with(v));
         if a.access == AccessLevel::PermissionsManagement
+            && !read_verb
             && !ACCESS_CONTROL_SERVICES.contains(&SERVICES[a.service as usize].prefix)
         {
             s.insert(i);

@@ -35,7 +35,6 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
         "lambda:GetFunctionConfiguration",
         "codebuild:BatchGetProjects",
         "appsync:GetApiKey",
-        "apigateway:GET",
     ])
 });
 

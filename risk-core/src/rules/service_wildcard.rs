@@ -3,7 +3,7 @@
 use super::support::{evidence, list_phrase};
 use super::{Category, Context, Finding, RuleMeta, IDENTITY};
 use crate::resources::Breadth;
-use iam_catalog::SERVICES;
+use iam_catalog::{AccessLevel, SERVICES};
 
 pub static META: RuleMeta = RuleMeta {
     code: "BA001",
@@ -14,7 +14,7 @@ pub static META: RuleMeta = RuleMeta {
     summary: "grants every action of a service on all of its resources",
     what: "A service whose whole action list is granted on all resources, whether written as \
 `svc:*`, as `*` minus a `Deny`, or through `NotAction`. Not reported when the policy is already \
-full-admin (FA001).",
+full-admin (FA001), nor for services that have only *Read* and *List* actions.",
     why: "A service wildcard grants today's actions and every action AWS adds tomorrow, \
 including destructive and permission-changing ones, across every resource of the service.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#,
@@ -40,9 +40,25 @@ impl super::Rule for Rule {
         let mut services = Vec::new();
         let mut score = 0u8;
         let mut first_action = Vec::new();
-        for svc in SERVICES.iter() {
+        // Only services with something granted on all resources can be whole-service grants.
+        let candidates: Vec<usize> = match &a.all_list {
+            Some(list) => {
+                let mut v: Vec<usize> =
+                    list.iter().map(|&i| iam_catalog::ACTIONS[i as usize].service as usize).collect();
+                v.dedup();
+                v
+            }
+            None => (0..SERVICES.len()).collect(),
+        };
+        for svc in candidates.into_iter().map(|s| &SERVICES[s]) {
             let r = svc.actions.clone();
             if r.is_empty() || !a.all.contains_range(r.clone()) {
+                continue;
+            }
+            // A service with nothing but reads is covered by the read rules.
+            if r.clone()
+                .all(|i| matches!(iam_catalog::ACTIONS[i as usize].access, AccessLevel::Read | AccessLevel::List))
+            {
                 continue;
             }
             let sensitive = BUILTIN_SENSITIVE.contains(&svc.prefix)

@@ -26,15 +26,23 @@ pub fn resolve_set(names: &[&str]) -> ActionSet {
 }
 
 pub fn name(i: usize) -> String {
-    ACTIONS[i].full_name()
+    let a = &ACTIONS[i];
+    let prefix = a.service().prefix;
+    let mut s = String::with_capacity(prefix.len() + 1 + a.name.len());
+    s.push_str(prefix);
+    s.push(':');
+    s.push_str(a.name);
+    s
 }
 
-/// Sorted, capped action names.
+/// Sorted action names, at most [`MAX_LISTED`] (the first in catalog order).
 pub fn names(idx: impl IntoIterator<Item = usize>) -> Vec<String> {
+    let mut idx: Vec<usize> = idx.into_iter().collect();
+    idx.sort_unstable();
+    idx.dedup();
+    idx.truncate(MAX_LISTED);
     let mut v: Vec<String> = idx.into_iter().map(name).collect();
     v.sort_unstable();
-    v.dedup();
-    v.truncate(MAX_LISTED);
     v
 }
 
@@ -153,21 +161,16 @@ pub fn check_list(
     suggestion: &str,
     out: &mut Vec<Finding>,
 ) {
-    let pick = |s: &ActionSet| {
-        let mut x = candidates.clone();
-        x.intersect_with(s);
-        x
-    };
-    let all = pick(&a.all);
+    let all = a.all.and_members(candidates, a.all_list.as_deref());
     let (hits, score, breadth, scope) = if !all.is_empty() {
         (all, tiers.all, Breadth::All, "on all resources")
     } else {
-        let selfs = pick(&a.self_scoped);
+        let selfs = a.self_scoped.and_members(candidates, a.self_list.as_deref());
         match (tiers.self_scoped, selfs.is_empty()) {
             (Some(s), false) => (selfs, s, Breadth::SelfScoped, "on the caller's own resources"),
             _ => {
                 let Some(s) = tiers.specific else { return };
-                let eff = pick(&a.effective);
+                let eff = a.effective.and_members(candidates, a.effective_list.as_deref());
                 if eff.is_empty() {
                     return;
                 }
@@ -176,8 +179,8 @@ pub fn check_list(
         }
     };
     let total = hits.len();
-    let listed = names(hits.iter());
-    let ev = evidence(a, hits.iter(), breadth);
+    let listed = names(hits.iter().copied());
+    let ev = evidence(a, hits.iter().copied(), breadth);
     let more = if total > MAX_LISTED { format!(" ({total} actions in all)") } else { String::new() };
     let msg = format!("can {what} {scope}: {}{more}{}", list_phrase(&listed, 4), condition_note(&ev));
     out.push(Finding::new(meta, score, listed, ev, msg, suggestion.to_string()));

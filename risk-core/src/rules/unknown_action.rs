@@ -1,6 +1,6 @@
 //! VA001 unknown-action: an action pattern that matches nothing in the AWS catalog.
 
-use super::support::Evidence;
+use super::support::{list_phrase, Evidence};
 use super::{Category, Context, Finding, RuleMeta, ANY_TYPE};
 use crate::actions::{suggest, Unmatched};
 
@@ -29,38 +29,69 @@ impl super::Rule for Rule {
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
-        for u in &cx.analysis.unmatched {
-            let what = match u.why {
-                Unmatched::Malformed => "is not `*` or `service:action`".to_string(),
-                Unmatched::UnknownService => {
-                    format!(
-                        "names the service `{}`, which is not in the AWS catalog",
-                        u.pattern.split(':').next().unwrap_or(u.pattern)
-                    )
-                }
-                Unmatched::UnknownAction => "matches no action in the AWS catalog".to_string(),
-            };
-            let effect = if u.not_action { "so `NotAction` excludes nothing for it" } else { "so it grants nothing" };
-            let hint = suggest(u.pattern);
-            let suggestion = match &hint {
-                Some(h) => format!("Did you mean `{h}`?"),
-                None => {
-                    "Check the action name against the AWS service authorization reference, or remove it.".to_string()
-                }
-            };
-            let ev = Evidence {
-                statements: [u.stmt].into_iter().collect(),
-                sid: u.sid.map(str::to_string),
-                ..Default::default()
-            };
-            out.push(Finding::new(
-                &META,
-                1,
-                vec![u.pattern.to_string()],
-                ev,
-                format!("`{}` {what}, {effect}", u.pattern),
-                suggestion,
-            ));
+        // One finding per statement, so a policy naming a retired service's forty actions
+        // reads as one problem, not forty.
+        let unmatched = &cx.analysis.unmatched;
+        let mut start = 0;
+        while start < unmatched.len() {
+            let stmt = unmatched[start].stmt;
+            let end = unmatched[start..].iter().position(|u| u.stmt != stmt).map_or(unmatched.len(), |n| start + n);
+            group(&unmatched[start..end], out);
+            start = end;
         }
     }
+}
+
+fn group(items: &[crate::analysis::UnmatchedPattern<'_>], out: &mut Vec<Finding>) {
+    let first = &items[0];
+    let effect = if first.not_action { "so `NotAction` excludes nothing for them" } else { "so they grant nothing" };
+    let message = if items.len() == 1 {
+        let what = match first.why {
+            Unmatched::Malformed => "is not `*` or `service:action`".to_string(),
+            Unmatched::UnknownService => format!(
+                "names the service `{}`, which is not in the AWS catalog",
+                first.pattern.split(':').next().unwrap_or(first.pattern)
+            ),
+            Unmatched::UnknownAction => "matches no action in the AWS catalog".to_string(),
+        };
+        let effect = if first.not_action { "so `NotAction` excludes nothing for it" } else { "so it grants nothing" };
+        format!("`{}` {what}, {effect}", first.pattern)
+    } else {
+        let patterns: Vec<String> = items.iter().map(|u| u.pattern.to_string()).collect();
+        let mut services: Vec<&str> = items
+            .iter()
+            .filter(|u| u.why == Unmatched::UnknownService)
+            .map(|u| u.pattern.split(':').next().unwrap_or(u.pattern))
+            .collect();
+        services.sort_unstable();
+        services.dedup();
+        let unknown = if services.is_empty() {
+            String::new()
+        } else {
+            format!(" (services not in the catalog: {})", services.join(", "))
+        };
+        format!(
+            "{} action patterns match no action in the AWS catalog{unknown}, {effect}: {}",
+            items.len(),
+            list_phrase(&patterns, 4)
+        )
+    };
+    let hints: Vec<String> = items
+        .iter()
+        .filter(|u| u.why == Unmatched::UnknownAction)
+        .filter_map(|u| suggest(u.pattern).map(|h| format!("`{}` → `{h}`", u.pattern)))
+        .take(3)
+        .collect();
+    let suggestion = if hints.is_empty() {
+        "Check the action names against the AWS service authorization reference (the service may be retired), or remove them.".to_string()
+    } else {
+        format!("Did you mean {}?", hints.join(", "))
+    };
+    let ev = Evidence {
+        statements: [first.stmt].into_iter().collect(),
+        sid: first.sid.map(str::to_string),
+        ..Default::default()
+    };
+    let actions = items.iter().map(|u| u.pattern.to_string()).take(super::support::MAX_LISTED).collect();
+    out.push(Finding::new(&META, 1, actions, ev, message, suggestion));
 }

@@ -17,7 +17,8 @@ pub static META: RuleMeta = RuleMeta {
 resources. Actions that AWS only allows on `*` (for example `cloudwatch:PutMetricData`) are not \
 counted: scoping them is impossible. Neither are append-only telemetry writes that every \
 workload needs (`logs:CreateLogGroup`, `logs:CreateLogStream`, `logs:PutLogEvents`, X-Ray trace \
-uploads, the SSM agent's messaging channel). Not reported when the policy is full-admin (FA001).",
+uploads, the SSM agent's messaging channel), nor the few `Get*`/`List*`/`Describe*` actions \
+the catalog classes as Write. Not reported when the policy is full-admin (FA001).",
     why: "A wildcard resource on a write turns one mistaken or malicious call into a change to \
 every resource of that type, including ones that belong to other teams. Tagging writes matter \
 too: tags often drive attribute-based access control.",
@@ -29,7 +30,9 @@ too: tags often drive attribute-based access control.",
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     let mut s = ActionSet::empty();
     for (i, a) in CATALOG.iter().enumerate() {
-        if matches!(a.access, AccessLevel::Write | AccessLevel::Tagging) && !a.resources.is_empty() {
+        // The catalog classes a few reads as Write (`iot:ListSubscriptions`); a read verb wins.
+        let read_verb = ["get", "list", "describe", "batchget"].iter().any(|v| a.lower_name().starts_with(v));
+        if matches!(a.access, AccessLevel::Write | AccessLevel::Tagging) && !a.resources.is_empty() && !read_verb {
             s.insert(i);
         }
     }
@@ -64,9 +67,8 @@ impl super::Rule for Rule {
             return;
         }
         let a = cx.analysis;
-        let mut hits = ACTIONS.clone();
-        hits.intersect_with(&a.all);
-        let services: std::collections::BTreeSet<u16> = hits.iter().map(|i| CATALOG[i].service).collect();
+        let hits = a.all.and_members(&ACTIONS, a.all_list.as_deref());
+        let services: std::collections::BTreeSet<u16> = hits.iter().map(|&i| CATALOG[i].service).collect();
         let score = if services.len() > 10 { 6 } else { 5 };
         let tiers = Tiers { all: score, self_scoped: None, specific: None };
         check_list(
