@@ -309,7 +309,7 @@ fn generate(root: &Value) -> Result<String> {
     }
     let mut table = vec![0u16; slots];
     for (i, name) in full_lower.iter().enumerate() {
-        let mut h = fnv1a(name.as_bytes()) as usize & (slots - 1);
+        let mut h = name_hash(name.as_bytes()) as usize & (slots - 1);
         while table[h] != 0 {
             h = (h + 1) & (slots - 1);
         }
@@ -326,14 +326,24 @@ fn generate(root: &Value) -> Result<String> {
     Ok(out)
 }
 
-/// FNV-1a, 64-bit; the same function as `iam_catalog::fnv1a_folded` on lowercase input.
-fn fnv1a(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// The lookup hash; must equal `iam_catalog::name_hash` (word-at-a-time, ASCII case folded
+/// by setting bit 5 of every byte, which maps both cases of a letter to one value).
+fn name_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) | 0x2020_2020_2020_2020;
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
-    h
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(buf) | 0x2020_2020_2020_2020;
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
 }
 
 /// Split an ARN template into its service field and its resource part with every `${Var}`

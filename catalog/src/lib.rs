@@ -218,14 +218,25 @@ pub fn service_index(prefix: &str) -> Option<usize> {
     SERVICES.binary_search_by(|s| cmp_folded(s.prefix.as_bytes(), prefix.as_bytes())).ok()
 }
 
-/// FNV-1a over `bytes` folded to ASCII lowercase (the hash of the lookup table).
-fn fnv1a_folded(bytes: &[u8]) -> u64 {
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
-    for &b in bytes {
-        h ^= u64::from(b.to_ascii_lowercase());
-        h = h.wrapping_mul(0x0100_0000_01b3);
+/// The lookup table's hash: word-at-a-time, ASCII case folded by setting bit 5 of every byte
+/// (both cases of a letter hash alike; other bytes may collide, which the final comparison
+/// resolves). Must equal `name_hash` in `build.rs`.
+fn name_hash(bytes: &[u8]) -> u64 {
+    const K: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut h: u64 = bytes.len() as u64;
+    let mut chunks = bytes.chunks_exact(8);
+    for c in &mut chunks {
+        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) | 0x2020_2020_2020_2020;
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
     }
-    h
+    let rest = chunks.remainder();
+    if !rest.is_empty() {
+        let mut buf = [0u8; 8];
+        buf[..rest.len()].copy_from_slice(rest);
+        let w = u64::from_le_bytes(buf) | 0x2020_2020_2020_2020;
+        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
+    }
+    h ^ (h >> 29)
 }
 
 /// The index in [`ACTIONS`] of a full action name such as `"S3:GetObject"`,
@@ -233,7 +244,7 @@ fn fnv1a_folded(bytes: &[u8]) -> u64 {
 pub fn action_index(full: &str) -> Option<usize> {
     let table = &generated::ACTION_HASH;
     let mask = table.len() - 1;
-    let mut h = fnv1a_folded(full.as_bytes()) as usize & mask;
+    let mut h = name_hash(full.as_bytes()) as usize & mask;
     loop {
         let slot = table[h];
         if slot == 0 {

@@ -92,33 +92,44 @@ fn run_rules(analysis: &Analysis<'_>, options: &ScoreOptions) -> Vec<Finding> {
 }
 
 fn access_summary(a: &Analysis<'_>) -> v1::AccessSummary {
+    // Count per service into fixed arrays first; build the (allocating) maps once per service.
     let mut by_service: BTreeMap<String, v1::ServiceAccess> = BTreeMap::new();
-    let mut current: Option<(u16, v1::ServiceAccess)> = None;
-    let flush = |cur: Option<(u16, v1::ServiceAccess)>, map: &mut BTreeMap<String, v1::ServiceAccess>| {
-        if let Some((s, acc)) = cur {
-            map.insert(iam_catalog::SERVICES[s as usize].prefix.to_string(), acc);
+    let mut current: Option<(u16, [usize; 5], usize)> = None;
+    let flush = |cur: Option<(u16, [usize; 5], usize)>, map: &mut BTreeMap<String, v1::ServiceAccess>| {
+        if let Some((s, levels, on_all)) = cur {
+            let svc = &iam_catalog::SERVICES[s as usize];
+            let access_levels = iam_catalog::AccessLevel::ALL
+                .iter()
+                .zip(levels)
+                .filter(|(_, n)| *n > 0)
+                .map(|(l, n)| (l.as_str().to_string(), n))
+                .collect();
+            map.insert(
+                svc.prefix.to_string(),
+                v1::ServiceAccess {
+                    access_levels,
+                    catalog_actions: svc.actions.len(),
+                    actions_on_all_resources: on_all,
+                },
+            );
         }
     };
-    for i in a.effective.iter() {
+    let mut visit = |i: usize| {
         let act = &iam_catalog::ACTIONS[i];
         if current.as_ref().map(|c| c.0) != Some(act.service) {
             flush(current.take(), &mut by_service);
-            let svc = &iam_catalog::SERVICES[act.service as usize];
-            current = Some((
-                act.service,
-                v1::ServiceAccess {
-                    access_levels: BTreeMap::new(),
-                    catalog_actions: svc.actions.len(),
-                    actions_on_all_resources: 0,
-                },
-            ));
+            current = Some((act.service, [0; 5], 0));
         }
-        if let Some((_, acc)) = current.as_mut() {
-            *acc.access_levels.entry(act.access.as_str().to_string()).or_insert(0) += 1;
+        if let Some((_, levels, on_all)) = current.as_mut() {
+            levels[act.access as usize] += 1;
             if a.all.contains(i) {
-                acc.actions_on_all_resources += 1;
+                *on_all += 1;
             }
         }
+    };
+    match &a.effective_list {
+        Some(list) => list.iter().for_each(|&i| visit(i as usize)),
+        None => a.effective.iter().for_each(visit),
     }
     flush(current.take(), &mut by_service);
     v1::AccessSummary {
