@@ -56,6 +56,7 @@ enum ColorArg {
 }
 
 const AFTER_HELP: &str = "Other commands:
+  iam-risk-score diff OLD NEW                  what a change adds: score delta, new actions, new findings
   iam-risk-score explain RULE|ACTION_PATTERN   a rule's documentation, or what a wildcard grants
   iam-risk-score rules                         every rule with its code and category
   iam-risk-score catalog                       the bundled AWS action catalog's version and size
@@ -126,6 +127,29 @@ struct ExplainArgs {
 }
 
 #[derive(Debug, Parser)]
+#[command(
+    name = "iam-risk-score diff",
+    about = "What a policy change adds: score delta, newly granted actions, new findings"
+)]
+struct DiffArgs {
+    /// The policy before the change (`-` for standard input).
+    old: PathBuf,
+    /// The policy after the change (`-` for standard input).
+    new: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    format: Format,
+    /// Exit 1 when the score rises or a finding appears.
+    #[arg(long)]
+    fail_on_increase: bool,
+    /// Exit 1 when the new score is at or above this (1-10).
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    threshold: Option<u8>,
+    /// What the requester says the access is for.
+    #[arg(long, value_enum)]
+    access_type: Option<AccessTypeArg>,
+}
+
+#[derive(Debug, Parser)]
 #[command(name = "iam-risk-score rules", about = "List every rule")]
 struct RulesArgs {
     #[arg(long, value_enum, default_value = "human")]
@@ -169,6 +193,10 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
             Ok(a) => explain(a, io),
             Err(e) => clap_exit(e, io),
         },
+        "diff" => match DiffArgs::try_parse_from(rest()) {
+            Ok(a) => diff(a, io),
+            Err(e) => clap_exit(e, io),
+        },
         "rules" => match RulesArgs::try_parse_from(rest()) {
             Ok(a) => {
                 let _ = io.stdout.write_all(render::rules(a.format).as_bytes());
@@ -201,6 +229,48 @@ fn clap_exit(e: clap::Error, io: &mut Io<'_>) -> i32 {
             let _ = write!(io.stderr, "{}", e.render());
             exit::BAD_INPUT
         }
+    }
+}
+
+fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
+    if a.old.as_os_str() == "-" && a.new.as_os_str() == "-" {
+        let _ = writeln!(io.stderr, "error: only one of OLD and NEW can be `-` (standard input)");
+        return exit::BAD_INPUT;
+    }
+    let mut read = |p: &PathBuf| -> Result<String, String> {
+        if p.as_os_str() == "-" {
+            input::read_stdin(io.stdin)
+        } else {
+            input::read_file(p)
+        }
+    };
+    let (old, new) = match (read(&a.old), read(&a.new)) {
+        (Ok(o), Ok(n)) => (o, n),
+        (Err(e), _) | (_, Err(e)) => {
+            let _ = writeln!(io.stderr, "error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let options = ScoreOptions {
+        access_type: a.access_type.map(|t| match t {
+            AccessTypeArg::ReadOnly => AccessType::ReadOnly,
+            AccessTypeArg::ReadWrite => AccessType::ReadWrite,
+        }),
+        ..ScoreOptions::default()
+    };
+    let d = match risk_core::diff::diff_json(&old, &new, &options) {
+        Ok(d) => d,
+        Err(e) => {
+            let _ = writeln!(io.stderr, "error: {e}");
+            return exit::BAD_INPUT;
+        }
+    };
+    let _ = io.stdout.write_all(render::diff(&d, a.format).as_bytes());
+    let increased = d.risk_delta > 0 || !d.new_findings.is_empty();
+    if (a.fail_on_increase && increased) || a.threshold.is_some_and(|t| d.new_score >= t) {
+        exit::AT_OR_ABOVE_THRESHOLD
+    } else {
+        exit::OK
     }
 }
 

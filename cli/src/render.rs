@@ -337,3 +337,63 @@ pub fn catalog(format: Format) -> String {
         info.services, info.actions, info.source, info.version, info.updated_at, info.license
     )
 }
+
+pub fn diff(d: &risk_core::diff::PolicyDiff, format: Format) -> String {
+    if format == Format::Json {
+        return serde_json::to_string_pretty(d).unwrap_or_default() + "\n";
+    }
+    let mut out = String::new();
+    let arrow = match d.risk_delta {
+        x if x > 0 => format!("+{x}"),
+        x => x.to_string(),
+    };
+    if format == Format::Markdown {
+        let _ = writeln!(out, "| Old | New | Delta | Actions added | New findings |\n|---|---|---|---|---|");
+        let _ = writeln!(
+            out,
+            "| {}/10 | {}/10 | {arrow} | {} | {} |",
+            d.old_score,
+            d.new_score,
+            d.added_actions_total,
+            d.new_findings.len()
+        );
+        for f in &d.new_findings {
+            let _ = writeln!(
+                out,
+                "\n- **{} {}** ({}, {}/10): {}",
+                f.rule,
+                f.name,
+                f.category,
+                f.score,
+                md_cell(&f.message)
+            );
+        }
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "Score: {}/10 ({}) -> {}/10 ({}), delta {arrow}",
+        d.old_score, d.old_tier, d.new_score, d.new_tier,
+    );
+    let _ = writeln!(out, "Actions: {} added, {} removed", d.added_actions_total, d.removed_actions_total);
+    for (svc, levels) in &d.added_actions {
+        for (level, actions) in levels {
+            let shown: Vec<&str> = actions.iter().take(8).map(String::as_str).collect();
+            let more = if actions.len() > 8 { format!(" and {} more", actions.len() - 8) } else { String::new() };
+            let _ = writeln!(out, "  + {svc} {level}: {}{more}", shown.join(", "));
+        }
+    }
+    if !d.new_findings.is_empty() {
+        let _ = writeln!(out, "New findings:");
+        for f in &d.new_findings {
+            let _ = writeln!(out, "  + [{}] {} {}: {}", f.score, f.rule, f.name, f.message);
+        }
+    }
+    if !d.resolved_findings.is_empty() {
+        let _ = writeln!(out, "Resolved findings:");
+        for f in &d.resolved_findings {
+            let _ = writeln!(out, "  - [{}] {} {}: {}", f.score, f.rule, f.name, f.message);
+        }
+    }
+    out
+}

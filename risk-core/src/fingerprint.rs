@@ -72,13 +72,19 @@ fn string(s: &str, out: &mut String) {
     out.push('"');
     let bytes = s.as_bytes();
     let mut start = 0;
-    for (i, c) in s.char_indices() {
-        let plain = (' '..='~').contains(&c) && c != '"' && c != '\\';
-        if plain {
+    let mut i = 0;
+    while i < bytes.len() {
+        let b = bytes[i];
+        // Printable ASCII other than `"` and `\` is copied as is, in runs.
+        if (0x20..0x7f).contains(&b) && b != b'"' && b != b'\\' {
+            i += 1;
             continue;
         }
         out.push_str(&s[start..i]);
-        start = i + c.len_utf8();
+        // Escapes are only needed at char boundaries: ASCII bytes, or a UTF-8 lead byte.
+        let c = s[i..].chars().next().unwrap_or('\u{fffd}');
+        i += c.len_utf8();
+        start = i;
         match c {
             '"' => out.push_str("\\\""),
             '\\' => out.push_str("\\\\"),
@@ -95,7 +101,7 @@ fn string(s: &str, out: &mut String) {
             }
         }
     }
-    out.push_str(&s[start..bytes.len()]);
+    out.push_str(&s[start..]);
     out.push('"');
 }
 

@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod analysis;
+pub mod diff;
 pub mod docs;
 pub mod error;
 pub mod explain;
