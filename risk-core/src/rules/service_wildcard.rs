@@ -52,7 +52,12 @@ impl super::Rule for Rule {
         };
         for svc in candidates.into_iter().map(|s| &SERVICES[s]) {
             let r = svc.actions.clone();
-            if r.is_empty() || !a.all.contains_range(r.clone()) {
+            // Cheap ends check before counting the whole range.
+            if r.is_empty()
+                || !a.all.contains(r.start as usize)
+                || !a.all.contains(r.end as usize - 1)
+                || !a.all.contains_range(r.clone())
+            {
                 continue;
             }
             // A service with nothing but reads is covered by the read rules.

@@ -71,38 +71,40 @@ pub struct Evidence {
 
 /// Collect evidence for `idx` from grants with at least `min` breadth.
 pub fn evidence(a: &Analysis<'_>, idx: impl IntoIterator<Item = usize>, min: Breadth) -> Evidence {
+    let idx: Vec<usize> = idx.into_iter().collect();
     let mut ev = Evidence { all_conditional: true, ..Default::default() };
-    let mut seen_grants = BTreeSet::new();
-    for i in idx {
-        for (gi, g) in a.grants.iter().enumerate() {
+    let mut any = false;
+    // Grants in statement order; each is checked until its first qualifying action.
+    for g in &a.grants {
+        let grants_one = idx.iter().any(|&i| {
             let b = g.breadth(i);
-            if b < min || b == Breadth::None {
-                continue;
-            }
-            if seen_grants.insert(gi) {
-                ev.statements.insert(g.stmt.index);
-                if ev.sid.is_none() {
-                    ev.sid = g.stmt.sid.map(str::to_string);
-                }
-                if let Some(r) = &g.stmt.resource {
-                    for p in &r.patterns {
-                        let p = if r.not { format!("NotResource:{p}") } else { p.to_string() };
-                        if !ev.resources.contains(&p) {
-                            ev.resources.push(p);
-                        }
-                    }
-                }
-                if g.conditional() {
-                    if ev.conditions.is_none() {
-                        ev.conditions = g.stmt.condition_raw.cloned();
-                    }
-                } else {
-                    ev.all_conditional = false;
+            b >= min && b != Breadth::None
+        });
+        if !grants_one {
+            continue;
+        }
+        any = true;
+        ev.statements.insert(g.stmt.index);
+        if ev.sid.is_none() {
+            ev.sid = g.stmt.sid.map(str::to_string);
+        }
+        if let Some(r) = &g.stmt.resource {
+            for p in &r.patterns {
+                let p = if r.not { format!("NotResource:{p}") } else { p.to_string() };
+                if !ev.resources.contains(&p) {
+                    ev.resources.push(p);
                 }
             }
         }
+        if g.conditional() {
+            if ev.conditions.is_none() {
+                ev.conditions = g.stmt.condition_raw.cloned();
+            }
+        } else {
+            ev.all_conditional = false;
+        }
     }
-    if seen_grants.is_empty() {
+    if !any {
         ev.all_conditional = false;
     }
     ev
