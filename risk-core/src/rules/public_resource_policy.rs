@@ -21,8 +21,8 @@ actions on this resource.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public-site/*"}]}"#,
     safer: "Name the principals, or add `aws:PrincipalOrgID` / `aws:SourceArn` conditions; for \
 websites, serve through CloudFront with origin access control.",
-    scoring: "9 when write or permission actions are public, 7 for reads; 3 when a condition \
-restricts the caller (the condition is the only thing this rule lets lower the score).",
+    scoring: "9 when write or permission actions are public, 7 for reads; not reported when a \
+condition pins the caller (the only way a condition changes this rule's result).",
 };
 
 /// Condition keys that pin who may call, making a `*` principal not public.
@@ -83,11 +83,15 @@ impl super::Rule for Rule {
             }
             let writes =
                 g.effective.iter().any(|i| !matches!(ACTIONS[i].access, AccessLevel::Read | AccessLevel::List));
-            let restriction = restricted(g.stmt);
-            let (score, msg) = match (&restriction, writes) {
-                (Some(k), _) => (3, format!("allows any principal, restricted by the condition `{k}`")),
-                (None, true) => (9, "allows any principal to change or control this resource".to_string()),
-                (None, false) => (7, "allows any principal to read this resource".to_string()),
+            // A `*` principal pinned by aws:PrincipalOrgID, aws:SourceArn and the like is the
+            // recommended pattern, not exposure.
+            if restricted(g.stmt).is_some() {
+                continue;
+            }
+            let (score, msg) = if writes {
+                (9, "allows any principal to change or control this resource")
+            } else {
+                (7, "allows any principal to read this resource")
             };
             let who = if p.not { "everyone except the `NotPrincipal` list" } else { "`*`" };
             let ev = Evidence {
