@@ -279,26 +279,32 @@ pub fn suggest(pattern: &str) -> Option<String> {
     let (svc, name) = pattern.split_once(':')?;
     let s = iam_catalog::service_index(svc)?;
     let name_lc = name.to_ascii_lowercase();
+    let max = name.len().max(4) / 3;
     let skip = SERVICES[s].prefix.len() + 1;
     let r = SERVICES[s].actions.clone();
+    let mut row = Vec::new();
     let (best, dist) = (r.start as usize..r.end as usize)
-        .map(|i| (i, edit_distance(&name_lc, &ACTIONS[i].lower[skip..])))
+        // A length difference beyond the budget alone rules a candidate out.
+        .filter(|&i| ACTIONS[i].lower[skip..].len().abs_diff(name_lc.len()) <= max)
+        .map(|i| (i, edit_distance(name_lc.as_bytes(), ACTIONS[i].lower[skip..].as_bytes(), &mut row)))
         .min_by_key(|&(i, d)| (d, i))?;
-    (dist <= name.len().max(4) / 3).then(|| ACTIONS[best].full_name())
+    (dist <= max).then(|| ACTIONS[best].full_name())
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut cur = vec![i + 1; b.len() + 1];
+fn edit_distance(a: &[u8], b: &[u8], row: &mut Vec<usize>) -> usize {
+    row.clear();
+    row.extend(0..=b.len());
+    for (i, &ca) in a.iter().enumerate() {
+        let mut diag = row[0];
+        row[0] = i + 1;
         for j in 0..b.len() {
             let cost = usize::from(ca != b[j]);
-            cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            let next = (diag + cost).min(row[j + 1] + 1).min(row[j] + 1);
+            diag = row[j + 1];
+            row[j + 1] = next;
         }
-        prev = cur;
     }
-    prev[b.len()]
+    row[b.len()]
 }
 
 #[cfg(test)]

@@ -19,8 +19,6 @@ pub struct Grant<'p> {
     pub all: ActionSet,
     /// Actions granted only on the caller's own resources.
     pub self_scoped: ActionSet,
-    /// Actions removed by unconditional Deny statements.
-    pub denied: ActionSet,
 }
 
 impl Grant<'_> {
@@ -200,7 +198,8 @@ impl<'p> Analysis<'p> {
         let mut fully_denied_set = ActionSet::empty();
         for (stmt, named_all) in allows {
             let mut named = named_all.clone();
-            let mut denied = ActionSet::empty();
+            // Allocated only when some deny applies (most policies have none).
+            let mut denied: Option<ActionSet> = None;
             for (d, dset) in denies.iter().zip(&deny_sets) {
                 if !named.intersects(dset) {
                     continue;
@@ -218,7 +217,7 @@ impl<'p> Analysis<'p> {
                 }
                 if is_star_spec(d.resource.as_ref()) {
                     named.subtract(&overlap);
-                    denied.union_with(&overlap);
+                    denied.get_or_insert_with(ActionSet::empty).union_with(&overlap);
                     continue;
                 }
                 // Resource-aware: cancel an action only where the deny covers every
@@ -232,12 +231,14 @@ impl<'p> Analysis<'p> {
                 }
                 let remaining = overlap.len() - cancel.len();
                 named.subtract(&cancel);
-                denied.union_with(&cancel);
+                denied.get_or_insert_with(ActionSet::empty).union_with(&cancel);
                 if remaining > 0 {
                     deny_notes.push(DenyNote { deny: d, allow: stmt.index, conditional: false, overlap: remaining });
                 }
             }
-            fully_denied_set.union_with(&denied);
+            if let Some(d) = &denied {
+                fully_denied_set.union_with(d);
+            }
             let (effective, all, self_scoped) = if is_star_spec(stmt.resource.as_ref()) {
                 (named.clone(), named.clone(), ActionSet::empty())
             } else {
@@ -259,7 +260,7 @@ impl<'p> Analysis<'p> {
                 }
                 (eff, all, selfs)
             };
-            grants.push(Grant { stmt, named, effective, all, self_scoped, denied });
+            grants.push(Grant { stmt, named, effective, all, self_scoped });
         }
         let mut effective = ActionSet::empty();
         let mut all = ActionSet::empty();

@@ -244,24 +244,28 @@ impl Parser {
         Some(Policy { version, id, statements, statement_is_object })
     }
 
-    fn string_list<'a>(&mut self, v: &'a Value, path: &str) -> Vec<&'a str> {
+    /// A string or array of strings at `base.field`; the path text is only built on error.
+    fn string_list<'a>(&mut self, v: &'a Value, base: &str, field: &str) -> Vec<&'a str> {
+        let path = || if field.is_empty() { base.to_string() } else { format!("{base}.{field}") };
         match v {
             Value::String(s) => vec![s.as_str()],
             Value::Array(items) => {
                 if items.is_empty() {
-                    self.err(path, "must not be an empty array");
+                    self.err(path(), "must not be an empty array");
                 }
                 let mut out = Vec::with_capacity(items.len());
                 for (i, item) in items.iter().enumerate() {
                     match item {
                         Value::String(s) => out.push(s.as_str()),
-                        other => self.err(format!("{path}[{i}]"), format!("must be a string, got {}", describe(other))),
+                        other => {
+                            self.err(format!("{}[{i}]", path()), format!("must be a string, got {}", describe(other)))
+                        }
                     }
                 }
                 out
             }
             other => {
-                self.err(path, format!("must be a string or an array of strings, got {}", describe(other)));
+                self.err(path(), format!("must be a string or an array of strings, got {}", describe(other)));
                 Vec::new()
             }
         }
@@ -309,12 +313,8 @@ impl Parser {
             }
         };
         let action = match (obj.get("Action"), obj.get("NotAction")) {
-            (Some(a), None) => {
-                Some(ActionSpec { not: false, patterns: self.string_list(a, &format!("{path}.Action")) })
-            }
-            (None, Some(a)) => {
-                Some(ActionSpec { not: true, patterns: self.string_list(a, &format!("{path}.NotAction")) })
-            }
+            (Some(a), None) => Some(ActionSpec { not: false, patterns: self.string_list(a, &path, "Action") }),
+            (None, Some(a)) => Some(ActionSpec { not: true, patterns: self.string_list(a, &path, "NotAction") }),
             (Some(_), Some(_)) => {
                 self.err(path.clone(), "has both `Action` and `NotAction`; keep one");
                 None
@@ -325,12 +325,8 @@ impl Parser {
             }
         };
         let resource = match (obj.get("Resource"), obj.get("NotResource")) {
-            (Some(r), None) => {
-                Some(ResourceSpec { not: false, patterns: self.string_list(r, &format!("{path}.Resource")) })
-            }
-            (None, Some(r)) => {
-                Some(ResourceSpec { not: true, patterns: self.string_list(r, &format!("{path}.NotResource")) })
-            }
+            (Some(r), None) => Some(ResourceSpec { not: false, patterns: self.string_list(r, &path, "Resource") }),
+            (None, Some(r)) => Some(ResourceSpec { not: true, patterns: self.string_list(r, &path, "NotResource") }),
             (Some(_), Some(_)) => {
                 self.err(path.clone(), "has both `Resource` and `NotResource`; keep one");
                 None
@@ -397,7 +393,7 @@ impl Parser {
                         );
                         continue;
                     }
-                    for value in self.string_list(val, &format!("{path}.{kind}")) {
+                    for value in self.string_list(val, &format!("{path}.{kind}"), "") {
                         entries.push(PrincipalEntry { kind: kind.as_str(), value });
                     }
                 }

@@ -125,6 +125,11 @@ fn passrole_breadth(a: &Analysis<'_>, path: &Path, pr: usize) -> (Breadth, bool)
     best
 }
 
+/// A path's catalog indices (empty when not evaluable).
+fn actions_of(p: &Path) -> &[usize] {
+    p.actions.as_deref().unwrap_or(&[])
+}
+
 /// Score a path against the policy, if all its actions are granted.
 fn score_path(a: &Analysis<'_>, path: &Path) -> Option<(u8, &'static str)> {
     let actions = path.actions.as_ref()?;
@@ -196,12 +201,14 @@ pub fn check(a: &Analysis<'_>, kind: Kind, meta: &'static RuleMeta, out: &mut Ve
         return;
     }
     // Keep minimal paths: drop one whose actions strictly contain another hit's actions.
-    let sets: Vec<Vec<usize>> = hits.iter().map(|(p, _, _)| p.actions.clone().unwrap_or_default()).collect();
-    let keep: Vec<bool> = sets
+    let keep: Vec<bool> = hits
         .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            !sets.iter().enumerate().any(|(j, t)| j != i && t.len() < s.len() && t.iter().all(|x| s.contains(x)))
+        .map(|(p, _, _)| {
+            let s = actions_of(p);
+            !hits.iter().any(|(q, _, _)| {
+                let t = actions_of(q);
+                t.len() < s.len() && t.iter().all(|x| s.contains(x))
+            })
         })
         .collect();
     let mut k = keep.iter();
