@@ -286,7 +286,7 @@ pub fn suggest(pattern: &str) -> Option<String> {
     let (best, dist) = (r.start as usize..r.end as usize)
         // A length difference beyond the budget alone rules a candidate out.
         .filter(|&i| ACTIONS[i].lower[skip..].len().abs_diff(name_lc.len()) <= max)
-        .map(|i| (i, edit_distance(name_lc.as_bytes(), ACTIONS[i].lower[skip..].as_bytes(), &mut row)))
+        .map(|i| (i, edit_distance(name_lc.as_bytes(), &ACTIONS[i].lower.as_bytes()[skip..], &mut row)))
         .min_by_key(|&(i, d)| (d, i))?;
     (dist <= max).then(|| ACTIONS[best].full_name())
 }
