@@ -1,0 +1,197 @@
+#!/usr/bin/env bash
+# scripts/test.sh — THE test command: everything CI checks, runnable unchanged on a laptop.
+#
+#   scripts/test.sh            every step
+#   scripts/test.sh --quick    skip the lint steps (rustfmt, clippy)
+#
+# Idempotent: safe to re-run; it only installs what is missing and writes under target/.
+# Each step prints what it runs and how long it took; the first failure stops the run with
+# the step's name and a hint. When CI is set, incremental compilation is off (CI builds from
+# scratch, and incremental artefacts only cost disk and time there).
+#
+# Layout: one function per section. A later surface (Python bindings, WASM, services) adds a
+# `section_<name>` function below and one line in `main`; use `step` for every command so the
+# output and the timing summary stay uniform.
+
+set -euo pipefail
+export LC_NUMERIC=C # EPOCHREALTIME and awk must agree on the decimal point
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+QUICK=0
+LOG_DIR="$ROOT/target/test-logs"
+
+usage() {
+    sed -n '2,5p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'
+}
+
+for arg in "$@"; do
+    case "$arg" in
+        --quick) QUICK=1 ;;
+        -h | --help) usage; exit 0 ;;
+        *) echo "scripts/test.sh: unknown argument \`$arg\`" >&2; usage >&2; exit 2 ;;
+    esac
+done
+
+if [[ -n "${CI:-}" ]]; then
+    export CARGO_INCREMENTAL=0
+fi
+
+# ---------------------------------------------------------------------------------------------
+# Helpers
+# ---------------------------------------------------------------------------------------------
+
+if [[ -t 1 && -z "${NO_COLOR:-}" ]]; then
+    BOLD=$'\e[1m' RED=$'\e[31m' GREEN=$'\e[32m' DIM=$'\e[2m' RESET=$'\e[0m'
+else
+    BOLD='' RED='' GREEN='' DIM='' RESET=''
+fi
+
+SUMMARY=()
+RUN_START=$EPOCHREALTIME
+
+elapsed() { # elapsed START → seconds with one decimal
+    awk -v s="$1" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }'
+}
+
+section() {
+    printf '\n%s== %s ==%s\n' "$BOLD" "$1" "$RESET"
+}
+
+# step NAME HINT CMD... — run CMD, time it, and stop the whole run with HINT if it fails.
+step() {
+    local name="$1" hint="$2"
+    shift 2
+    printf '%s--> %s%s\n%s    $ %s%s\n' "$BOLD" "$name" "$RESET" "$DIM" "$*" "$RESET"
+    local start=$EPOCHREALTIME rc=0
+    "$@" || rc=$?
+    local took
+    took="$(elapsed "$start")"
+    if ((rc != 0)); then
+        printf '\n%sFAILED: %s (exit %d after %ss)%s\n' "$RED$BOLD" "$name" "$rc" "$took" "$RESET" >&2
+        printf '  %s\n' "$hint" >&2
+        print_summary >&2
+        exit "$rc"
+    fi
+    printf '%s    ok: %s (%ss)%s\n' "$GREEN" "$name" "$took" "$RESET"
+    SUMMARY+=("$(printf '%8ss  %s' "$took" "$name")")
+}
+
+skip() {
+    printf '%s--> skipped: %s%s\n' "$DIM" "$1" "$RESET"
+    SUMMARY+=("$(printf '%9s  %s' "skipped" "$1")")
+}
+
+print_summary() {
+    printf '\n%sSteps%s\n' "$BOLD" "$RESET"
+    local line
+    for line in "${SUMMARY[@]}"; do
+        printf '  %s\n' "$line"
+    done
+    printf '  total %ss\n' "$(elapsed "$RUN_START")"
+}
+
+need() { # need COMMAND WHAT — fail early, before any step, when a tool is missing
+    if ! command -v "$1" >/dev/null 2>&1; then
+        # shellcheck disable=SC2016 # the backticks are literal
+        printf '%sscripts/test.sh: `%s` not found: %s%s\n' "$RED" "$1" "$2" "$RESET" >&2
+        exit 127
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Toolchain
+# ---------------------------------------------------------------------------------------------
+
+# NOTE: functions run by `step` execute under `cmd || rc=$?`, where bash ignores `set -e`;
+# they must return their failures explicitly.
+ensure_components() { # add rustfmt and clippy through rustup unless cargo already has them
+    local sub component
+    for sub in fmt clippy; do
+        component="$([[ $sub == fmt ]] && echo rustfmt || echo clippy)"
+        if cargo "$sub" --version >/dev/null 2>&1; then
+            echo "    $component: $(cargo "$sub" --version)"
+        else
+            command -v rustup >/dev/null 2>&1 || { echo "    rustup not found: cannot add $component" >&2; return 127; }
+            rustup component add "$component" || return $?
+        fi
+    done
+}
+
+section_toolchain() {
+    section "toolchain"
+    need cargo "install Rust 1.85 or newer with rustup (https://rustup.rs)"
+    echo "    $(cargo --version)"
+    if ((QUICK)); then
+        skip "rustfmt and clippy components (--quick)"
+    else
+        step "rustfmt and clippy components" "run \`rustup component add rustfmt clippy\` by hand" \
+            ensure_components
+    fi
+}
+
+# ---------------------------------------------------------------------------------------------
+# Rust workspace: catalog, risk-core, cli, benches
+# ---------------------------------------------------------------------------------------------
+
+# Run the whole workspace's tests, keep the full log, then list each binary's `test result:`.
+cargo_test() {
+    mkdir -p "$LOG_DIR"
+    local log="$LOG_DIR/cargo-test.log"
+    local rc=0
+    cargo test --workspace 2>&1 | tee "$log" || rc=$?
+    echo
+    echo "    test results (full log: ${log#"$ROOT"/}):"
+    awk '
+        { gsub(/\033\[[0-9;]*[mK]/, "") }
+        # "Running tests/corpus.rs (target/debug/deps/corpus-0123abcd)" -> "corpus  tests/corpus.rs"
+        /^ *Running / {
+            bin = $0; sub(/^.*\/deps\//, "", bin); sub(/-[0-9a-f]+\)?$/, "", bin)
+            what = $0; sub(/^ *Running /, "", what); sub(/ \(.*$/, "", what)
+            label = bin "  " what
+        }
+        /^ *Doc-tests / { sub(/^ *Doc-tests /, ""); label = $0 "  doc-tests" }
+        /^test result:/ { printf "      %-48s %s\n", label, $0 }
+    ' "$log"
+    return "$rc"
+}
+
+section_rust() {
+    section "rust"
+    if ((QUICK)); then
+        skip "cargo fmt --check (--quick)"
+        skip "cargo clippy (--quick)"
+    else
+        step "formatting (cargo fmt --check)" "run \`cargo fmt --all\` and commit the result" \
+            cargo fmt --all --check
+        step "lints (cargo clippy, warnings are errors)" "fix the clippy findings above; see CONTRIBUTING.md" \
+            cargo clippy --workspace --all-targets -- -D warnings
+    fi
+    step "generated docs are current (docs/rules.md, docs/escalation-paths.md)" \
+        "regenerate with \`UPDATE_DOCS=1 cargo test -p risk-core --test docs\` and commit docs/" \
+        cargo test -p risk-core --test docs
+    step "tests (cargo test --workspace, debug)" \
+        "rerun the failing binary as the error says (e.g. \`cargo test -p risk-core --test corpus\`)" \
+        cargo_test
+    step "API docs build without warnings (cargo doc)" "fix the rustdoc warnings above (broken links, bad markup)" \
+        env RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps
+}
+
+# ---------------------------------------------------------------------------------------------
+# Later surfaces. Each adds its section here and its call in `main`, e.g.
+#   section_python   risk-py: venv under target/, `pip install maturin pytest`, `maturin develop`, pytest
+#   section_wasm     risk-wasm: wasm32 build, wasm-bindgen, tests in headless chromium
+#   section_services scorer-api, jit-service: start PostgreSQL / moto from the script, run their tests
+# ---------------------------------------------------------------------------------------------
+
+main() {
+    printf '%siam-risk-score test suite%s (%s%s)\n' "$BOLD" "$RESET" \
+        "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
+    section_toolchain
+    section_rust
+    print_summary
+    printf '\n%sall steps passed%s\n' "$GREEN$BOLD" "$RESET"
+}
+
+main
