@@ -77,8 +77,8 @@ fn limited(mut r: impl Read, what: &str) -> Result<String, String> {
 
 pub fn read_file(p: &Path) -> Result<String, String> {
     let f = std::fs::File::open(p).map_err(|e| match e.kind() {
-        std::io::ErrorKind::NotFound => format!("policy file not found: {}", p.display()),
-        _ => format!("cannot open {}: {e}", p.display()),
+        std::io::ErrorKind::NotFound => format!("policy file not found: `{}`", p.display()),
+        _ => format!("cannot open `{}`: {e}", p.display()),
     })?;
     limited(f, "the file")
 }

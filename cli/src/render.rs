@@ -126,23 +126,31 @@ pub fn human(outcomes: &[Outcome], threshold: u8, color: bool) -> String {
 }
 
 pub fn json(outcomes: &[Outcome], single: bool) -> String {
-    let value = if single {
+    // Reports serialize in declaration order, the one v1 key order every surface shares.
+    #[derive(serde::Serialize)]
+    struct Item<'a> {
+        file: &'a str,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        result: Option<&'a risk_core::Report>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        error: Option<serde_json::Value>,
+    }
+    let mut s = if single {
         match &outcomes[0].result {
-            Ok(s) => serde_json::to_value(&s.report).unwrap_or_default(),
-            Err(e) => error_value(e),
+            Ok(s) => serde_json::to_string_pretty(&s.report),
+            Err(e) => serde_json::to_string_pretty(&error_value(e)),
         }
     } else {
-        serde_json::Value::Array(
-            outcomes
-                .iter()
-                .map(|o| match &o.result {
-                    Ok(s) => serde_json::json!({"file": o.label, "result": s.report}),
-                    Err(e) => serde_json::json!({"file": o.label, "error": error_value(e)["error"]}),
-                })
-                .collect(),
-        )
-    };
-    let mut s = serde_json::to_string_pretty(&value).unwrap_or_default();
+        let items: Vec<Item<'_>> = outcomes
+            .iter()
+            .map(|o| match &o.result {
+                Ok(s) => Item { file: &o.label, result: Some(&s.report), error: None },
+                Err(e) => Item { file: &o.label, result: None, error: Some(error_value(e)["error"].clone()) },
+            })
+            .collect();
+        serde_json::to_string_pretty(&items)
+    }
+    .unwrap_or_default();
     s.push('\n');
     s
 }
@@ -171,14 +179,13 @@ pub fn github(outcomes: &[Outcome], threshold: u8) -> String {
         }
     }
     for o in outcomes {
+        // Workflow commands: `::level prop=value,prop=value::message`.
+        let file = if o.label == "-" { None } else { Some(format!("file={}", esc_prop(&o.label))) };
         match &o.result {
             Err(e) => {
-                let _ = writeln!(
-                    out,
-                    "::error file={},title=IAM policy could not be scored::{}",
-                    esc_prop(&o.label),
-                    esc_data(&e.message)
-                );
+                let props: Vec<String> =
+                    file.iter().cloned().chain(["title=IAM policy could not be scored".to_string()]).collect();
+                let _ = writeln!(out, "::error {}::{}", props.join(","), esc_data(&e.message));
             }
             Ok(s) => {
                 let r = &s.report;
@@ -188,30 +195,28 @@ pub fn github(outcomes: &[Outcome], threshold: u8) -> String {
                     _ => "error",
                 };
                 let factors = if r.factors.is_empty() { "no factors".to_string() } else { r.factors.join("; ") };
-                let file = if o.label == "-" { String::new() } else { format!(" file={},", esc_prop(&o.label)) };
+                let props: Vec<String> = file.iter().cloned().chain(["title=IAM Policy Score".to_string()]).collect();
                 let _ = writeln!(
                     out,
-                    "::{level}{}title=IAM Policy Score::Score {}/10 ({}). {}",
-                    file.trim_end_matches(','),
+                    "::{level} {}::Score {}/10 ({}). {}",
+                    props.join(","),
                     r.score,
                     r.tier,
                     esc_data(&factors)
                 );
                 for f in r.findings.iter().filter(|f| f.score >= 4) {
                     let lvl = if f.score >= 6 { "error" } else { "warning" };
-                    let line = f
-                        .statement
-                        .and_then(|i| s.statement_lines.get(i))
-                        .map(|l| format!(",line={l}"))
-                        .unwrap_or_default();
-                    let loc =
-                        if o.label == "-" { String::new() } else { format!(" file={}{line},", esc_prop(&o.label)) };
+                    let mut props: Vec<String> = file.iter().cloned().collect();
+                    if file.is_some() {
+                        if let Some(l) = f.statement.and_then(|i| s.statement_lines.get(i)) {
+                            props.push(format!("line={l}"));
+                        }
+                    }
+                    props.push(format!("title={} {}", f.rule, esc_prop(&f.name)));
                     let _ = writeln!(
                         out,
-                        "::{lvl}{}title={} {}::{} Fix: {}",
-                        loc.trim_end_matches(','),
-                        f.rule,
-                        esc_prop(&f.name),
+                        "::{lvl} {}::{} Fix: {}",
+                        props.join(","),
                         esc_data(&f.message),
                         esc_data(&f.suggestion)
                     );

@@ -65,7 +65,8 @@ pub fn score(findings: &[Finding], options: &ScoreOptions) -> Scored {
     {
         factors.push("Request explicitly marked read-only (cannot mutate state)".to_string());
     }
-    // Step 2: duration, as the predecessor: longer grants of risky policies are riskier.
+    // Step 2: duration, as the predecessor: longer grants of risky policies are riskier. Unlike
+    // step 1 this may reach 10 (a 9 held for days is treated like administrator access).
     if let Some(h) = options.duration_hours {
         let mut adj = 0;
         if score >= 4 && h > 24 * 7 {

@@ -58,6 +58,11 @@ fn near_misses() -> Vec<(&'static str, &'static str, serde_json::Value)> {
             json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "lambda:CreateFunction", "lambda:InvokeFunction"], "Resource": "*",
                 "Condition": {"StringEquals": {"iam:PassedToService": "ecs-tasks.amazonaws.com"}}}]}),
         ),
+        (
+            "PE006",
+            "passing one named role",
+            stmt(json!("iam:PassRole"), json!("arn:aws:iam::123456789012:role/app-runtime")),
+        ),
         ("PE003", "reading Lambda configuration", stmt(json!("lambda:GetFunction"), json!("*"))),
         (
             "PE004",

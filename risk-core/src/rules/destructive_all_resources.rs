@@ -15,7 +15,8 @@ pub static META: RuleMeta = RuleMeta {
     summary: "can delete, terminate or destroy resources across the account",
     what: "*Write* actions whose verb is destructive (`Delete*`, `Terminate*`, `Destroy*`, \
 `Purge*`, `Drop*`, `Remove*` outside tagging) plus `kms:ScheduleKeyDeletion`, `kms:DisableKey` \
-and `s3:PutLifecycleConfiguration`.",
+and `s3:PutLifecycleConfiguration`. Acknowledging queue messages (`sqs:DeleteMessage`) is a \
+routine consumer operation and is not counted.",
     why: "Deletion is often irreversible; on every resource, one call can take down production \
 or wipe data.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"}]}"#,
@@ -33,6 +34,8 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
         "s3:PutLifecycleConfiguration",
         "s3:PutBucketLifecycle",
     ]));
+    // Routine consumer operations named like deletes: acknowledging a queue message.
+    s.subtract(&resolve_set(&["sqs:DeleteMessage", "sqs:DeleteMessageBatch"]));
     s
 });
 

@@ -19,6 +19,7 @@ mod logging_disruption;
 mod network_exposure_change;
 mod org_high_impact_action;
 mod org_sensitive_service;
+mod passrole_all_roles;
 mod passrole_escalation;
 mod permissions_boundary_removal;
 mod policy_self_escalation;
@@ -206,6 +207,7 @@ pub static REGISTRY: &[&dyn Rule] = &[
     &existing_resource_escalation::Rule,
     &principal_takeover::Rule,
     &permissions_boundary_removal::Rule,
+    &passrole_all_roles::Rule,
     &secret_read_all_resources::Rule,
     &credential_creation::Rule,
     &data_read_all_resources::Rule,
