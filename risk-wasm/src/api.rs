@@ -161,11 +161,8 @@ fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
 /// Score one policy: the v1 report, as `iam-risk-score FILE --format json` prints it.
 pub fn score(policy: &str, options: &ScoreOptions) -> Result<String, Failure> {
     let report = risk_core::score_json(policy, options).map_err(|e| Failure::policy(&e, policy))?;
-    // NOTE: the CLI goes through `Value` (whose map sorts keys) before printing; do the same so
-    // the key order, and therefore the bytes, match.
-    let value =
-        serde_json::to_value(&report).map_err(|e| Failure::single("", format!("cannot serialise the result: {e}")))?;
-    to_json(&value)
+    // The structs in declaration order: the one v1 key order every surface prints.
+    to_json(&report)
 }
 
 /// Compare two versions of a policy, as `iam-risk-score diff OLD NEW --format json` prints it.
