@@ -1,0 +1,340 @@
+// The playground: wires the editors, the engine (WebAssembly, in this page) and the results.
+// Nothing here talks to a server: the only requests are for this site's own files.
+
+import init, { catalogInfo, diff, rules, score, version } from "./pkg/risk_wasm.js";
+import type { Finding, RiskError, ScoreOptions } from "./pkg/risk_wasm.js";
+import { byId, fmt, h } from "./dom.js";
+import { Editor, type Mark } from "./editor.js";
+import { EXAMPLES } from "./examples.js";
+import { decodeState, encodeState, type ViewState } from "./fragment.js";
+import { lineSpan, parseSpans, pathSpan, statementSpan } from "./jsonspan.js";
+import { renderDiff, renderReport, type RenderContext } from "./render.js";
+
+const EMPTY_POLICY = '{"Version":"2012-10-17","Statement":[]}';
+const DEFAULT_DOC_URL = "https://github.com/iam-risk-score/iam-risk-score/blob/main/docs/rules.md";
+
+type Side = "policy" | "old" | "new";
+
+const editors: Record<Side, Editor> = {
+  policy: new Editor(byId("ed-policy")),
+  old: new Editor(byId("ed-old")),
+  new: new Editor(byId("ed-new")),
+};
+const LABEL: Record<Side, string> = { policy: "Policy", old: "Old policy", new: "New policy" };
+
+const result = byId("result");
+const status = byId("status");
+const announce = byId("announce");
+const optionsStatus = byId("options-status");
+let mode: "score" | "diff" = "score";
+let lastFragment = "";
+
+const optionFields = {
+  accessType: byId<HTMLSelectElement>("opt-access-type"),
+  durationHours: byId<HTMLInputElement>("opt-duration"),
+  description: byId<HTMLInputElement>("opt-description"),
+  sensitive: byId<HTMLInputElement>("opt-sensitive"),
+  highImpact: byId<HTMLInputElement>("opt-high-impact"),
+};
+
+function docUrl(): string {
+  const meta = document.querySelector<HTMLMetaElement>('meta[name="rules-doc-url"]')?.content ?? "";
+  return meta && !meta.startsWith("__") ? meta : DEFAULT_DOC_URL;
+}
+
+function rawOptions(): Record<string, string> {
+  return Object.fromEntries(Object.entries(optionFields).map(([k, el]) => [k, el.value.trim()]));
+}
+
+function scoreOptions(): ScoreOptions {
+  const raw = rawOptions();
+  const list = (s: string): string[] =>
+    s
+      .split(/[\s,]+/)
+      .map((x) => x.trim())
+      .filter(Boolean);
+  const o: ScoreOptions = {};
+  if (raw.accessType) o.accessType = raw.accessType as ScoreOptions["accessType"];
+  if (raw.durationHours) o.durationHours = Number(raw.durationHours);
+  if (raw.description) o.description = raw.description;
+  if (raw.sensitive) o.extraSensitiveServices = list(raw.sensitive);
+  if (raw.highImpact) o.extraHighImpactActions = list(raw.highImpact);
+  return o;
+}
+
+function asRiskError(e: unknown): RiskError {
+  if (e instanceof Error && Array.isArray((e as RiskError).problems)) return e as RiskError;
+  const err = e instanceof Error ? e : new Error(String(e));
+  return Object.assign(err, { name: "PolicyError" as const, problems: [{ path: "", message: err.message }] });
+}
+
+// Expanding a service lists every action the policy grants there: the diff of the empty
+// policy against this one, computed once per text and options.
+let expansion: { key: string; added: Record<string, Record<string, string[]>> } | null = null;
+function expand(service: string): Record<string, string[]> | null {
+  const text = editors.policy.value;
+  const opts = scoreOptions();
+  const key = JSON.stringify([text, opts]);
+  try {
+    if (expansion?.key !== key) expansion = { key, added: diff(EMPTY_POLICY, text, opts).added_actions };
+    return expansion.added[service] ?? {};
+  } catch {
+    return null;
+  }
+}
+
+let rulesByCode = new Map<string, import("./pkg/risk_wasm.js").RuleDoc>();
+
+function context(): RenderContext {
+  return { docUrl: docUrl(), rules: rulesByCode, locate, expand };
+}
+
+function locate(f: Finding, side: Side): void {
+  const ed = editors[side];
+  const root = parseSpans(ed.value);
+  const span = root && f.statement !== null ? statementSpan(root, f.statement) : null;
+  ed.highlight(span);
+  for (const el of result.querySelectorAll(".finding.active")) el.classList.remove("active");
+  const card = [...result.querySelectorAll<HTMLElement>(`.finding[data-rule="${f.rule}"]`)].find(
+    (c) => c.querySelector(".message")?.textContent === f.message,
+  );
+  card?.classList.add("active");
+  announce.textContent = span
+    ? `${LABEL[side]}: statement ${f.statement} is highlighted in the editor.`
+    : `Statement ${f.statement} could not be located in the text.`;
+}
+
+/** Show a failure: marks in the editor, the message, and the problems as locatable buttons. */
+function showError(e: RiskError, side: Side): void {
+  const ed = editors[side];
+  const text = ed.value;
+  if (e.name === "OptionsError") {
+    optionsStatus.textContent = e.message;
+    byId("options").setAttribute("open", "");
+    status.textContent = "Fix the request context to see the score.";
+    status.className = "status error";
+    result.replaceChildren(h("p", { class: "none" }, "The request context is not valid: ", e.message));
+    return;
+  }
+  const marks: Mark[] = [];
+  let where = "";
+  if (e.line !== undefined && e.column !== undefined) {
+    marks.push({ ...lineSpan(text, e.line), kind: "error" });
+    where = ` (line ${e.line}, column ${e.column})`;
+  }
+  const root = parseSpans(text);
+  const located = e.problems.map((p) => ({ p, span: root && p.path ? pathSpan(root, p.path) : null }));
+  for (const { span } of located) if (span) marks.push({ ...span, kind: "problem" });
+  ed.setMarks(marks, e.line ?? null);
+  status.className = "status error";
+  status.textContent = `${LABEL[side]}: ${e.message}${where}`;
+  result.replaceChildren(
+    h(
+      "div",
+      { class: "problems", "data-testid": "problems" },
+      h("h3", null, `${LABEL[side]} cannot be scored`),
+      e.line !== undefined
+        ? h("p", null, `The JSON is malformed at line ${e.line}, column ${e.column}: the line is marked in the editor.`)
+        : null,
+      h(
+        "ul",
+        null,
+        located.map(({ p, span }) =>
+          h(
+            "li",
+            null,
+            span
+              ? h(
+                  "button",
+                  { type: "button", class: "locate", onclick: () => ed.highlight(span) },
+                  p.path ? `${p.path} ` : "",
+                  p.message,
+                )
+              : `${p.path ? `${p.path} ` : ""}${p.message}`,
+          ),
+        ),
+      ),
+    ),
+  );
+}
+
+function update(): void {
+  optionsStatus.textContent = "";
+  const opts = scoreOptions();
+  const started = performance.now();
+  if (mode === "score") {
+    const text = editors.policy.value;
+    if (!text.trim()) {
+      editors.policy.setMarks([]);
+      status.className = "status";
+      status.textContent = "Paste a policy or pick an example.";
+      result.replaceChildren(h("p", { class: "none" }, "No policy yet."));
+      return;
+    }
+    try {
+      const r = score(text, opts);
+      const ms = performance.now() - started;
+      editors.policy.setMarks([]);
+      status.className = "status ok";
+      status.textContent = `Scored in ${ms.toFixed(1)} ms, in this browser.`;
+      result.replaceChildren(renderReport(r, context()));
+      announce.textContent = `Score ${r.score} out of 10, ${r.tier} risk, ${r.findings.length} findings.`;
+    } catch (e) {
+      showError(asRiskError(e), "policy");
+    }
+  } else {
+    const [o, n] = [editors.old.value, editors.new.value];
+    try {
+      const d = diff(o, n, opts);
+      const ms = performance.now() - started;
+      editors.old.setMarks([]);
+      editors.new.setMarks([]);
+      status.className = "status ok";
+      status.textContent = `Compared in ${ms.toFixed(1)} ms, in this browser.`;
+      result.replaceChildren(renderDiff(d, context()));
+      announce.textContent = `Risk ${d.old_score} to ${d.new_score}, ${d.new_findings.length} new findings.`;
+    } catch (e) {
+      const err = asRiskError(e);
+      const side: Side = err.side === "old" ? "old" : "new";
+      editors[side === "old" ? "new" : "old"].setMarks([]);
+      showError(err, side);
+    }
+  }
+  scheduleFragment();
+}
+
+let updateTimer = 0;
+function scheduleUpdate(): void {
+  window.clearTimeout(updateTimer);
+  updateTimer = window.setTimeout(update, 120);
+}
+
+let fragmentTimer = 0;
+function scheduleFragment(): void {
+  window.clearTimeout(fragmentTimer);
+  fragmentTimer = window.setTimeout(() => void writeFragment(), 200);
+}
+
+function state(): ViewState {
+  return {
+    mode,
+    policy: editors.policy.value,
+    oldPolicy: editors.old.value,
+    newPolicy: editors.new.value,
+    options: rawOptions(),
+  };
+}
+
+async function writeFragment(): Promise<void> {
+  const frag = await encodeState(state());
+  if (frag === lastFragment) return;
+  lastFragment = frag;
+  // replaceState: typing must not fill the back button's history.
+  history.replaceState(null, "", `#${frag}`);
+  document.body.dataset.fragment = "saved";
+}
+
+function setMode(m: "score" | "diff"): void {
+  mode = m;
+  byId("score-editors").hidden = m !== "score";
+  byId("diff-editors").hidden = m !== "diff";
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="mode"]')) r.checked = r.value === m;
+  document.body.dataset.mode = m;
+}
+
+function apply(st: ViewState): void {
+  setMode(st.mode);
+  editors.policy.value = st.policy;
+  editors.old.value = st.oldPolicy;
+  editors.new.value = st.newPolicy;
+  for (const [k, el] of Object.entries(optionFields)) el.value = st.options[k] ?? "";
+}
+
+function loadExample(id: string): void {
+  const ex = EXAMPLES.find((x) => x.id === id);
+  if (!ex) return;
+  setMode(ex.mode);
+  if (ex.mode === "score") editors.policy.value = ex.policy ?? "";
+  else {
+    editors.old.value = ex.oldPolicy ?? "";
+    editors.new.value = ex.newPolicy ?? "";
+  }
+  update();
+}
+
+async function main(): Promise<void> {
+  const t0 = performance.now();
+  await init();
+  const loadMs = performance.now() - t0;
+  rulesByCode = new Map(rules().map((r) => [r.code, r]));
+  const v = version();
+  const c = catalogInfo();
+  byId("versions").textContent =
+    `Engine ${v.engine} · rules v${v.rules} · AWS catalog ${c.version} (${fmt(c.actions)} actions in ${fmt(c.services)} services) · loaded in ${Math.round(loadMs)} ms`;
+  const docLink = byId<HTMLAnchorElement>("rules-link");
+  docLink.href = docUrl();
+
+  const examples = byId("examples");
+  for (const ex of EXAMPLES) {
+    examples.append(
+      h("button", { type: "button", "data-example": ex.id, onclick: () => loadExample(ex.id) }, ex.label),
+    );
+  }
+  for (const ed of Object.values(editors)) ed.textarea.addEventListener("input", scheduleUpdate);
+  for (const el of Object.values(optionFields)) el.addEventListener("input", scheduleUpdate);
+  for (const r of document.querySelectorAll<HTMLInputElement>('input[name="mode"]')) {
+    r.addEventListener("change", () => {
+      if (!r.checked) return;
+      const m = r.value === "diff" ? "diff" : "score";
+      // Entering diff mode starts from the policy being scored, as both old and new.
+      if (m === "diff" && !editors.old.value.trim() && !editors.new.value.trim()) {
+        editors.old.value = editors.policy.value;
+        editors.new.value = editors.policy.value;
+      }
+      if (m === "score" && !editors.policy.value.trim()) editors.policy.value = editors.new.value;
+      setMode(m);
+      update();
+    });
+  }
+  window.addEventListener("hashchange", () => {
+    const frag = location.hash.slice(1);
+    if (frag === lastFragment) return;
+    void decodeState(frag).then((st) => {
+      if (!st) return;
+      lastFragment = frag;
+      apply(st);
+      update();
+    });
+  });
+
+  const frag = location.hash.slice(1);
+  const st = await decodeState(frag);
+  if (st) {
+    lastFragment = frag;
+    apply(st);
+    update();
+  } else {
+    loadExample("passrole");
+  }
+  document.body.dataset.ready = "true";
+
+  // Offline: a service worker keeps this site's files (never anything else) in the cache.
+  if ("serviceWorker" in navigator && location.protocol.startsWith("http")) {
+    navigator.serviceWorker
+      .register("./sw.js")
+      .then(() => navigator.serviceWorker.ready)
+      .then(() => {
+        byId("offline").textContent = "Works offline: this page is saved in your browser.";
+        document.body.dataset.offline = "ready";
+      })
+      .catch(() => {
+        byId("offline").textContent = "";
+      });
+  }
+}
+
+main().catch((e: unknown) => {
+  status.className = "status error";
+  status.textContent = `The engine could not be loaded: ${e instanceof Error ? e.message : String(e)}`;
+  document.body.dataset.ready = "error";
+});
