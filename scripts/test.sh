@@ -185,11 +185,22 @@ section_rust() {
 #   section_services scorer-api, jit-service: start PostgreSQL / moto from the script, run their tests
 # ---------------------------------------------------------------------------------------------
 
+# risk-wasm: one script builds the package and the playground and runs the Rust, Node parity
+# and headless-Chromium tests; it installs chromium, the wasm32 target, wasm-bindgen-cli and the
+# npm dev dependencies when they are missing.
+section_wasm() {
+    section "wasm"
+    step "WASM module and playground (scripts/test-wasm.sh)" \
+        "rerun \`bash scripts/test-wasm.sh\`; logs in target/test-logs/wasm-*, screenshots in target/playground-screenshots/" \
+        bash scripts/test-wasm.sh
+}
+
 main() {
     printf '%siam-risk-score test suite%s (%s%s)\n' "$BOLD" "$RESET" \
         "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
     section_toolchain
     section_rust
+    section_wasm
     print_summary
     printf '\n%sall steps passed%s\n' "$GREEN$BOLD" "$RESET"
 }

@@ -1,0 +1,195 @@
+// Parity: the WASM module (web build, loaded in Node with initSync) gives exactly what the CLI
+// prints with `--format json`, for the shared corpus, the AWS managed policies, options, diff,
+// explain, rules, catalog and errors. Run: node --test risk-wasm/tests/parity.test.mjs
+// (after risk-wasm/build.sh and `cargo build -p risk-cli`; IAM_RISK_SCORE_CLI overrides the binary).
+
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, dirname, join, resolve } from "node:path";
+import { after, test } from "node:test";
+import { fileURLToPath } from "node:url";
+
+const HERE = dirname(fileURLToPath(import.meta.url));
+const ROOT = resolve(HERE, "../..");
+const CLI = process.env.IAM_RISK_SCORE_CLI ?? join(ROOT, "target/debug/iam-risk-score");
+const CORPUS = join(ROOT, "risk-core/tests/corpus");
+const MANAGED = join(ROOT, "benches/corpus/aws-managed-policies.jsonl");
+
+const wasm = await import(join(HERE, "../pkg/risk_wasm.js"));
+wasm.initSync({ module: readFileSync(join(HERE, "../pkg/risk_wasm_bg.wasm")) });
+
+const tmp = mkdtempSync(join(tmpdir(), "risk-wasm-parity-"));
+after(() => rmSync(tmp, { recursive: true, force: true }));
+
+function cli(args) {
+  const r = spawnSync(CLI, args, { encoding: "utf8", maxBuffer: 1 << 30 });
+  if (r.error) throw r.error;
+  return r;
+}
+
+function file(name, text) {
+  const p = join(tmp, name);
+  writeFileSync(p, text);
+  return p;
+}
+
+/** The CLI's JSON output, checked against the WASM result as objects and as bytes. */
+function assertSameJson(result, stdout, what) {
+  assert.deepStrictEqual(result, JSON.parse(stdout), `${what}: objects differ`);
+  // The module hands back what serde printed, so re-serialising gives the CLI's exact bytes.
+  assert.equal(`${JSON.stringify(result, null, 2)}\n`, stdout, `${what}: bytes differ`);
+}
+
+/** What the module throws, as `{message, problems, …}`. */
+function thrown(fn) {
+  try {
+    fn();
+  } catch (e) {
+    assert.ok(e instanceof Error, "throws an Error");
+    return e;
+  }
+  assert.fail("expected an error");
+}
+
+const corpus = readdirSync(CORPUS)
+  .filter((f) => f.endsWith(".json"))
+  .sort();
+
+test("the corpus is there", () => {
+  assert.ok(corpus.length >= 45, `only ${corpus.length} corpus files`);
+});
+
+for (const name of corpus) {
+  test(`corpus ${name}: score equals the CLI's --format json`, () => {
+    const text = `${JSON.stringify(JSON.parse(readFileSync(join(CORPUS, name), "utf8")).policy, null, 2)}\n`;
+    const out = cli([file(name, text), "--format", "json"]);
+    assert.ok(out.status === 0 || out.status === 1, `CLI exit ${out.status}: ${out.stderr}`);
+    assertSameJson(wasm.score(text), out.stdout, name);
+  });
+}
+
+test("options equal the CLI's flags", () => {
+  const cases = [
+    [{ accessType: "read-only", durationHours: 24 }, ["--access-type", "read-only", "--duration-hours", "24"]],
+    [{ accessType: "read-write", durationHours: 8760, description: "nightly export" },
+      ["--access-type", "read-write", "--duration-hours", "8760", "--description", "nightly export"]],
+    [{ extraSensitiveServices: ["dynamodb", "lambda"], extraHighImpactActions: ["iam:PassRole", "route53:Change*"] },
+      ["--sensitive-service", "dynamodb", "--sensitive-service", "lambda", "--high-impact-action", "iam:PassRole", "--high-impact-action", "route53:Change*"]],
+    [{ policyType: "resource" }, ["--policy-type", "resource"]],
+  ];
+  for (const name of ["privesc-cloudformation-passrole.json", "benign-dynamodb-crud-one-table.json", "infra-route53-one-zone-records.json"]) {
+    const text = JSON.stringify(JSON.parse(readFileSync(join(CORPUS, name), "utf8")).policy);
+    const path = file(`opts-${name}`, text);
+    for (const [options, flags] of cases) {
+      const out = cli([path, "--format", "json", ...flags]);
+      assert.ok(out.status === 0 || out.status === 1, `CLI exit ${out.status}: ${out.stderr}`);
+      assertSameJson(wasm.score(text, options), out.stdout, `${name} ${flags.join(" ")}`);
+    }
+  }
+});
+
+test("every AWS managed policy scores identically", () => {
+  const dir = join(tmp, "managed");
+  mkdirSync(dir);
+  const docs = readFileSync(MANAGED, "utf8")
+    .split("\n")
+    .filter(Boolean)
+    .map((line, i) => ({ file: join(dir, `${String(i).padStart(4, "0")}.json`), text: JSON.stringify(JSON.parse(line).document) }));
+  assert.equal(docs.length, 1594);
+  for (const d of docs) writeFileSync(d.file, d.text);
+  const out = cli([dir, "--format", "json"]);
+  assert.ok(out.status === 0 || out.status === 1, `CLI exit ${out.status}: ${out.stderr.slice(0, 500)}`);
+  const byFile = new Map(JSON.parse(out.stdout).map((o) => [basename(o.file), o]));
+  let same = 0;
+  for (const d of docs) {
+    const expected = byFile.get(basename(d.file));
+    assert.ok(expected?.result, `CLI has no result for ${d.file}: ${JSON.stringify(expected?.error)}`);
+    assert.deepStrictEqual(wasm.score(d.text), expected.result, basename(d.file));
+    same++;
+  }
+  assert.equal(same, 1594);
+});
+
+test("diff equals `iam-risk-score diff --format json`", () => {
+  const policy = (name) => JSON.stringify(JSON.parse(readFileSync(join(CORPUS, name), "utf8")).policy);
+  const pairs = [
+    ["benign-lambda-basic-execution.json", "privesc-cloudformation-passrole.json"],
+    ["privesc-put-role-policy-any-role.json", "benign-s3-get-star-one-bucket.json"],
+    ["admin-iam-star.json", "admin-iam-star.json"],
+    ["deny-only-guardrail.json", "pred-notaction-all-but-delete-bucket.json"],
+  ];
+  for (const [a, b] of pairs) {
+    const [oldText, newText] = [policy(a), policy(b)];
+    const out = cli(["diff", file(`old-${a}`, oldText), file(`new-${b}`, newText), "--format", "json"]);
+    assert.equal(out.status, 0, out.stderr);
+    assertSameJson(wasm.diff(oldText, newText), out.stdout, `${a} -> ${b}`);
+  }
+  const out = cli(["diff", file("o.json", policy(pairs[0][0])), file("n.json", policy(pairs[0][1])), "--format", "json", "--access-type", "read-only"]);
+  assertSameJson(wasm.diff(policy(pairs[0][0]), policy(pairs[0][1]), { accessType: "read-only" }), out.stdout, "diff --access-type");
+});
+
+test("explain, rules and catalog equal the CLI", () => {
+  for (const q of ["PE002", "passrole-escalation", "s3:Get*", "iam:*Role*", "ec2:describe*"]) {
+    const out = cli(["explain", q, "--format", "json"]);
+    assert.equal(out.status, 0, out.stderr);
+    assertSameJson(wasm.explain(q), out.stdout, `explain ${q}`);
+  }
+  for (const q of ["s3:GetObjectz", "nosuchservice:Get*", "not a pattern", ""]) {
+    const out = cli(["explain", q, "--format", "json"]);
+    assert.equal(out.status, 2);
+    const e = thrown(() => wasm.explain(q));
+    assert.equal(`error: ${e.message}\n`, out.stderr, `explain ${JSON.stringify(q)}`);
+    assert.equal(e.problems.length, 1);
+  }
+  assertSameJson(wasm.rules(), cli(["rules", "--format", "json"]).stdout, "rules");
+  assertSameJson(wasm.catalogInfo(), cli(["catalog", "--format", "json"]).stdout, "catalog");
+  assert.equal(cli(["--version"]).stdout.trim(), `iam-risk-score ${wasm.version().engine}`);
+  const v = wasm.version();
+  assert.deepStrictEqual(wasm.score('{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}').versions, v);
+});
+
+test("errors carry the CLI's message and problems", () => {
+  const cases = [
+    "{\n  \"Version\": \"2012-10-17\",\n  \"Statement\": [\n    {\"Effect\": \"Allow\" \"Action\": \"*\"}\n  ]\n}\n",
+    "{\"Statement\": [",
+    "[]",
+    "{}",
+    '{"Version":"2012-10-18","Statement":[{"Effect":"allow","Action":[1],"Resource":"*","Foo":1},{"Effect":"Deny"}]}',
+  ];
+  for (const [i, text] of cases.entries()) {
+    const out = cli([file(`bad-${i}.json`, text), "--format", "json"]);
+    assert.equal(out.status, 2, `case ${i}: ${out.stdout}`);
+    const expected = JSON.parse(out.stdout).error;
+    const e = thrown(() => wasm.score(text));
+    assert.equal(e.name, "PolicyError");
+    assert.equal(e.message, expected.message, `case ${i}`);
+    assert.deepStrictEqual(e.problems, expected.details, `case ${i}`);
+  }
+  const syntax = thrown(() => wasm.score(cases[0]));
+  assert.deepStrictEqual([syntax.line, syntax.column], [4, 24]);
+  const side = thrown(() => wasm.diff('{"Statement":[]}', cases[1]));
+  assert.equal(side.side, "new");
+  assert.match(side.message, /^new policy: the policy ends unexpectedly/);
+  const diffCli = cli(["diff", file("ok.json", '{"Statement":[]}'), file("eof.json", cases[1]), "--format", "json"]);
+  assert.equal(diffCli.stderr, `error: ${side.message}\n`);
+});
+
+test("bad options throw an OptionsError naming each path", () => {
+  const policy = '{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}';
+  const e = thrown(() =>
+    wasm.score(policy, { durationHours: 0, extraSensitiveServices: ["nosuch"], extraHighImpactActions: ["s3:Nope*"], colour: "red" }),
+  );
+  assert.equal(e.name, "OptionsError");
+  assert.deepStrictEqual(
+    e.problems.map((p) => p.path),
+    ["options.colour", "options.durationHours", "options.extraHighImpactActions[0]", "options.extraSensitiveServices[0]"],
+  );
+  assert.equal(thrown(() => wasm.score(policy, "read-only")).message, "options must be an object, got `read-only`");
+  // undefined, null and {} are all "no options".
+  const plain = wasm.score(policy);
+  assert.deepStrictEqual(wasm.score(policy, null), plain);
+  assert.deepStrictEqual(wasm.score(policy, {}), plain);
+  assert.deepStrictEqual(wasm.score(policy, { accessType: null }), plain);
+});

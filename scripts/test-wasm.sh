@@ -1,0 +1,95 @@
+#!/usr/bin/env bash
+# scripts/test-wasm.sh — the WASM surface's tests, end to end, on a fresh machine or a warm one.
+#
+#   bash scripts/test-wasm.sh
+#
+# Installs what is missing (Debian's chromium; through risk-wasm/build.sh the wasm32 target,
+# wasm-bindgen-cli at the crate's exact version and the npm dev dependencies), builds the
+# package and the playground, then runs:
+#   1. the bindings' Rust tests, natively (cargo test -p risk-wasm)
+#   2. the Node parity test: WASM results equal `iam-risk-score … --format json`
+#   3. the playground end to end in headless Chromium (screenshots: target/playground-screenshots/)
+# Every suite runs even if an earlier one fails; the last line is `N passed, N failed`.
+# Logs (TAP and cargo output) go to target/test-logs/wasm-*.
+
+set -euo pipefail
+export LC_ALL=C
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+LOG_DIR="$ROOT/target/test-logs"
+mkdir -p "$LOG_DIR"
+CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
+
+say() { printf '  [test-wasm] %s\n' "$*"; }
+START=$EPOCHREALTIME
+took() { awk -v s="$1" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1fs", e - s }'; }
+
+ensure_chromium() {
+    if [[ -x "$CHROMIUM" ]]; then
+        return
+    fi
+    say "installing Debian's chromium (apt-get)"
+    local sudo=()
+    ((EUID == 0)) || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq --no-install-recommends chromium >/dev/null
+    [[ -x "$CHROMIUM" ]] || { say "error: chromium is still missing at $CHROMIUM"; exit 1; }
+}
+
+PASSED=0
+FAILED=0
+RESULTS=()
+
+record() { # record NAME PASSED FAILED SECONDS
+    PASSED=$((PASSED + $2))
+    FAILED=$((FAILED + $3))
+    RESULTS+=("$(printf '%-40s %4d passed, %d failed  (%s)' "$1" "$2" "$3" "$4")")
+}
+
+# Run a node --test file: spec output on the terminal, TAP in the log for the counts.
+node_suite() { # node_suite NAME FILE
+    local name="$1" file="$2" tap="$LOG_DIR/wasm-$1.tap" start=$EPOCHREALTIME rc=0
+    say "node --test ${file#"$ROOT"/}"
+    node --test --test-reporter=spec --test-reporter-destination=stdout \
+        --test-reporter=tap --test-reporter-destination="$tap" "$file" || rc=$?
+    local pass fail
+    pass="$(awk '/^# pass /{print $3}' "$tap" | tail -1)"
+    fail="$(awk '/^# fail /{print $3}' "$tap" | tail -1)"
+    # A suite that crashed before reporting counts as one failure.
+    if [[ -z "$pass" || -z "$fail" ]]; then
+        pass=${pass:-0} fail=1
+    elif ((rc != 0 && fail == 0)); then
+        fail=1
+    fi
+    record "$name" "$pass" "$fail" "$(took "$start")"
+}
+
+cargo_suite() {
+    local log="$LOG_DIR/wasm-cargo-test.log" start=$EPOCHREALTIME rc=0
+    say "cargo test -p risk-wasm"
+    cargo test -p risk-wasm 2>&1 | tee "$log" || rc=$?
+    local pass fail
+    pass="$(awk '/^test result:/{for (i = 1; i <= NF; i++) if ($i ~ /^passed/) s += $(i - 1)} END {print s + 0}' "$log")"
+    fail="$(awk '/^test result:/{for (i = 1; i <= NF; i++) if ($i ~ /^failed/) s += $(i - 1)} END {print s + 0}' "$log")"
+    if ((rc != 0 && fail == 0)); then fail=1; fi
+    record "rust (risk-wasm, native)" "$pass" "$fail" "$(took "$start")"
+}
+
+ensure_chromium
+step_start=$EPOCHREALTIME
+bash "$ROOT/risk-wasm/build.sh"
+say "build: $(took "$step_start")"
+# The parity test compares with the CLI's debug binary (the one `cargo test --workspace` builds).
+say "cargo build -p risk-cli (for the parity test)"
+cargo build -p risk-cli --bin iam-risk-score
+
+cargo_suite
+node_suite parity "$ROOT/risk-wasm/tests/parity.test.mjs"
+node_suite e2e "$ROOT/risk-wasm/tests/e2e.test.mjs"
+
+echo
+for r in "${RESULTS[@]}"; do printf '  %s\n' "$r"; done
+say "total $(took "$START"); screenshots in target/playground-screenshots/"
+echo "wasm: $PASSED passed, $FAILED failed"
+((FAILED == 0))
