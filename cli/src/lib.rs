@@ -4,11 +4,13 @@
 //! 2 bad input (unreadable file, malformed JSON, invalid policy, bad flags); 3 API error
 //! (remote mode only).
 
+mod git;
 mod input;
 mod locate;
 mod remote;
 mod render;
 mod sarif;
+pub mod scan;
 
 use clap::{Parser, ValueEnum};
 use risk_core::{AccessType, PolicyType, Report, ScoreOptions};
@@ -56,6 +58,7 @@ enum ColorArg {
 }
 
 const AFTER_HELP: &str = "Other commands:
+  iam-risk-score scan PATH… [--base GIT_REF]   every policy in IaC files (CloudFormation, Terraform, plans, exports)
   iam-risk-score diff OLD NEW                  what a change adds: score delta, new actions, new findings
   iam-risk-score explain RULE|ACTION_PATTERN   a rule's documentation, or what a wildcard grants
   iam-risk-score rules                         every rule with its code and category
@@ -132,9 +135,9 @@ struct ExplainArgs {
     about = "What a policy change adds: score delta, newly granted actions, new findings"
 )]
 struct DiffArgs {
-    /// The policy before the change (`-` for standard input).
+    /// The policy before the change (`-` for standard input); or an infrastructure file or directory.
     old: PathBuf,
-    /// The policy after the change (`-` for standard input).
+    /// The policy after the change (`-` for standard input); or an infrastructure file or directory.
     new: PathBuf,
     #[arg(long, value_enum, default_value = "human")]
     format: Format,
@@ -144,6 +147,9 @@ struct DiffArgs {
     /// Exit 1 when the new score is at or above this (1-10).
     #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
     threshold: Option<u8>,
+    /// Exit 1 on a new finding of this category (repeatable), e.g. privilege-escalation.
+    #[arg(long = "fail-on-category", value_name = "CATEGORY")]
+    fail_on_category: Vec<String>,
     /// What the requester says the access is for.
     #[arg(long, value_enum)]
     access_type: Option<AccessTypeArg>,
@@ -193,6 +199,7 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
             Ok(a) => explain(a, io),
             Err(e) => clap_exit(e, io),
         },
+        "scan" => scan::command::run(rest().collect(), io),
         "diff" => match DiffArgs::try_parse_from(rest()) {
             Ok(a) => diff(a, io),
             Err(e) => clap_exit(e, io),
@@ -237,6 +244,22 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
         let _ = writeln!(io.stderr, "error: only one of OLD and NEW can be `-` (standard input)");
         return exit::BAD_INPUT;
     }
+    let options = ScoreOptions {
+        access_type: a.access_type.map(|t| match t {
+            AccessTypeArg::ReadOnly => AccessType::ReadOnly,
+            AccessTypeArg::ReadWrite => AccessType::ReadWrite,
+        }),
+        ..ScoreOptions::default()
+    };
+    let rules = scan::GateRules {
+        threshold: a.threshold,
+        fail_on_increase: a.fail_on_increase,
+        fail_on_category: a.fail_on_category.clone(),
+    };
+    // Directories and infrastructure files: every policy in them, paired by file and address.
+    if let Some(code) = scan::command::diff_infra(&a.old, &a.new, a.format, &rules, &options, io) {
+        return code;
+    }
     let mut read = |p: &PathBuf| -> Result<String, String> {
         if p.as_os_str() == "-" {
             input::read_stdin(io.stdin)
@@ -251,13 +274,6 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let options = ScoreOptions {
-        access_type: a.access_type.map(|t| match t {
-            AccessTypeArg::ReadOnly => AccessType::ReadOnly,
-            AccessTypeArg::ReadWrite => AccessType::ReadWrite,
-        }),
-        ..ScoreOptions::default()
-    };
     let d = match risk_core::diff::diff_json(&old, &new, &options) {
         Ok(d) => d,
         Err(e) => {
@@ -267,7 +283,8 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
     };
     let _ = io.stdout.write_all(render::diff(&d, a.format).as_bytes());
     let increased = d.risk_delta > 0 || !d.new_findings.is_empty();
-    if (a.fail_on_increase && increased) || a.threshold.is_some_and(|t| d.new_score >= t) {
+    let category = d.new_findings.iter().any(|f| a.fail_on_category.contains(&f.category));
+    if (a.fail_on_increase && increased) || a.threshold.is_some_and(|t| d.new_score >= t) || category {
         exit::AT_OR_ABOVE_THRESHOLD
     } else {
         exit::OK

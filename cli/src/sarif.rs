@@ -3,7 +3,7 @@
 use crate::Outcome;
 use serde_json::{json, Value};
 
-fn level(score: u8) -> &'static str {
+pub(crate) fn level(score: u8) -> &'static str {
     match score {
         0..=3 => "note",
         4..=5 => "warning",
@@ -11,9 +11,9 @@ fn level(score: u8) -> &'static str {
     }
 }
 
-pub fn sarif(outcomes: &[Outcome]) -> String {
-    let docs = risk_core::explain::rule_docs();
-    let rules: Vec<Value> = docs
+/// Rule metadata (help text, links, default level, security severity), shared with `scan`.
+pub(crate) fn rules(docs: &[risk_core::explain::RuleDoc]) -> Vec<Value> {
+    docs
         .iter()
         .map(|d| {
             let help = format!(
@@ -39,7 +39,12 @@ pub fn sarif(outcomes: &[Outcome]) -> String {
                 }
             })
         })
-        .collect();
+        .collect()
+}
+
+pub fn sarif(outcomes: &[Outcome]) -> String {
+    let docs = risk_core::explain::rule_docs();
+    let rules = rules(&docs);
     let mut results = Vec::new();
     let mut artifacts: Vec<String> = Vec::new();
     for o in outcomes {

@@ -1,0 +1,637 @@
+//! `iam-risk-score scan`: find and score every IAM policy in files and directories —
+//! standalone policy JSON, CloudFormation, Terraform HCL, Terraform plans and account
+//! authorization details — and, with `--base GIT_REF`, say what the change adds.
+
+pub mod authdetails;
+pub mod cloudformation;
+pub mod command;
+pub mod output;
+pub mod plan;
+pub mod sarif;
+pub mod terraform;
+pub mod tree;
+
+use risk_core::diff::{ActionsByService, PolicyDiff};
+use risk_core::output::v1::{Finding, Report};
+use risk_core::{PolicyType, ScoreOptions};
+use serde::Serialize;
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+
+/// Largest file `scan` reads: plans and authorization exports are far larger than one policy.
+pub const MAX_SCAN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// What kind of file a policy came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SourceKind {
+    Policy,
+    Cloudformation,
+    Terraform,
+    TerraformPlan,
+    AuthorizationDetails,
+}
+
+impl SourceKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SourceKind::Policy => "policy",
+            SourceKind::Cloudformation => "cloudformation",
+            SourceKind::Terraform => "terraform",
+            SourceKind::TerraformPlan => "terraform-plan",
+            SourceKind::AuthorizationDetails => "authorization-details",
+        }
+    }
+}
+
+/// A policy document found in a file, before scoring.
+#[derive(Debug, Clone)]
+pub struct Found {
+    /// Resource address, logical id or principal path; empty for a standalone policy file.
+    pub address: String,
+    /// Whose permissions these are, where the format says (a role, a user's ARN).
+    pub principal: Option<String>,
+    /// 1-based line of the policy document.
+    pub line: usize,
+    /// 1-based line of each statement, where known.
+    pub statement_lines: Vec<usize>,
+    /// The type the context implies (a trust policy attribute, a bucket policy, …).
+    pub policy_type: Option<PolicyType>,
+    pub document: Value,
+    /// What the reader could not resolve, and where a result comes from.
+    pub notes: Vec<String>,
+}
+
+/// A file, or a policy in it, that looks like a policy but could not be read or scored.
+#[derive(Debug, Clone, Serialize)]
+pub struct FileError {
+    pub file: String,
+    pub line: Option<usize>,
+    pub address: Option<String>,
+    pub message: String,
+    pub details: Vec<risk_core::Problem>,
+}
+
+impl FileError {
+    pub fn new(line: Option<usize>, address: Option<String>, message: String) -> Self {
+        FileError { file: String::new(), line, address, message, details: Vec::new() }
+    }
+}
+
+/// What a file holds.
+pub struct Extracted {
+    /// `None`: not a policy file (skipped silently).
+    pub source: Option<SourceKind>,
+    pub policies: Vec<Found>,
+    pub errors: Vec<FileError>,
+}
+
+impl Extracted {
+    fn skip() -> Self {
+        Extracted { source: None, policies: Vec::new(), errors: Vec::new() }
+    }
+    fn failed(source: SourceKind, message: String) -> Self {
+        Extracted { source: Some(source), policies: Vec::new(), errors: vec![FileError::new(None, None, message)] }
+    }
+}
+
+/// Extensions a directory walk looks at; files named explicitly are always read.
+pub fn scannable(path: &str) -> bool {
+    let lower = path.to_ascii_lowercase();
+    [".json", ".yaml", ".yml", ".template", ".tf"].iter().any(|e| lower.ends_with(e))
+}
+
+fn looks_like_policy_json(text: &str) -> bool {
+    ["\"Statement\"", "\"AWSTemplateFormatVersion\"", "\"UserDetailList\"", "\"RoleDetailList\"", "\"planned_values\""]
+        .iter()
+        .any(|k| text.contains(k))
+}
+
+/// Find the policies in one file's text. `name` decides only between HCL and the rest.
+pub fn extract(name: &str, text: &str) -> Extracted {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if name.to_ascii_lowercase().ends_with(".tf") {
+        let mut ex = Extracted { source: Some(SourceKind::Terraform), policies: Vec::new(), errors: Vec::new() };
+        if let Err(e) = terraform::extract(text, &mut ex.policies, &mut ex.errors) {
+            if text.contains("aws_iam") || text.contains("policy") {
+                return Extracted::failed(SourceKind::Terraform, e);
+            }
+            return Extracted::skip();
+        }
+        if ex.policies.is_empty() && ex.errors.is_empty() {
+            return Extracted::skip();
+        }
+        return ex;
+    }
+    let start = text.trim_start();
+    if start.starts_with('{') || start.starts_with('[') {
+        return extract_json(text);
+    }
+    // YAML: only CloudFormation templates are of interest.
+    if !(text.contains("AWS::") || text.contains("AWSTemplateFormatVersion")) {
+        return Extracted::skip();
+    }
+    match tree::parse_yaml(text) {
+        Ok(root) if cloudformation::is_template(&root) => container(SourceKind::Cloudformation, &root),
+        Ok(_) => Extracted::skip(),
+        Err(e) if text.contains("AWSTemplateFormatVersion") || text.contains("Type: AWS::") => {
+            Extracted::failed(SourceKind::Cloudformation, e)
+        }
+        Err(_) => Extracted::skip(),
+    }
+}
+
+fn extract_json(text: &str) -> Extracted {
+    let value: Value = match serde_json::from_str(text) {
+        Ok(v) => v,
+        Err(e) if looks_like_policy_json(text) => {
+            let mut ex = Extracted::failed(SourceKind::Policy, format!("not valid JSON: {e}"));
+            ex.errors[0].line = Some(e.line());
+            return ex;
+        }
+        Err(_) => return Extracted::skip(),
+    };
+    let Value::Object(top) = &value else { return Extracted::skip() };
+    if top.contains_key("Statement") {
+        let line = text.len() - text.trim_start().len();
+        let line = text[..line].matches('\n').count() + 1;
+        let found = Found {
+            address: String::new(),
+            principal: None,
+            line,
+            statement_lines: crate::locate::statement_lines(text),
+            policy_type: None,
+            document: value,
+            notes: Vec::new(),
+        };
+        return Extracted { source: Some(SourceKind::Policy), policies: vec![found], errors: Vec::new() };
+    }
+    let kind = if top.contains_key("UserDetailList")
+        || top.contains_key("RoleDetailList")
+        || top.contains_key("GroupDetailList")
+    {
+        SourceKind::AuthorizationDetails
+    } else if top.contains_key("format_version") {
+        SourceKind::TerraformPlan
+    } else if top.contains_key("Resources") || top.contains_key("AWSTemplateFormatVersion") {
+        SourceKind::Cloudformation
+    } else {
+        return Extracted::skip();
+    };
+    match tree::parse_json(text) {
+        Ok(root) => container(kind, &root),
+        Err(e) => Extracted::failed(kind, e),
+    }
+}
+
+fn container(kind: SourceKind, root: &tree::Node) -> Extracted {
+    let mut ex = Extracted { source: Some(kind), policies: Vec::new(), errors: Vec::new() };
+    match kind {
+        SourceKind::Cloudformation if cloudformation::is_template(root) => {
+            cloudformation::extract(root, &mut ex.policies, &mut ex.errors)
+        }
+        SourceKind::TerraformPlan if plan::is_plan(root) => plan::extract(root, &mut ex.policies, &mut ex.errors),
+        SourceKind::AuthorizationDetails if authdetails::is_authdetails(root) => {
+            authdetails::extract(root, &mut ex.policies, &mut ex.errors)
+        }
+        _ => return Extracted::skip(),
+    }
+    ex
+}
+
+/// Split an ARN on `:` outside `${…}` (CloudFormation's `${AWS::AccountId}` has colons).
+fn arn_fields(s: &str) -> Option<Vec<&str>> {
+    if !s.starts_with("arn:") {
+        return None;
+    }
+    let (mut out, mut depth, mut start) = (Vec::new(), 0usize, 0usize);
+    let b = s.as_bytes();
+    for i in 0..b.len() {
+        match b[i] {
+            b'$' if b.get(i + 1) == Some(&b'{') => depth += 1,
+            b'}' if depth > 0 => depth -= 1,
+            b':' if depth == 0 && out.len() < 5 => {
+                out.push(&s[start..i]);
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(&s[start..]);
+    (out.len() == 6).then_some(out)
+}
+
+/// In `Resource`/`NotResource` ARNs, a partition, region or account given wholly by an
+/// infrastructure variable (`${AWS::AccountId}`, `${data.aws_caller_identity.me.account_id}`)
+/// is read as `aws` or `*`: those fields never narrow what a statement reaches within the
+/// account, and left opaque they would hide `user/*`-style breadth. IAM's own policy
+/// variables (`${aws:…}`) are kept. Returns whether anything changed.
+pub fn widen_arn_fields(doc: &mut Value) -> bool {
+    let opaque = |f: &str| f.starts_with("${") && f.ends_with('}') && !f[2..].to_ascii_lowercase().starts_with("aws:");
+    let mut changed = false;
+    let fix = |v: &mut Value, changed: &mut bool| {
+        if let Value::String(s) = v {
+            if let Some(f) = arn_fields(s) {
+                if opaque(f[1]) || opaque(f[3]) || opaque(f[4]) {
+                    let part = if opaque(f[1]) { "aws" } else { f[1] };
+                    let region = if opaque(f[3]) { "*" } else { f[3] };
+                    let account = if opaque(f[4]) { "*" } else { f[4] };
+                    *s = format!("arn:{part}:{}:{region}:{account}:{}", f[2], f[5]);
+                    *changed = true;
+                }
+            }
+        }
+    };
+    let statements: Vec<&mut Value> = match doc.get_mut("Statement") {
+        Some(Value::Array(items)) => items.iter_mut().collect(),
+        Some(v @ Value::Object(_)) => vec![v],
+        _ => Vec::new(),
+    };
+    for st in statements {
+        for key in ["Resource", "NotResource"] {
+            match st.get_mut(key) {
+                Some(Value::Array(items)) => items.iter_mut().for_each(|v| fix(v, &mut changed)),
+                Some(v) => fix(v, &mut changed),
+                None => {}
+            }
+        }
+    }
+    changed
+}
+
+/// A scored policy.
+#[derive(Debug, Clone)]
+pub struct Scored {
+    pub found: Found,
+    pub report: Report,
+}
+
+/// One file's outcome.
+pub struct FileScan {
+    /// Path as shown to the user.
+    pub label: String,
+    /// Path relative to the repository root (SARIF, matching against the base); else the label.
+    pub uri: String,
+    pub source: Option<SourceKind>,
+    pub policies: Vec<Scored>,
+    pub errors: Vec<FileError>,
+}
+
+/// Extract and score one file's text.
+pub fn scan_text(label: &str, uri: &str, text: &str, options: &ScoreOptions) -> FileScan {
+    let mut ex = extract(label, text);
+    if matches!(ex.source, Some(SourceKind::Cloudformation | SourceKind::Terraform)) {
+        for f in &mut ex.policies {
+            if widen_arn_fields(&mut f.document) {
+                f.notes.push("ARN partition, region or account given by a variable is read as `aws` or `*`".into());
+            }
+        }
+    }
+    let mut errors = ex.errors;
+    let mut policies = Vec::with_capacity(ex.policies.len());
+    for found in ex.policies {
+        let opts;
+        let o = match (found.policy_type, options.policy_type) {
+            (Some(t), None) => {
+                opts = ScoreOptions { policy_type: Some(t), ..options.clone() };
+                &opts
+            }
+            _ => options,
+        };
+        match risk_core::score_value(&found.document, o) {
+            Ok(report) => policies.push(Scored { found, report }),
+            Err(e) => errors.push(FileError {
+                file: String::new(),
+                line: Some(found.line),
+                address: (!found.address.is_empty()).then(|| found.address.clone()),
+                message: e.to_string(),
+                details: e.problems().to_vec(),
+            }),
+        }
+    }
+    if ex.source == Some(SourceKind::AuthorizationDetails) {
+        // Ranked: the riskiest principal first.
+        policies
+            .sort_by(|a, b| b.report.score.cmp(&a.report.score).then_with(|| a.found.address.cmp(&b.found.address)));
+    }
+    for e in &mut errors {
+        e.file = label.to_string();
+    }
+    FileScan { label: label.to_string(), uri: uri.to_string(), source: ex.source, policies, errors }
+}
+
+/// Read a file for scanning: size-limited UTF-8.
+pub fn read(path: &Path) -> Result<String, String> {
+    use std::io::Read;
+    let f = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+    let mut buf = Vec::new();
+    f.take(MAX_SCAN_BYTES + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if buf.len() as u64 > MAX_SCAN_BYTES {
+        return Err(format!("file is larger than {} MiB", MAX_SCAN_BYTES / 1024 / 1024));
+    }
+    String::from_utf8(buf)
+        .map_err(|e| format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+}
+
+/// Expand paths: directories are walked (hidden entries skipped, only scannable extensions);
+/// files are taken as given. Sorted, deduplicated.
+pub fn collect(paths: &[PathBuf]) -> Result<Vec<PathBuf>, String> {
+    let mut out = Vec::new();
+    for p in paths {
+        let meta = std::fs::metadata(p).map_err(|_| format!("path not found: {}", p.display()))?;
+        if meta.is_dir() {
+            walk(p, &mut out).map_err(|e| format!("{}: {e}", p.display()))?;
+        } else {
+            out.push(p.clone());
+        }
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}
+
+fn walk(dir: &Path, out: &mut Vec<PathBuf>) -> std::io::Result<()> {
+    for entry in std::fs::read_dir(dir)? {
+        let entry = entry?;
+        let name = entry.file_name();
+        let name = name.to_string_lossy();
+        if name.starts_with('.') || name == "node_modules" {
+            continue;
+        }
+        let ft = entry.file_type()?;
+        if ft.is_dir() {
+            walk(&entry.path(), out)?;
+        } else if ft.is_file() && scannable(&name) {
+            out.push(entry.path());
+        }
+    }
+    Ok(())
+}
+
+/// How a policy changed against the base.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Status {
+    Added,
+    Modified,
+    Removed,
+    Unchanged,
+}
+
+/// The per-policy change, in the v1 JSON keys.
+#[derive(Debug, Clone, Serialize)]
+pub struct Change {
+    pub status: Status,
+    /// `null` for an added policy.
+    pub old_score: Option<u8>,
+    /// `null` for a removed policy.
+    pub new_score: Option<u8>,
+    /// New minus old; an added policy counts from an empty one, a removed one down to it.
+    pub risk_delta: i16,
+    pub added_actions: ActionsByService,
+    pub added_actions_total: usize,
+    pub removed_actions_total: usize,
+    pub new_findings: Vec<Finding>,
+    pub resolved_findings: Vec<Finding>,
+}
+
+impl Change {
+    fn unchanged(score: u8) -> Self {
+        Change {
+            status: Status::Unchanged,
+            old_score: Some(score),
+            new_score: Some(score),
+            risk_delta: 0,
+            added_actions: Default::default(),
+            added_actions_total: 0,
+            removed_actions_total: 0,
+            new_findings: Vec::new(),
+            resolved_findings: Vec::new(),
+        }
+    }
+
+    fn from_diff(status: Status, d: PolicyDiff) -> Self {
+        Change {
+            status,
+            old_score: (status != Status::Added).then_some(d.old_score),
+            new_score: (status != Status::Removed).then_some(d.new_score),
+            risk_delta: d.risk_delta,
+            added_actions: d.added_actions,
+            added_actions_total: d.added_actions_total,
+            removed_actions_total: d.removed_actions_total,
+            new_findings: d.new_findings,
+            resolved_findings: d.resolved_findings,
+        }
+    }
+
+    /// Does this change widen access: a higher score or a new finding?
+    pub fn increased(&self) -> bool {
+        self.risk_delta > 0 || !self.new_findings.is_empty()
+    }
+}
+
+/// One policy in the output.
+#[derive(Debug, Clone)]
+pub struct Entry {
+    pub file: String,
+    pub uri: String,
+    pub source: SourceKind,
+    pub found: Found,
+    /// The current result; `None` when the policy was removed.
+    pub report: Option<Report>,
+    /// Against the base (`scan --base`, `diff` of infrastructure files).
+    pub change: Option<Change>,
+}
+
+impl Entry {
+    /// Changed against the base, or any policy without one.
+    pub fn is_relevant(&self) -> bool {
+        self.change.as_ref().is_none_or(|c| matches!(c.status, Status::Added | Status::Modified))
+    }
+
+    /// The line of a finding's statement, else of the policy.
+    pub fn line_of(&self, f: &Finding) -> usize {
+        f.statement.and_then(|i| self.found.statement_lines.get(i)).copied().unwrap_or(self.found.line)
+    }
+
+    pub fn score(&self) -> Option<u8> {
+        self.report.as_ref().map(|r| r.score)
+    }
+}
+
+fn empty_policy() -> Value {
+    serde_json::json!({"Version": "2012-10-17", "Statement": []})
+}
+
+fn diff_opts(options: &ScoreOptions, found: &Found) -> ScoreOptions {
+    match (found.policy_type, options.policy_type) {
+        (Some(t), None) => ScoreOptions { policy_type: Some(t), ..options.clone() },
+        _ => options.clone(),
+    }
+}
+
+/// Pair the policies of one file's two versions by address.
+pub fn pair(
+    file: &str,
+    uri: &str,
+    source: SourceKind,
+    old: Vec<Scored>,
+    new: Vec<Scored>,
+    options: &ScoreOptions,
+) -> Vec<Entry> {
+    let mut out = Vec::new();
+    let mut old: Vec<Option<Scored>> = old.into_iter().map(Some).collect();
+    for n in new {
+        let matched = old
+            .iter_mut()
+            .find(|o| o.as_ref().is_some_and(|o| o.found.address == n.found.address))
+            .and_then(Option::take);
+        let change = match &matched {
+            Some(o)
+                if o.report.policy_fingerprint == n.report.policy_fingerprint
+                    && o.found.policy_type == n.found.policy_type =>
+            {
+                Change::unchanged(n.report.score)
+            }
+            Some(o) => {
+                match risk_core::diff::diff_values(&o.found.document, &n.found.document, &diff_opts(options, &n.found))
+                {
+                    Ok(d) => Change::from_diff(Status::Modified, d),
+                    Err(_) => Change::unchanged(n.report.score),
+                }
+            }
+            None => {
+                match risk_core::diff::diff_values(&empty_policy(), &n.found.document, &diff_opts(options, &n.found)) {
+                    Ok(d) => Change::from_diff(Status::Added, d),
+                    Err(_) => Change::unchanged(n.report.score),
+                }
+            }
+        };
+        out.push(Entry {
+            file: file.to_string(),
+            uri: uri.to_string(),
+            source,
+            report: Some(n.report),
+            found: n.found,
+            change: Some(change),
+        });
+    }
+    for o in old.into_iter().flatten() {
+        let change =
+            match risk_core::diff::diff_values(&o.found.document, &empty_policy(), &diff_opts(options, &o.found)) {
+                Ok(d) => Change::from_diff(Status::Removed, d),
+                Err(_) => continue,
+            };
+        out.push(Entry {
+            file: file.to_string(),
+            uri: uri.to_string(),
+            source,
+            report: None,
+            found: o.found,
+            change: Some(change),
+        });
+    }
+    out
+}
+
+/// The whole outcome of a scan or an infrastructure diff, ready to render.
+pub struct ScanRun {
+    pub entries: Vec<Entry>,
+    pub errors: Vec<FileError>,
+    pub files_scanned: usize,
+    pub files_with_policies: usize,
+    /// `(ref as given, commit)` with `--base`.
+    pub base: Option<(String, String)>,
+    pub threshold: Option<u8>,
+    pub gate: Gate,
+}
+
+impl ScanRun {
+    pub fn compared(&self) -> bool {
+        self.entries.iter().any(|e| e.change.is_some()) || self.base.is_some()
+    }
+}
+
+/// Why the run fails, if it does.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct Gate {
+    pub failed: bool,
+    pub reasons: Vec<String>,
+}
+
+/// The failing conditions chosen on the command line.
+#[derive(Debug, Clone, Default)]
+pub struct GateRules {
+    pub threshold: Option<u8>,
+    pub fail_on_increase: bool,
+    pub fail_on_category: Vec<String>,
+}
+
+pub fn evaluate(entries: &[Entry], rules: &GateRules) -> Gate {
+    let mut reasons = Vec::new();
+    let name = |e: &Entry| {
+        if e.found.address.is_empty() {
+            format!("`{}`", e.file)
+        } else {
+            format!("`{}` in `{}`", e.found.address, e.file)
+        }
+    };
+    for e in entries.iter().filter(|e| e.is_relevant()) {
+        let Some(r) = &e.report else { continue };
+        if let Some(t) = rules.threshold {
+            if r.score >= t {
+                reasons.push(format!("{} scores {}/10, at or above the threshold {t}", name(e), r.score));
+            }
+        }
+        if rules.fail_on_increase {
+            if let Some(c) = &e.change {
+                if c.risk_delta > 0 {
+                    reasons.push(format!("{} rises by {} to {}/10", name(e), c.risk_delta, r.score));
+                } else if !c.new_findings.is_empty() {
+                    reasons.push(format!("{} has {} new finding(s)", name(e), c.new_findings.len()));
+                }
+            }
+        }
+        let findings: &[Finding] = match &e.change {
+            Some(c) => &c.new_findings,
+            None => &r.findings,
+        };
+        for cat in &rules.fail_on_category {
+            if let Some(f) = findings.iter().find(|f| &f.category == cat) {
+                reasons.push(format!("{} has a {} finding: {} {}", name(e), cat, f.rule, f.name));
+            }
+        }
+    }
+    Gate { failed: !reasons.is_empty(), reasons }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn arn_fields_given_by_variables_widen() {
+        let mut d = serde_json::json!({"Statement": [{"Resource": ["arn:${AWS::Partition}:iam::${AWS::AccountId}:user/*",
+            "arn:aws:s3:::${aws:username}/*", "arn:aws:iam::${data.aws_caller_identity.me.account_id}:role/x"]}]});
+        assert!(widen_arn_fields(&mut d));
+        assert_eq!(d["Statement"][0]["Resource"][0], "arn:aws:iam::*:user/*");
+        assert_eq!(d["Statement"][0]["Resource"][1], "arn:aws:s3:::${aws:username}/*");
+        assert_eq!(d["Statement"][0]["Resource"][2], "arn:aws:iam::*:role/x");
+    }
+
+    #[test]
+    fn non_policy_files_are_skipped_and_broken_ones_reported() {
+        assert!(extract("package.json", r#"{"name": "x", "version": "1"}"#).source.is_none());
+        assert!(extract("ci.yml", "on: push\njobs: {}\n").source.is_none());
+        assert!(extract("notes.json", "{ not json").source.is_none());
+        let ex = extract("p.json", "{\"Statement\": [\n{\"Effect\": \"Allow\",}]}");
+        assert_eq!(ex.source, Some(SourceKind::Policy));
+        assert_eq!(ex.errors.len(), 1);
+        assert_eq!(ex.errors[0].line, Some(2));
+        let ex = extract("t.yaml", "AWSTemplateFormatVersion: x\nResources: [\n");
+        assert_eq!(ex.errors.len(), 1, "{:?}", ex.errors);
+        let ex = extract("main.tf", "resource \"aws_iam_policy\" \"x\" {\n  policy = \n}\n");
+        assert_eq!(ex.errors.len(), 1);
+        assert!(extract("vars.tf", "variable \"x\" {}\n").source.is_none());
+    }
+}

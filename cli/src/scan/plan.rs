@@ -1,0 +1,118 @@
+//! Terraform plan and state JSON (`terraform show -json`): the planned policy values exactly
+//! as Terraform will send them, per resource address (modules included).
+//!
+//! Values that are unknown until apply are absent from `planned_values` and are skipped.
+
+use super::tree::{Kind, Node};
+use super::{FileError, Found};
+use risk_core::PolicyType;
+
+/// Is this parsed document `terraform show -json` output?
+pub fn is_plan(root: &Node) -> bool {
+    root.get("format_version").is_some()
+        && (root.get("planned_values").is_some()
+            || root.get("values").is_some()
+            || root.get("resource_changes").is_some())
+}
+
+/// Policy-valued attributes per resource type (data sources: `aws_iam_policy_document.json`).
+fn attributes(mode: &str, rtype: &str) -> &'static [(&'static str, Option<PolicyType>)] {
+    use PolicyType::*;
+    match (mode, rtype) {
+        ("data", "aws_iam_policy_document") => &[("json", None)],
+        ("data", _) => &[],
+        (_, "aws_iam_policy" | "aws_iam_role_policy" | "aws_iam_user_policy" | "aws_iam_group_policy") => {
+            &[("policy", Some(Identity))]
+        }
+        (_, "aws_iam_role") => &[("assume_role_policy", Some(Trust))],
+        (
+            _,
+            "aws_s3_bucket_policy"
+            | "aws_sqs_queue_policy"
+            | "aws_sns_topic_policy"
+            | "aws_s3_bucket"
+            | "aws_sqs_queue"
+            | "aws_sns_topic"
+            | "aws_kms_key"
+            | "aws_kms_replica_key"
+            | "aws_ecr_repository_policy"
+            | "aws_secretsmanager_secret_policy"
+            | "aws_secretsmanager_secret"
+            | "aws_s3_access_point"
+            | "aws_glacier_vault",
+        ) => &[("policy", Some(Resource))],
+        (_, "aws_opensearch_domain_policy" | "aws_elasticsearch_domain_policy") => {
+            &[("access_policies", Some(Resource))]
+        }
+        _ => &[],
+    }
+}
+
+pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
+    let module = root.get("planned_values").or_else(|| root.get("values")).and_then(|v| v.get("root_module"));
+    if let Some(m) = module {
+        walk(m, out, errors);
+    }
+}
+
+fn walk(module: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
+    for res in module.get("resources").and_then(Node::as_seq).unwrap_or(&[]) {
+        let (Some(address), Some(rtype)) =
+            (res.get("address").and_then(Node::as_str), res.get("type").and_then(Node::as_str))
+        else {
+            continue;
+        };
+        let mode = res.get("mode").and_then(Node::as_str).unwrap_or("managed");
+        let Some(values) = res.get("values") else { continue };
+        for (attr, ptype) in attributes(mode, rtype) {
+            let key = if rtype == "aws_iam_role" { format!("{address}.{attr}") } else { address.to_string() };
+            if let Some(v) = values.get(attr) {
+                policy(v, key, *ptype, res.line, out, errors);
+            }
+        }
+        if mode == "managed" && rtype == "aws_iam_role" {
+            for ip in values.get("inline_policy").and_then(Node::as_seq).unwrap_or(&[]) {
+                let name = ip.get("name").and_then(Node::as_str).unwrap_or("");
+                if let Some(v) = ip.get("policy") {
+                    policy(
+                        v,
+                        format!("{address}.inline_policy[{name}]"),
+                        Some(PolicyType::Identity),
+                        ip.line,
+                        out,
+                        errors,
+                    );
+                }
+            }
+        }
+    }
+    for child in module.get("child_modules").and_then(Node::as_seq).unwrap_or(&[]) {
+        walk(child, out, errors);
+    }
+}
+
+fn policy(
+    v: &Node,
+    address: String,
+    ptype: Option<PolicyType>,
+    line: usize,
+    out: &mut Vec<Found>,
+    errors: &mut Vec<FileError>,
+) {
+    let text = match &v.kind {
+        Kind::Str(s) if !s.trim().is_empty() => s,
+        _ => return, // null, empty or unknown until apply
+    };
+    match risk_core::parse_json(text) {
+        Ok(document) => out.push(Found {
+            address,
+            principal: None,
+            line: v.line.max(line),
+            statement_lines: Vec::new(),
+            policy_type: ptype,
+            document,
+            notes: Vec::new(),
+        }),
+        Err(e) => errors.push(FileError::new(Some(v.line), Some(address), e.to_string())),
+    }
+}
