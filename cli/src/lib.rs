@@ -7,6 +7,7 @@
 mod git;
 mod input;
 mod locate;
+mod narrative;
 mod remote;
 mod render;
 mod sarif;
@@ -97,6 +98,11 @@ struct ScoreArgs {
     /// Requested grant duration in hours (1-8760); long grants raise risky scores.
     #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8760), value_name = "N")]
     duration_hours: Option<u32>,
+    /// Add a plain-words narrative: from the model named by IAM_RISK_SCORE_LLM_MODEL (an
+    /// OpenAI-compatible API, see docs/api.md), else a deterministic template. Never changes
+    /// the score, tier or findings.
+    #[arg(long)]
+    narrative: bool,
     /// Purpose of the request (kept in remote requests; never changes the score).
     #[arg(long, value_name = "TEXT")]
     description: Option<String>,
@@ -352,7 +358,7 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
         let result = match text {
             Err(message) => Err(InputError { message, problems: Vec::new(), api: false }),
             Ok(text) => match &remote {
-                Some(url) => remote::score(url, a.api_key.as_deref(), a.timeout, &text, &options)
+                Some(url) => remote::score(url, a.api_key.as_deref(), a.timeout, &text, &options, a.narrative)
                     .map(|report| Scored { report, statement_lines: locate::statement_lines(&text) }),
                 None => match risk_core::score_json(&text, &options) {
                     Ok(report) => Ok(Scored { report, statement_lines: locate::statement_lines(&text) }),
@@ -367,7 +373,7 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
     } else {
         None
     };
-    let outcomes: Vec<Outcome> = if sources.len() > 1 {
+    let mut outcomes: Vec<Outcome> = if sources.len() > 1 {
         use rayon::prelude::*;
         let work = || sources.par_iter().map(|s| score_one(s, stdin_text.as_ref())).collect::<Vec<_>>();
         match a.jobs {
@@ -380,6 +386,13 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
     } else {
         sources.iter().map(|s| score_one(s, stdin_text.as_ref())).collect()
     };
+    if a.narrative && remote.is_none() {
+        let texts = narrative::texts(&sources, stdin_text.as_ref());
+        if let Err(msg) = narrative::add(&mut outcomes, &texts, &options, io.stderr) {
+            let _ = writeln!(io.stderr, "error: {msg}");
+            return exit::BAD_INPUT;
+        }
+    }
     let color = match a.color {
         ColorArg::Always => true,
         ColorArg::Never => false,

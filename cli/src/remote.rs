@@ -10,6 +10,7 @@ pub fn score(
     timeout: u64,
     text: &str,
     options: &ScoreOptions,
+    narrative: bool,
 ) -> Result<Report, InputError> {
     let bad = |message: String| InputError { message, problems: Vec::new(), api: false };
     let api = |message: String| InputError { message, problems: Vec::new(), api: true };
@@ -32,6 +33,10 @@ pub fn score(
     }
     if let Some(d) = &options.description {
         payload["description"] = d.clone().into();
+    }
+    if narrative {
+        // Only when asked: servers that predate the field (and the predecessor) ignore it.
+        payload["narrative"] = true.into();
     }
     let endpoint = format!("{}/api/v1/score", url.trim_end_matches('/'));
     if !(endpoint.starts_with("http://") || endpoint.starts_with("https://")) {

@@ -1,0 +1,708 @@
+//! `scorer-api`: the iam-risk-score HTTP scoring API. [`app`] builds the whole router from an
+//! [`AppState`], so tests drive it directly; `main.rs` only adds configuration, logging, the
+//! listener and graceful shutdown.
+//!
+//! Every route answers JSON (errors in one shape, see [`error`]); `/api/*` routes sit behind
+//! optional bearer keys and a per-client token bucket; every request gets an id, a log line
+//! and metrics.
+
+pub mod config;
+pub mod docs;
+pub mod error;
+pub mod metrics;
+pub mod ratelimit;
+pub mod request;
+pub mod schema;
+
+use axum::body::Body;
+use axum::extract::{ConnectInfo, MatchedPath, Path, Request, State};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{from_fn_with_state, Next};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use error::{policy_error, AppError};
+use ratelimit::{ClientId, RateLimiter};
+use request::{JsonBody, ScoreInput};
+use risk_core::Report;
+use risk_narrative::{Fallback, Narration, Narrator};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::net::{IpAddr, SocketAddr};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use subtle::ConstantTimeEq;
+use tower::ServiceExt;
+use tracing::Instrument;
+
+pub use config::Config;
+
+/// Header carrying the request id (accepted from the client when well-formed).
+pub static REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+
+/// Shared state: configuration, keys, limiter, metrics, the optional narrator.
+#[derive(Clone)]
+pub struct AppState(Arc<Inner>);
+
+pub struct Inner {
+    pub config: Config,
+    /// SHA-256 of each accepted key: compared in constant time, and equal length whatever
+    /// the key, so the comparison leaks neither content nor length.
+    key_hashes: Vec<[u8; 32]>,
+    limiter: Option<RateLimiter>,
+    pub metrics: Arc<metrics::Metrics>,
+    pub narrator: Option<Arc<Narrator>>,
+    shutting_down: AtomicBool,
+    openapi_json: axum::body::Bytes,
+    docs_html: axum::body::Bytes,
+    rules_json: axum::body::Bytes,
+    id_prefix: u32,
+    id_counter: AtomicU64,
+}
+
+impl std::ops::Deref for AppState {
+    type Target = Inner;
+    fn deref(&self) -> &Inner {
+        &self.0
+    }
+}
+
+impl AppState {
+    pub fn new(config: Config) -> Self {
+        let metrics = Arc::new(metrics::Metrics::new());
+        let narrator = config.llm.clone().map(|c| {
+            let observer: Arc<dyn risk_narrative::Observer> = metrics.clone();
+            Arc::new(Narrator::with_observer(c, observer))
+        });
+        let doc = docs::openapi();
+        let openapi_json = serde_json::to_vec_pretty(&doc).unwrap_or_default().into();
+        let docs_html = docs::html(&doc).into();
+        let rules_json = serde_json::to_vec(&risk_core::explain::rule_docs()).unwrap_or_default().into();
+        // A per-process prefix keeps ids from different instances apart in shared logs.
+        let id_prefix = {
+            let mut h = Sha256::new();
+            h.update(std::process::id().to_le_bytes());
+            h.update(format!("{:?}", std::time::SystemTime::now()).as_bytes());
+            let d = h.finalize();
+            u32::from_le_bytes([d[0], d[1], d[2], d[3]])
+        };
+        AppState(Arc::new(Inner {
+            key_hashes: config.api_keys.iter().map(|k| Sha256::digest(k.as_bytes()).into()).collect(),
+            limiter: RateLimiter::new(config.rate_per_minute, config.rate_burst, config.rate_max_clients),
+            metrics,
+            narrator,
+            shutting_down: AtomicBool::new(false),
+            openapi_json,
+            docs_html,
+            rules_json,
+            id_prefix,
+            id_counter: AtomicU64::new(0),
+            config,
+        }))
+    }
+
+    /// Mark the server as draining: `/readyz` answers 503 from now on.
+    pub fn begin_shutdown(&self) {
+        self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    fn next_request_id(&self) -> String {
+        let n = self.id_counter.fetch_add(1, Ordering::Relaxed);
+        format!("{:08x}-{n:010x}", self.id_prefix)
+    }
+}
+
+/// The whole API as a router (state included).
+pub fn app(state: AppState) -> Router {
+    let api = Router::new()
+        .route("/api/v1/score", post(score))
+        .route("/api/v1/score/batch", post(batch))
+        .route("/api/v1/diff", post(diff))
+        .route("/api/v1/rules", get(rules))
+        .route("/api/v1/rules/{code}", get(rule))
+        .route("/api/v1/catalog", get(catalog))
+        .route_layer(from_fn_with_state(state.clone(), guard));
+    let open = Router::new()
+        .route("/healthz", get(healthz))
+        .route("/readyz", get(readyz))
+        .route("/metrics", get(metrics_text))
+        .route("/openapi.json", get(openapi_json))
+        .route("/docs", get(docs_page));
+    let cors = cors_layer(&state.config.cors_origins);
+    api.merge(open)
+        .fallback(fallback)
+        .method_not_allowed_fallback(|| async { AppError::MethodNotAllowed })
+        .layer(from_fn_with_state(state.clone(), timeout))
+        .layer(tower::util::option_layer(cors))
+        .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_panic: Box<dyn std::any::Any + Send>| {
+            tracing::error!("handler panicked (a bug); answered 500");
+            AppError::Internal.into_response()
+        }))
+        .layer(from_fn_with_state(state.clone(), observe))
+        .with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> Option<tower_http::cors::CorsLayer> {
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    if origins.is_empty() {
+        return None;
+    }
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    Some(
+        CorsLayer::new()
+            .allow_origin(allow)
+            .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+            .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID.clone()])
+            .expose_headers([REQUEST_ID.clone(), header::RETRY_AFTER])
+            .max_age(std::time::Duration::from_secs(600)),
+    )
+}
+
+// ---------------------------------------------------------------------------------------------
+// Middleware
+// ---------------------------------------------------------------------------------------------
+
+fn route_label(req: &Request) -> &'static str {
+    const ROUTES: &[&str] = &[
+        "/api/v1/score",
+        "/api/v1/score/batch",
+        "/api/v1/diff",
+        "/api/v1/rules",
+        "/api/v1/rules/{code}",
+        "/api/v1/catalog",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/openapi.json",
+        "/docs",
+    ];
+    match req.extensions().get::<MatchedPath>() {
+        Some(m) => ROUTES.iter().copied().find(|r| *r == m.as_str()).unwrap_or("other"),
+        None => "static",
+    }
+}
+
+fn method_label(m: &Method) -> &'static str {
+    match *m {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        Method::PUT => "PUT",
+        Method::DELETE => "DELETE",
+        Method::PATCH => "PATCH",
+        _ => "OTHER",
+    }
+}
+
+fn valid_request_id(v: &HeaderValue) -> bool {
+    let b = v.as_bytes();
+    !b.is_empty() && b.len() <= 128 && b.iter().all(|c| c.is_ascii_alphanumeric() || matches!(c, b'-' | b'_' | b'.'))
+}
+
+/// Request id, access log and metrics around everything else.
+async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let id = match req.headers().get(&REQUEST_ID) {
+        Some(v) if valid_request_id(v) => v.clone(),
+        _ => HeaderValue::from_str(&s.next_request_id()).unwrap_or(HeaderValue::from_static("-")),
+    };
+    req.headers_mut().insert(REQUEST_ID.clone(), id.clone());
+    let route = route_label(&req);
+    let method = method_label(req.method());
+    let path = if s.config.log_requests { Some(req.uri().path().to_string()) } else { None };
+    let span = tracing::info_span!("request", request_id = id.to_str().unwrap_or("-"));
+    s.metrics.in_flight.inc();
+    let mut res = next.run(req).instrument(span.clone()).await;
+    s.metrics.in_flight.dec();
+    let elapsed = start.elapsed();
+    let status = res.status().as_u16();
+    s.metrics.observe_request(route, method, status, elapsed);
+    res.headers_mut().insert(REQUEST_ID.clone(), id);
+    if let Some(path) = path {
+        span.in_scope(|| {
+            tracing::info!(
+                target: "access",
+                method,
+                path = %path,
+                route,
+                status,
+                latency_us = elapsed.as_micros() as u64,
+                "request"
+            )
+        });
+    }
+    res
+}
+
+async fn timeout(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    match tokio::time::timeout(s.config.request_timeout, next.run(req)).await {
+        Ok(res) => res,
+        Err(_) => {
+            tracing::warn!(timeout_ms = s.config.request_timeout.as_millis() as u64, "request timed out");
+            AppError::Timeout.into_response()
+        }
+    }
+}
+
+/// Who is calling: the peer address, or the last `X-Forwarded-For` hop when configured.
+fn client_ip(s: &AppState, req: &Request) -> Option<IpAddr> {
+    if s.config.trust_forwarded_for {
+        let forwarded = req
+            .headers()
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
+            .filter_map(|ip| ip.trim().parse::<IpAddr>().ok())
+            .next_back();
+        if forwarded.is_some() {
+            return forwarded;
+        }
+    }
+    req.extensions().get::<ConnectInfo<SocketAddr>>().map(|c| c.0.ip())
+}
+
+/// The API key in `Authorization` (`Bearer KEY`, or the bare key as the predecessor accepted).
+fn presented_key(req: &Request) -> Option<&str> {
+    let v = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?.trim();
+    let key = match v.split_once(' ') {
+        Some((scheme, rest)) if scheme.eq_ignore_ascii_case("bearer") => rest.trim(),
+        Some(_) => return None,
+        None => v,
+    };
+    (!key.is_empty()).then_some(key)
+}
+
+/// Index of the matching key. Every configured key is compared, in constant time.
+fn match_key(s: &AppState, key: &str) -> Option<usize> {
+    let h: [u8; 32] = Sha256::digest(key.as_bytes()).into();
+    let mut found = None;
+    for (i, k) in s.key_hashes.iter().enumerate() {
+        if bool::from(k.ct_eq(&h)) && found.is_none() {
+            found = Some(i);
+        }
+    }
+    found
+}
+
+/// Authentication and rate limiting for `/api/*`. Failed attempts count against the
+/// caller's address, so guessing keys runs into 429 too.
+async fn guard(State(s): State<AppState>, req: Request, next: Next) -> Response {
+    let auth: Result<Option<usize>, AppError> = if s.key_hashes.is_empty() {
+        Ok(None)
+    } else {
+        match presented_key(&req) {
+            None => Err(AppError::Unauthorized { invalid: false }),
+            Some(k) => match_key(&s, k).map(Some).ok_or(AppError::Unauthorized { invalid: true }),
+        }
+    };
+    if let Some(limiter) = &s.limiter {
+        let client = match (&auth, client_ip(&s, &req)) {
+            (Ok(Some(i)), _) => ClientId::Key(*i),
+            (_, Some(ip)) => ClientId::Ip(ip),
+            (_, None) => ClientId::Unknown,
+        };
+        if let Err(retry_after) = limiter.check(&client, Instant::now()) {
+            return AppError::RateLimited { retry_after }.into_response();
+        }
+    }
+    if let Err(e) = auth {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Handlers
+// ---------------------------------------------------------------------------------------------
+
+fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
+    let mut res = Response::new(Body::from(body));
+    *res.status_mut() = status;
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    res
+}
+
+fn json<T: Serialize>(value: &T) -> Result<Response, AppError> {
+    match serde_json::to_vec(value) {
+        Ok(body) => Ok(json_bytes(StatusCode::OK, body)),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot serialise a response");
+            Err(AppError::Internal)
+        }
+    }
+}
+
+/// Score synchronously (microseconds for typical policies; callers move large work off the
+/// async workers).
+fn score_sync(s: &AppState, input: &ScoreInput, prefix: &str) -> Result<Report, AppError> {
+    let report = risk_core::score_value(&input.policy, &input.options).map_err(|e| policy_error(&e, prefix))?;
+    s.metrics.scores.observe(f64::from(report.score));
+    Ok(report)
+}
+
+/// Add the narrative when the server has a model (unless the request says `false`) or when
+/// the request asks for one (the template, without a model).
+async fn narrate(s: &AppState, report: &mut Report, input: &ScoreInput) {
+    let narration = match (&s.narrator, input.narrative) {
+        (_, Some(false)) | (None, None) => return,
+        (Some(n), _) => n.narrate(report, &input.policy, &input.options).await,
+        (None, Some(true)) => Narration::fallback(report, Fallback::Disabled),
+    };
+    risk_narrative::apply(report, &narration);
+}
+
+/// Policies with more statements than this are scored on the blocking pool, so one large
+/// request never stalls the connections sharing its worker.
+const INLINE_STATEMENTS: usize = 64;
+
+fn is_large(policy: &serde_json::Value) -> bool {
+    policy.get("Statement").and_then(|s| s.as_array()).is_some_and(|a| a.len() > INLINE_STATEMENTS)
+}
+
+/// Score an IAM policy.
+///
+/// Returns the v1 result: the predecessor's keys (`score`, `tier`, `factors`, …) plus
+/// findings, categories, an access summary, the context and versions. A policy that cannot be
+/// analysed is a 400 naming each problem's JSON path (`policy.Statement[0].Effect`).
+#[utoipa::path(
+    post,
+    path = "/api/v1/score",
+    tag = "score",
+    request_body = schema::ScoreRequest,
+    responses(
+        (status = 200, description = "The v1 result", body = schema::Report),
+        (status = 400, description = "Malformed JSON or a policy that cannot be analysed", body = error::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"iam-risk-score\"`"))),
+        (status = 413, description = "Body larger than the limit", body = error::ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
+        (status = 422, description = "Invalid request fields", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a request is allowed"))),
+        (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn score(State(s): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, AppError> {
+    let input = request::score_input(body, "")?;
+    let mut report = if is_large(&input.policy) {
+        let (s2, input2) = (s.clone(), input.clone());
+        tokio::task::spawn_blocking(move || score_sync(&s2, &input2, "policy")).await.map_err(|e| {
+            tracing::error!(error = %e, "scoring task failed");
+            AppError::Internal
+        })??
+    } else {
+        score_sync(&s, &input, "policy")?
+    };
+    narrate(&s, &mut report, &input).await;
+    json(&report)
+}
+
+/// Score many policies in one request, in parallel.
+///
+/// Each item is a full scoring request. Items fail independently: the answer is always 200
+/// with one entry per item, in order, holding either `result` or `error`.
+#[utoipa::path(
+    post,
+    path = "/api/v1/score/batch",
+    tag = "score",
+    request_body = schema::BatchRequest,
+    responses(
+        (status = 200, description = "One entry per item", body = schema::BatchResponse),
+        (status = 400, description = "Malformed JSON", body = error::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody),
+        (status = 413, description = "Body larger than the limit", body = error::ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
+        (status = 422, description = "`items` missing, not an array, or longer than the batch limit", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody),
+        (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn batch(State(s): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, AppError> {
+    let serde_json::Value::Object(mut map) = body else {
+        return Err(AppError::Validation(vec![error::Detail {
+            path: String::new(),
+            message: "must be a JSON object with an `items` array".into(),
+        }]));
+    };
+    let items = match map.remove("items") {
+        Some(serde_json::Value::Array(items)) => items,
+        _ => {
+            return Err(AppError::Validation(vec![error::Detail {
+                path: "items".into(),
+                message: "is required: an array of scoring requests ({\"policy\": …})".into(),
+            }]))
+        }
+    };
+    if let Some(k) = map.keys().next() {
+        return Err(AppError::Validation(vec![error::Detail {
+            path: k.clone(),
+            message: "is not a field; use items".into(),
+        }]));
+    }
+    if items.len() > s.config.batch_max {
+        return Err(AppError::Validation(vec![error::Detail {
+            path: "items".into(),
+            message: format!("has {} items; at most {} per request", items.len(), s.config.batch_max),
+        }]));
+    }
+    let s2 = s.clone();
+    let scored: Vec<Result<(Report, ScoreInput), AppError>> = tokio::task::spawn_blocking(move || {
+        use rayon::prelude::*;
+        items
+            .into_par_iter()
+            .enumerate()
+            .map(|(i, item)| {
+                let prefix = format!("items[{i}]");
+                let input = request::score_input(item, &prefix)?;
+                let report = score_sync(&s2, &input, &format!("{prefix}.policy"))?;
+                Ok((report, input))
+            })
+            .collect()
+    })
+    .await
+    .map_err(|e| {
+        tracing::error!(error = %e, "batch task failed");
+        AppError::Internal
+    })?;
+    // Narratives run concurrently; the narrator caps the calls in flight.
+    let mut tasks = tokio::task::JoinSet::new();
+    let mut results: Vec<schema_out::BatchItem> = Vec::with_capacity(scored.len());
+    for (index, r) in scored.into_iter().enumerate() {
+        match r {
+            Ok((mut report, input)) => {
+                let s3 = s.clone();
+                tasks.spawn(async move {
+                    narrate(&s3, &mut report, &input).await;
+                    (index, report)
+                });
+                results.push(schema_out::BatchItem { index, result: None, error: None });
+            }
+            Err(e) => results.push(schema_out::BatchItem { index, result: None, error: Some(e.body()) }),
+        }
+    }
+    while let Some(done) = tasks.join_next().await {
+        match done {
+            Ok((index, report)) => results[index].result = Some(report),
+            Err(e) => {
+                tracing::error!(error = %e, "narrative task failed");
+                return Err(AppError::Internal);
+            }
+        }
+    }
+    let failed = results.iter().filter(|r| r.error.is_some()).count();
+    json(&schema_out::BatchResponse { scored: results.len() - failed, failed, results })
+}
+
+/// Serialisable batch answers (their schemas are in [`schema`]).
+mod schema_out {
+    use serde::Serialize;
+
+    #[derive(Serialize)]
+    pub struct BatchItem {
+        pub index: usize,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub result: Option<risk_core::Report>,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        pub error: Option<crate::error::ErrorObject>,
+    }
+
+    #[derive(Serialize)]
+    pub struct BatchResponse {
+        pub results: Vec<BatchItem>,
+        pub scored: usize,
+        pub failed: usize,
+    }
+}
+
+/// What a policy change adds: score delta, newly granted actions, new findings.
+#[utoipa::path(
+    post,
+    path = "/api/v1/diff",
+    tag = "score",
+    request_body = schema::DiffRequest,
+    responses(
+        (status = 200, description = "The comparison", body = schema::PolicyDiff),
+        (status = 400, description = "Malformed JSON or a policy that cannot be analysed (paths start with `old` or `new`)", body = error::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody),
+        (status = 413, description = "Body larger than the limit", body = error::ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
+        (status = 422, description = "Invalid request fields", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody),
+        (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn diff(State(_s): State<AppState>, JsonBody(body): JsonBody) -> Result<Response, AppError> {
+    let input = request::diff_input(body)?;
+    let d = tokio::task::spawn_blocking(move || risk_core::diff::diff_values(&input.old, &input.new, &input.options))
+        .await
+        .map_err(|e| {
+            tracing::error!(error = %e, "diff task failed");
+            AppError::Internal
+        })?
+        .map_err(|e| match &e {
+            risk_core::diff::DiffError::Old(p) => policy_error(p, "old"),
+            risk_core::diff::DiffError::New(p) => policy_error(p, "new"),
+        })?;
+    json(&d)
+}
+
+/// Every rule with its documentation, in registry order.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules",
+    tag = "rules",
+    responses(
+        (status = 200, description = "Every rule", body = Vec<schema::RuleDoc>),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn rules(State(s): State<AppState>) -> Response {
+    json_bytes(StatusCode::OK, s.rules_json.to_vec())
+}
+
+/// One rule, by code (`PE002`) or name (`passrole-escalation`), case-insensitive.
+#[utoipa::path(
+    get,
+    path = "/api/v1/rules/{code}",
+    tag = "rules",
+    params(("code" = String, Path, description = "Rule code or name")),
+    responses(
+        (status = 200, description = "The rule", body = schema::RuleDoc),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody),
+        (status = 404, description = "No such rule", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn rule(Path(code): Path<String>) -> Result<Response, AppError> {
+    match risk_core::rules::find(code.trim()) {
+        Some(r) => json(&risk_core::explain::RuleDoc::from(r.meta())),
+        None => Err(AppError::NotFound(format!(
+            "no rule `{}`; GET /api/v1/rules lists every rule",
+            code.chars().take(80).collect::<String>()
+        ))),
+    }
+}
+
+/// The bundled AWS action catalog: size, version and provenance.
+#[utoipa::path(
+    get,
+    path = "/api/v1/catalog",
+    tag = "rules",
+    responses(
+        (status = 200, description = "The catalog", body = schema::CatalogInfo),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn catalog() -> Result<Response, AppError> {
+    json(&risk_core::catalog_info())
+}
+
+#[derive(Serialize)]
+struct Health<'a> {
+    status: &'a str,
+    version: &'a str,
+    narrative_model: Option<&'a str>,
+}
+
+fn health(s: &AppState, status: &str) -> Result<Response, AppError> {
+    json(&Health {
+        status,
+        version: env!("CARGO_PKG_VERSION"),
+        narrative_model: s.narrator.as_deref().map(Narrator::model),
+    })
+}
+
+/// Liveness: the process answers.
+#[utoipa::path(get, path = "/healthz", tag = "operations",
+    responses((status = 200, description = "Alive", body = schema::Health)))]
+pub async fn healthz(State(s): State<AppState>) -> Result<Response, AppError> {
+    health(&s, "ok")
+}
+
+/// Readiness: 200 while serving, 503 once shutdown has begun.
+#[utoipa::path(get, path = "/readyz", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = schema::Health),
+        (status = 503, description = "Shutting down", body = schema::Health),
+    ))]
+pub async fn readyz(State(s): State<AppState>) -> Result<Response, AppError> {
+    if s.shutting_down.load(Ordering::SeqCst) {
+        let mut res = health(&s, "shutting_down")?;
+        *res.status_mut() = StatusCode::SERVICE_UNAVAILABLE;
+        Ok(res)
+    } else {
+        health(&s, "ready")
+    }
+}
+
+/// Prometheus metrics (OpenMetrics text).
+#[utoipa::path(get, path = "/metrics", tag = "operations",
+    responses((status = 200, description = "Metrics", content_type = "application/openmetrics-text", body = String)))]
+pub async fn metrics_text(State(s): State<AppState>) -> Response {
+    let mut res = Response::new(Body::from(s.metrics.encode()));
+    res.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+    );
+    res
+}
+
+/// This document.
+#[utoipa::path(get, path = "/openapi.json", tag = "operations",
+    responses((status = 200, description = "The OpenAPI 3.1 document", body = Object)))]
+pub async fn openapi_json(State(s): State<AppState>) -> Response {
+    json_bytes(StatusCode::OK, s.openapi_json.to_vec())
+}
+
+/// Human-readable API reference, generated from the OpenAPI document.
+#[utoipa::path(get, path = "/docs", tag = "operations",
+    responses((status = 200, description = "HTML page", content_type = "text/html", body = String)))]
+pub async fn docs_page(State(s): State<AppState>) -> Response {
+    let mut res = Response::new(Body::from(s.docs_html.clone()));
+    res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+    res
+}
+
+const NO_PLAYGROUND: &str =
+    "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>iam-risk-score API</title></head>\
+<body><h1>iam-risk-score API</h1><p>The browser playground is not built on this server. \
+See <a href=\"/docs\">the API reference</a> or <a href=\"/openapi.json\">openapi.json</a>.</p></body></html>\n";
+
+/// Static files of the playground; JSON 404 for anything else.
+async fn fallback(State(s): State<AppState>, req: Request) -> Response {
+    if !matches!(*req.method(), Method::GET | Method::HEAD) {
+        return AppError::NotFound(format!("no route {} {}", req.method(), req.uri().path())).into_response();
+    }
+    let dir = &s.config.playground_dir;
+    if req.uri().path() == "/" && !dir.join("index.html").is_file() {
+        let mut res = Response::new(Body::from(NO_PLAYGROUND));
+        res.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("text/html; charset=utf-8"));
+        return res;
+    }
+    let path = req.uri().path().to_string();
+    match tower_http::services::ServeDir::new(dir).oneshot(req).await {
+        Ok(res)
+            if res.status().is_success()
+                || res.status().is_redirection()
+                || res.status() == StatusCode::NOT_MODIFIED =>
+        {
+            res.map(Body::new)
+        }
+        _ => AppError::NotFound(format!("no route GET {}", path.chars().take(200).collect::<String>())).into_response(),
+    }
+}
