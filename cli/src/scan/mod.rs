@@ -227,7 +227,10 @@ fn arn_fields(s: &str) -> Option<Vec<&str>> {
 /// account, and left opaque they would hide `user/*`-style breadth. IAM's own policy
 /// variables (`${aws:…}`) are kept. Returns whether anything changed.
 pub fn widen_arn_fields(doc: &mut Value) -> bool {
-    let opaque = |f: &str| f.starts_with("${") && f.ends_with('}') && !f[2..].to_ascii_lowercase().starts_with("aws:");
+    let opaque = |f: &str| {
+        let inner = f.strip_prefix("${").and_then(|r| r.strip_suffix('}')).map(str::to_ascii_lowercase);
+        inner.is_some_and(|i| !(i.starts_with("aws:") && !i.starts_with("aws::")))
+    };
     let mut changed = false;
     let fix = |v: &mut Value, changed: &mut bool| {
         if let Value::String(s) = v {

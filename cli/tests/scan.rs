@@ -1,0 +1,324 @@
+//! `iam-risk-score scan` and `diff` over the fixture repositories in `tests/fixtures/scan/`:
+//! every input format, the tricky cases, outputs, exit codes and `--base` against real git.
+
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
+}
+
+fn cli(dir: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_iam-risk-score"))
+        .args(args)
+        .current_dir(dir)
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .expect("run iam-risk-score")
+}
+
+fn json_scan(path: &str, extra: &[&str]) -> (Value, i32, String) {
+    let mut args = vec!["scan", path, "--format", "json"];
+    args.extend_from_slice(extra);
+    let out = cli(&fixtures(), &args);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (v, out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn by_address<'a>(v: &'a Value, address: &str) -> &'a Value {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == address)
+        .unwrap_or_else(|| panic!("no result for `{address}` in {:#}", v["results"]))
+}
+
+fn rules(r: &Value) -> Vec<&str> {
+    r["result"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect()
+}
+
+#[test]
+fn standalone_policies_skip_other_files_and_report_broken_ones() {
+    let (v, code, stderr) = json_scan("standalone", &[]);
+    assert_eq!(code, 2, "broken files make the exit status 2: {stderr}");
+    assert_eq!(v["totals"]["files_scanned"], 7);
+    assert_eq!(v["totals"]["policies"], 3, "package.json and workflow.yml are skipped silently");
+    let files: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["file"].as_str().unwrap()).collect();
+    assert_eq!(
+        files,
+        ["standalone/bucket-resource.json", "standalone/deploy-identity.json", "standalone/trust-any-account.json"]
+    );
+    let types: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["result"]["policy_type"].as_str().unwrap()).collect();
+    assert_eq!(types, ["resource", "identity", "trust"]);
+    let errors = v["errors"].as_array().unwrap();
+    assert_eq!(errors.len(), 2);
+    assert_eq!(errors[0]["file"], "standalone/broken-policy.json");
+    assert_eq!(errors[0]["line"], 4);
+    assert!(errors[0]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(errors[1]["message"].as_str().unwrap().contains("Effect"));
+    assert!(stderr.contains("error: standalone/broken-policy.json:4: not valid JSON"), "{stderr}");
+    let deploy = &v["results"][1];
+    assert_eq!(deploy["line"], 1);
+    assert_eq!(deploy["statement_lines"], serde_json::json!([4]));
+    assert!(rules(deploy).contains(&"PE002"));
+}
+
+#[test]
+fn cloudformation_yaml_and_json_with_intrinsics() {
+    let (v, code, stderr) = json_scan("cloudformation", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let addresses: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "CiRole.AssumeRolePolicyDocument",
+            "CiRole.Policies[ci]",
+            "AppRole.AssumeRolePolicyDocument",
+            "AppRole.Policies[app-data]",
+            "DeployPolicy",
+            "InlinePolicy",
+            "Ops.Policies[self-service]",
+            "Admins.Policies[admin]",
+            "BucketPolicy",
+            "QueuePolicy",
+            "TopicPolicy",
+            "Key",
+        ]
+    );
+    let trust = by_address(&v, "AppRole.AssumeRolePolicyDocument");
+    assert_eq!(trust["result"]["policy_type"], "trust");
+    assert_eq!(trust["line"], 15);
+    assert_eq!(trust["principal"], "role AppRole");
+    let bucket = by_address(&v, "BucketPolicy");
+    assert_eq!(bucket["result"]["policy_type"], "resource");
+    assert!(rules(bucket).contains(&"RX002"), "a public bucket policy behind !Join/!GetAtt");
+    assert_eq!(bucket["statement_lines"], serde_json::json!([87]));
+    // `!If` in a statement list contributes its branch; `!Ref AWS::NoValue` is dropped.
+    assert_eq!(by_address(&v, "AppRole.Policies[app-data]")["statement_lines"], serde_json::json!([26, 33]));
+    // ${AWS::AccountId} in an ARN's account field does not hide `user/*`.
+    assert!(rules(by_address(&v, "Ops.Policies[self-service]")).contains(&"PE004"));
+    assert_eq!(by_address(&v, "Admins.Policies[admin]")["result"]["score"], 10);
+    assert!(rules(by_address(&v, "CiRole.AssumeRolePolicyDocument")).contains(&"RX003"));
+    let key = by_address(&v, "Key");
+    assert!(key["notes"][0].as_str().unwrap().contains("opaque"));
+}
+
+#[test]
+fn terraform_data_sources_jsonencode_heredoc_and_dynamic_parts() {
+    let (v, code, stderr) = json_scan("terraform", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(v["totals"]["files_scanned"], 3);
+    assert_eq!(v["totals"]["files_with_policies"], 2, "variables.tf has no policy");
+    let assume = by_address(&v, "data.aws_iam_policy_document.assume_lambda");
+    assert_eq!(assume["result"]["policy_type"], "trust", "typed by the attribute that uses it");
+    assert!(assume["notes"].to_string().contains("aws_iam_role.app.assume_role_policy"));
+    let deploy = by_address(&v, "data.aws_iam_policy_document.deploy");
+    assert_eq!(deploy["line"], 13);
+    assert_eq!(deploy["statement_lines"], serde_json::json!([14, 21, 33]));
+    assert!(rules(deploy).contains(&"PE002"));
+    assert!(deploy["notes"].to_string().contains("dynamic"));
+    let ci = by_address(&v, "aws_iam_policy.ci");
+    assert_eq!(ci["line"], 66);
+    assert!(rules(ci).contains(&"PE004"), "account_id interpolation in the ARN does not hide user/*");
+    let inline = by_address(&v, "aws_iam_role.app.inline_policy[logs]");
+    assert_eq!(inline["principal"], "role aws_iam_role.app");
+    let ops = by_address(&v, "aws_iam_user_policy.ops");
+    assert_eq!(ops["statement_lines"], serde_json::json!([98]), "heredoc lines count from the file");
+    assert_eq!(by_address(&v, "aws_iam_group_policy.admins")["result"]["score"], 10);
+    assert!(rules(by_address(&v, "aws_sns_topic_policy.events")).contains(&"RX002"));
+    assert_eq!(by_address(&v, "aws_sqs_queue_policy.events")["result"]["policy_type"], "resource");
+    // `file(...)` and data-source references are not literal policies.
+    assert!(v["results"].as_array().unwrap().iter().all(|r| r["address"] != "aws_iam_role_policy.from_file"));
+    assert!(v["results"].as_array().unwrap().iter().all(|r| r["address"] != "aws_iam_policy.deploy"));
+}
+
+#[test]
+fn terraform_plan_values_exactly() {
+    let (v, code, stderr) = json_scan("plan", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let addresses: Vec<&str> =
+        v["results"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap()).collect();
+    assert_eq!(
+        addresses,
+        [
+            "aws_iam_policy.deploy",
+            "aws_iam_role.app.assume_role_policy",
+            "aws_iam_role.app.inline_policy[logs]",
+            "aws_s3_bucket_policy.site",
+            "data.aws_iam_policy_document.read",
+            "module.ci.aws_iam_policy.ci",
+        ]
+    );
+    assert!(v["results"].as_array().unwrap().iter().all(|r| r["source"] == "terraform-plan"));
+    assert_eq!(by_address(&v, "aws_iam_role.app.assume_role_policy")["result"]["policy_type"], "trust");
+    assert!(rules(by_address(&v, "module.ci.aws_iam_policy.ci")).contains(&"PE001"));
+}
+
+#[test]
+fn authorization_details_rank_principals_on_the_union_of_their_grants() {
+    let (v, code, stderr) = json_scan("authdetails", &[]);
+    assert_eq!(code, 0, "{stderr}");
+    let results = v["results"].as_array().unwrap();
+    let scores: Vec<u64> = results.iter().map(|r| r["result"]["score"].as_u64().unwrap()).collect();
+    let mut sorted = scores.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(scores, sorted, "ranked by risk");
+    // alice: iam:PassRole inline + lambda create/invoke through her group's managed policy
+    // (a URL-encoded document): an escalation neither grants alone.
+    let alice = by_address(&v, "user/alice");
+    assert_eq!(results[0]["address"], "user/alice");
+    assert!(rules(alice).contains(&"PE002"), "{alice:#}");
+    assert_eq!(alice["principal"], "arn:aws:iam::123456789012:user/alice");
+    assert!(alice["notes"][0].as_str().unwrap().contains("group `developers`"));
+    let group = by_address(&v, "group/developers");
+    assert!(!rules(group).contains(&"PE002"));
+    let ci = by_address(&v, "role/ci");
+    assert!(ci["notes"].to_string().contains("AdministratorAccess"), "missing managed policies are said");
+    assert_eq!(by_address(&v, "role/ci.AssumeRolePolicyDocument")["result"]["policy_type"], "trust");
+}
+
+#[test]
+fn gates_threshold_and_category() {
+    let (v, code, _) = json_scan("plan", &["--threshold", "9"]);
+    assert_eq!(code, 1);
+    assert!(v["gate"]["failed"].as_bool().unwrap());
+    let (_, code, _) = json_scan("plan", &["--threshold", "10"]);
+    assert_eq!(code, 0);
+    let (v, code, _) = json_scan("plan", &["--fail-on-category", "resource-exposure"]);
+    assert_eq!(code, 1);
+    assert!(v["gate"]["reasons"].to_string().contains("resource-exposure"));
+    let (_, code, _) = json_scan("plan", &["--fail-on-category", "full-admin"]);
+    assert_eq!(code, 0);
+    let out = cli(&fixtures(), &["scan", "plan", "--fail-on-category", "nope"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown category `nope`"));
+    let out = cli(&fixtures(), &["scan", "plan", "--fail-on-increase"]);
+    assert_eq!(out.status.code(), Some(2), "--fail-on-increase needs --base");
+}
+
+#[test]
+fn human_markdown_and_github_outputs() {
+    let out = cli(&fixtures(), &["scan", "terraform", "--color", "never"]);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("terraform/iam.tf:66  aws_iam_policy.ci"), "{text}");
+    assert!(text.contains("Scanned 3 files: 9 policies in 2 files, max score 10/10"), "{text}");
+    let out = cli(&fixtures(), &["scan", "terraform", "--format", "markdown"]);
+    let md = String::from_utf8_lossy(&out.stdout);
+    assert!(md.starts_with("## IAM policy risk"), "{md}");
+    assert!(md.contains("| `terraform/iam.tf:111` `aws_iam_group_policy.admins` | 🔴 10/10 high |"), "{md}");
+    assert!(md.contains("<details>"));
+    let dir = tempfile::tempdir().unwrap();
+    let gh_out = dir.path().join("out");
+    let out = Command::new(env!("CARGO_BIN_EXE_iam-risk-score"))
+        .args(["scan", "terraform", "--format", "github"])
+        .current_dir(fixtures())
+        .env("GITHUB_OUTPUT", &gh_out)
+        .output()
+        .unwrap();
+    let gh = String::from_utf8_lossy(&out.stdout);
+    assert!(gh.contains("::error file=terraform/iam.tf,line=75,title=PE004 principal-takeover (8/10)::"), "{gh}");
+    let outputs = std::fs::read_to_string(&gh_out).unwrap();
+    assert!(outputs.contains("max-score=10\n"), "{outputs}");
+    assert!(outputs.contains("risk-delta=0\n"));
+}
+
+#[test]
+fn diff_of_terraform_files_pairs_policies_by_address() {
+    let dir = tempfile::tempdir().unwrap();
+    let old = fixtures().join("terraform/iam.tf");
+    let text = std::fs::read_to_string(&old).unwrap();
+    let new_text = text
+        .replace(r#"Action   = ["s3:GetObject", "s3:PutObject"]"#, r#"Action   = ["s3:*", "iam:PutRolePolicy"]"#)
+        .replace("resource \"aws_iam_group_policy\" \"admins\"", "resource \"aws_iam_group_policy\" \"operators\"");
+    let new = dir.path().join("iam.tf");
+    std::fs::write(&new, new_text).unwrap();
+    let out = cli(dir.path(), &["diff", old.to_str().unwrap(), "iam.tf", "--format", "json", "--fail-on-increase"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let ci = by_address(&v, "aws_iam_policy.ci");
+    assert_eq!(ci["status"], "modified");
+    for key in ["old_score", "new_score", "risk_delta", "added_actions", "new_findings", "resolved_findings"] {
+        assert!(ci.get(key).is_some(), "missing `{key}`");
+    }
+    assert!(ci["added_actions"]["iam"]["Permissions management"].to_string().contains("iam:PutRolePolicy"));
+    assert!(ci["new_findings"].as_array().unwrap().iter().any(|f| f["rule"] == "PE001"));
+    assert_eq!(by_address(&v, "aws_iam_group_policy.operators")["status"], "added");
+    assert_eq!(by_address(&v, "aws_iam_group_policy.admins")["status"], "removed");
+    assert!(by_address(&v, "aws_iam_group_policy.admins")["new_score"].is_null());
+    assert_eq!(by_address(&v, "aws_iam_role.app.inline_policy[logs]")["status"], "unchanged");
+    // Two plain policies keep the single-policy diff.
+    let p = fixtures().join("standalone/deploy-identity.json");
+    let out = cli(dir.path(), &["diff", p.to_str().unwrap(), p.to_str().unwrap(), "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["risk_delta"], 0);
+}
+
+fn git(dir: &Path, args: &[&str]) -> String {
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(dir)
+        .env("GIT_AUTHOR_NAME", "t")
+        .env("GIT_AUTHOR_EMAIL", "t@example.com")
+        .env("GIT_COMMITTER_NAME", "t")
+        .env("GIT_COMMITTER_EMAIL", "t@example.com")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "git {args:?}: {}", String::from_utf8_lossy(&out.stderr));
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+#[test]
+fn scan_base_reports_what_the_branch_adds() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    std::fs::create_dir_all(repo.join("infra")).unwrap();
+    for f in ["terraform/iam.tf", "cloudformation/stack.yaml", "standalone/bucket-resource.json"] {
+        let name = Path::new(f).file_name().unwrap();
+        std::fs::copy(fixtures().join(f), repo.join("infra").join(name)).unwrap();
+    }
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "base"]);
+    git(repo, &["checkout", "-q", "-b", "feature"]);
+    let tf = std::fs::read_to_string(repo.join("infra/iam.tf")).unwrap();
+    std::fs::write(
+        repo.join("infra/iam.tf"),
+        tf.replace(
+            r#"Action   = "iam:CreateAccessKey""#,
+            r#"Action   = ["iam:CreateAccessKey", "iam:AttachUserPolicy"]"#,
+        ),
+    )
+    .unwrap();
+    std::fs::remove_file(repo.join("infra/bucket-resource.json")).unwrap();
+    git(repo, &["commit", "-q", "-am", "widen"]);
+    let out = cli(repo, &["scan", "infra", "--base", "main", "--format", "json", "--fail-on-increase"]);
+    assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["base"]["ref"], "main");
+    let ci = by_address(&v, "aws_iam_policy.ci");
+    assert_eq!(ci["file"], "infra/iam.tf");
+    assert_eq!(ci["status"], "modified");
+    assert!(ci["risk_delta"].as_i64().unwrap() >= 1);
+    assert!(ci["new_findings"].as_array().unwrap().iter().any(|f| f["rule"] == "PE001"));
+    let removed = v["results"].as_array().unwrap().iter().find(|r| r["file"] == "infra/bucket-resource.json").unwrap();
+    assert_eq!(removed["status"], "removed");
+    assert!(removed["result"].is_null());
+    assert_eq!(by_address(&v, "BucketPolicy")["status"], "unchanged");
+    assert_eq!(v["totals"]["modified"], 1);
+    assert_eq!(v["totals"]["removed"], 1);
+    // From a subdirectory, with the same base: the same pairing.
+    let out = cli(&repo.join("infra"), &["scan", ".", "--base", "main", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(by_address(&v, "aws_iam_policy.ci")["file"], "infra/iam.tf");
+    assert_eq!(v["totals"]["modified"], 1);
+    let out = cli(repo, &["scan", "infra", "--base", "no-such-ref"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("unknown git revision `no-such-ref`"));
+}
