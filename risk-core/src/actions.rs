@@ -226,12 +226,18 @@ pub fn expand_into(pattern: &str, into: &mut ActionSet) -> Result<(), Unmatched>
     let mut found = false;
     if glob::has_wildcard(svc) {
         let svc_lc = svc.to_ascii_lowercase();
+        let mut any_service = false;
         for (s, svc) in SERVICES.iter().enumerate() {
             if glob::matches(&svc_lc, svc.prefix) {
+                any_service = true;
                 found |= expand_in_service(s, &name_lc, into);
             }
         }
-        return if found { Ok(()) } else { Err(Unmatched::UnknownService) };
+        return match (found, any_service) {
+            (true, _) => Ok(()),
+            (false, true) => Err(Unmatched::UnknownAction),
+            (false, false) => Err(Unmatched::UnknownService),
+        };
     }
     let Some(s) = iam_catalog::service_index(svc) else {
         return Err(Unmatched::UnknownService);

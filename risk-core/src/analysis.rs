@@ -200,7 +200,13 @@ impl<'p> Analysis<'p> {
             let mut named = named_all.clone();
             // Allocated only when some deny applies (most policies have none).
             let mut denied: Option<ActionSet> = None;
-            for (d, dset) in denies.iter().zip(&deny_sets) {
+            // Unconditional denies first, so what conditional ones are reported against does not
+            // depend on statement order.
+            let ordered =
+                denies.iter().zip(&deny_sets).filter(|(d, _)| !d.is_conditional() && principal_applies_to_all(d));
+            let later =
+                denies.iter().zip(&deny_sets).filter(|(d, _)| d.is_conditional() || !principal_applies_to_all(d));
+            for (d, dset) in ordered.chain(later) {
                 if !named.intersects(dset) {
                     continue;
                 }

@@ -11,12 +11,13 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     // Position after the last `*` seen in the pattern and the text index it was tried at.
     let mut star: Option<(usize, usize)> = None;
     while ti < t.len() {
-        if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
-            pi += 1;
-            ti += 1;
-        } else if pi < p.len() && p[pi] == b'*' {
+        // The pattern's `*` is always a wildcard, even against a literal `*` in the text.
+        if pi < p.len() && p[pi] == b'*' {
             star = Some((pi + 1, ti));
             pi += 1;
+        } else if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+            pi += 1;
+            ti += 1;
         } else if let Some((sp, st)) = star {
             pi = sp;
             ti = st + 1;
@@ -177,6 +178,8 @@ mod tests {
         assert!(matches("a*b*c", "aXXbYYc"));
         assert!(!matches("a*b*c", "aXXbYY"));
         assert!(matches("arn:aws:s3:::*/*", "arn:aws:s3:::b/k"));
+        assert!(matches("*?", "*"));
+        assert!(matches("a*b", "a*b"));
         assert!(!matches("arn:aws:s3:::*/*", "arn:aws:s3:::b"));
     }
 
