@@ -195,12 +195,22 @@ section_wasm() {
         bash scripts/test-wasm.sh
 }
 
+# scorer-api: the handler, narrative and end-to-end tests run in `cargo test --workspace` above;
+# this step fuzzes the live server against its own /openapi.json with schemathesis (PyPI).
+section_services() {
+    section "services"
+    step "scoring API against its OpenAPI document (scripts/test-api.sh, schemathesis)" \
+        "rerun \`bash scripts/test-api.sh\`; server log in target/test-logs/api-server.log" \
+        bash scripts/test-api.sh
+}
+
 main() {
     printf '%siam-risk-score test suite%s (%s%s)\n' "$BOLD" "$RESET" \
         "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
     section_toolchain
     section_rust
     section_wasm
+    section_services
     print_summary
     printf '\n%sall steps passed%s\n' "$GREEN$BOLD" "$RESET"
 }

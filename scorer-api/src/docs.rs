@@ -30,6 +30,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
     ),
     components(schemas(
         crate::schema::ScoreRequest,
+        crate::schema::PolicyDocument,
         crate::schema::BatchRequest,
         crate::schema::BatchResponse,
         crate::schema::BatchItem,

@@ -407,8 +407,9 @@ pub async fn score(State(s): State<AppState>, JsonBody(body): JsonBody) -> Resul
 
 /// Score many policies in one request, in parallel.
 ///
-/// Each item is a full scoring request. Items fail independently: the answer is always 200
-/// with one entry per item, in order, holding either `result` or `error`.
+/// Each item is a full scoring request. An item whose policy cannot be analysed fails alone:
+/// the answer is 200 with one entry per item, in order, holding either `result` or `error`.
+/// Invalid fields in any item make the whole request a 422.
 #[utoipa::path(
     post,
     path = "/api/v1/score/batch",
@@ -420,7 +421,7 @@ pub async fn score(State(s): State<AppState>, JsonBody(body): JsonBody) -> Resul
         (status = 401, description = "Missing or wrong API key", body = error::ErrorBody),
         (status = 413, description = "Body larger than the limit", body = error::ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
-        (status = 422, description = "`items` missing, not an array, or longer than the batch limit", body = error::ErrorBody),
+        (status = 422, description = "`items` missing, not an array, longer than the batch limit, or an item with invalid fields", body = error::ErrorBody),
         (status = 429, description = "Rate limit exceeded", body = error::ErrorBody),
         (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
     ),
@@ -473,6 +474,18 @@ pub async fn batch(State(s): State<AppState>, JsonBody(body): JsonBody) -> Resul
         tracing::error!(error = %e, "batch task failed");
         AppError::Internal
     })?;
+    // A malformed item (wrong field types, unknown fields, out-of-range values) is a broken
+    // request: 422 for the whole batch, naming every bad field. Only policies that cannot be
+    // analysed fail item by item.
+    let mut invalid = Vec::new();
+    for r in &scored {
+        if let Err(AppError::Validation(details)) = r {
+            invalid.extend(details.iter().cloned());
+        }
+    }
+    if !invalid.is_empty() {
+        return Err(AppError::Validation(invalid));
+    }
     // Narratives run concurrently; the narrator caps the calls in flight.
     let mut tasks = tokio::task::JoinSet::new();
     let mut results: Vec<schema_out::BatchItem> = Vec::with_capacity(scored.len());

@@ -93,6 +93,7 @@ pub fn score_input(body: Value, prefix: &str) -> Result<ScoreInput, AppError> {
         }
     };
     let mut problems = Vec::new();
+    let mut policy_error = None;
     let at = |field: &str| join_path(prefix, field);
     let policy = match map.remove("policy") {
         None | Some(Value::Null) => {
@@ -101,7 +102,11 @@ pub fn score_input(body: Value, prefix: &str) -> Result<ScoreInput, AppError> {
         }
         Some(Value::String(text)) => match risk_core::parse_json(&text) {
             Ok(v) => v,
-            Err(e) => return Err(crate::error::policy_error(&e, &at("policy"))),
+            Err(e) => {
+                // Reported only if every other field is valid: invalid fields come first (422).
+                policy_error = Some(crate::error::policy_error(&e, &at("policy")));
+                Value::Null
+            }
         },
         Some(v @ Value::Object(_)) => v,
         Some(other) => {
@@ -126,10 +131,10 @@ pub fn score_input(body: Value, prefix: &str) -> Result<ScoreInput, AppError> {
     for key in map.keys() {
         bad(key, format!("is not a field; use {SCORE_FIELDS}"));
     }
-    if problems.is_empty() {
-        Ok(ScoreInput { policy, options, narrative })
-    } else {
-        Err(AppError::Validation(problems))
+    match policy_error {
+        _ if !problems.is_empty() => Err(AppError::Validation(problems)),
+        Some(e) => Err(e),
+        None => Ok(ScoreInput { policy, options, narrative }),
     }
 }
 
@@ -223,10 +228,19 @@ pub fn diff_input(body: Value) -> Result<DiffInput, AppError> {
         }]));
     };
     let mut problems = Vec::new();
+    let mut policy_error = None;
     let mut side = |name: &str, problems: &mut Vec<Detail>| -> Result<Value, AppError> {
         match map.remove(name) {
             Some(v @ Value::Object(_)) => Ok(v),
-            Some(Value::String(text)) => risk_core::parse_json(&text).map_err(|e| crate::error::policy_error(&e, name)),
+            Some(Value::String(text)) => match risk_core::parse_json(&text) {
+                Ok(v) => Ok(v),
+                Err(e) => {
+                    if policy_error.is_none() {
+                        policy_error = Some(crate::error::policy_error(&e, name));
+                    }
+                    Ok(Value::Null)
+                }
+            },
             None | Some(Value::Null) => {
                 problems.push(Detail { path: name.into(), message: "is required (an IAM policy document)".into() });
                 Ok(Value::Null)
@@ -253,9 +267,9 @@ pub fn diff_input(body: Value) -> Result<DiffInput, AppError> {
                 .into(),
         );
     }
-    if problems.is_empty() {
-        Ok(DiffInput { old, new, options })
-    } else {
-        Err(AppError::Validation(problems))
+    match policy_error {
+        _ if !problems.is_empty() => Err(AppError::Validation(problems)),
+        Some(e) => Err(e),
+        None => Ok(DiffInput { old, new, options }),
     }
 }

@@ -6,29 +6,41 @@
 
 #![allow(dead_code)] // the structs exist only for their derived schemas
 
+use serde::Deserialize;
 use serde_json::Value;
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 
 /// `read-only` flags any grant beyond reading; `read-write` does not.
-#[derive(ToSchema)]
-#[schema(rename_all = "kebab-case")]
+#[derive(ToSchema, Deserialize)]
+#[serde(rename_all = "kebab-case")]
 pub enum AccessType {
     ReadOnly,
     ReadWrite,
 }
 
-#[derive(ToSchema)]
-#[schema(rename_all = "lowercase")]
+#[derive(ToSchema, Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum PolicyType {
     Identity,
     Resource,
     Trust,
 }
 
+/// An IAM policy document (`{Version, Statement}`), or its JSON text as a string.
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+pub enum PolicyDocument {
+    Document(BTreeMap<String, Value>),
+    Text(String),
+}
+
 /// Score one policy. Only `policy` is required; omitted context means "not stated" (the
 /// same defaults as the CLI, Python and WASM surfaces).
-#[derive(ToSchema)]
+// NOTE: `Deserialize` only so utoipa reads `deny_unknown_fields` (additionalProperties:
+// false): the server rejects unknown fields with a 422.
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 #[schema(example = json!({
     "policy": {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": ["iam:PassRole", "lambda:CreateFunction"], "Resource": "*"}]},
     "access_type": "read-write",
@@ -36,9 +48,7 @@ pub enum PolicyType {
     "description": "deploy the billing lambda"
 }))]
 pub struct ScoreRequest {
-    /// The IAM policy document (`{Version, Statement}`), or its JSON text as a string.
-    #[schema(value_type = Object)]
-    pub policy: Value,
+    pub policy: PolicyDocument,
     #[schema(nullable)]
     pub access_type: Option<AccessType>,
     /// Requested grant duration in hours.
@@ -63,7 +73,8 @@ pub struct ScoreRequest {
 }
 
 /// Up to `batch_max` (default 100) scoring requests, scored in parallel.
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct BatchRequest {
     pub items: Vec<ScoreRequest>,
 }
@@ -84,12 +95,13 @@ pub struct BatchResponse {
 }
 
 /// Compare two versions of a policy.
-#[derive(ToSchema)]
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
 pub struct DiffRequest {
-    #[schema(value_type = Object)]
-    pub old: Value,
-    #[schema(value_type = Object)]
-    pub new: Value,
+    /// The policy before the change.
+    pub old: PolicyDocument,
+    /// The policy after the change.
+    pub new: PolicyDocument,
     #[schema(nullable)]
     pub access_type: Option<AccessType>,
     #[schema(minimum = 1, maximum = 8760, nullable)]

@@ -338,20 +338,27 @@ async fn forwarded_addresses_are_trusted_only_when_configured() {
 async fn batch_scores_each_item_and_reports_failures_in_place() {
     let app = router(|c| c.batch_max = 3);
     let body = format!(
-        r#"{{"items": [{{"policy": {PASSROLE}}}, {{"policy": {{"Statement": [{{"Effect": "Nope"}}]}}}}, {{"policy": {READ}, "duration_hours": 0}}]}}"#
+        r#"{{"items": [{{"policy": {PASSROLE}}}, {{"policy": {{"Statement": [{{"Effect": "Nope"}}]}}}}, {{"policy": {READ}, "duration_hours": 2}}]}}"#
     );
     let a = send(&app, post("/api/v1/score/batch", body)).await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text());
     let v = a.json();
-    assert_eq!((v["scored"].as_u64(), v["failed"].as_u64()), (Some(1), Some(2)));
+    assert_eq!((v["scored"].as_u64(), v["failed"].as_u64()), (Some(2), Some(1)));
     let r = v["results"].as_array().unwrap();
     assert_eq!(r.len(), 3);
     let expected = risk_core::score_json(PASSROLE, &risk_core::ScoreOptions::default()).unwrap();
     assert_eq!(serde_json::from_value::<risk_core::Report>(r[0]["result"].clone()).unwrap(), expected);
     assert_eq!(r[1]["error"]["code"], "invalid_policy");
     assert!(r[1]["error"]["details"][0]["path"].as_str().unwrap().starts_with("items[1].policy.Statement[0]"), "{v}");
-    assert_eq!(r[2]["error"]["code"], "validation_failed");
-    assert_eq!(r[2]["error"]["details"][0]["path"], "items[2].duration_hours");
+    assert_eq!(r[2]["result"]["context"]["duration_hours"], 2);
+    // Invalid fields in any item: the whole request is a 422 naming each.
+    let bad = format!(
+        r#"{{"items": [{{"policy": {READ}}}, {{"policy": {READ}, "duration_hours": 0}}, {{"policy": {READ}, "x": 1}}]}}"#
+    );
+    let e =
+        send(&app, post("/api/v1/score/batch", bad)).await.error(StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let paths: Vec<&str> = e["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+    assert_eq!(paths, ["items[1].duration_hours", "items[2].x"]);
     let too_many = format!(
         r#"{{"items": [{{"policy": {READ}}}, {{"policy": {READ}}}, {{"policy": {READ}}}, {{"policy": {READ}}}]}}"#
     );
