@@ -111,8 +111,8 @@ async function typeInto(page, selector, text) {
 }
 
 async function settled(page) {
-  // Scoring is debounced (120 ms) and the fragment is written 200 ms after it.
-  await page.waitForTimeout(450);
+  // Scoring is debounced and the fragment written after it; the page flags when both are done.
+  await page.waitForSelector('body[data-pending="0"]');
 }
 
 before(async () => {

@@ -193,3 +193,24 @@ test("bad options throw an OptionsError naming each path", () => {
   assert.deepStrictEqual(wasm.score(policy, {}), plain);
   assert.deepStrictEqual(wasm.score(policy, { accessType: null }), plain);
 });
+
+test("the TypeScript declarations name exactly the fields the results have", () => {
+  const dts = readFileSync(join(HERE, "../src/types.d.ts"), "utf8");
+  const fields = new Map();
+  for (const m of dts.matchAll(/export interface (\w+)[^{]*\{([\s\S]*?)\n\}/g)) {
+    fields.set(m[1], [...m[2].matchAll(/^ {2}(\w+)\??:/gm)].map((f) => f[1]).sort());
+  }
+  const keys = (o) => Object.keys(o).sort();
+  const corpus = (name) => JSON.stringify(JSON.parse(readFileSync(join(CORPUS, name), "utf8")).policy);
+  const r = wasm.score(corpus("privesc-cloudformation-passrole.json"));
+  assert.deepStrictEqual(fields.get("Report"), keys(r));
+  assert.deepStrictEqual(fields.get("Finding"), keys(r.findings[0]));
+  assert.deepStrictEqual(fields.get("AccessSummary"), keys(r.access_summary));
+  assert.deepStrictEqual(fields.get("ServiceAccess"), keys(Object.values(r.access_summary.by_service)[0]));
+  assert.deepStrictEqual(fields.get("Versions"), keys(r.versions));
+  const d = wasm.diff(corpus("benign-lambda-basic-execution.json"), corpus("privesc-cloudformation-passrole.json"));
+  assert.deepStrictEqual(fields.get("PolicyDiff"), keys(d));
+  assert.deepStrictEqual(fields.get("RuleDoc"), keys(wasm.rules()[0]));
+  assert.deepStrictEqual(fields.get("CatalogInfo"), keys(wasm.catalogInfo()));
+  assert.deepStrictEqual(fields.get("ActionDoc"), keys(Object.values(Object.values(wasm.explain("s3:Get*").services)[0])[0][0]));
+});

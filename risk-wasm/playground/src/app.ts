@@ -169,6 +169,7 @@ function update(): void {
       status.className = "status";
       status.textContent = "Paste a policy or pick an example.";
       result.replaceChildren(h("p", { class: "none" }, "No policy yet."));
+      scheduleFragment();
       return;
     }
     try {
@@ -203,16 +204,29 @@ function update(): void {
   scheduleFragment();
 }
 
+// `data-pending` is 1 from an edit until its result and fragment are written (tests wait on it).
 let updateTimer = 0;
+let updateQueued = false;
 function scheduleUpdate(): void {
+  document.body.dataset.pending = "1";
+  updateQueued = true;
   window.clearTimeout(updateTimer);
-  updateTimer = window.setTimeout(update, 120);
+  updateTimer = window.setTimeout(() => {
+    updateQueued = false;
+    update();
+  }, 120);
 }
 
 let fragmentTimer = 0;
+let fragmentQueued = false;
 function scheduleFragment(): void {
+  document.body.dataset.pending = "1";
+  fragmentQueued = true;
   window.clearTimeout(fragmentTimer);
-  fragmentTimer = window.setTimeout(() => void writeFragment(), 200);
+  fragmentTimer = window.setTimeout(() => {
+    fragmentQueued = false;
+    void writeFragment();
+  }, 200);
 }
 
 function state(): ViewState {
@@ -225,13 +239,18 @@ function state(): ViewState {
   };
 }
 
+let fragmentSeq = 0;
 async function writeFragment(): Promise<void> {
+  const seq = ++fragmentSeq;
   const frag = await encodeState(state());
-  if (frag === lastFragment) return;
-  lastFragment = frag;
-  // replaceState: typing must not fill the back button's history.
-  history.replaceState(null, "", `#${frag}`);
-  document.body.dataset.fragment = "saved";
+  if (seq !== fragmentSeq) return; // a newer write is under way
+  if (frag !== lastFragment) {
+    lastFragment = frag;
+    // replaceState: typing must not fill the back button's history.
+    history.replaceState(null, "", `#${frag}`);
+    document.body.dataset.fragment = "saved";
+  }
+  if (!updateQueued && !fragmentQueued) document.body.dataset.pending = "0";
 }
 
 function setMode(m: "score" | "diff"): void {
