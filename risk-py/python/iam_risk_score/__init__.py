@@ -1,0 +1,74 @@
+"""Score AWS IAM policies for risk: 1 (harmless) to 10 (full administrator), with findings.
+
+A deterministic engine written in Rust; every result is a plain dict in the same v1 JSON
+shape as the ``iam-risk-score`` CLI's ``--format json`` and the scoring API::
+
+    >>> import iam_risk_score
+    >>> r = iam_risk_score.score({"Version": "2012-10-17", "Statement": [
+    ...     {"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+    >>> r["score"], r["tier"]
+    (10, 'high')
+
+Functions: :func:`score`, :func:`score_many`, :func:`diff`, :func:`explain`, :func:`rules`,
+:func:`catalog_info`, :func:`versions`. Policies that cannot be scored raise
+:class:`PolicyError` (a ``ValueError``). See docs/python.md.
+"""
+
+from __future__ import annotations
+
+from ._core import (
+    MAX_INPUT_BYTES,
+    __version__,
+    catalog_info,
+    diff,
+    explain,
+    rules,
+    score,
+    score_many,
+    versions,
+)
+from ._errors import ErrorDetail, PolicyError
+from ._types import (
+    AccessSummary,
+    ActionDoc,
+    CatalogInfo,
+    CategorySummary,
+    Context,
+    Explanation,
+    Finding,
+    PatternExplanation,
+    PolicyDiff,
+    Report,
+    RuleDoc,
+    RuleExplanation,
+    ServiceAccess,
+    Versions,
+)
+
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "AccessSummary",
+    "ActionDoc",
+    "CatalogInfo",
+    "CategorySummary",
+    "Context",
+    "ErrorDetail",
+    "Explanation",
+    "Finding",
+    "PatternExplanation",
+    "PolicyDiff",
+    "PolicyError",
+    "Report",
+    "RuleDoc",
+    "RuleExplanation",
+    "ServiceAccess",
+    "Versions",
+    "__version__",
+    "catalog_info",
+    "diff",
+    "explain",
+    "rules",
+    "score",
+    "score_many",
+    "versions",
+]

@@ -1,0 +1,55 @@
+"""Type stubs of the native module ``iam_risk_score._core`` (see ``src/lib.rs``)."""
+
+from collections.abc import Iterable, Sequence
+from typing import Any, Literal, Union
+
+from ._types import CatalogInfo, Explanation, PolicyDiff, Report, RuleDoc, Versions
+
+__all__ = [
+    "MAX_INPUT_BYTES",
+    "__version__",
+    "catalog_info",
+    "diff",
+    "explain",
+    "rules",
+    "run_cli",
+    "score",
+    "score_many",
+    "versions",
+]
+
+#: A policy document: a dict, or its JSON text as ``str``/``bytes``/``bytearray`` (UTF-8).
+_Policy = Union[dict[str, Any], str, bytes, bytearray]
+_AccessType = Literal["read-only", "read-write"]
+_PolicyType = Literal["identity", "resource", "trust"]
+
+__version__: str
+MAX_INPUT_BYTES: int
+
+def score(
+    policy: _Policy,
+    *,
+    access_type: _AccessType | None = None,
+    duration_hours: int | None = None,
+    description: str | None = None,
+    extra_sensitive_services: Iterable[str] = (),
+    extra_high_impact_actions: Iterable[str] = (),
+    policy_type: _PolicyType | None = None,
+) -> Report: ...
+def score_many(
+    policies: Iterable[_Policy],
+    *,
+    threads: int | None = None,
+    access_type: _AccessType | None = None,
+    duration_hours: int | None = None,
+    description: str | None = None,
+    extra_sensitive_services: Iterable[str] = (),
+    extra_high_impact_actions: Iterable[str] = (),
+    policy_type: _PolicyType | None = None,
+) -> list[Report]: ...
+def diff(old: _Policy, new: _Policy, *, access_type: _AccessType | None = None) -> PolicyDiff: ...
+def explain(pattern_or_rule: str) -> Explanation: ...
+def rules() -> list[RuleDoc]: ...
+def catalog_info() -> CatalogInfo: ...
+def versions() -> Versions: ...
+def run_cli(argv: Sequence[str]) -> int: ...

@@ -1,0 +1,138 @@
+"""The shapes of results, as ``TypedDict`` s for type checkers: plain dicts at run time.
+
+They mirror the engine's frozen v1 JSON (``risk-core/src/output/v1.rs`` and
+``docs/output-v1.md``); fields are only ever added within v1.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Literal, TypedDict, Union
+
+
+class CategorySummary(TypedDict):
+    max_score: int
+    findings: int
+
+
+class ServiceAccess(TypedDict):
+    access_levels: dict[str, int]
+    catalog_actions: int
+    actions_on_all_resources: int
+
+
+class AccessSummary(TypedDict):
+    services: int
+    actions: int
+    actions_on_all_resources: int
+    by_service: dict[str, ServiceAccess]
+
+
+class Context(TypedDict):
+    access_type: str | None
+    duration_hours: int | None
+
+
+class Versions(TypedDict):
+    engine: str
+    rules: str
+    catalog: str
+    catalog_source: str
+
+
+class Finding(TypedDict):
+    rule: str
+    name: str
+    category: str
+    severity: str
+    score: int
+    statement: int | None
+    statements: list[int]
+    sid: str | None
+    actions: list[str]
+    resources: list[str]
+    conditions: dict[str, Any] | None
+    message: str
+    suggestion: str
+    paths: list[str]
+
+
+class Report(TypedDict):
+    """One scored policy (v1). The first nine keys are those of ``iam-risk-score`` 0.1."""
+
+    score: int
+    tier: str
+    would_auto_approve_at_threshold_5: bool
+    factors: list[str]
+    suggestions: list[str]
+    llm_narrative: str | None
+    analyzer: str
+    policy_fingerprint: str
+    api_version: str
+    policy_type: str
+    findings: list[Finding]
+    categories: dict[str, CategorySummary]
+    access_summary: AccessSummary
+    context: Context
+    versions: Versions
+
+
+class PolicyDiff(TypedDict):
+    old_score: int
+    new_score: int
+    risk_delta: int
+    old_tier: str
+    new_tier: str
+    added_actions: dict[str, dict[str, list[str]]]
+    added_actions_total: int
+    removed_actions: dict[str, dict[str, list[str]]]
+    removed_actions_total: int
+    new_findings: list[Finding]
+    resolved_findings: list[Finding]
+    old_fingerprint: str
+    new_fingerprint: str
+    api_version: str
+    versions: Versions
+
+
+class RuleDoc(TypedDict):
+    code: str
+    name: str
+    category: str
+    severity: str
+    max_score: int
+    applies_to: list[str]
+    summary: str
+    what: str
+    why: str
+    example: str
+    safer: str
+    scoring: str
+
+
+class RuleExplanation(RuleDoc):
+    kind: Literal["rule"]
+
+
+class ActionDoc(TypedDict):
+    action: str
+    access_level: str
+    resource_types: list[str]
+
+
+class PatternExplanation(TypedDict):
+    kind: Literal["pattern"]
+    pattern: str
+    total: int
+    services: dict[str, dict[str, list[ActionDoc]]]
+
+
+Explanation = Union[RuleExplanation, PatternExplanation]
+
+
+class CatalogInfo(TypedDict):
+    services: int
+    actions: int
+    source: str
+    version: str
+    updated_at: str
+    license: str

@@ -1,0 +1,436 @@
+//! `iam_risk_score._core`: the Python extension, a thin layer over `risk-core` and `risk-cli`.
+//!
+//! Every result is the engine's own serde type (v1 `Report`, `PolicyDiff`, `Explanation`, …)
+//! turned into plain Python objects, so Python sees exactly the JSON every other surface
+//! returns. The engine runs with the GIL released; `score_many` fans out over rayon.
+
+mod convert;
+mod many;
+
+use convert::{read_policy, to_py, type_name, Input, InputError};
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString, PyType};
+use risk_core::{AccessType, PolicyType, Problem, ScoreOptions};
+use std::collections::HashMap;
+use std::ffi::OsString;
+use std::panic::{catch_unwind, AssertUnwindSafe};
+use std::sync::{Arc, LazyLock, Mutex};
+
+// Scoring allocates many small strings; mimalloc is markedly faster than the system allocator
+// (the CLI uses it too). It serves only Rust allocations: Python keeps its own allocator.
+#[global_allocator]
+static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
+/// Most threads `score_many` accepts: beyond this an explicit pool is a mistake, not a speed-up.
+const MAX_THREADS: usize = 1024;
+
+static POLICY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// Build an `iam_risk_score.PolicyError` (defined in Python so it can subclass `ValueError`
+/// on every abi3 interpreter and carry `.errors()`).
+fn policy_error(
+    py: Python<'_>,
+    message: String,
+    problems: &[Problem],
+    index: Option<usize>,
+    side: Option<&str>,
+) -> PyErr {
+    let build = || -> PyResult<PyErr> {
+        let cls = POLICY_ERROR.import(py, "iam_risk_score._errors", "PolicyError")?;
+        let errors = PyList::empty(py);
+        for p in problems {
+            let d = PyDict::new(py);
+            d.set_item("path", &p.path)?;
+            d.set_item("message", &p.message)?;
+            errors.append(d)?;
+        }
+        let kwargs = PyDict::new(py);
+        kwargs.set_item("index", index)?;
+        kwargs.set_item("side", side)?;
+        Ok(PyErr::from_value(cls.call((message, errors), Some(&kwargs))?))
+    };
+    build().unwrap_or_else(|e| e)
+}
+
+fn input_error(py: Python<'_>, e: InputError, index: Option<usize>, side: Option<&str>) -> PyErr {
+    let prefix = match (index, side) {
+        (Some(i), _) => format!("policies[{i}]: "),
+        (None, Some(s)) => format!("{s} policy: "),
+        (None, None) => String::new(),
+    };
+    match e {
+        InputError::Type(m) => PyTypeError::new_err(format!("{prefix}{m}")),
+        InputError::Policy(p) => policy_error(py, format!("{prefix}{p}"), p.problems(), index, side),
+    }
+}
+
+/// Run engine code with the GIL released, turning a panic (an engine bug) into a
+/// `RuntimeError` instead of pyo3's `PanicException`, which `except Exception` cannot catch.
+fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+    py.detach(|| catch_unwind(AssertUnwindSafe(f)))
+        .map_err(|payload| many::internal_error(&many::panic_message(&*payload)))
+}
+
+/// A list of str from any iterable of str (a lone str is refused: it would split into letters).
+fn strings(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Vec<String>> {
+    let Some(obj) = obj else { return Ok(Vec::new()) };
+    if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
+        return Err(PyTypeError::new_err(format!("{name} must be a list of str, not a single {}", type_name(obj))));
+    }
+    let iter = obj
+        .try_iter()
+        .map_err(|_| PyTypeError::new_err(format!("{name} must be a list of str, not {}", type_name(obj))))?;
+    let mut out = Vec::new();
+    for item in iter {
+        let item = item?;
+        match item.cast::<PyString>() {
+            Ok(s) => out.push(s.to_str()?.to_owned()),
+            Err(_) => {
+                return Err(PyTypeError::new_err(format!("{name} must contain only str, found {}", type_name(&item))))
+            }
+        }
+    }
+    Ok(out)
+}
+
+/// The scoring options, validated as the CLI validates its flags.
+#[allow(clippy::too_many_arguments)]
+fn options(
+    access_type: Option<&Bound<'_, PyAny>>,
+    duration_hours: Option<&Bound<'_, PyAny>>,
+    description: Option<&Bound<'_, PyAny>>,
+    extra_sensitive_services: Option<&Bound<'_, PyAny>>,
+    extra_high_impact_actions: Option<&Bound<'_, PyAny>>,
+    policy_type: Option<&Bound<'_, PyAny>>,
+) -> PyResult<ScoreOptions> {
+    let text = |obj: Option<&Bound<'_, PyAny>>, name: &str| -> PyResult<Option<String>> {
+        match obj {
+            None => Ok(None),
+            Some(o) if o.is_none() => Ok(None),
+            Some(o) => match o.cast::<PyString>() {
+                Ok(s) => Ok(Some(s.to_str()?.to_owned())),
+                Err(_) => Err(PyTypeError::new_err(format!("{name} must be a str or None, not {}", type_name(o)))),
+            },
+        }
+    };
+    let access_type = match text(access_type, "access_type")? {
+        None => None,
+        Some(s) => Some(AccessType::parse(&s).ok_or_else(|| {
+            PyValueError::new_err(format!("access_type must be `read-only` or `read-write`, not `{s}`"))
+        })?),
+    };
+    let policy_type = match text(policy_type, "policy_type")? {
+        None => None,
+        Some(s) => Some(PolicyType::parse(s.trim()).ok_or_else(|| {
+            PyValueError::new_err(format!("policy_type must be `identity`, `resource` or `trust`, not `{s}`"))
+        })?),
+    };
+    let duration_hours = match duration_hours {
+        None => None,
+        Some(o) if o.is_none() => None,
+        Some(o) if o.is_instance_of::<PyBool>() || !o.is_instance_of::<PyInt>() => {
+            return Err(PyTypeError::new_err(format!("duration_hours must be an int or None, not {}", type_name(o))))
+        }
+        Some(o) => {
+            let n = o.extract::<i64>().unwrap_or(i64::MAX);
+            if !(1..=8760).contains(&n) {
+                return Err(PyValueError::new_err(format!(
+                    "duration_hours must be between 1 and 8760 (one year), not {o}"
+                )));
+            }
+            Some(n as u32)
+        }
+    };
+    let sensitive = strings(extra_sensitive_services, "extra_sensitive_services")?;
+    for s in &sensitive {
+        if iam_catalog::service_index(s.trim()).is_none() {
+            return Err(PyValueError::new_err(format!(
+                "unknown service `{s}` in extra_sensitive_services; use a service prefix such as `dynamodb`"
+            )));
+        }
+    }
+    let high = strings(extra_high_impact_actions, "extra_high_impact_actions")?;
+    for p in &high {
+        let mut set = risk_core::actions::ActionSet::empty();
+        if risk_core::actions::expand_into(p.trim(), &mut set).is_err() {
+            return Err(PyValueError::new_err(format!(
+                "high-impact action `{p}` in extra_high_impact_actions matches no action in the AWS catalog"
+            )));
+        }
+    }
+    Ok(ScoreOptions {
+        access_type,
+        duration_hours,
+        description: text(description, "description")?,
+        extra_sensitive_services: sensitive,
+        extra_high_impact_actions: high,
+        policy_type,
+    })
+}
+
+/// Score one policy: a dict, or its JSON text as ``str`` or UTF-8 ``bytes``.
+///
+/// Returns the v1 result as a plain dict (``score`` 1-10, ``tier``, ``factors``,
+/// ``suggestions``, ``findings``, ``categories``, ``access_summary``, ``context``,
+/// ``versions``, ...), equal to the CLI's ``--format json`` for the same policy and options.
+///
+/// Options (all keyword-only, all optional; the defaults mean "not stated"):
+///
+/// - ``access_type``: ``"read-only"`` flags any grant beyond reading; ``"read-write"``.
+/// - ``duration_hours``: requested grant duration, 1-8760; long grants raise risky scores.
+/// - ``description``: purpose of the request (kept for context; never changes the score).
+/// - ``extra_sensitive_services``: service prefixes your organisation treats as sensitive.
+/// - ``extra_high_impact_actions``: action patterns your organisation treats as high-impact.
+/// - ``policy_type``: ``"identity"``, ``"resource"`` or ``"trust"`` instead of detecting it.
+///
+/// Raises ``PolicyError`` (a ``ValueError``) for malformed JSON, an invalid policy, text that
+/// is not UTF-8 or larger than ``MAX_INPUT_BYTES``; ``TypeError`` for arguments of the wrong
+/// type; ``ValueError`` for invalid options. The GIL is released while scoring.
+#[pyfunction]
+#[pyo3(
+    signature = (
+        policy, *, access_type=None, duration_hours=None, description=None,
+        extra_sensitive_services=None, extra_high_impact_actions=None, policy_type=None
+    ),
+    text_signature = "(policy, *, access_type=None, duration_hours=None, description=None, \
+        extra_sensitive_services=(), extra_high_impact_actions=(), policy_type=None)"
+)]
+#[allow(clippy::too_many_arguments)]
+fn score<'py>(
+    py: Python<'py>,
+    policy: &Bound<'py, PyAny>,
+    access_type: Option<&Bound<'py, PyAny>>,
+    duration_hours: Option<&Bound<'py, PyAny>>,
+    description: Option<&Bound<'py, PyAny>>,
+    extra_sensitive_services: Option<&Bound<'py, PyAny>>,
+    extra_high_impact_actions: Option<&Bound<'py, PyAny>>,
+    policy_type: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = options(
+        access_type,
+        duration_hours,
+        description,
+        extra_sensitive_services,
+        extra_high_impact_actions,
+        policy_type,
+    )?;
+    let input = read_policy(policy).map_err(|e| input_error(py, e, None, None))?;
+    match detached(py, || input.score(&opts))? {
+        Ok(report) => to_py(py, &report),
+        Err(e) => Err(policy_error(py, e.to_string(), e.problems(), None, None)),
+    }
+}
+
+static POOLS: LazyLock<Mutex<HashMap<usize, Arc<rayon::ThreadPool>>>> = LazyLock::new(Default::default);
+
+/// A rayon pool of exactly `n` threads, built once per size and kept for later calls.
+fn pool(n: usize) -> PyResult<Arc<rayon::ThreadPool>> {
+    let mut pools = POOLS.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    if let Some(p) = pools.get(&n) {
+        return Ok(p.clone());
+    }
+    let p = Arc::new(
+        rayon::ThreadPoolBuilder::new()
+            .num_threads(n)
+            .thread_name(|i| format!("iam-risk-score-{i}"))
+            .build()
+            .map_err(|e| PyRuntimeError::new_err(format!("cannot start {n} threads: {e}")))?,
+    );
+    pools.insert(n, p.clone());
+    Ok(p)
+}
+
+/// Score many policies in parallel, in Rust threads with the GIL released.
+///
+/// ``policies`` is any iterable of policies (each a dict, ``str`` or ``bytes``); the result
+/// is a list of v1 dicts in the same order, each equal to ``score(policy, **options)``.
+/// ``threads`` is the number of worker threads (default: one per CPU core; ``1`` scores on
+/// the calling thread). The other keyword options are those of ``score`` and apply to every
+/// policy.
+///
+/// Raises ``PolicyError`` for the first policy (lowest index) that cannot be scored, with
+/// ``.index`` set to its position; ``TypeError``/``ValueError`` as ``score`` does.
+#[pyfunction]
+#[pyo3(
+    signature = (
+        policies, *, threads=None, access_type=None, duration_hours=None, description=None,
+        extra_sensitive_services=None, extra_high_impact_actions=None, policy_type=None
+    ),
+    text_signature = "(policies, *, threads=None, access_type=None, duration_hours=None, \
+        description=None, extra_sensitive_services=(), extra_high_impact_actions=(), policy_type=None)"
+)]
+#[allow(clippy::too_many_arguments)]
+fn score_many<'py>(
+    py: Python<'py>,
+    policies: &Bound<'py, PyAny>,
+    threads: Option<&Bound<'py, PyAny>>,
+    access_type: Option<&Bound<'py, PyAny>>,
+    duration_hours: Option<&Bound<'py, PyAny>>,
+    description: Option<&Bound<'py, PyAny>>,
+    extra_sensitive_services: Option<&Bound<'py, PyAny>>,
+    extra_high_impact_actions: Option<&Bound<'py, PyAny>>,
+    policy_type: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let threads = match threads {
+        None => None,
+        Some(t) if t.is_none() => None,
+        Some(t) if t.is_instance_of::<PyBool>() || !t.is_instance_of::<PyInt>() => {
+            return Err(PyTypeError::new_err(format!("threads must be an int or None, not {}", type_name(t))))
+        }
+        Some(t) => {
+            let n = t.extract::<i64>().unwrap_or(i64::MAX);
+            if !(1..=MAX_THREADS as i64).contains(&n) {
+                return Err(PyValueError::new_err(format!("threads must be between 1 and {MAX_THREADS}, not {t}")));
+            }
+            Some(n as usize)
+        }
+    };
+    let opts = options(
+        access_type,
+        duration_hours,
+        description,
+        extra_sensitive_services,
+        extra_high_impact_actions,
+        policy_type,
+    )?;
+    if policies.is_instance_of::<PyString>()
+        || policies.is_instance_of::<PyBytes>()
+        || policies.is_instance_of::<PyByteArray>()
+        || policies.is_instance_of::<PyDict>()
+    {
+        return Err(PyTypeError::new_err(format!(
+            "score_many takes a list of policies, not a single {} (use score for one policy)",
+            type_name(policies)
+        )));
+    }
+    let iter = policies.try_iter().map_err(|_| {
+        PyTypeError::new_err(format!("score_many takes a list of policies, not {}", type_name(policies)))
+    })?;
+    let items = iter.collect::<PyResult<Vec<_>>>()?;
+    let mut inputs: Vec<Input<'_>> = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        inputs.push(read_policy(item).map_err(|e| input_error(py, e, Some(i), None))?);
+    }
+    let results: Vec<Result<Bound<'py, PyAny>, risk_core::PolicyError>> = match threads {
+        // One thread: the calling thread, without the GIL; no pool, no pipeline.
+        Some(1) => detached(py, || inputs.iter().map(|i| i.score(&opts)).collect::<Vec<_>>())?
+            .into_iter()
+            .map(|r| match r {
+                Ok(report) => to_py(py, &report).map(Ok),
+                Err(e) => Ok(Err(e)),
+            })
+            .collect::<PyResult<_>>()?,
+        Some(n) => many::score_parallel(py, &inputs, &opts, Some(&*pool(n)?))?,
+        None => many::score_parallel(py, &inputs, &opts, None)?,
+    };
+    let out = PyList::empty(py);
+    for (i, r) in results.into_iter().enumerate() {
+        match r {
+            Ok(obj) => out.append(obj)?,
+            Err(e) => return Err(policy_error(py, format!("policies[{i}]: {e}"), e.problems(), Some(i), None)),
+        }
+    }
+    Ok(out)
+}
+
+/// What a policy change adds: both scores, the risk delta, newly granted and removed actions
+/// (after wildcard expansion) by service and access level, and findings that appear or are
+/// resolved. ``old`` and ``new`` are dicts or JSON text; the result equals the CLI's
+/// ``iam-risk-score diff OLD NEW --format json``.
+///
+/// Raises ``PolicyError`` with ``.side`` ``"old"`` or ``"new"`` when a side cannot be read.
+#[pyfunction]
+#[pyo3(signature = (old, new, *, access_type=None))]
+fn diff<'py>(
+    py: Python<'py>,
+    old: &Bound<'py, PyAny>,
+    new: &Bound<'py, PyAny>,
+    access_type: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let opts = options(access_type, None, None, None, None, None)?;
+    let side_error = |e: risk_core::PolicyError, side: &str| {
+        policy_error(py, format!("{side} policy: {e}"), e.problems(), None, Some(side))
+    };
+    // NOTE: the old side is checked completely (JSON, then policy shape) before the new one
+    // is read, as `risk_core::diff::diff_json` does, so both surfaces report the same error.
+    let old_value = read_policy(old).map_err(|e| input_error(py, e, None, Some("old")))?;
+    let old_value = detached(py, || {
+        let v = old_value.into_value()?;
+        risk_core::policy::Policy::parse(&v)?;
+        Ok(v)
+    })?
+    .map_err(|e| side_error(e, "old"))?;
+    let new_value = read_policy(new).map_err(|e| input_error(py, e, None, Some("new")))?;
+    let new_value = detached(py, || new_value.into_value())?.map_err(|e| side_error(e, "new"))?;
+    match detached(py, || risk_core::diff::diff_values(&old_value, &new_value, &opts))? {
+        Ok(d) => to_py(py, &d),
+        Err(risk_core::diff::DiffError::Old(e)) => Err(side_error(e, "old")),
+        Err(risk_core::diff::DiffError::New(e)) => Err(side_error(e, "new")),
+    }
+}
+
+/// Explain a rule (code ``"PE002"`` or name ``"passrole-escalation"``) or an action pattern
+/// (``"s3:Get*"``).
+///
+/// Returns ``{"kind": "rule", "code", "name", "category", "severity", "max_score", ...}`` or
+/// ``{"kind": "pattern", "pattern", "total", "services": {service: {access level: [...]}}}``,
+/// as ``iam-risk-score explain QUERY --format json`` prints. Raises ``ValueError`` saying why
+/// nothing matched (with a suggestion for a near miss such as ``s3:GetObjectz``).
+#[pyfunction]
+fn explain<'py>(py: Python<'py>, pattern_or_rule: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    let query = pattern_or_rule.cast::<PyString>().map_err(|_| {
+        PyTypeError::new_err(format!(
+            "explain takes a str (rule code, rule name or action pattern), not {}",
+            type_name(pattern_or_rule)
+        ))
+    })?;
+    let query = query.to_str()?;
+    match detached(py, || risk_core::explain::explain(query))? {
+        Ok(x) => to_py(py, &x),
+        Err(message) => Err(PyValueError::new_err(message)),
+    }
+}
+
+/// Every rule's documentation (code, name, category, severity, max_score, summary, what,
+/// why, example, safer, scoring), in registry order, as ``iam-risk-score rules --format json``.
+#[pyfunction]
+fn rules(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_py(py, &risk_core::explain::rule_docs())
+}
+
+/// Size and provenance of the bundled AWS action catalog: ``services``, ``actions``,
+/// ``source``, ``version``, ``updated_at``, ``license``.
+#[pyfunction]
+fn catalog_info(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_py(py, &risk_core::catalog_info())
+}
+
+/// Engine, rule-set and catalog versions, as stamped into every result.
+#[pyfunction]
+fn versions(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    to_py(py, &risk_core::versions())
+}
+
+/// Run the `iam-risk-score` command line with `argv` (program name first); returns the exit
+/// code. Output goes straight to the process's stdout/stderr file descriptors.
+#[pyfunction]
+fn run_cli(py: Python<'_>, argv: Vec<OsString>) -> PyResult<i32> {
+    detached(py, || risk_cli::run(argv))
+}
+
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    m.add("MAX_INPUT_BYTES", convert::MAX_INPUT_BYTES)?;
+    m.add_function(wrap_pyfunction!(score, m)?)?;
+    m.add_function(wrap_pyfunction!(score_many, m)?)?;
+    m.add_function(wrap_pyfunction!(diff, m)?)?;
+    m.add_function(wrap_pyfunction!(explain, m)?)?;
+    m.add_function(wrap_pyfunction!(rules, m)?)?;
+    m.add_function(wrap_pyfunction!(catalog_info, m)?)?;
+    m.add_function(wrap_pyfunction!(versions, m)?)?;
+    m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    Ok(())
+}
