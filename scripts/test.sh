@@ -185,6 +185,15 @@ section_rust() {
 #   section_services scorer-api, jit-service: start PostgreSQL / moto from the script, run their tests
 # ---------------------------------------------------------------------------------------------
 
+# risk-py: builds the wheel with `pip install ./risk-py` in target/venv-py (maturin, pytest and
+# mypy from PyPI) and runs pytest on risk-py/tests; see the script's header.
+section_python() {
+    section "python"
+    step "Python package: pip install ./risk-py, pytest (scripts/test-python.sh)" \
+        "rerun \`bash scripts/test-python.sh\`; logs in target/test-logs/python-build.log and pytest.log" \
+        bash scripts/test-python.sh
+}
+
 # risk-wasm: one script builds the package and the playground and runs the Rust, Node parity
 # and headless-Chromium tests; it installs chromium, the wasm32 target, wasm-bindgen-cli and the
 # npm dev dependencies when they are missing.
@@ -209,6 +218,7 @@ main() {
         "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
     section_toolchain
     section_rust
+    section_python
     section_wasm
     section_services
     print_summary

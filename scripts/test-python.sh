@@ -1,0 +1,94 @@
+#!/usr/bin/env bash
+# scripts/test-python.sh — build the Python package the way a user does and run its tests.
+#
+#   scripts/test-python.sh             debug build of the extension (fast; what CI runs)
+#   scripts/test-python.sh --release   the release profile, as a published wheel is built
+#
+# Idempotent: the venv (target/venv-py) is created once and reused; tools are installed only
+# when missing. Steps: venv with maturin, pytest and mypy from PyPI → the Rust CLI binary
+# (debug; the parity tests compare against it) → `pip install ./risk-py` (maturin as PEP 517
+# backend) → pytest on risk-py/tests, whose summary line is repeated at the end.
+#
+# NOTE: the debug profile by default because it reuses what `cargo test --workspace` already
+# compiled (only pyo3 and the extension itself are built, ~1 min); a cold release build with
+# LTO is several minutes on 2 cores. The API is the same either way; only speed differs.
+
+set -euo pipefail
+export LC_NUMERIC=C
+
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+cd "$ROOT"
+
+VENV="$ROOT/target/venv-py"
+LOG_DIR="$ROOT/target/test-logs"
+PROFILE=dev
+# Tools for building and testing; lower bounds are the versions verified here.
+TOOLS=("maturin>=1.16,<2" "pytest>=8" "mypy>=1.10")
+
+for arg in "$@"; do
+    case "$arg" in
+        --release) PROFILE=release ;;
+        -h | --help) sed -n '2,6p' "${BASH_SOURCE[0]}" | sed 's/^# \{0,1\}//'; exit 0 ;;
+        *) echo "scripts/test-python.sh: unknown argument \`$arg\`" >&2; exit 2 ;;
+    esac
+done
+
+START=$EPOCHREALTIME
+elapsed() { awk -v s="$1" -v e="$EPOCHREALTIME" 'BEGIN { printf "%.1f", e - s }'; }
+say() { printf '    [python] %s\n' "$*"; }
+
+PYTHON="${PYTHON:-python3}"
+if ! command -v "$PYTHON" >/dev/null 2>&1; then
+    echo "scripts/test-python.sh: \`$PYTHON\` not found: install Python 3.10 or newer" >&2
+    exit 127
+fi
+if ! "$PYTHON" -c 'import sys; sys.exit(sys.version_info < (3, 10))'; then
+    echo "scripts/test-python.sh: $("$PYTHON" --version 2>&1) is too old: the package needs Python 3.10+" >&2
+    exit 1
+fi
+
+# 1. The venv, rebuilt if it is missing or broken (e.g. the interpreter it pointed to is gone).
+t=$EPOCHREALTIME
+if ! "$VENV/bin/python" -c 'import sys' >/dev/null 2>&1; then
+    say "creating ${VENV#"$ROOT"/} with $("$PYTHON" --version 2>&1)"
+    rm -rf "$VENV"
+    "$PYTHON" -m venv "$VENV"
+fi
+PY="$VENV/bin/python"
+# maturin's PEP 517 backend runs the `maturin` executable: the venv's must come first.
+export PATH="$VENV/bin:$PATH"
+if ! "$PY" -m pip install -q --disable-pip-version-check "${TOOLS[@]}"; then
+    echo "scripts/test-python.sh: could not install ${TOOLS[*]} from PyPI into ${VENV#"$ROOT"/}" >&2
+    exit 1
+fi
+say "venv ready: $("$PY" -m maturin --version), pytest $("$PY" -m pytest --version 2>&1 | awk '{print $2}'), $("$PY" -m mypy --version | awk '{print $1, $2}') ($(elapsed "$t")s)"
+
+# 2. The Rust CLI the parity tests compare against (debug: already built by `cargo test`).
+t=$EPOCHREALTIME
+cargo build -q -p risk-cli --bin iam-risk-score
+export IAM_RISK_SCORE_CLI="$ROOT/target/debug/iam-risk-score"
+say "Rust CLI: ${IAM_RISK_SCORE_CLI#"$ROOT"/} ($(elapsed "$t")s)"
+
+# 3. Build and install the wheel through pip and maturin's PEP 517 backend, as
+#    `pip install ./risk-py` does for a user; maturin comes from the venv (no build isolation,
+#    so no second download), and the cargo profile from MATURIN_PEP517_ARGS.
+t=$EPOCHREALTIME
+mkdir -p "$LOG_DIR"
+if ! MATURIN_PEP517_ARGS="--profile $PROFILE" "$PY" -m pip install --disable-pip-version-check \
+    --no-build-isolation --force-reinstall --no-deps "$ROOT/risk-py" >"$LOG_DIR/python-build.log" 2>&1; then
+    tail -n 40 "$LOG_DIR/python-build.log" >&2
+    echo "scripts/test-python.sh: \`pip install ./risk-py\` failed (full log: ${LOG_DIR#"$ROOT"/}/python-build.log)" >&2
+    exit 1
+fi
+say "pip install ./risk-py ($PROFILE profile): $("$PY" -c 'import iam_risk_score as m; print(m.__version__)') installed ($(elapsed "$t")s)"
+
+# 4. The tests, against the installed package (run from a scratch directory so the source
+#    tree's risk-py/python cannot shadow it).
+t=$EPOCHREALTIME
+rc=0
+(cd "$ROOT/target" && "$PY" -m pytest "$ROOT/risk-py/tests" -q -p no:cacheprovider --rootdir "$ROOT/risk-py") \
+    2>&1 | tee "$LOG_DIR/pytest.log" || rc=$?
+summary="$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)|no tests ran' "$LOG_DIR/pytest.log" | tail -n 1 | sed 's/=//g; s/^ *//; s/ *$//')"
+say "pytest: ${summary:-no summary line (see ${LOG_DIR#"$ROOT"/}/pytest.log)} ($(elapsed "$t")s)"
+say "total $(elapsed "$START")s"
+exit "$rc"
