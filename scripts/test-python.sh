@@ -4,8 +4,8 @@
 #   scripts/test-python.sh             debug build of the extension (fast; what CI runs)
 #   scripts/test-python.sh --release   the release profile, as a published wheel is built
 #
-# Idempotent: the venv (target/venv-py) is created once and reused; tools are installed only
-# when missing. Steps: venv with maturin, pytest and mypy from PyPI → the Rust CLI binary
+# Idempotent: the venv (target/venv-py, under $CARGO_TARGET_DIR when set) is created once and
+# reused; tools are installed only when missing. Steps: venv with maturin, pytest and mypy from PyPI → the Rust CLI binary
 # (debug; the parity tests compare against it) → `pip install ./risk-py` (maturin as PEP 517
 # backend) → pytest on risk-py/tests, whose summary line is repeated at the end.
 #
@@ -19,8 +19,9 @@ export LC_NUMERIC=C
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$ROOT"
 
-VENV="$ROOT/target/venv-py"
-LOG_DIR="$ROOT/target/test-logs"
+TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
+VENV="$TARGET/venv-py"
+LOG_DIR="$TARGET/test-logs"
 PROFILE=dev
 # Tools for building and testing; lower bounds are the versions verified here.
 TOOLS=("maturin>=1.16,<2" "pytest>=8" "mypy>=1.10")
@@ -66,7 +67,7 @@ say "venv ready: $("$PY" -m maturin --version), pytest $("$PY" -m pytest --versi
 # 2. The Rust CLI the parity tests compare against (debug: already built by `cargo test`).
 t=$EPOCHREALTIME
 cargo build -q -p risk-cli --bin iam-risk-score
-export IAM_RISK_SCORE_CLI="$ROOT/target/debug/iam-risk-score"
+export IAM_RISK_SCORE_CLI="$TARGET/debug/iam-risk-score"
 say "Rust CLI: ${IAM_RISK_SCORE_CLI#"$ROOT"/} ($(elapsed "$t")s)"
 
 # 3. Build and install the wheel through pip and maturin's PEP 517 backend, as
@@ -86,7 +87,7 @@ say "pip install ./risk-py ($PROFILE profile): $("$PY" -c 'import iam_risk_score
 #    tree's risk-py/python cannot shadow it).
 t=$EPOCHREALTIME
 rc=0
-(cd "$ROOT/target" && "$PY" -m pytest "$ROOT/risk-py/tests" -q -p no:cacheprovider --rootdir "$ROOT/risk-py") \
+(cd "$TARGET" && "$PY" -m pytest "$ROOT/risk-py/tests" -q -p no:cacheprovider --rootdir "$ROOT/risk-py") \
     2>&1 | tee "$LOG_DIR/pytest.log" || rc=$?
 summary="$(grep -E '^(=+ )?[0-9]+ (passed|failed|error)|no tests ran' "$LOG_DIR/pytest.log" | tail -n 1 | sed 's/=//g; s/^ *//; s/ *$//')"
 say "pytest: ${summary:-no summary line (see ${LOG_DIR#"$ROOT"/}/pytest.log)} ($(elapsed "$t")s)"
