@@ -100,6 +100,8 @@ async function open(context, url) {
 }
 
 async function shot(page, name, fullPage = true) {
+  // A full-page capture of a scrolled page draws the sticky editor column mid-page.
+  if (fullPage) await page.evaluate(() => window.scrollTo(0, 0));
   await page.screenshot({ path: join(SHOTS, name), fullPage });
 }
 
