@@ -229,7 +229,8 @@ fn arn_fields(s: &str) -> Option<Vec<&str>> {
 pub fn widen_arn_fields(doc: &mut Value) -> bool {
     let opaque = |f: &str| {
         let inner = f.strip_prefix("${").and_then(|r| r.strip_suffix('}')).map(str::to_ascii_lowercase);
-        inner.is_some_and(|i| !(i.starts_with("aws:") && !i.starts_with("aws::")))
+        // IAM policy variables are `${aws:name}`; CloudFormation pseudo parameters `${AWS::Name}`.
+        inner.is_some_and(|i| !i.starts_with("aws:") || i.starts_with("aws::"))
     };
     let mut changed = false;
     let fix = |v: &mut Value, changed: &mut bool| {

@@ -76,39 +76,67 @@ pub fn totals(run: &ScanRun) -> Value {
     v
 }
 
-fn entry_json(e: &Entry) -> Value {
-    let mut v = json!({
-        "file": e.uri,
-        "line": e.found.line,
-        "address": e.found.address,
-        "principal": e.found.principal,
-        "source": e.source,
-        "statement_lines": e.found.statement_lines,
-        "notes": e.found.notes,
-        "result": e.report,
-    });
-    if let Some(c) = &e.change {
-        if let (Value::Object(m), Ok(Value::Object(cm))) = (&mut v, serde_json::to_value(c)) {
-            m.extend(cm);
-        }
-    }
-    v
+/// One policy in the JSON output: where it is, its v1 result, and with a base its change
+/// (the per-policy keys `status`, `old_score`, `new_score`, `risk_delta`, `added_actions`,
+/// `new_findings`, `resolved_findings`, …). Serialized directly: a scan can be tens of MB.
+#[derive(serde::Serialize)]
+struct EntryOut<'a> {
+    file: &'a str,
+    line: usize,
+    address: &'a str,
+    principal: Option<&'a str>,
+    source: super::SourceKind,
+    statement_lines: &'a [usize],
+    notes: &'a [String],
+    #[serde(flatten, skip_serializing_if = "Option::is_none")]
+    change: Option<&'a super::Change>,
+    result: Option<&'a risk_core::Report>,
+}
+
+#[derive(serde::Serialize)]
+struct ScanOut<'a> {
+    api_version: &'a str,
+    kind: &'a str,
+    base: Option<Value>,
+    threshold: Option<u8>,
+    results: Vec<EntryOut<'a>>,
+    errors: &'a [super::FileError],
+    totals: Value,
+    gate: &'a super::Gate,
+    versions: risk_core::output::v1::Versions,
 }
 
 /// `{"api_version": "v1", "kind": "scan", "results": [...], "errors": [...], "totals": {...}}`.
 pub fn json(run: &ScanRun) -> String {
-    let v = json!({
-        "api_version": risk_core::output::v1::API_VERSION,
-        "kind": "scan",
-        "base": run.base.as_ref().map(|(r, c)| json!({"ref": r, "commit": c})),
-        "threshold": run.threshold,
-        "results": run.entries.iter().map(entry_json).collect::<Vec<_>>(),
-        "errors": run.errors,
-        "totals": totals(run),
-        "gate": run.gate,
-        "versions": risk_core::versions(),
-    });
-    serde_json::to_string_pretty(&v).unwrap_or_default() + "\n"
+    let out = ScanOut {
+        api_version: risk_core::output::v1::API_VERSION,
+        kind: "scan",
+        base: run.base.as_ref().map(|(r, c)| json!({"ref": r, "commit": c})),
+        threshold: run.threshold,
+        results: run
+            .entries
+            .iter()
+            .map(|e| EntryOut {
+                file: &e.uri,
+                line: e.found.line,
+                address: &e.found.address,
+                principal: e.found.principal.as_deref(),
+                source: e.source,
+                statement_lines: &e.found.statement_lines,
+                notes: &e.found.notes,
+                change: e.change.as_ref(),
+                result: e.report.as_ref(),
+            })
+            .collect(),
+        errors: &run.errors,
+        totals: totals(run),
+        gate: &run.gate,
+        versions: risk_core::versions(),
+    };
+    let mut buf = Vec::with_capacity(run.entries.len() * 8192);
+    let _ = serde_json::to_writer_pretty(&mut buf, &out);
+    buf.push(b'\n');
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 fn finding_line(out: &mut String, sign: &str, e: &Entry, f: &Finding, color: bool) {

@@ -5,8 +5,10 @@
 //! With a base, `baselineState` says whether a finding is new; files that could not be
 //! scanned are tool execution notifications rather than results.
 
-use super::{Entry, ScanRun, Status};
+use super::{Entry, ScanRun};
+use serde::Serialize;
 use serde_json::{json, Value};
+use std::collections::HashMap;
 
 /// A URI reference for a relative path: segments percent-encoded, `/` kept.
 fn uri(path: &str) -> String {
@@ -30,81 +32,158 @@ fn fnv(s: &str) -> String {
     format!("{h:016x}")
 }
 
-fn results_of(e: &Entry, docs: &[risk_core::explain::RuleDoc], out: &mut Vec<Value>) {
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct SarifResult<'a> {
+    rule_id: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    rule_index: Option<usize>,
+    level: &'static str,
+    message: Text,
+    locations: [Location<'a>; 1],
+    partial_fingerprints: Fingerprints,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    baseline_state: Option<&'static str>,
+    properties: Properties<'a>,
+}
+
+#[derive(Serialize)]
+struct Text {
+    text: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Location<'a> {
+    physical_location: Physical<'a>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    logical_locations: Vec<Logical<'a>>,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Physical<'a> {
+    artifact_location: Artifact<'a>,
+    region: Region,
+}
+
+#[derive(Serialize)]
+struct Artifact<'a> {
+    uri: &'a str,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Region {
+    start_line: usize,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Logical<'a> {
+    fully_qualified_name: &'a str,
+    kind: &'static str,
+}
+
+#[derive(Serialize)]
+struct Fingerprints {
+    #[serde(rename = "iamRiskScore/v1")]
+    v1: String,
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Properties<'a> {
+    score: u8,
+    category: &'a str,
+    policy_score: u8,
+    source: &'static str,
+}
+
+fn results_of<'a>(e: &'a Entry, uri: &'a str, rule_index: &HashMap<&str, usize>, out: &mut Vec<SarifResult<'a>>) {
     let Some(r) = &e.report else { return };
+    let mut where_ = e.found.address.clone();
+    if let Some(p) = &e.found.principal {
+        where_ = if where_.is_empty() { p.clone() } else { format!("{where_} ({p})") };
+    }
+    let prefix = if where_.is_empty() { String::new() } else { format!("{where_}: ") };
     for f in &r.findings {
-        let line = e.line_of(f);
         let statement = f.sid.clone().unwrap_or_else(|| f.statement.map(|i| i.to_string()).unwrap_or_default());
         // Not the policy fingerprint or the line: an alert must stay the same alert while
         // other statements of the policy, or other parts of the file, change.
         let key = format!("{}|{}|{}|{}|{}", f.rule, e.uri, e.found.address, statement, f.actions.join(","));
-        let mut where_ = e.found.address.clone();
-        if let Some(p) = &e.found.principal {
-            where_ = if where_.is_empty() { p.clone() } else { format!("{where_} ({p})") };
-        }
-        let prefix = if where_.is_empty() { String::new() } else { format!("{where_}: ") };
-        let mut res = json!({
-            "ruleId": f.rule,
-            "level": crate::sarif::level(f.score),
-            "message": {"text": format!("{prefix}{} (score {}/10). {}", f.message, f.score, f.suggestion)},
-            "locations": [{
-                "physicalLocation": {
-                    "artifactLocation": {"uri": uri(&e.uri)},
-                    "region": {"startLine": line.max(1)}
+        let baseline_state =
+            e.change.as_ref().map(|c| if c.new_findings.iter().any(|n| n == f) { "new" } else { "unchanged" });
+        out.push(SarifResult {
+            rule_id: &f.rule,
+            rule_index: rule_index.get(f.rule.as_str()).copied(),
+            level: crate::sarif::level(f.score),
+            message: Text { text: format!("{prefix}{} (score {}/10). {}", f.message, f.score, f.suggestion) },
+            locations: [Location {
+                physical_location: Physical {
+                    artifact_location: Artifact { uri },
+                    region: Region { start_line: e.line_of(f).max(1) },
                 },
-                "logicalLocations": if e.found.address.is_empty() { json!([]) } else {
-                    json!([{"fullyQualifiedName": e.found.address, "kind": "resource"}])
-                }
+                logical_locations: if e.found.address.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![Logical { fully_qualified_name: &e.found.address, kind: "resource" }]
+                },
             }],
-            "partialFingerprints": {"iamRiskScore/v1": fnv(&key)},
-            "properties": {
-                "score": f.score,
-                "category": f.category,
-                "policyScore": r.score,
-                "source": e.source.as_str(),
-            }
+            partial_fingerprints: Fingerprints { v1: fnv(&key) },
+            baseline_state,
+            properties: Properties {
+                score: f.score,
+                category: &f.category,
+                policy_score: r.score,
+                source: e.source.as_str(),
+            },
         });
-        if let Some(i) = docs.iter().position(|d| d.code == f.rule) {
-            res["ruleIndex"] = json!(i);
-        }
-        if let Some(c) = &e.change {
-            let is_new = c.new_findings.iter().any(|n| n == f);
-            res["baselineState"] = json!(match (c.status, is_new) {
-                (_, true) => "new",
-                (Status::Unchanged, _) => "unchanged",
-                _ => "unchanged",
-            });
-        }
-        if e.found.address.is_empty() {
-            if let Some(loc) = res["locations"][0].as_object_mut() {
-                loc.remove("logicalLocations");
-            }
-        }
-        out.push(res);
     }
+}
+
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+struct Run<'a> {
+    tool: Value,
+    invocations: Value,
+    artifacts: Vec<Value>,
+    results: Vec<SarifResult<'a>>,
+    properties: Value,
+}
+
+#[derive(Serialize)]
+struct Log<'a> {
+    #[serde(rename = "$schema")]
+    schema: &'a str,
+    version: &'a str,
+    runs: [Run<'a>; 1],
 }
 
 pub fn sarif(run: &ScanRun) -> String {
     let docs = risk_core::explain::rule_docs();
     let rules = crate::sarif::rules(&docs);
+    let rule_index: HashMap<&str, usize> = docs.iter().enumerate().map(|(i, d)| (d.code, i)).collect();
+    let uris: Vec<String> = run.entries.iter().map(|e| uri(&e.uri)).collect();
     let mut results = Vec::new();
-    for e in &run.entries {
-        results_of(e, &docs, &mut results);
+    for (e, u) in run.entries.iter().zip(&uris) {
+        results_of(e, u, &rule_index, &mut results);
     }
-    let mut artifacts: Vec<String> = run.entries.iter().filter(|e| e.report.is_some()).map(|e| uri(&e.uri)).collect();
     let mut seen = std::collections::HashSet::new();
-    artifacts.retain(|a| seen.insert(a.clone()));
+    let artifacts: Vec<Value> = run
+        .entries
+        .iter()
+        .zip(&uris)
+        .filter(|(e, u)| e.report.is_some() && seen.insert(u.as_str()))
+        .map(|(_, u)| json!({"location": {"uri": u}}))
+        .collect();
     let notifications: Vec<Value> = run
         .errors
         .iter()
         .map(|e| {
-            let mut region = json!({});
-            if let Some(l) = e.line {
-                region = json!({"startLine": l});
-            }
             let mut loc = json!({"physicalLocation": {"artifactLocation": {"uri": uri(&e.file)}}});
-            if e.line.is_some() {
-                loc["physicalLocation"]["region"] = region;
+            if let Some(l) = e.line {
+                loc["physicalLocation"]["region"] = json!({"startLine": l});
             }
             json!({
                 "level": "error",
@@ -113,29 +192,30 @@ pub fn sarif(run: &ScanRun) -> String {
             })
         })
         .collect();
-    let log = json!({
-        "$schema": "https://json.schemastore.org/sarif-2.1.0.json",
-        "version": "2.1.0",
-        "runs": [{
-            "tool": {"driver": {
+    let log = Log {
+        schema: "https://json.schemastore.org/sarif-2.1.0.json",
+        version: "2.1.0",
+        runs: [Run {
+            tool: json!({"driver": {
                 "name": "iam-risk-score",
                 "version": risk_core::ENGINE_VERSION,
                 "semanticVersion": risk_core::ENGINE_VERSION,
                 "informationUri": "https://github.com/iam-risk-score/iam-risk-score",
                 "rules": rules
-            }},
-            "invocations": [{
+            }}),
+            invocations: json!([{
                 "executionSuccessful": run.errors.is_empty(),
                 "toolExecutionNotifications": notifications
-            }],
-            "artifacts": artifacts.iter().map(|a| json!({"location": {"uri": a}})).collect::<Vec<_>>(),
-            "results": results,
-            "properties": {
-                "versions": risk_core::versions(),
-            }
-        }]
-    });
-    serde_json::to_string_pretty(&log).unwrap_or_default() + "\n"
+            }]),
+            artifacts,
+            results,
+            properties: json!({"versions": risk_core::versions()}),
+        }],
+    };
+    let mut buf = Vec::with_capacity(run.entries.len() * 4096);
+    let _ = serde_json::to_writer_pretty(&mut buf, &log);
+    buf.push(b'\n');
+    String::from_utf8(buf).unwrap_or_default()
 }
 
 #[cfg(test)]
