@@ -448,17 +448,10 @@ fn options(a: &ScoreArgs) -> Result<ScoreOptions, String> {
         high.extend(cfg.high_impact_actions);
     }
     for s in &sensitive {
-        if iam_catalog::service_index(s.trim()).is_none() {
-            return Err(format!(
-                "unknown service `{s}` in sensitive services; use a service prefix such as `dynamodb`"
-            ));
-        }
+        risk_core::options::check_sensitive_service(s).map_err(|m| format!("sensitive service {m}"))?;
     }
     for p in &high {
-        let mut set = risk_core::actions::ActionSet::empty();
-        if risk_core::actions::expand_into(p.trim(), &mut set).is_err() {
-            return Err(format!("high-impact action `{p}` matches no action in the AWS catalog"));
-        }
+        risk_core::options::check_high_impact_action(p).map_err(|m| format!("high-impact action {m}"))?;
     }
     Ok(ScoreOptions {
         access_type: a.access_type.map(|t| match t {

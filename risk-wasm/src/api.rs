@@ -92,11 +92,8 @@ pub fn options_from_json(text: Option<&str>) -> Result<ScoreOptions, Failure> {
                         bad(&format!("extraSensitiveServices[{i}]"), "must be a string".into());
                         continue;
                     };
-                    if iam_catalog::service_index(s.trim()).is_none() {
-                        bad(
-                            &format!("extraSensitiveServices[{i}]"),
-                            format!("names an unknown service `{s}`; use a service prefix such as `dynamodb`"),
-                        );
+                    if let Err(m) = risk_core::options::check_sensitive_service(s) {
+                        bad(&format!("extraSensitiveServices[{i}]"), m);
                     }
                     out.extra_sensitive_services.push(s.to_string());
                 }
@@ -107,12 +104,8 @@ pub fn options_from_json(text: Option<&str>) -> Result<ScoreOptions, Failure> {
                         bad(&format!("extraHighImpactActions[{i}]"), "must be a string".into());
                         continue;
                     };
-                    let mut set = risk_core::actions::ActionSet::empty();
-                    if risk_core::actions::expand_into(p.trim(), &mut set).is_err() {
-                        bad(
-                            &format!("extraHighImpactActions[{i}]"),
-                            format!("`{p}` matches no action in the AWS catalog"),
-                        );
+                    if let Err(m) = risk_core::options::check_high_impact_action(p) {
+                        bad(&format!("extraHighImpactActions[{i}]"), m);
                     }
                     out.extra_high_impact_actions.push(p.to_string());
                 }
