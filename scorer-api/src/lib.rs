@@ -330,8 +330,10 @@ fn json_bytes(status: StatusCode, body: Vec<u8>) -> Response {
 }
 
 fn json<T: Serialize>(value: &T) -> Result<Response, AppError> {
-    match serde_json::to_vec(value) {
-        Ok(body) => Ok(json_bytes(StatusCode::OK, body)),
+    // Reports are typically 5-20 KB: start big enough to avoid most regrowth copies.
+    let mut body = Vec::with_capacity(16 * 1024);
+    match serde_json::to_writer(&mut body, value) {
+        Ok(()) => Ok(json_bytes(StatusCode::OK, body)),
         Err(e) => {
             tracing::error!(error = %e, "cannot serialise a response");
             Err(AppError::Internal)

@@ -109,6 +109,14 @@ fn the_binary_serves_scores_logs_and_stops_on_sigterm() {
     let local = run(&["--offline"]);
     let remote = run(&["--api", &base, "--api-key", "e2e-key"]);
     assert_eq!(remote, local, "remote mode must match local scoring");
+    // `--narrative` without a model: the deterministic template, locally and through the API.
+    let narrated = run(&["--offline", "--narrative"]);
+    let v: Value = serde_json::from_str(&narrated.1).unwrap();
+    assert!(v["llm_narrative"].as_str().unwrap().starts_with("This identity policy scores"), "{v}");
+    assert_eq!(v["analyzer"], "deterministic");
+    assert_eq!(v["score"], report.score);
+    let remote_narrated = run(&["--api", &base, "--api-key", "e2e-key", "--narrative"]);
+    assert_eq!(remote_narrated, narrated);
     let wrong = run(&["--api", &base, "--api-key", "nope"]);
     assert_eq!(wrong.0, risk_cli::exit::API_ERROR, "{wrong:?}");
     std::fs::remove_dir_all(dir).ok();
