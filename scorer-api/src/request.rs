@@ -17,8 +17,9 @@ const SCORE_FIELDS: &str = "policy, access_type, duration_hours, description, ad
 additional_high_impact_actions, policy_type, narrative";
 
 /// A JSON request body. Rejects other media types (415), bodies over the configured limit
-/// (413) and malformed JSON (400, with line and column), all in the API's error shape.
-pub struct JsonBody(pub Value);
+/// (413) and malformed JSON (400, with line and column), all in the API's error shape. The
+/// second field is the body's size in bytes.
+pub struct JsonBody(pub Value, pub usize);
 
 impl FromRequest<AppState> for JsonBody {
     type Rejection = AppError;
@@ -52,7 +53,7 @@ impl FromRequest<AppState> for JsonBody {
                 AppError::InvalidJson("the body could not be read".into())
             }
         })?;
-        serde_json::from_slice(&bytes).map(JsonBody).map_err(|e| {
+        serde_json::from_slice(&bytes).map(|v| JsonBody(v, bytes.len())).map_err(|e| {
             let what = if e.is_eof() { "it ends unexpectedly" } else { "syntax error" };
             AppError::InvalidJson(format!("{what} at line {} column {}", e.line(), e.column()))
         })

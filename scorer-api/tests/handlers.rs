@@ -538,3 +538,18 @@ async fn cors_is_off_by_default_and_configurable() {
     let req = Request::get("/healthz").header("origin", "https://evil.example.com").body(Body::empty()).unwrap();
     assert!(!send(&app, req).await.headers.contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn a_large_policy_is_scored_off_the_async_workers_with_the_same_result() {
+    let app = router(|_| {});
+    let statements: Vec<Value> = (0..400)
+        .map(|i| json!({"Sid": format!("S{i}"), "Effect": "Allow", "Action": ["s3:GetObject", "s3:PutObject"], "Resource": format!("arn:aws:s3:::bucket-{i}/*")}))
+        .collect();
+    let policy = json!({"Version": "2012-10-17", "Statement": statements});
+    let body = json!({"policy": policy}).to_string();
+    assert!(body.len() > 32 * 1024);
+    let a = send(&app, post("/api/v1/score", body)).await;
+    assert_eq!(a.status, StatusCode::OK, "{}", a.text());
+    let expected = risk_core::score_value(&policy, &risk_core::ScoreOptions::default()).unwrap();
+    assert_eq!(serde_json::from_slice::<risk_core::Report>(&a.body).unwrap(), expected);
+}
