@@ -467,20 +467,25 @@ proptest! {
 // Fixed cases for what the properties above have found, so a regression shows up every run
 // rather than only when the generator happens upon it again.
 
-/// Found by `statement_order_never_changes_the_result`: a conditional Deny is reported (VA003)
-/// only when it comes before an unconditional Deny of the same action, because Deny statements
-/// are applied in document order and the later one sees nothing left to overlap.
+/// Found by `statement_order_never_changes_the_result`: whether a Deny that does not cancel
+/// everything it overlaps is reported (VA003) depended on whether another Deny that cancels the
+/// same action came before it, because Deny statements were applied in document order and the
+/// later one saw nothing left to overlap. First with a conditional Deny (fixed in bf9dfb9),
+/// then with an unconditional Deny on part of the resources.
 #[test]
 fn deny_order_does_not_change_findings() {
-    let conditional = json!({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
-        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}});
     let unconditional = json!({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*"});
     let allow = json!({"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"});
+    let conditional = json!({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "*",
+        "Condition": {"Bool": {"aws:MultiFactorAuthPresent": "false"}}});
+    let partial = json!({"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"});
     let doc = |s: [&Value; 3]| json!({"Version": "2012-10-17", "Statement": s});
-    let a = score(&doc([&conditional, &unconditional, &allow]));
-    let b = score(&doc([&unconditional, &conditional, &allow]));
-    assert_eq!(rule_set(&a), rule_set(&b), "\n{}\n---\n{}", describe(&a), describe(&b));
-    assert_eq!(a.categories, b.categories);
+    for other in [&conditional, &partial] {
+        let a = score(&doc([other, &unconditional, &allow]));
+        let b = score(&doc([&unconditional, other, &allow]));
+        assert_eq!(rule_set(&a), rule_set(&b), "\n{}\n---\n{}", describe(&a), describe(&b));
+        assert_eq!(a.categories, b.categories);
+    }
 }
 
 /// Found by the reference matcher (`glob::matches` took the text's `*` for the pattern's):
