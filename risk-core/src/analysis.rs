@@ -200,47 +200,44 @@ impl<'p> Analysis<'p> {
             let mut named = named_all.clone();
             // Allocated only when some deny applies (most policies have none).
             let mut denied: Option<ActionSet> = None;
-            // Unconditional denies first, so what conditional ones are reported against does not
-            // depend on statement order.
-            let ordered =
-                denies.iter().zip(&deny_sets).filter(|(d, _)| !d.is_conditional() && principal_applies_to_all(d));
-            let later =
-                denies.iter().zip(&deny_sets).filter(|(d, _)| d.is_conditional() || !principal_applies_to_all(d));
-            for (d, dset) in ordered.chain(later) {
+            // Phase 1: every unconditional deny that applies to everyone cancels what it fully
+            // covers, each judged against the original Allow, so statement order cannot matter.
+            for (d, dset) in denies.iter().zip(&deny_sets) {
+                if d.is_conditional() || !principal_applies_to_all(d) || !named_all.intersects(dset) {
+                    continue;
+                }
+                let mut overlap = named_all.clone();
+                overlap.intersect_with(dset);
+                let cancel = if is_star_spec(d.resource.as_ref()) {
+                    overlap
+                } else {
+                    // Resource-aware: cancel an action only where the deny covers every
+                    // resource the allow grants it on.
+                    let mut cancel = ActionSet::empty();
+                    let mut deny_memo = BreadthMemo::new(d.resource.as_ref(), policy.version);
+                    for i in overlap.iter() {
+                        if deny_covers(stmt, d, i, &mut deny_memo) {
+                            cancel.insert(i);
+                        }
+                    }
+                    cancel
+                };
+                named.subtract(&cancel);
+                denied.get_or_insert_with(ActionSet::empty).union_with(&cancel);
+            }
+            // Phase 2: denies that still overlap what remains granted did not (fully) cancel it.
+            for (d, dset) in denies.iter().zip(&deny_sets) {
                 if !named.intersects(dset) {
                     continue;
                 }
                 let mut overlap = named.clone();
                 overlap.intersect_with(dset);
-                if d.is_conditional() || !principal_applies_to_all(d) {
-                    deny_notes.push(DenyNote {
-                        deny: d,
-                        allow: stmt.index,
-                        conditional: d.is_conditional(),
-                        overlap: overlap.len(),
-                    });
-                    continue;
-                }
-                if is_star_spec(d.resource.as_ref()) {
-                    named.subtract(&overlap);
-                    denied.get_or_insert_with(ActionSet::empty).union_with(&overlap);
-                    continue;
-                }
-                // Resource-aware: cancel an action only where the deny covers every
-                // resource the allow grants it on.
-                let mut cancel = ActionSet::empty();
-                let mut deny_memo = BreadthMemo::new(d.resource.as_ref(), policy.version);
-                for i in overlap.iter() {
-                    if deny_covers(stmt, d, i, &mut deny_memo) {
-                        cancel.insert(i);
-                    }
-                }
-                let remaining = overlap.len() - cancel.len();
-                named.subtract(&cancel);
-                denied.get_or_insert_with(ActionSet::empty).union_with(&cancel);
-                if remaining > 0 {
-                    deny_notes.push(DenyNote { deny: d, allow: stmt.index, conditional: false, overlap: remaining });
-                }
+                deny_notes.push(DenyNote {
+                    deny: d,
+                    allow: stmt.index,
+                    conditional: d.is_conditional(),
+                    overlap: overlap.len(),
+                });
             }
             if let Some(d) = &denied {
                 fully_denied_set.union_with(d);
