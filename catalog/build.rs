@@ -14,6 +14,10 @@ const FORMAT: u64 = 1;
 
 type Result<T> = std::result::Result<T, String>;
 
+#[path = "src/shared.rs"]
+mod shared;
+use shared::{name_hash, variables_to_wildcards};
+
 fn main() {
     println!("cargo:rerun-if-changed=data/catalog.json");
     println!("cargo:rerun-if-changed=build.rs");
@@ -326,58 +330,19 @@ fn generate(root: &Value) -> Result<String> {
     Ok(out)
 }
 
-/// The lookup hash; must equal `iam_catalog::name_hash` (word-at-a-time, ASCII case folded
-/// by setting bit 5 of every byte, which maps both cases of a letter to one value).
-fn name_hash(bytes: &[u8]) -> u64 {
-    const K: u64 = 0x9e37_79b9_7f4a_7c15;
-    let mut h: u64 = bytes.len() as u64;
-    let mut chunks = bytes.chunks_exact(8);
-    for c in &mut chunks {
-        let w = u64::from_le_bytes([c[0], c[1], c[2], c[3], c[4], c[5], c[6], c[7]]) | 0x2020_2020_2020_2020;
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    let rest = chunks.remainder();
-    if !rest.is_empty() {
-        let mut buf = [0u8; 8];
-        buf[..rest.len()].copy_from_slice(rest);
-        let w = u64::from_le_bytes(buf) | 0x2020_2020_2020_2020;
-        h = (h.rotate_left(5) ^ w).wrapping_mul(K);
-    }
-    h ^ (h >> 29)
-}
-
 /// Split an ARN template into its service field and its resource part with every `${Var}`
 /// turned into `*`, so the engine can compare policy patterns without parsing templates at
 /// run time. Templates that are not ARN-shaped keep an empty service and the whole text.
 fn arn_globs(arn: &str) -> (String, String) {
-    let vars_to_star = |s: &str| {
-        let mut out = String::with_capacity(s.len());
-        let mut rest = s;
-        while let Some(start) = rest.find("${") {
-            out.push_str(&rest[..start]);
-            match rest[start..].find('}') {
-                Some(end) => {
-                    out.push('*');
-                    rest = &rest[start + end + 1..];
-                }
-                None => {
-                    rest = &rest[start..];
-                    break;
-                }
-            }
-        }
-        out.push_str(rest);
-        out
-    };
     match arn.strip_prefix("arn:") {
         Some(rest) => {
             let parts: Vec<&str> = rest.splitn(5, ':').collect();
             if parts.len() == 5 {
-                (parts[1].to_string(), vars_to_star(parts[4]))
+                (parts[1].to_string(), variables_to_wildcards(parts[4]))
             } else {
-                (String::new(), vars_to_star(arn))
+                (String::new(), variables_to_wildcards(arn))
             }
         }
-        None => (String::new(), vars_to_star(arn)),
+        None => (String::new(), variables_to_wildcards(arn)),
     }
 }

@@ -135,23 +135,11 @@ fn has_self_variable(p: &str) -> bool {
 
 /// Replace policy variables with `*` so a pattern can be tested for overlap.
 fn variables_as_wildcards(p: &str) -> Cow<'_, str> {
-    if !p.contains("${") {
-        return Cow::Borrowed(p);
+    if p.contains("${") {
+        Cow::Owned(iam_catalog::variables_to_wildcards(p))
+    } else {
+        Cow::Borrowed(p)
     }
-    let mut out = String::with_capacity(p.len());
-    let mut rest = p;
-    while let Some(start) = rest.find("${") {
-        out.push_str(&rest[..start]);
-        match rest[start..].find('}') {
-            Some(end) => {
-                out.push('*');
-                rest = &rest[start + end + 1..];
-            }
-            None => break,
-        }
-    }
-    out.push_str(rest);
-    Cow::Owned(out)
 }
 
 /// Breadth of one resource pattern against one resource type.

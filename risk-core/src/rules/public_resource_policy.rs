@@ -94,18 +94,7 @@ impl super::Rule for Rule {
                 (7, "allows any principal to read this resource")
             };
             let who = if p.not { "everyone except the `NotPrincipal` list" } else { "`*`" };
-            let ev = Evidence {
-                statements: [g.stmt.index].into_iter().collect(),
-                sid: g.stmt.sid.map(str::to_string),
-                resources: g
-                    .stmt
-                    .resource
-                    .as_ref()
-                    .map(|r| r.patterns.iter().map(|s| s.to_string()).collect())
-                    .unwrap_or_default(),
-                conditions: g.stmt.condition_raw.cloned(),
-                all_conditional: g.conditional(),
-            };
+            let ev = Evidence::of_statement(g.stmt);
             let msg = format!("{msg} (principal {who}): {} actions", g.effective.len());
             out.push(Finding::new(
                 &META,

@@ -39,17 +39,7 @@ impl super::Rule for Rule {
                 continue;
             }
             let listed = names(void.iter());
-            let ev = Evidence {
-                statements: [g.stmt.index].into_iter().collect(),
-                sid: g.stmt.sid.map(str::to_string),
-                resources: g
-                    .stmt
-                    .resource
-                    .as_ref()
-                    .map(|r| r.patterns.iter().map(|s| s.to_string()).collect())
-                    .unwrap_or_default(),
-                ..Default::default()
-            };
+            let ev = Evidence::of_statement(g.stmt);
             let msg = format!(
                 "{} cannot act on any of the statement's resources, so {} nothing",
                 list_phrase(&listed, 4),

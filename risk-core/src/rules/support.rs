@@ -69,6 +69,23 @@ pub struct Evidence {
     pub all_conditional: bool,
 }
 
+impl Evidence {
+    /// Evidence that is one statement as written: its index, Sid, resources and condition.
+    pub fn of_statement(stmt: &crate::policy::Statement<'_>) -> Self {
+        Evidence {
+            statements: [stmt.index].into_iter().collect(),
+            sid: stmt.sid.map(str::to_string),
+            resources: stmt
+                .resource
+                .as_ref()
+                .map(|r| r.patterns.iter().map(|s| s.to_string()).collect())
+                .unwrap_or_default(),
+            conditions: stmt.condition_raw.cloned(),
+            all_conditional: stmt.is_conditional(),
+        }
+    }
+}
+
 /// Collect evidence for `idx` from grants with at least `min` breadth.
 pub fn evidence(a: &Analysis<'_>, idx: impl IntoIterator<Item = usize>, min: Breadth) -> Evidence {
     let idx: Vec<usize> = idx.into_iter().collect();

@@ -146,13 +146,7 @@ impl super::Rule for Rule {
                 }
             }
             if let Some((score, msg)) = worst {
-                let ev = Evidence {
-                    statements: [stmt.index].into_iter().collect(),
-                    sid: stmt.sid.map(str::to_string),
-                    resources: Vec::new(),
-                    conditions: stmt.condition_raw.cloned(),
-                    all_conditional: stmt.is_conditional(),
-                };
+                let ev = Evidence::of_statement(stmt);
                 let actions = stmt.action.patterns.iter().map(|s| s.to_string()).collect();
                 out.push(Finding::new(&META, score, actions, ev, msg, "Pin who may assume the role: name role ARNs, add aws:PrincipalOrgID, or condition OIDC trusts on the token's sub claim.".into()));
             }

@@ -40,18 +40,8 @@ impl super::Rule for Rule {
                 "the Deny in statement {} overlaps {} actions allowed by statement {} but {why}",
                 n.deny.index, n.overlap, n.allow
             );
-            let ev = Evidence {
-                statements: [n.deny.index, n.allow].into_iter().collect(),
-                sid: n.deny.sid.map(str::to_string),
-                resources: n
-                    .deny
-                    .resource
-                    .as_ref()
-                    .map(|r| r.patterns.iter().map(|s| s.to_string()).collect())
-                    .unwrap_or_default(),
-                conditions: n.deny.condition_raw.cloned(),
-                all_conditional: n.conditional,
-            };
+            let mut ev = Evidence::of_statement(n.deny);
+            ev.statements.insert(n.allow);
             let actions = n.deny.action.patterns.iter().map(|s| s.to_string()).collect();
             out.push(Finding::new(
                 &META,

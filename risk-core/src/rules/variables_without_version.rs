@@ -38,16 +38,7 @@ impl super::Rule for Rule {
             if !(in_resources || in_conditions) {
                 continue;
             }
-            let ev = Evidence {
-                statements: [s.index].into_iter().collect(),
-                sid: s.sid.map(str::to_string),
-                resources: s
-                    .resource
-                    .as_ref()
-                    .map(|r| r.patterns.iter().map(|x| x.to_string()).collect())
-                    .unwrap_or_default(),
-                ..Default::default()
-            };
+            let ev = Evidence::of_statement(s);
             let v = if p.version == Version::Missing { "has no `Version`" } else { "is version 2008-10-17" };
             let msg = format!(
                 "statement {} uses `${{…}}` policy variables but the policy {v}, so they are literal text",
