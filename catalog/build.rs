@@ -146,6 +146,10 @@ fn literals(items: &Value, what: &str) -> Result<Vec<String>> {
 // pool. Writing the lists inline (`resources: &[ActionResource { .. }]`) is far slower
 // to type-check: a clean build of this crate took about a minute that way.
 fn generate(root: &Value) -> Result<String> {
+    // Condition keys are validated always but compiled in only with the `condition-keys`
+    // feature: the engine does not read them, and they are ~390 KB of the WASM module.
+    let with_keys = std::env::var_os("CARGO_FEATURE_CONDITION_KEYS").is_some();
+    let gate = |v: Vec<String>| if with_keys { v } else { Vec::new() };
     // Lowercase `service:action` names in ACTION_TABLE order, for the lookup hash table.
     let mut full_lower: Vec<String> = Vec::new();
     let format = field(root, "format")?.as_u64();
@@ -195,7 +199,7 @@ fn generate(root: &Value) -> Result<String> {
             }
             rt_names.push(rname);
             let arn = string(&r[1], "ARN pattern")?;
-            let ck = keys.slice("keys", literals(&r[2], "condition key")?);
+            let ck = keys.slice("keys", gate(literals(&r[2], "condition key")?));
             let (arn_service, resource_glob) = arn_globs(arn);
             rt_rows.push(format!(
                 "ResourceType{{name:{rname:?},arn:{arn:?},arn_service:{arn_service:?},resource_glob:{resource_glob:?},condition_keys:{ck}}}"
@@ -213,7 +217,7 @@ fn generate(root: &Value) -> Result<String> {
             ck_rows.push(format!("ConditionKey{{key:{key:?},kind:{kind:?}}}"));
         }
         n_condition_keys += ckeys.len();
-        let ck_slice = condition_keys.slice("condition_keys", ck_rows);
+        let ck_slice = condition_keys.slice("condition_keys", gate(ck_rows));
 
         let actions = array(field(svc, "actions")?, "`actions`")?;
         let start = action_rows.len();
@@ -241,12 +245,12 @@ fn generate(root: &Value) -> Result<String> {
                     .ok_or_else(|| format!("`{prefix}:{aname}` refers to unknown resource type `{rname}`"))?;
                 let required =
                     r[1].as_bool().ok_or_else(|| format!("`{prefix}:{aname}` has a non-boolean `required`"))?;
-                let ck = keys.slice("keys", literals(&r[2], "condition key")?);
+                let ck = keys.slice("keys", gate(literals(&r[2], "condition key")?));
                 res_rows
                     .push(format!("ActionResource{{resource_type:{index},required:{required},condition_keys:{ck}}}"));
             }
             let res = action_resources.slice("action_resources", res_rows);
-            let ck = keys.slice("keys", literals(&a[3], "condition key")?);
+            let ck = keys.slice("keys", gate(literals(&a[3], "condition key")?));
             action_rows.push(format!(
                 "Action{{service:{si},name:{aname:?},lower:\"{prefix}:{lower}\",\
                  access:AccessLevel::{access},resources:{res},condition_keys:{ck}}}"

@@ -19,6 +19,9 @@
 //!     .all(|a| a.lower.starts_with("s3:get")));
 //! ```
 //!
+//! Condition keys are compiled in only with the `condition-keys` feature (on by default for
+//! this crate, off in the workspace's dependency on it: the engine does not read them).
+//!
 //! # Ordering invariants
 //!
 //! - [`SERVICES`] is strictly sorted by [`Service::prefix`] (plain byte order; every
