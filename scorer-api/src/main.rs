@@ -106,6 +106,13 @@ async fn serve(config: Config) -> std::io::Result<()> {
             let _ = stop_tx.send(true);
         }
     };
+    // TCP_NODELAY: answers go out in one write; waiting for the client's delayed ACK (Nagle)
+    // would add up to 40 ms whenever hyper splits headers and body.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            tracing::debug!(error = %e, "cannot set TCP_NODELAY");
+        }
+    });
     let server = axum::serve(listener, router).with_graceful_shutdown(on_signal);
     let deadline = async move {
         let _ = stop_rx.wait_for(|stopped| *stopped).await;
