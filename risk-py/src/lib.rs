@@ -75,7 +75,7 @@ fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T
 
 /// A list of str from any iterable of str (a lone str is refused: it would split into letters).
 fn strings(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Vec<String>> {
-    let Some(obj) = obj else { return Ok(Vec::new()) };
+    let Some(obj) = obj.filter(|o| !o.is_none()) else { return Ok(Vec::new()) };
     if obj.is_instance_of::<PyString>() || obj.is_instance_of::<PyBytes>() || obj.is_instance_of::<PyByteArray>() {
         return Err(PyTypeError::new_err(format!("{name} must be a list of str, not a single {}", type_name(obj))));
     }
@@ -96,7 +96,8 @@ fn strings(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Vec<String>> 
 }
 
 /// The scoring options, validated as the CLI validates its flags.
-#[allow(clippy::too_many_arguments)]
+// NOTE: the service and action-pattern checks repeat `risk_cli`'s `options()`; a validating
+// constructor in the core would let both surfaces share them.
 fn options(
     access_type: Option<&Bound<'_, PyAny>>,
     duration_hours: Option<&Bound<'_, PyAny>>,

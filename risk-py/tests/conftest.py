@@ -67,15 +67,10 @@ def console_script() -> Path:
 
 
 def rust_cli() -> Path | None:
-    """The Rust binary: $IAM_RISK_SCORE_CLI, else target/debug or target/release."""
+    """The Rust binary named by $IAM_RISK_SCORE_CLI (scripts/test-python.sh sets it when
+    target/debug/iam-risk-score is up to date), else None."""
     env = os.environ.get("IAM_RISK_SCORE_CLI")
-    if env:
-        return Path(env)
-    for profile in ("debug", "release"):
-        p = ROOT / "target" / profile / "iam-risk-score"
-        if p.is_file():
-            return p
-    return None
+    return Path(env) if env else None
 
 
 @pytest.fixture(scope="session")

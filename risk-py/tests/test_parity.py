@@ -47,7 +47,7 @@ def clis() -> list[Any]:
 def test_corpus_parity(which: Any, flags: list[str], options: dict[str, Any], tmp_path: Path) -> None:
     cli = which()
     if cli is None:
-        pytest.skip("no Rust CLI binary: build it with `cargo build --bin iam-risk-score`")
+        pytest.skip("IAM_RISK_SCORE_CLI not set: no up-to-date Rust binary (run `cargo test --workspace`)")
     assert cli.is_file(), f"{cli} does not exist"
     mismatches = []
     for name, policy in CASES:

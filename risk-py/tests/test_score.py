@@ -166,6 +166,8 @@ def test_extra_sensitive_services_and_high_impact_actions() -> None:
     )
     assert org["score"] >= base["score"]
     assert org != base
+    # None means none, like the default.
+    assert score(policy, extra_sensitive_services=None, extra_high_impact_actions=None) == base  # type: ignore[arg-type]
     # Any iterable of str works, including a generator.
     assert score(policy, extra_sensitive_services=(s for s in ["dynamodb"])) == score(
         policy, extra_sensitive_services=["dynamodb"]
