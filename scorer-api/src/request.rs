@@ -169,23 +169,17 @@ pub fn options_from(map: &mut Map<String, Value>, options: &mut ScoreOptions, ba
     }
     if let Some(v) = take("additional_sensitive_services") {
         for (i, s) in strings(&v, "additional_sensitive_services", bad) {
-            if iam_catalog::service_index(s.trim()).is_none() {
-                bad(
-                    &format!("additional_sensitive_services[{i}]"),
-                    format!("names an unknown service `{s}`; use a service prefix such as `dynamodb`"),
-                );
+            // The core's checks, so every surface words these errors the same.
+            if let Err(message) = risk_core::options::check_sensitive_service(s) {
+                bad(&format!("additional_sensitive_services[{i}]"), message);
             }
             options.extra_sensitive_services.push(s.trim().to_string());
         }
     }
     if let Some(v) = take("additional_high_impact_actions") {
         for (i, p) in strings(&v, "additional_high_impact_actions", bad) {
-            let mut set = risk_core::actions::ActionSet::empty();
-            if risk_core::actions::expand_into(p.trim(), &mut set).is_err() {
-                bad(
-                    &format!("additional_high_impact_actions[{i}]"),
-                    format!("`{p}` matches no action in the AWS catalog"),
-                );
+            if let Err(message) = risk_core::options::check_high_impact_action(p) {
+                bad(&format!("additional_high_impact_actions[{i}]"), message);
             }
             options.extra_high_impact_actions.push(p.trim().to_string());
         }
