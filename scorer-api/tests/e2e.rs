@@ -60,6 +60,8 @@ fn agent() -> ureq::Agent {
 
 #[test]
 fn the_binary_serves_scores_logs_and_stops_on_sigterm() {
+    // The in-process CLI below must not reach a model configured in the developer's shell.
+    std::env::remove_var("IAM_RISK_SCORE_LLM_MODEL");
     let mut server = start(&[("IAM_RISK_SCORE_API_KEY", "e2e-key"), ("IAM_RISK_SCORE_RATE_PER_MINUTE", "6000")]);
     let base = format!("http://{}", server.addr);
     let agent = agent();
