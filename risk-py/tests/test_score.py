@@ -194,3 +194,15 @@ def test_versions_are_stamped() -> None:
 def test_report_type_is_usable_as_annotation() -> None:
     r: Report = score(ADMIN)
     assert r["score"] == 10
+
+
+def test_floats_read_exactly_from_text_and_dict() -> None:
+    """A float in a condition is the same number whether the policy comes as text or dict."""
+    text = (
+        '{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",'
+        ' "Resource": "*", "Condition": {"NumericLessThan": {"s3:max-keys": 0.9565758222131459}}}]}'
+    )
+    from_text, from_dict = score(text), score(json.loads(text))
+    assert from_text == from_dict
+    conditions = [f["conditions"] for f in from_text["findings"] if f["conditions"]]
+    assert conditions and conditions[0]["NumericLessThan"]["s3:max-keys"] == 0.9565758222131459
