@@ -96,8 +96,6 @@ fn strings(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Vec<String>> 
 }
 
 /// The scoring options, validated as the CLI validates its flags.
-// NOTE: the service and action-pattern checks repeat `risk_cli`'s `options()`; a validating
-// constructor in the core would let both surfaces share them.
 fn options(
     access_type: Option<&Bound<'_, PyAny>>,
     duration_hours: Option<&Bound<'_, PyAny>>,
@@ -145,21 +143,15 @@ fn options(
         }
     };
     let sensitive = strings(extra_sensitive_services, "extra_sensitive_services")?;
-    for s in &sensitive {
-        if iam_catalog::service_index(s.trim()).is_none() {
-            return Err(PyValueError::new_err(format!(
-                "unknown service `{s}` in extra_sensitive_services; use a service prefix such as `dynamodb`"
-            )));
-        }
-    }
     let high = strings(extra_high_impact_actions, "extra_high_impact_actions")?;
-    for p in &high {
-        let mut set = risk_core::actions::ActionSet::empty();
-        if risk_core::actions::expand_into(p.trim(), &mut set).is_err() {
-            return Err(PyValueError::new_err(format!(
-                "high-impact action `{p}` in extra_high_impact_actions matches no action in the AWS catalog"
-            )));
-        }
+    // The core's checks, so the wording matches the CLI, WASM and the API.
+    for (i, s) in sensitive.iter().enumerate() {
+        risk_core::options::check_sensitive_service(s)
+            .map_err(|m| PyValueError::new_err(format!("extra_sensitive_services[{i}] {m}")))?;
+    }
+    for (i, p) in high.iter().enumerate() {
+        risk_core::options::check_high_impact_action(p)
+            .map_err(|m| PyValueError::new_err(format!("extra_high_impact_actions[{i}] {m}")))?;
     }
     Ok(ScoreOptions {
         access_type,
