@@ -15,36 +15,13 @@ pub fn is_plan(root: &Node) -> bool {
             || root.get("resource_changes").is_some())
 }
 
-/// Policy-valued attributes per resource type (data sources: `aws_iam_policy_document.json`).
-fn attributes(mode: &str, rtype: &str) -> &'static [(&'static str, Option<PolicyType>)] {
-    use PolicyType::*;
+/// Policy-valued attributes per resource type: the HCL reader's table (one list of resource
+/// types for both), plus data sources, of which only `aws_iam_policy_document.json` is a policy.
+fn attributes(mode: &str, rtype: &str) -> Vec<(&'static str, Option<PolicyType>)> {
     match (mode, rtype) {
-        ("data", "aws_iam_policy_document") => &[("json", None)],
-        ("data", _) => &[],
-        (_, "aws_iam_policy" | "aws_iam_role_policy" | "aws_iam_user_policy" | "aws_iam_group_policy") => {
-            &[("policy", Some(Identity))]
-        }
-        (_, "aws_iam_role") => &[("assume_role_policy", Some(Trust))],
-        (
-            _,
-            "aws_s3_bucket_policy"
-            | "aws_sqs_queue_policy"
-            | "aws_sns_topic_policy"
-            | "aws_s3_bucket"
-            | "aws_sqs_queue"
-            | "aws_sns_topic"
-            | "aws_kms_key"
-            | "aws_kms_replica_key"
-            | "aws_ecr_repository_policy"
-            | "aws_secretsmanager_secret_policy"
-            | "aws_secretsmanager_secret"
-            | "aws_s3_access_point"
-            | "aws_glacier_vault",
-        ) => &[("policy", Some(Resource))],
-        (_, "aws_opensearch_domain_policy" | "aws_elasticsearch_domain_policy") => {
-            &[("access_policies", Some(Resource))]
-        }
-        _ => &[],
+        ("data", "aws_iam_policy_document") => vec![("json", None)],
+        ("data", _) => Vec::new(),
+        _ => super::terraform::attributes(rtype).iter().map(|&(a, t)| (a, Some(t))).collect(),
     }
 }
 
@@ -67,7 +44,7 @@ fn walk(module: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
         for (attr, ptype) in attributes(mode, rtype) {
             let key = if rtype == "aws_iam_role" { format!("{address}.{attr}") } else { address.to_string() };
             if let Some(v) = values.get(attr) {
-                policy(v, key, *ptype, res.line, out, errors);
+                policy(v, key, ptype, res.line, out, errors);
             }
         }
         if mode == "managed" && rtype == "aws_iam_role" {

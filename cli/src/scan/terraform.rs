@@ -18,7 +18,7 @@ use std::collections::BTreeMap;
 const OPAQUE_NOTE: &str = "dynamic Terraform values are kept as opaque `${…}` values";
 
 /// Policy attributes of the resource types that carry policy documents.
-fn attributes(resource_type: &str) -> &'static [(&'static str, PolicyType)] {
+pub(super) fn attributes(resource_type: &str) -> &'static [(&'static str, PolicyType)] {
     use PolicyType::*;
     match resource_type {
         "aws_iam_policy" | "aws_iam_role_policy" | "aws_iam_user_policy" | "aws_iam_group_policy" => {
