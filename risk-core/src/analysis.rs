@@ -2,7 +2,7 @@
 //! breadth per action, and unconditional `Deny` subtracted resource-aware.
 
 use crate::actions::{self, ActionSet, Unmatched};
-use crate::glob;
+use crate::must_deny::{AllowResources, DenyResources};
 use crate::policy::{Effect, Policy, PolicyType, ResourceSpec, Statement, Version};
 use crate::resources::{self, Breadth};
 use iam_catalog::{ACTIONS, SERVICES};
@@ -170,10 +170,13 @@ impl<'a> BreadthMemo<'a> {
     }
 }
 
-fn principal_applies_to_all(stmt: &Statement<'_>) -> bool {
+/// Must-deny: does the Deny certainly apply to whoever the Allows grant? In an identity policy
+/// a statement without `Principal` applies to the attached identity; in a resource or trust
+/// policy it names no one, so it cannot be relied on. `NotPrincipal` exempts someone.
+fn deny_applies_to_everyone(stmt: &Statement<'_>, policy_type: PolicyType) -> bool {
     match &stmt.principal {
-        None => true,
-        Some(p) => !p.not && p.entries.iter().any(|e| e.value == "*"),
+        None => policy_type == PolicyType::Identity,
+        Some(p) => !p.not && p.entries.iter().any(|e| matches!(e.kind, "*" | "AWS") && e.value == "*"),
     }
 }
 
@@ -200,24 +203,38 @@ impl<'p> Analysis<'p> {
             let mut named = named_all.clone();
             // Allocated only when some deny applies (most policies have none).
             let mut denied: Option<ActionSet> = None;
+            // Actions a `NotResource` deny leaves granted only on its exclusions: when those do
+            // not span a whole resource type, neither does what remains of the grant.
+            let mut capped: Option<ActionSet> = None;
             // Phase 1: every unconditional deny that applies to everyone cancels what it fully
             // covers, each judged against the original Allow, so statement order cannot matter.
             for (d, dset) in denies.iter().zip(&deny_sets) {
-                if d.is_conditional() || !principal_applies_to_all(d) || !named_all.intersects(dset) {
+                if d.is_conditional() || !deny_applies_to_everyone(d, policy_type) || !named_all.intersects(dset) {
                     continue;
                 }
                 let mut overlap = named_all.clone();
                 overlap.intersect_with(dset);
-                let cancel = if is_star_spec(d.resource.as_ref()) {
+                // Must-deny: cancel an action only where the deny certainly covers every
+                // resource the allow may grant it on (see `must_deny`).
+                let deny_res = DenyResources::new(d.resource.as_ref(), policy.version);
+                let cancel = if deny_res.is_everything() {
                     overlap
                 } else {
-                    // Resource-aware: cancel an action only where the deny covers every
-                    // resource the allow grants it on.
+                    let allow_res = AllowResources::new(stmt.resource.as_ref(), policy.version);
                     let mut cancel = ActionSet::empty();
-                    let mut deny_memo = BreadthMemo::new(d.resource.as_ref(), policy.version);
+                    let exclusions: Vec<resources::Pattern<'_>> = match &d.resource {
+                        Some(r) if r.not => {
+                            r.patterns.iter().map(|p| resources::Pattern::new(p, policy.version)).collect()
+                        }
+                        _ => Vec::new(),
+                    };
                     for i in overlap.iter() {
-                        if deny_covers(stmt, d, i, &mut deny_memo) {
+                        if deny_res.removes(&allow_res, &ACTIONS[i]) {
                             cancel.insert(i);
+                        } else if !exclusions.is_empty()
+                            && resources::breadth_of(&ACTIONS[i], false, &exclusions) < Breadth::All
+                        {
+                            capped.get_or_insert_with(ActionSet::empty).insert(i);
                         }
                     }
                     cancel
@@ -263,6 +280,10 @@ impl<'p> Analysis<'p> {
                 }
                 (eff, all, selfs)
             };
+            let mut all = all;
+            if let Some(c) = &capped {
+                all.subtract(c);
+            }
             grants.push(Grant { stmt, named, effective, all, self_scoped });
         }
         let mut effective = ActionSet::empty();
@@ -321,18 +342,4 @@ impl<'p> Analysis<'p> {
             a.1.cmp(&b.1).then(b.0.conditional().cmp(&a.0.conditional())).then(b.0.stmt.index.cmp(&a.0.stmt.index))
         })
     }
-}
-
-/// Does unconditional deny `d` cancel allow statement `allow` for action `i`?
-fn deny_covers(allow: &Statement<'_>, d: &Statement<'_>, i: usize, deny_memo: &mut BreadthMemo<'_>) -> bool {
-    if deny_memo.breadth(i) == Breadth::All {
-        return true;
-    }
-    let (Some(a), Some(dr)) = (allow.resource.as_ref(), d.resource.as_ref()) else {
-        return false;
-    };
-    if a.not || dr.not {
-        return false;
-    }
-    a.patterns.iter().all(|p| !p.contains('?') && dr.patterns.iter().any(|q| glob::subsumes(q, p)))
 }

@@ -59,9 +59,7 @@ impl<'a> Pattern<'a> {
     pub fn new(raw: &'a str, version: Version) -> Self {
         let star = !raw.is_empty() && raw.bytes().all(|c| c == b'*');
         let arn = split_arn(raw).map(|[partition, service, _region, _account, resource]| ArnPattern {
-            partition_ok: ["aws", "aws-cn", "aws-us-gov", "aws-iso", "aws-iso-b", "aws-eusc"]
-                .iter()
-                .any(|p| glob::matches(partition, p)),
+            partition_ok: crate::partition::may_match(partition),
             service,
             resource,
         });
@@ -79,15 +77,20 @@ impl<'a> Pattern<'a> {
             return Breadth::All;
         }
         let Some(arn) = &self.arn else {
-            // Not ARN-shaped: compare with the whole template (partition `aws`).
-            let whole = format!("arn:aws:{}:*:*:{}", rt.arn_service, rt.resource_glob);
-            return if !self.vars && glob::subsumes(self.raw, &whole) {
-                Breadth::All
-            } else if glob::intersects(&variables_as_wildcards(self.raw), &whole) {
-                Breadth::Specific
-            } else {
-                Breadth::None
-            };
+            // Not ARN-shaped (`arn:aws-iso-f:*`, `*bucket*`): compare with the whole template
+            // in every partition; the widest answer counts (an Allow may grant in any of them).
+            let probe = variables_as_wildcards(self.raw);
+            let mut best = Breadth::None;
+            for partition in crate::partition::KNOWN {
+                let whole = format!("arn:{partition}:{}:*:*:{}", rt.arn_service, rt.resource_glob);
+                if !self.vars && glob::subsumes(self.raw, &whole) {
+                    return Breadth::All;
+                }
+                if best == Breadth::None && glob::intersects(&probe, &whole) {
+                    best = Breadth::Specific;
+                }
+            }
+            return best;
         };
         if !arn.partition_ok || rt.arn_service.is_empty() {
             return Breadth::None;
