@@ -70,8 +70,8 @@ pub fn diff_values(old: &Value, new: &Value, options: &ScoreOptions) -> Result<P
     let new_report = crate::score_value(new, options).map_err(DiffError::New)?;
     let old_policy = Policy::parse(old).map_err(DiffError::Old)?;
     let new_policy = Policy::parse(new).map_err(DiffError::New)?;
-    let oa = Analysis::new(&old_policy, options.policy_type.unwrap_or_else(|| old_policy.detect_type()));
-    let na = Analysis::new(&new_policy, options.policy_type.unwrap_or_else(|| new_policy.detect_type()));
+    let oa = Analysis::new(&old_policy, old_policy.policy_type(options.policy_type).map_err(DiffError::Old)?);
+    let na = Analysis::new(&new_policy, new_policy.policy_type(options.policy_type).map_err(DiffError::New)?);
     let mut added = na.effective.clone();
     added.subtract(&oa.effective);
     let mut removed = oa.effective.clone();

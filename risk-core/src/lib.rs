@@ -5,6 +5,7 @@
 
 pub mod actions;
 pub mod analysis;
+pub mod conditions;
 pub mod diff;
 pub mod docs;
 pub mod error;
@@ -57,7 +58,7 @@ pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
 /// Score an already-parsed policy document.
 pub fn score_value(value: &Value, options: &ScoreOptions) -> Result<Report, PolicyError> {
     let policy = Policy::parse(value)?;
-    let ptype = options.policy_type.unwrap_or_else(|| policy.detect_type());
+    let ptype = policy.policy_type(options.policy_type)?;
     let analysis = Analysis::new(&policy, ptype);
     let findings = run_rules(&analysis, options);
     let summary = access_summary(&analysis);
@@ -66,10 +67,10 @@ pub fn score_value(value: &Value, options: &ScoreOptions) -> Result<Report, Poli
 
 /// Run every applicable rule, returning findings in their defined order:
 /// score descending, then rule code, then first statement.
-pub fn findings(policy: &Policy<'_>, options: &ScoreOptions) -> Vec<Finding> {
-    let ptype = options.policy_type.unwrap_or_else(|| policy.detect_type());
+pub fn findings(policy: &Policy<'_>, options: &ScoreOptions) -> Result<Vec<Finding>, PolicyError> {
+    let ptype = policy.policy_type(options.policy_type)?;
     let analysis = Analysis::new(policy, ptype);
-    run_rules(&analysis, options)
+    Ok(run_rules(&analysis, options))
 }
 
 fn run_rules(analysis: &Analysis<'_>, options: &ScoreOptions) -> Vec<Finding> {

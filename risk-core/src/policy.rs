@@ -132,11 +132,39 @@ impl<'a> Policy<'a> {
         }
     }
 
-    /// Guess the policy type from its statements.
-    pub fn detect_type(&self) -> PolicyType {
-        let with_principal = self.statements.iter().any(|s| s.principal.is_some());
-        if !with_principal {
-            return PolicyType::Identity;
+    /// The policy type to read this document as: `forced` when given, else detected.
+    ///
+    /// A document whose statements disagree about `Principal` is valid as no policy type (an
+    /// identity policy has none, resource and trust policies need one in every statement).
+    /// Guessing would let one harmless statement decide which rules run — one `Deny` with a
+    /// `Principal` used to turn an administrator policy into a "resource policy" that no
+    /// identity rule looked at — so it is an error unless the caller says which type it is.
+    pub fn policy_type(&self, forced: Option<PolicyType>) -> Result<PolicyType, PolicyError> {
+        if let Some(t) = forced {
+            return Ok(t);
+        }
+        let (with, without): (Vec<&Statement<'_>>, Vec<&Statement<'_>>) =
+            self.statements.iter().partition(|s| s.principal.is_some());
+        if !with.is_empty() && !without.is_empty() {
+            let names = |v: &[&Statement<'_>]| {
+                let shown: Vec<String> = v.iter().take(5).map(|s| format!("Statement[{}]", s.index)).collect();
+                let more = if v.len() > 5 { format!(" and {} more", v.len() - 5) } else { String::new() };
+                format!("{}{more}", shown.join(", "))
+            };
+            return Err(PolicyError::at(
+                "Statement",
+                format!(
+                    "mixes statements with a `Principal` ({}) and without one ({}); no policy type allows \
+                     that (identity policies have no `Principal`, resource and trust policies need one in \
+                     every statement): fix the document, or set the policy type (identity, resource or \
+                     trust) to score it as that type",
+                    names(&with),
+                    names(&without)
+                ),
+            ));
+        }
+        if with.is_empty() {
+            return Ok(PolicyType::Identity);
         }
         let no_resource = self.statements.iter().all(|s| s.resource.is_none());
         let assume_only = self.statements.iter().all(|s| {
@@ -146,11 +174,7 @@ impl<'a> Policy<'a> {
                     a.starts_with("sts:")
                 })
         });
-        if no_resource || assume_only {
-            PolicyType::Trust
-        } else {
-            PolicyType::Resource
-        }
+        Ok(if no_resource || assume_only { PolicyType::Trust } else { PolicyType::Resource })
     }
 }
 
@@ -486,10 +510,21 @@ mod tests {
     #[test]
     fn types() {
         let trust = json!({"Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"}, "Action": "sts:AssumeRole"}]});
-        assert_eq!(Policy::parse(&trust).unwrap().detect_type(), PolicyType::Trust);
+        assert_eq!(Policy::parse(&trust).unwrap().policy_type(None).unwrap(), PolicyType::Trust);
         let res = json!({"Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]});
-        assert_eq!(Policy::parse(&res).unwrap().detect_type(), PolicyType::Resource);
+        assert_eq!(Policy::parse(&res).unwrap().policy_type(None).unwrap(), PolicyType::Resource);
         let missing = json!({"Statement": [{"Effect": "Allow", "Action": "s3:GetObject"}]});
         assert!(errs(missing)[0].contains("needs `Resource` or `NotResource`"));
+    }
+
+    #[test]
+    fn mixed_principal_statements_are_no_policy_type() {
+        let v = json!({"Statement": [
+            {"Effect": "Allow", "Action": "*", "Resource": "*"},
+            {"Effect": "Deny", "Principal": {"AWS": "arn:aws:iam::123456789012:root"}, "Action": "s3:GetObject", "Resource": "*"}]});
+        let p = Policy::parse(&v).unwrap();
+        let e = p.policy_type(None).unwrap_err().to_string();
+        assert!(e.contains("Statement[1]") && e.contains("Statement[0]") && e.contains("set the policy type"), "{e}");
+        assert_eq!(p.policy_type(Some(PolicyType::Identity)).unwrap(), PolicyType::Identity);
     }
 }

@@ -2,7 +2,8 @@
 
 use super::support::{names, Evidence};
 use super::{Category, Context, Finding, RuleMeta};
-use crate::policy::{PolicyType, Statement};
+use crate::conditions::caller_restriction;
+use crate::policy::PolicyType;
 use iam_catalog::{AccessLevel, ACTIONS};
 
 pub static META: RuleMeta = RuleMeta {
@@ -13,9 +14,15 @@ pub static META: RuleMeta = RuleMeta {
     applies_to: &[PolicyType::Resource],
     summary: "a resource policy allows any principal (`*`), any account, or everyone but a few",
     what: "Allow statements in bucket, queue, topic, key or other resource policies whose \
-`Principal` is `*`, `{\"AWS\": \"*\"}` or `arn:aws:iam::*:root`, or that use `NotPrincipal`, \
-without a condition that pins the caller (`aws:PrincipalOrgID`, `aws:PrincipalAccount`, \
-`aws:SourceArn`, `aws:SourceAccount`, `aws:SourceVpce`, `aws:SourceIp` and similar).",
+`Principal` is `*`, `{\"AWS\": \"*\"}` or an ARN with a wildcard account in any partition \
+(`arn:aws:iam::*:root`, `arn:aws-cn:iam::*:root`), that use `NotPrincipal`, or (when the \
+document is read as a resource policy) that name no principal, without a condition that pins \
+the caller: a positive operator (`StringEquals`, `StringLike`, `ArnLike`, `IpAddress`, also \
+under `ForAnyValue:`) on `aws:PrincipalOrgID`, `aws:PrincipalAccount`, `aws:SourceArn`, \
+`aws:SourceAccount`, `aws:SourceVpce`, `aws:SourceIp` and similar. Negated operators \
+(`StringNotEquals`, `NotIpAddress`, `ArnNotLike`), `…IfExists` (passes when the key is absent, \
+as for anonymous callers), `ForAllValues:` (passes when the key is empty), `Null`, and values \
+such as `*`, `o-*` or `0.0.0.0/0` do not pin anyone, and the finding says so.",
     why: "Anyone on the internet with an AWS account (or none, for S3) can call the granted \
 actions on this resource.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::public-site/*"}]}"#,
@@ -25,45 +32,14 @@ websites, serve through CloudFront with origin access control.",
 condition pins the caller (the only way a condition changes this rule's result).",
 };
 
-/// Condition keys that pin who may call, making a `*` principal not public.
-pub const RESTRICTING_KEYS: &[&str] = &[
-    "aws:principalorgid",
-    "aws:principalorgpaths",
-    "aws:principalaccount",
-    "aws:principalarn",
-    "aws:sourcearn",
-    "aws:sourceaccount",
-    "aws:sourceowner",
-    "aws:sourceorgid",
-    "aws:sourceorgpaths",
-    "aws:sourcevpc",
-    "aws:sourcevpce",
-    "aws:sourceip",
-    "aws:vpcsourceip",
-    "aws:userid",
-    "aws:username",
-    "aws:principalservicename",
-    "kms:calleraccount",
-    "kms:viaservice",
-    "sts:externalid",
-    "s3:dataaccesspointaccount",
-];
-
-fn is_wildcard_principal(v: &str) -> bool {
-    v == "*" || v.starts_with("arn:aws:iam::*:") || v == "arn:aws:iam::*:root"
-}
-
-/// Is the statement restricted by a condition that pins the caller?
-pub fn restricted(stmt: &Statement<'_>) -> Option<String> {
-    stmt.conditions
-        .iter()
-        .find(|c| {
-            let k = c.key.to_ascii_lowercase();
-            RESTRICTING_KEYS.contains(&k.as_str())
-                && !c.values.iter().all(|v| v == "*")
-                && !c.operator.to_ascii_lowercase().starts_with("stringnot")
-        })
-        .map(|c| c.key.to_string())
+/// Is the principal value a wildcard over accounts: `*`, or an ARN (in any partition) whose
+/// account field holds a wildcard, such as `arn:aws:iam::*:root` or `arn:aws-cn:iam::*:role/x`?
+pub fn is_wildcard_principal(v: &str) -> bool {
+    if v.bytes().all(|c| c == b'*') && !v.is_empty() {
+        return true;
+    }
+    let fields: Vec<&str> = v.splitn(6, ':').collect();
+    fields.len() == 6 && fields[0] == "arn" && (fields[1].contains(['*', '?']) || fields[4].contains(['*', '?']))
 }
 
 pub struct Rule;
@@ -76,8 +52,13 @@ impl super::Rule for Rule {
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let a = cx.analysis;
         for g in &a.grants {
-            let Some(p) = &g.stmt.principal else { continue };
-            let public = p.not || p.entries.iter().any(|e| e.kind != "Service" && is_wildcard_principal(e.value));
+            // In a resource policy a statement without `Principal` names no one, which AWS
+            // rejects; read as the policy type the caller chose, it is taken as anyone.
+            let (public, who) = match &g.stmt.principal {
+                None => (true, "none given, read as any principal"),
+                Some(p) if p.not => (true, "everyone except the `NotPrincipal` list"),
+                Some(p) => (p.entries.iter().any(|e| e.kind != "Service" && is_wildcard_principal(e.value)), "`*`"),
+            };
             if !public || g.effective.is_empty() {
                 continue;
             }
@@ -85,7 +66,8 @@ impl super::Rule for Rule {
                 g.effective.iter().any(|i| !matches!(ACTIONS[i].access, AccessLevel::Read | AccessLevel::List));
             // A `*` principal pinned by aws:PrincipalOrgID, aws:SourceArn and the like is the
             // recommended pattern, not exposure.
-            if restricted(g.stmt).is_some() {
+            let restriction = caller_restriction(g.stmt);
+            if restriction.pinned_by.is_some() {
                 continue;
             }
             let (score, msg) = if writes {
@@ -93,9 +75,8 @@ impl super::Rule for Rule {
             } else {
                 (7, "allows any principal to read this resource")
             };
-            let who = if p.not { "everyone except the `NotPrincipal` list" } else { "`*`" };
             let ev = Evidence::of_statement(g.stmt);
-            let msg = format!("{msg} (principal {who}): {} actions", g.effective.len());
+            let msg = format!("{msg} (principal {who}): {} actions{}", g.effective.len(), restriction.note());
             out.push(Finding::new(
                 &META,
                 score,

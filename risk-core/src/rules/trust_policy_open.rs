@@ -1,8 +1,9 @@
 //! RX003 trust-policy-open: a role's trust policy lets too many identities assume it.
 
-use super::public_resource_policy::restricted;
+use super::public_resource_policy::is_wildcard_principal;
 use super::support::Evidence;
 use super::{Category, Context, Finding, RuleMeta};
+use crate::conditions::{caller_restriction, pinning_values};
 use crate::policy::{PolicyType, Statement};
 
 pub static META: RuleMeta = RuleMeta {
@@ -74,25 +75,52 @@ impl super::Rule for Rule {
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         for g in &cx.analysis.grants {
             let stmt = g.stmt;
-            let Some(p) = &stmt.principal else { continue };
             let mut worst: Option<(u8, String)> = None;
             let mut consider = |score: u8, msg: String| {
                 if worst.as_ref().is_none_or(|(s, _)| score > *s) {
                     worst = Some((score, msg));
                 }
             };
-            for e in &p.entries {
+            let restriction = caller_restriction(stmt);
+            let pinned = restriction.pinned_by.clone();
+            let entries: &[crate::policy::PrincipalEntry<'_>] = match &stmt.principal {
+                // Read as a trust policy (the caller chose the type), a statement that names no
+                // principal, or that names everyone but a few, is open to anyone.
+                None => {
+                    consider(9, format!("names no principal, read as any AWS principal{}", restriction.note()));
+                    &[]
+                }
+                Some(p) if p.not => {
+                    match &pinned {
+                        Some(k) => consider(
+                            4,
+                            format!(
+                                "trusts everyone except the `NotPrincipal` list, restricted by the condition `{k}`"
+                            ),
+                        ),
+                        None => {
+                            consider(9, format!("trusts everyone except the `NotPrincipal` list{}", restriction.note()))
+                        }
+                    }
+                    &[]
+                }
+                Some(p) => &p.entries,
+            };
+            for e in entries {
                 match e.kind {
-                    "*" | "AWS" if e.value == "*" || e.value.starts_with("arn:aws:iam::*:") => match restricted(stmt) {
+                    "*" | "AWS" if is_wildcard_principal(e.value) => match &pinned {
                         Some(k) => consider(4, format!("trusts any AWS principal, restricted by the condition `{k}`")),
                         None => consider(
                             9,
-                            "trusts any AWS principal: anyone with an AWS account can assume this role".into(),
+                            format!(
+                                "trusts any AWS principal: anyone with an AWS account can assume this role{}",
+                                restriction.note()
+                            ),
                         ),
                     },
                     "AWS"
                         if (e.value.ends_with(":root") || e.value.chars().all(|c| c.is_ascii_digit()))
-                            && restricted(stmt).is_none() =>
+                            && pinned.is_none() =>
                     {
                         consider(
                             3,
@@ -102,20 +130,23 @@ impl super::Rule for Rule {
                     "Federated" if assumes(stmt, "sts:assumerolewithwebidentity") => {
                         let host = provider_host(e.value).to_ascii_lowercase();
                         let key_of = |suffix: &str| format!("{host}:{suffix}");
-                        let find = |k: &str| {
-                            stmt.conditions
-                                .iter()
-                                .filter(|c| c.key.eq_ignore_ascii_case(k))
-                                .flat_map(|c| c.values.iter())
-                                .collect::<Vec<_>>()
+                        // Only positive operators name a subject or audience; a negated or
+                        // `IfExists` clause on `sub` pins nothing, and the finding says so.
+                        let why_not = |notes: &[String]| {
+                            if notes.is_empty() {
+                                String::new()
+                            } else {
+                                format!("; {}", notes.join("; "))
+                            }
                         };
                         if host.starts_with("cognito-identity.amazonaws.com") {
-                            if find(&key_of("aud")).is_empty() {
-                                consider(8, "trusts Cognito identities of any identity pool (no `cognito-identity.amazonaws.com:aud` condition)".into());
+                            let (auds, notes) = pinning_values(stmt, &key_of("aud"));
+                            if auds.is_empty() || auds.iter().any(|v| v.as_str() == "*") {
+                                consider(8, format!("trusts Cognito identities of any identity pool (no condition pins `cognito-identity.amazonaws.com:aud`){}", why_not(&notes)));
                             }
                             continue;
                         }
-                        let subs = find(&key_of("sub"));
+                        let (subs, sub_notes) = pinning_values(stmt, &key_of("sub"));
                         if host == "token.actions.githubusercontent.com" && !subs.is_empty() {
                             let (score, msg) = github_subjects(&subs);
                             consider(score, msg);
@@ -123,7 +154,8 @@ impl super::Rule for Rule {
                             consider(
                                 8,
                                 format!(
-                                    "trusts every identity of the OIDC provider `{host}`: no condition on `{host}:sub`"
+                                    "trusts every identity of the OIDC provider `{host}`: no condition pins `{host}:sub`{}",
+                                    why_not(&sub_notes)
                                 ),
                             );
                         } else if subs.iter().any(|v| v.contains('*') || v.contains('?')) {
@@ -137,8 +169,7 @@ impl super::Rule for Rule {
                         }
                     }
                     "Federated"
-                        if assumes(stmt, "sts:assumerolewithsaml")
-                            && !stmt.conditions.iter().any(|c| c.key.eq_ignore_ascii_case("SAML:aud")) =>
+                        if assumes(stmt, "sts:assumerolewithsaml") && pinning_values(stmt, "SAML:aud").0.is_empty() =>
                     {
                         consider(4, format!("trusts SAML provider `{}` without a `SAML:aud` condition", e.value));
                     }
