@@ -31,11 +31,13 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     s.union_with(&resolve_set(&[
         "kms:ScheduleKeyDeletion",
         "kms:DisableKey",
+        // Authorises both lifecycle APIs (`PutBucketLifecycle`, `PutBucketLifecycleConfiguration`):
+        // an expiration rule deletes every object.
         "s3:PutLifecycleConfiguration",
-        "s3:PutBucketLifecycle",
     ]));
-    // Routine consumer operations named like deletes: acknowledging a queue message.
-    s.subtract(&resolve_set(&["sqs:DeleteMessage", "sqs:DeleteMessageBatch"]));
+    // Routine consumer operations named like deletes: acknowledging a queue message
+    // (`sqs:DeleteMessage` also authorises the `DeleteMessageBatch` API).
+    s.subtract(&resolve_set(&["sqs:DeleteMessage"]));
     s
 });
 

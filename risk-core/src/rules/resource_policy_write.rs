@@ -18,7 +18,9 @@ pub static META: RuleMeta = RuleMeta {
 `s3:PutBucketPolicy`, `s3:PutBucketAcl`, `kms:PutKeyPolicy`, `kms:CreateGrant`, \
 `lambda:AddPermission`, `sqs:AddPermission`, `ecr:SetRepositoryPolicy` — plus sharing actions \
 such as `ec2:ModifySnapshotAttribute`, `ec2:ModifyImageAttribute`, \
-`rds:ModifyDBSnapshotAttribute` and `s3:DeletePublicAccessBlock`. Permissions-management actions that only read \
+`rds:ModifyDBSnapshotAttribute`, and turning off S3 Block Public Access \
+(`s3:PutBucketPublicAccessBlock`, `s3:PutAccountPublicAccessBlock`, which also authorise the \
+`Delete…PublicAccessBlock` API calls). Permissions-management actions that only read \
 policies (`Get*`, `List*`, `Describe*`) are not counted.",
     why: "These actions decide who else can read or write a resource; one call can make a \
 bucket public or share a database snapshot with another account.",
@@ -40,7 +42,6 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
         "rds:ModifyDBSnapshotAttribute",
         "rds:ModifyDBClusterSnapshotAttribute",
         "redshift:AuthorizeSnapshotAccess",
-        "s3:DeletePublicAccessBlock",
         "s3:PutBucketPublicAccessBlock",
         "s3:PutAccountPublicAccessBlock",
         "s3:PutAccessPointPolicy",

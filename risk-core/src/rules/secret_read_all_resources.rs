@@ -34,7 +34,8 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
         "kms:Decrypt",
         "lambda:GetFunctionConfiguration",
         "codebuild:BatchGetProjects",
-        "appsync:GetApiKey",
+        // There is no `GetApiKey`: listing returns each AppSync API key's id, which is the key.
+        "appsync:ListApiKeys",
     ])
 });
 
