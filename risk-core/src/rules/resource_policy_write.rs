@@ -34,25 +34,28 @@ expose everything in it).",
 const ACCESS_CONTROL_SERVICES: &[&str] =
     &["iam", "sts", "organizations", "sso", "identitystore", "account", "sso-directory"];
 
+/// Sharing and exposure actions that are not classed as Permissions management.
+pub(crate) const NAMES: &[&str] = &[
+    "ec2:ModifySnapshotAttribute",
+    "ec2:ModifyImageAttribute",
+    "ec2:ModifyFpgaImageAttribute",
+    "rds:ModifyDBSnapshotAttribute",
+    "rds:ModifyDBClusterSnapshotAttribute",
+    "redshift:AuthorizeSnapshotAccess",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutAccountPublicAccessBlock",
+    "s3:PutAccessPointPolicy",
+    "s3:PutBucketOwnershipControls",
+    "ram:CreateResourceShare",
+    "ram:AssociateResourceShare",
+    "lambda:CreateFunctionUrlConfig",
+    "lambda:UpdateFunctionUrlConfig",
+    "sns:SetTopicAttributes",
+    "sqs:SetQueueAttributes",
+];
+
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    let mut s = resolve_set(&[
-        "ec2:ModifySnapshotAttribute",
-        "ec2:ModifyImageAttribute",
-        "ec2:ModifyFpgaImageAttribute",
-        "rds:ModifyDBSnapshotAttribute",
-        "rds:ModifyDBClusterSnapshotAttribute",
-        "redshift:AuthorizeSnapshotAccess",
-        "s3:PutBucketPublicAccessBlock",
-        "s3:PutAccountPublicAccessBlock",
-        "s3:PutAccessPointPolicy",
-        "s3:PutBucketOwnershipControls",
-        "ram:CreateResourceShare",
-        "ram:AssociateResourceShare",
-        "lambda:CreateFunctionUrlConfig",
-        "lambda:UpdateFunctionUrlConfig",
-        "sns:SetTopicAttributes",
-        "sqs:SetQueueAttributes",
-    ]);
+    let mut s = resolve_set(NAMES);
     for (i, a) in CATALOG.iter().enumerate() {
         // The catalog classes some policy *reads* (`GetResourcePolicy`) as permissions
         // management; reading who has access changes nothing.
@@ -72,6 +75,10 @@ pub struct Rule;
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 pub const MAX_LISTED: usize = 100;
 
 /// Resolve catalog names (any case) to indices; names missing from the catalog are skipped,
-/// so a rule keeps working when AWS retires an action.
+/// so a rule keeps working when AWS retires an action. Debug builds (tests) fail instead.
 pub fn resolve(names: &[&str]) -> Vec<usize> {
+    debug_assert!(names.iter().all(|n| iam_catalog::action_index(n).is_some()), "not in the catalog: {names:?}");
     names.iter().filter_map(|n| iam_catalog::action_index(n)).collect()
 }
 
