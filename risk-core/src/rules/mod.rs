@@ -6,6 +6,7 @@ use crate::policy::PolicyType;
 use serde::Serialize;
 
 pub mod escalation;
+mod escalation_rows;
 pub(crate) mod support;
 
 mod backup_destruction;
