@@ -281,6 +281,14 @@ mod tests {
         assert!(problems.is_empty(), "{}", problems.join("\n"));
     }
 
+    #[test]
+    fn every_max_score_is_a_score() {
+        for rule in REGISTRY {
+            let m = rule.meta();
+            assert!((1..=10).contains(&m.max_score), "{} max_score {}", m.code, m.max_score);
+        }
+    }
+
     /// A rule's lists have no duplicates, which would hint at a stale replacement.
     #[test]
     fn listed_action_names_are_unique_per_list() {

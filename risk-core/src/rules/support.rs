@@ -138,9 +138,16 @@ impl Finding {
         message: String,
         suggestion: String,
     ) -> Self {
+        // max_score is published (docs, SARIF security-severity): never exceed it.
+        debug_assert!(
+            (1..=rule.max_score).contains(&score),
+            "{} scored {score}, outside 1..={}",
+            rule.code,
+            rule.max_score
+        );
         Finding {
             rule,
-            score: score.clamp(1, 10),
+            score: score.clamp(1, rule.max_score.max(1)),
             statements: ev.statements.into_iter().collect(),
             sid: ev.sid,
             actions,
