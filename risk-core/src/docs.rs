@@ -56,8 +56,11 @@ pub fn escalation_paths_markdown() -> String {
     out.push_str("Not covered (action sets not yet retrieved from pathfinding.cloud): batch-003, bedrock-003 to bedrock-007, emrserverless-001, gamelift-001, imagebuilder-001, kinesisanalytics-001, ssm-003.\n\n");
     out.push_str("| Path | Kind | Required actions | Evaluated | Source |\n|---|---|---|---|---|\n");
     for p in PATHS.iter() {
-        let status =
-            if p.actions.is_some() { "yes".to_string() } else { "no: an action is not in the catalog".to_string() };
+        let status = match (&p.actions, crate::rules::escalation::not_evaluable_reason(p.id)) {
+            (Some(_), _) => "yes".to_string(),
+            (None, Some(why)) => format!("no: {why}"),
+            (None, None) => "no: an action is not in the catalog".to_string(),
+        };
         let _ = writeln!(
             out,
             "| `{}` | {} | {} | {} | {} |",

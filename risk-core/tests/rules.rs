@@ -19,6 +19,10 @@ fn options_for(code: &str) -> ScoreOptions {
 
 fn rules_fired(policy: &str, options: &ScoreOptions) -> Vec<String> {
     let r = score_json(policy, options).unwrap_or_else(|e| panic!("fixture does not score: {e}\n{policy}"));
+    for f in &r.findings {
+        let max = risk_core::rules::find(&f.rule).map_or(0, |r| r.meta().max_score);
+        assert!((1..=max).contains(&f.score), "{} scored {} outside 1..={max}\n{policy}", f.rule, f.score);
+    }
     r.findings.into_iter().map(|f| f.rule).collect()
 }
 

@@ -23,38 +23,43 @@ Backup Vault Lock and S3 with Object Lock.",
     scoring: "8 on all resources; 4 on named resources.",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "backup:DeleteRecoveryPoint",
-        "backup:DeleteBackupVault",
-        "backup:DeleteBackupPlan",
-        "backup:UpdateRecoveryPointLifecycle",
-        "backup:DeleteBackupVaultLockConfiguration",
-        "rds:DeleteDBSnapshot",
-        "rds:DeleteDBClusterSnapshot",
-        "rds:DeleteDBInstanceAutomatedBackup",
-        "rds:DeleteDBClusterAutomatedBackup",
-        "ec2:DeleteSnapshot",
-        "ec2:DeregisterImage",
-        "s3:DeleteObjectVersion",
-        "s3:PutBucketVersioning",
-        "s3:PutBucketObjectLockConfiguration",
-        "glacier:DeleteArchive",
-        "glacier:DeleteVault",
-        "dynamodb:DeleteBackup",
-        "elasticache:DeleteSnapshot",
-        "redshift:DeleteClusterSnapshot",
-        "fsx:DeleteBackup",
-        "dlm:DeleteLifecyclePolicy",
-        "kms:ScheduleKeyDeletion",
-    ])
-});
+/// Recovery-destroying actions.
+pub(crate) const NAMES: &[&str] = &[
+    "backup:DeleteRecoveryPoint",
+    "backup:DeleteBackupVault",
+    "backup:DeleteBackupPlan",
+    "backup:UpdateRecoveryPointLifecycle",
+    "backup:DeleteBackupVaultLockConfiguration",
+    "rds:DeleteDBSnapshot",
+    "rds:DeleteDBClusterSnapshot",
+    "rds:DeleteDBInstanceAutomatedBackup",
+    "rds:DeleteDBClusterAutomatedBackup",
+    "ec2:DeleteSnapshot",
+    "ec2:DeregisterImage",
+    "s3:DeleteObjectVersion",
+    "s3:PutBucketVersioning",
+    "s3:PutBucketObjectLockConfiguration",
+    "glacier:DeleteArchive",
+    "glacier:DeleteVault",
+    "dynamodb:DeleteBackup",
+    "elasticache:DeleteSnapshot",
+    "redshift:DeleteClusterSnapshot",
+    "fsx:DeleteBackup",
+    "dlm:DeleteLifecyclePolicy",
+    "kms:ScheduleKeyDeletion",
+];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

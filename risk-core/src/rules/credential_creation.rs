@@ -25,35 +25,39 @@ working after it ends. On other users they are a takeover.",
 caller's own user.",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "iam:CreateAccessKey",
-        "iam:UpdateAccessKey",
-        "iam:CreateLoginProfile",
-        "iam:UpdateLoginProfile",
-        "iam:CreateServiceSpecificCredential",
-        "iam:ResetServiceSpecificCredential",
-        "iam:UploadSSHPublicKey",
-        "sts:GetFederationToken",
-        "ec2:GetPasswordData",
-        "ec2-instance-connect:SendSSHPublicKey",
-        "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
-        "lightsail:GetInstanceAccessDetails",
-        "lightsail:DownloadDefaultKeyPair",
-        "rds-db:connect",
-        "redshift:GetClusterCredentials",
-        "redshift:GetClusterCredentialsWithIAM",
-        "redshift-serverless:GetCredentials",
-        "cognito-idp:AdminSetUserPassword",
-        "cognito-idp:AdminResetUserPassword",
-        "gamelift:GetInstanceAccess",
-        "ecr:GetAuthorizationToken",
-    ])
-});
+/// Actions that mint or reveal credentials.
+pub(crate) const NAMES: &[&str] = &[
+    "iam:CreateAccessKey",
+    "iam:UpdateAccessKey",
+    "iam:CreateLoginProfile",
+    "iam:UpdateLoginProfile",
+    "iam:CreateServiceSpecificCredential",
+    "iam:ResetServiceSpecificCredential",
+    "iam:UploadSSHPublicKey",
+    "sts:GetFederationToken",
+    "ec2:GetPasswordData",
+    "ec2-instance-connect:SendSSHPublicKey",
+    "ec2-instance-connect:SendSerialConsoleSSHPublicKey",
+    "lightsail:GetInstanceAccessDetails",
+    "lightsail:DownloadDefaultKeyPair",
+    "rds-db:connect",
+    "redshift:GetClusterCredentials",
+    "redshift:GetClusterCredentialsWithIAM",
+    "redshift-serverless:GetCredentials",
+    "cognito-idp:AdminSetUserPassword",
+    "cognito-idp:AdminResetUserPassword",
+    "gamelift:GetInstanceAccess",
+    "ecr:GetAuthorizationToken",
+];
+
+/// Counted only alongside another credential action (see `check`).
+pub(crate) const UNSCOPED_TOKEN: &[&str] = &["ecr:GetAuthorizationToken"];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 static WITHOUT_ECR: Lazy<ActionSet> = Lazy::new(|| {
     let mut s = ACTIONS.clone();
-    s.subtract(&resolve_set(&["ecr:GetAuthorizationToken"]));
+    s.subtract(&resolve_set(UNSCOPED_TOKEN));
     s
 });
 
@@ -62,6 +66,10 @@ pub struct Rule;
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES, UNSCOPED_TOKEN]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

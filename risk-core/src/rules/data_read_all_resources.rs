@@ -25,54 +25,59 @@ tables the task reads.",
 Scoped reads are not reported.",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "s3:GetObject",
-        "s3:GetObjectVersion",
-        "s3-object-lambda:GetObject",
-        "dynamodb:GetItem",
-        "dynamodb:BatchGetItem",
-        "dynamodb:Query",
-        "dynamodb:Scan",
-        "dynamodb:PartiQLSelect",
-        "dynamodb:GetRecords",
-        "dynamodb:ExportTableToPointInTime",
-        "sqs:ReceiveMessage",
-        "kinesis:GetRecords",
-        "kafka-cluster:ReadData",
-        "glacier:GetJobOutput",
-        "ebs:GetSnapshotBlock",
-        "ebs:ListSnapshotBlocks",
-        "athena:GetQueryResults",
-        "logs:GetLogEvents",
-        "logs:FilterLogEvents",
-        "logs:StartQuery",
-        "codecommit:GitPull",
-        "codecommit:GetBlob",
-        "ecr:BatchGetImage",
-        "ecr:GetDownloadUrlForLayer",
-        "lambda:GetFunction",
-        "es:ESHttpGet",
-        "es:ESHttpPost",
-        "elasticfilesystem:ClientMount",
-        "redshift-data:GetStatementResult",
-        "timestream:Select",
-        "neptune-db:ReadDataViaQuery",
-        "cassandra:Select",
-        "rds:CopyDBSnapshot",
-        "rds:CreateDBSnapshot",
-        "ec2:CreateSnapshot",
-        "sdb:Select",
-        "kendra:Query",
-        "backup:StartRestoreJob",
-    ])
-});
+/// Data-plane reads.
+pub(crate) const NAMES: &[&str] = &[
+    "s3:GetObject",
+    "s3:GetObjectVersion",
+    "s3-object-lambda:GetObject",
+    "dynamodb:GetItem",
+    "dynamodb:BatchGetItem",
+    "dynamodb:Query",
+    "dynamodb:Scan",
+    "dynamodb:PartiQLSelect",
+    "dynamodb:GetRecords",
+    "dynamodb:ExportTableToPointInTime",
+    "sqs:ReceiveMessage",
+    "kinesis:GetRecords",
+    "kafka-cluster:ReadData",
+    "glacier:GetJobOutput",
+    "ebs:GetSnapshotBlock",
+    "ebs:ListSnapshotBlocks",
+    "athena:GetQueryResults",
+    "logs:GetLogEvents",
+    "logs:FilterLogEvents",
+    "logs:StartQuery",
+    "codecommit:GitPull",
+    "codecommit:GetBlob",
+    "ecr:BatchGetImage",
+    "ecr:GetDownloadUrlForLayer",
+    "lambda:GetFunction",
+    "es:ESHttpGet",
+    "es:ESHttpPost",
+    "elasticfilesystem:ClientMount",
+    "redshift-data:GetStatementResult",
+    "timestream:Select",
+    "neptune-db:ReadDataViaQuery",
+    "cassandra:Select",
+    "rds:CopyDBSnapshot",
+    "rds:CreateDBSnapshot",
+    "ec2:CreateSnapshot",
+    "sdb:Select",
+    "kendra:Query",
+    "backup:StartRestoreJob",
+];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -25,17 +25,25 @@ condition (`aws:ResourceTag/environment: dev`).",
     scoring: "7 on all resources; 3 on named resources.",
 };
 
+/// Destructive actions whose verb does not say so.
+pub(crate) const EXTRA: &[&str] = &[
+    "kms:ScheduleKeyDeletion",
+    "kms:DisableKey",
+    // Authorises both lifecycle APIs (`PutBucketLifecycle`, `PutBucketLifecycleConfiguration`):
+    // an expiration rule deletes every object.
+    "s3:PutLifecycleConfiguration",
+];
+
+/// Routine consumer operations named like deletes.
+pub(crate) const NOT_COUNTED: &[&str] = &["sqs:DeleteMessage"];
+
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     let mut s =
         by_verbs(None, &["delete", "terminate", "destroy", "purge", "drop", "remove", "wipe"], &[AccessLevel::Write]);
-    s.union_with(&resolve_set(&[
-        "kms:ScheduleKeyDeletion",
-        "kms:DisableKey",
-        "s3:PutLifecycleConfiguration",
-        "s3:PutBucketLifecycle",
-    ]));
-    // Routine consumer operations named like deletes: acknowledging a queue message.
-    s.subtract(&resolve_set(&["sqs:DeleteMessage", "sqs:DeleteMessageBatch"]));
+    s.union_with(&resolve_set(EXTRA));
+    // Routine consumer operations named like deletes: acknowledging a queue message
+    // (`sqs:DeleteMessage` also authorises the `DeleteMessageBatch` API).
+    s.subtract(&resolve_set(NOT_COUNTED));
     s
 });
 
@@ -44,6 +52,10 @@ pub struct Rule;
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[EXTRA, NOT_COUNTED]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -25,51 +25,56 @@ service control policy.",
 trail is still blinding).",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "cloudtrail:StopLogging",
-        "cloudtrail:DeleteTrail",
-        "cloudtrail:UpdateTrail",
-        "cloudtrail:PutEventSelectors",
-        "cloudtrail:DeleteEventDataStore",
-        "cloudtrail:StopEventDataStoreIngestion",
-        "guardduty:DeleteDetector",
-        "guardduty:UpdateDetector",
-        "guardduty:DisassociateFromMasterAccount",
-        "guardduty:DisassociateFromAdministratorAccount",
-        "guardduty:DeleteMembers",
-        "guardduty:StopMonitoringMembers",
-        "guardduty:CreateFilter",
-        "guardduty:UpdateFilter",
-        "guardduty:CreateIPSet",
-        "guardduty:UpdateIPSet",
-        "config:StopConfigurationRecorder",
-        "config:DeleteConfigurationRecorder",
-        "config:DeleteDeliveryChannel",
-        "config:DeleteConfigRule",
-        "securityhub:DisableSecurityHub",
-        "securityhub:BatchUpdateFindings",
-        "macie2:DisableMacie",
-        "inspector2:Disable",
-        "detective:DeleteGraph",
-        "access-analyzer:DeleteAnalyzer",
-        "ec2:DeleteFlowLogs",
-        "logs:DeleteLogGroup",
-        "logs:DeleteLogStream",
-        "logs:PutRetentionPolicy",
-        "logs:DeleteSubscriptionFilter",
-        "cloudwatch:DeleteAlarms",
-        "cloudwatch:DisableAlarmActions",
-        "s3:PutBucketLogging",
-        "organizations:LeaveOrganization",
-    ])
-});
+/// Actions that switch off or erase logging and detection.
+pub(crate) const NAMES: &[&str] = &[
+    "cloudtrail:StopLogging",
+    "cloudtrail:DeleteTrail",
+    "cloudtrail:UpdateTrail",
+    "cloudtrail:PutEventSelectors",
+    "cloudtrail:DeleteEventDataStore",
+    "cloudtrail:StopEventDataStoreIngestion",
+    "guardduty:DeleteDetector",
+    "guardduty:UpdateDetector",
+    "guardduty:DisassociateFromMasterAccount",
+    "guardduty:DisassociateFromAdministratorAccount",
+    "guardduty:DeleteMembers",
+    "guardduty:StopMonitoringMembers",
+    "guardduty:CreateFilter",
+    "guardduty:UpdateFilter",
+    "guardduty:CreateIPSet",
+    "guardduty:UpdateIPSet",
+    "config:StopConfigurationRecorder",
+    "config:DeleteConfigurationRecorder",
+    "config:DeleteDeliveryChannel",
+    "config:DeleteConfigRule",
+    "securityhub:DisableSecurityHub",
+    "securityhub:BatchUpdateFindings",
+    "macie2:DisableMacie",
+    "inspector2:Disable",
+    "detective:DeleteGraph",
+    "access-analyzer:DeleteAnalyzer",
+    "ec2:DeleteFlowLogs",
+    "logs:DeleteLogGroup",
+    "logs:DeleteLogStream",
+    "logs:PutRetentionPolicy",
+    "logs:DeleteSubscriptionFilter",
+    "cloudwatch:DeleteAlarms",
+    "cloudwatch:DisableAlarmActions",
+    "s3:PutBucketLogging",
+    "organizations:LeaveOrganization",
+];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

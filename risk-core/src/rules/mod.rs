@@ -6,6 +6,7 @@ use crate::policy::PolicyType;
 use serde::Serialize;
 
 pub mod escalation;
+mod escalation_rows;
 pub(crate) mod support;
 
 mod backup_destruction;
@@ -195,6 +196,13 @@ pub struct Context<'a, 'p> {
 /// A rule: metadata plus a check over the analysed policy.
 pub trait Rule: Sync + Send {
     fn meta(&self) -> &'static RuleMeta;
+    /// Every catalog action name the rule lists literally, one slice per list. Lookups skip
+    /// names the catalog lacks, so the tests below (and a debug assertion in
+    /// `support::resolve`) are what keep a misspelt or retired name from silently matching
+    /// nothing.
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[]
+    }
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>);
 }
 
@@ -238,3 +246,60 @@ pub fn find(code_or_name: &str) -> Option<&'static dyn Rule> {
 }
 
 pub(crate) use full_admin::is_full_admin;
+
+#[cfg(test)]
+mod tests {
+    use super::REGISTRY;
+    use crate::actions::{expand_into, ActionSet};
+
+    /// "Data that rules rely on is checked": a name the catalog lacks would match nothing.
+    #[test]
+    fn every_listed_action_name_is_in_the_catalog() {
+        let mut problems = Vec::new();
+        let mut checked = 0;
+        for rule in REGISTRY {
+            for list in rule.action_names() {
+                for name in *list {
+                    checked += 1;
+                    let known = if name.contains(['*', '?']) {
+                        let mut set = ActionSet::empty();
+                        expand_into(name, &mut set).is_ok() && !set.is_empty()
+                    } else {
+                        iam_catalog::action_index(name).is_some()
+                    };
+                    if !known {
+                        problems.push(format!(
+                            "{} {}: `{name}` is not in the catalog",
+                            rule.meta().code,
+                            rule.meta().name
+                        ));
+                    }
+                }
+            }
+        }
+        assert!(checked > 150, "only {checked} names listed: rules no longer expose their lists");
+        assert!(problems.is_empty(), "{}", problems.join("\n"));
+    }
+
+    #[test]
+    fn every_max_score_is_a_score() {
+        for rule in REGISTRY {
+            let m = rule.meta();
+            assert!((1..=10).contains(&m.max_score), "{} max_score {}", m.code, m.max_score);
+        }
+    }
+
+    /// A rule's lists have no duplicates, which would hint at a stale replacement.
+    #[test]
+    fn listed_action_names_are_unique_per_list() {
+        for rule in REGISTRY {
+            for list in rule.action_names() {
+                let mut seen: Vec<String> = list.iter().map(|n| n.to_ascii_lowercase()).collect();
+                seen.sort();
+                let before = seen.len();
+                seen.dedup();
+                assert_eq!(before, seen.len(), "{} lists an action twice", rule.meta().code);
+            }
+        }
+    }
+}

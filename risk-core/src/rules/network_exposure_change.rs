@@ -24,54 +24,59 @@ scope them to named security groups, hosted zones or listeners.",
 shrink the impact of a firewall or DNS change).",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "ec2:AuthorizeSecurityGroupIngress",
-        "ec2:AuthorizeSecurityGroupEgress",
-        "ec2:RevokeSecurityGroupIngress",
-        "ec2:RevokeSecurityGroupEgress",
-        "ec2:ModifySecurityGroupRules",
-        "ec2:CreateRoute",
-        "ec2:ReplaceRoute",
-        "ec2:DeleteRoute",
-        "ec2:CreateNetworkAclEntry",
-        "ec2:ReplaceNetworkAclEntry",
-        "ec2:DeleteNetworkAclEntry",
-        "ec2:AttachInternetGateway",
-        "ec2:CreateVpcPeeringConnection",
-        "ec2:AcceptVpcPeeringConnection",
-        "ec2:ModifyVpcEndpoint",
-        "ec2:CreateTransitGatewayRoute",
-        "ec2:ModifyInstanceAttribute",
-        "ec2:ModifyNetworkInterfaceAttribute",
-        "route53:ChangeResourceRecordSets",
-        "route53:CreateHostedZone",
-        "route53:DeleteHostedZone",
-        "route53domains:TransferDomainToAnotherAwsAccount",
-        "route53domains:UpdateDomainNameservers",
-        "elasticloadbalancing:ModifyListener",
-        "elasticloadbalancing:DeleteListener",
-        "elasticloadbalancing:CreateListener",
-        "elasticloadbalancing:ModifyTargetGroupAttributes",
-        "cloudfront:UpdateDistribution",
-        "cloudfront:DeleteDistribution",
-        "wafv2:UpdateWebACL",
-        "wafv2:DeleteWebACL",
-        "wafv2:DisassociateWebACL",
-        "waf:UpdateWebACL",
-        "network-firewall:UpdateFirewallPolicy",
-        "network-firewall:UpdateRuleGroup",
-        "network-firewall:DeleteFirewall",
-        "apigateway:PATCH",
-        "globalaccelerator:UpdateListener",
-    ])
-});
+/// Network and traffic changes.
+pub(crate) const NAMES: &[&str] = &[
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:AuthorizeSecurityGroupEgress",
+    "ec2:RevokeSecurityGroupIngress",
+    "ec2:RevokeSecurityGroupEgress",
+    "ec2:ModifySecurityGroupRules",
+    "ec2:CreateRoute",
+    "ec2:ReplaceRoute",
+    "ec2:DeleteRoute",
+    "ec2:CreateNetworkAclEntry",
+    "ec2:ReplaceNetworkAclEntry",
+    "ec2:DeleteNetworkAclEntry",
+    "ec2:AttachInternetGateway",
+    "ec2:CreateVpcPeeringConnection",
+    "ec2:AcceptVpcPeeringConnection",
+    "ec2:ModifyVpcEndpoint",
+    "ec2:CreateTransitGatewayRoute",
+    "ec2:ModifyInstanceAttribute",
+    "ec2:ModifyNetworkInterfaceAttribute",
+    "route53:ChangeResourceRecordSets",
+    "route53:CreateHostedZone",
+    "route53:DeleteHostedZone",
+    "route53domains:TransferDomainToAnotherAwsAccount",
+    "route53domains:UpdateDomainNameservers",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:ModifyTargetGroupAttributes",
+    "cloudfront:UpdateDistribution",
+    "cloudfront:DeleteDistribution",
+    "wafv2:UpdateWebACL",
+    "wafv2:DeleteWebACL",
+    "wafv2:DisassociateWebACL",
+    "waf:UpdateWebACL",
+    "network-firewall:UpdateFirewallPolicy",
+    "network-firewall:UpdateRuleGroup",
+    "network-firewall:DeleteFirewall",
+    "apigateway:PATCH",
+    "globalaccelerator:UpdateListener",
+];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

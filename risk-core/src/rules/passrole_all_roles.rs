@@ -25,13 +25,19 @@ groups or later requests usually supply the compute.",
 receives the role. Roles named one by one are not reported here.",
 };
 
-static PASSROLE: Lazy<Option<usize>> = Lazy::new(|| iam_catalog::action_index("iam:PassRole"));
+const PASS_ROLE: &[&str] = &["iam:PassRole"];
+
+static PASSROLE: Lazy<Option<usize>> = Lazy::new(|| iam_catalog::action_index(PASS_ROLE[0]));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[PASS_ROLE]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -22,20 +22,25 @@ administrator policies.",
     scoring: "8 on any principal or the caller's own; 5 on named principals.",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "iam:DeleteRolePermissionsBoundary",
-        "iam:DeleteUserPermissionsBoundary",
-        "iam:PutRolePermissionsBoundary",
-        "iam:PutUserPermissionsBoundary",
-    ])
-});
+/// Permissions-boundary changes.
+pub(crate) const NAMES: &[&str] = &[
+    "iam:DeleteRolePermissionsBoundary",
+    "iam:DeleteUserPermissionsBoundary",
+    "iam:PutRolePermissionsBoundary",
+    "iam:PutUserPermissionsBoundary",
+];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -27,27 +27,32 @@ approved by mistake.",
 modify data.",
 };
 
-static DECEPTIVE: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "rds-data:ExecuteStatement",
-        "rds-data:BatchExecuteStatement",
-        "rds-data:ExecuteSql",
-        "redshift-data:ExecuteStatement",
-        "redshift-data:BatchExecuteStatement",
-        "athena:StartQueryExecution",
-        "athena:StopQueryExecution",
-        "neptune-db:ReadDataViaQuery",
-        "neptune-db:WriteDataViaQuery",
-        "timestream:Select",
-        "qldb:SendCommand",
-    ])
-});
+/// Query APIs that AWS classes as Write and that can also only read.
+pub(crate) const DECEPTIVE_NAMES: &[&str] = &[
+    "rds-data:ExecuteStatement",
+    "rds-data:BatchExecuteStatement",
+    "rds-data:ExecuteSql",
+    "redshift-data:ExecuteStatement",
+    "redshift-data:BatchExecuteStatement",
+    "athena:StartQueryExecution",
+    "athena:StopQueryExecution",
+    "neptune-db:ReadDataViaQuery",
+    "neptune-db:WriteDataViaQuery",
+    "timestream:Select",
+    "qldb:SendCommand",
+];
+
+static DECEPTIVE: Lazy<ActionSet> = Lazy::new(|| resolve_set(DECEPTIVE_NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[DECEPTIVE_NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -18,7 +18,9 @@ pub static META: RuleMeta = RuleMeta {
 `s3:PutBucketPolicy`, `s3:PutBucketAcl`, `kms:PutKeyPolicy`, `kms:CreateGrant`, \
 `lambda:AddPermission`, `sqs:AddPermission`, `ecr:SetRepositoryPolicy` — plus sharing actions \
 such as `ec2:ModifySnapshotAttribute`, `ec2:ModifyImageAttribute`, \
-`rds:ModifyDBSnapshotAttribute` and `s3:DeletePublicAccessBlock`. Permissions-management actions that only read \
+`rds:ModifyDBSnapshotAttribute`, and turning off S3 Block Public Access \
+(`s3:PutBucketPublicAccessBlock`, `s3:PutAccountPublicAccessBlock`, which also authorise the \
+`Delete…PublicAccessBlock` API calls). Permissions-management actions that only read \
 policies (`Get*`, `List*`, `Describe*`) are not counted.",
     why: "These actions decide who else can read or write a resource; one call can make a \
 bucket public or share a database snapshot with another account.",
@@ -32,26 +34,28 @@ expose everything in it).",
 const ACCESS_CONTROL_SERVICES: &[&str] =
     &["iam", "sts", "organizations", "sso", "identitystore", "account", "sso-directory"];
 
+/// Sharing and exposure actions that are not classed as Permissions management.
+pub(crate) const NAMES: &[&str] = &[
+    "ec2:ModifySnapshotAttribute",
+    "ec2:ModifyImageAttribute",
+    "ec2:ModifyFpgaImageAttribute",
+    "rds:ModifyDBSnapshotAttribute",
+    "rds:ModifyDBClusterSnapshotAttribute",
+    "redshift:AuthorizeSnapshotAccess",
+    "s3:PutBucketPublicAccessBlock",
+    "s3:PutAccountPublicAccessBlock",
+    "s3:PutAccessPointPolicy",
+    "s3:PutBucketOwnershipControls",
+    "ram:CreateResourceShare",
+    "ram:AssociateResourceShare",
+    "lambda:CreateFunctionUrlConfig",
+    "lambda:UpdateFunctionUrlConfig",
+    "sns:SetTopicAttributes",
+    "sqs:SetQueueAttributes",
+];
+
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    let mut s = resolve_set(&[
-        "ec2:ModifySnapshotAttribute",
-        "ec2:ModifyImageAttribute",
-        "ec2:ModifyFpgaImageAttribute",
-        "rds:ModifyDBSnapshotAttribute",
-        "rds:ModifyDBClusterSnapshotAttribute",
-        "redshift:AuthorizeSnapshotAccess",
-        "s3:DeletePublicAccessBlock",
-        "s3:PutBucketPublicAccessBlock",
-        "s3:PutAccountPublicAccessBlock",
-        "s3:PutAccessPointPolicy",
-        "s3:PutBucketOwnershipControls",
-        "ram:CreateResourceShare",
-        "ram:AssociateResourceShare",
-        "lambda:CreateFunctionUrlConfig",
-        "lambda:UpdateFunctionUrlConfig",
-        "sns:SetTopicAttributes",
-        "sqs:SetQueueAttributes",
-    ]);
+    let mut s = resolve_set(NAMES);
     for (i, a) in CATALOG.iter().enumerate() {
         // The catalog classes some policy *reads* (`GetResourcePolicy`) as permissions
         // management; reading who has access changes nothing.
@@ -71,6 +75,10 @@ pub struct Rule;
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -23,26 +23,32 @@ or parameter paths the task needs.",
     scoring: "7 on all resources. Scoped secret reads are normal and not reported.",
 };
 
-static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    resolve_set(&[
-        "secretsmanager:GetSecretValue",
-        "secretsmanager:BatchGetSecretValue",
-        "ssm:GetParameter",
-        "ssm:GetParameters",
-        "ssm:GetParametersByPath",
-        "ssm:GetParameterHistory",
-        "kms:Decrypt",
-        "lambda:GetFunctionConfiguration",
-        "codebuild:BatchGetProjects",
-        "appsync:GetApiKey",
-    ])
-});
+/// Secret-reading actions.
+pub(crate) const NAMES: &[&str] = &[
+    "secretsmanager:GetSecretValue",
+    "secretsmanager:BatchGetSecretValue",
+    "ssm:GetParameter",
+    "ssm:GetParameters",
+    "ssm:GetParametersByPath",
+    "ssm:GetParameterHistory",
+    "kms:Decrypt",
+    "lambda:GetFunctionConfiguration",
+    "codebuild:BatchGetProjects",
+    // There is no `GetApiKey`: listing returns each AppSync API key's id, which is the key.
+    "appsync:ListApiKeys",
+];
+
+static ACTIONS: Lazy<ActionSet> = Lazy::new(|| resolve_set(NAMES));
 
 pub struct Rule;
 
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NAMES]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

@@ -11,8 +11,9 @@ use std::collections::BTreeSet;
 pub const MAX_LISTED: usize = 100;
 
 /// Resolve catalog names (any case) to indices; names missing from the catalog are skipped,
-/// so a rule keeps working when AWS retires an action.
+/// so a rule keeps working when AWS retires an action. Debug builds (tests) fail instead.
 pub fn resolve(names: &[&str]) -> Vec<usize> {
+    debug_assert!(names.iter().all(|n| iam_catalog::action_index(n).is_some()), "not in the catalog: {names:?}");
     names.iter().filter_map(|n| iam_catalog::action_index(n)).collect()
 }
 
@@ -137,9 +138,16 @@ impl Finding {
         message: String,
         suggestion: String,
     ) -> Self {
+        // max_score is published (docs, SARIF security-severity): never exceed it.
+        debug_assert!(
+            (1..=rule.max_score).contains(&score),
+            "{} scored {score}, outside 1..={}",
+            rule.code,
+            rule.max_score
+        );
         Finding {
             rule,
-            score: score.clamp(1, 10),
+            score: score.clamp(1, rule.max_score.max(1)),
             statements: ev.statements.into_iter().collect(),
             sid: ev.sid,
             actions,

@@ -27,6 +27,24 @@ too: tags often drive attribute-based access control.",
     scoring: "5; 6 when such writes span more than ten services.",
 };
 
+/// Routine writes that every workload needs.
+pub(crate) const NOT_COUNTED: &[&str] = &[
+    "logs:CreateLogGroup",
+    "logs:CreateLogStream",
+    "logs:PutLogEvents",
+    "xray:PutTraceSegments",
+    "xray:PutTelemetryRecords",
+    "ssmmessages:CreateControlChannel",
+    "ssmmessages:CreateDataChannel",
+    "ssmmessages:OpenControlChannel",
+    "ssmmessages:OpenDataChannel",
+    "ec2messages:AcknowledgeMessage",
+    "ec2messages:DeleteMessage",
+    "ec2messages:FailMessage",
+    "ec2messages:SendReply",
+    "ssm:UpdateInstanceInformation",
+];
+
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     let mut s = ActionSet::empty();
     for (i, a) in CATALOG.iter().enumerate() {
@@ -36,22 +54,7 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
             s.insert(i);
         }
     }
-    s.subtract(&resolve_set(&[
-        "logs:CreateLogGroup",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-        "xray:PutTraceSegments",
-        "xray:PutTelemetryRecords",
-        "ssmmessages:CreateControlChannel",
-        "ssmmessages:CreateDataChannel",
-        "ssmmessages:OpenControlChannel",
-        "ssmmessages:OpenDataChannel",
-        "ec2messages:AcknowledgeMessage",
-        "ec2messages:DeleteMessage",
-        "ec2messages:FailMessage",
-        "ec2messages:SendReply",
-        "ssm:UpdateInstanceInformation",
-    ]));
+    s.subtract(&resolve_set(NOT_COUNTED));
     s
 });
 
@@ -60,6 +63,10 @@ pub struct Rule;
 impl super::Rule for Rule {
     fn meta(&self) -> &'static RuleMeta {
         &META
+    }
+
+    fn action_names(&self) -> &'static [&'static [&'static str]] {
+        &[NOT_COUNTED]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
