@@ -171,12 +171,14 @@ impl<'a> BreadthMemo<'a> {
 }
 
 /// Must-deny: does the Deny certainly apply to whoever the Allows grant? In an identity policy
-/// a statement without `Principal` applies to the attached identity; in a resource or trust
-/// policy it names no one, so it cannot be relied on. `NotPrincipal` exempts someone.
+/// a statement without `Principal` applies to the attached identity, and one with a `Principal`
+/// (which IAM rejects there) cannot be relied on; in a resource or trust policy a statement
+/// without one names no one, and `NotPrincipal` exempts someone.
 fn deny_applies_to_everyone(stmt: &Statement<'_>, policy_type: PolicyType) -> bool {
-    match &stmt.principal {
-        None => policy_type == PolicyType::Identity,
-        Some(p) => !p.not && p.entries.iter().any(|e| matches!(e.kind, "*" | "AWS") && e.value == "*"),
+    match (&stmt.principal, policy_type) {
+        (None, PolicyType::Identity) => true,
+        (None, _) | (Some(_), PolicyType::Identity) => false,
+        (Some(p), _) => !p.not && p.entries.iter().any(|e| matches!(e.kind, "*" | "AWS") && e.value == "*"),
     }
 }
 

@@ -235,6 +235,20 @@ fn disjoint(q: &Pat<'_>, p: Option<&Pat<'_>>, t: &Template) -> bool {
     p.is_some_and(|p| !glob::intersects(&q.wide, &p.wide))
 }
 
+/// Do the `NotResource` exclusions of an Allow certainly cover every resource of type `rt`
+/// (so the Allow grants nothing of that type)? Strict, like a Deny: an exclusion in one
+/// partition or account leaves the others granted.
+pub fn excludes_whole_type(spec: &ResourceSpec<'_>, version: Version, rt: &ResourceType) -> bool {
+    let t = Template::of(rt);
+    spec.patterns.iter().map(|p| Pat::new(p, version)).any(|q| q_covers(&q, None, &t))
+}
+
+/// Do the `NotResource` exclusions of an Allow certainly match the literal `*` that actions
+/// without resource-level permissions are checked against?
+pub fn excludes_star(spec: &ResourceSpec<'_>, version: Version) -> bool {
+    spec.patterns.iter().map(|p| Pat::new(p, version)).any(|q| !q.vars && glob::matches(q.raw, "*"))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -46,6 +46,11 @@ pub struct Pattern<'a> {
     self_var: bool,
     /// The resource part (or whole pattern) with policy variables as `*`, for overlap tests.
     probe: Cow<'a, str>,
+    version: Version,
+    /// Policy variables only in the partition, region or account fields
+    /// (`arn:aws:iam::${aws:PrincipalAccount}:role/*`): they name one account, region or
+    /// partition, and "every resource of the type in one account" is what `All` means.
+    vars_outside_resource_only: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -59,7 +64,8 @@ impl<'a> Pattern<'a> {
     pub fn new(raw: &'a str, version: Version) -> Self {
         let star = !raw.is_empty() && raw.bytes().all(|c| c == b'*');
         let arn = split_arn(raw).map(|[partition, service, _region, _account, resource]| ArnPattern {
-            partition_ok: crate::partition::may_match(partition),
+            // Generous: a variable in the partition field may name any partition.
+            partition_ok: crate::partition::may_match(&variables_as_wildcards(partition)),
             service,
             resource,
         });
@@ -68,7 +74,18 @@ impl<'a> Pattern<'a> {
         let self_var = vars && has_self_variable(raw);
         let base = arn.as_ref().map(|a| a.resource).unwrap_or(raw);
         let probe = if vars { variables_as_wildcards(base) } else { Cow::Borrowed(base) };
-        Pattern { raw, star, matches_star: glob::matches(raw, "*"), arn, vars, self_var, probe }
+        let vars_outside_resource_only = vars && arn.is_some() && !base.contains("${");
+        Pattern {
+            raw,
+            star,
+            matches_star: glob::matches(raw, "*"),
+            arn,
+            vars,
+            self_var,
+            probe,
+            version,
+            vars_outside_resource_only,
+        }
     }
 
     /// Breadth of this pattern against one resource type.
@@ -95,7 +112,9 @@ impl<'a> Pattern<'a> {
         if !arn.partition_ok || rt.arn_service.is_empty() {
             return Breadth::None;
         }
-        let service_ok = if glob::has_wildcard(arn.service) {
+        let service_ok = if arn.service.contains("${") {
+            true
+        } else if glob::has_wildcard(arn.service) {
             glob::matches(arn.service, rt.arn_service)
         } else {
             arn.service == rt.arn_service
@@ -103,7 +122,7 @@ impl<'a> Pattern<'a> {
         if !service_ok {
             return Breadth::None;
         }
-        if !self.vars && glob::subsumes(arn.resource, rt.resource_glob) {
+        if (!self.vars || self.vars_outside_resource_only) && glob::subsumes(arn.resource, rt.resource_glob) {
             return Breadth::All;
         }
         if !glob::intersects(&self.probe, rt.resource_glob) {
@@ -155,12 +174,16 @@ pub fn pattern_breadth(pattern: &str, rt: &ResourceType, version: Version) -> Br
 pub fn breadth_of(action: &Action, not: bool, patterns: &[Pattern<'_>]) -> Breadth {
     let types = action.resources;
     if not {
-        // Everything except the listed resources: void only if an exclusion covers a whole type.
-        if types.is_empty() {
-            return if patterns.iter().any(Pattern::matches_star) { Breadth::None } else { Breadth::All };
-        }
-        let all_excluded =
-            types.iter().all(|r| patterns.iter().any(|p| p.breadth(action.resource_type(r)) == Breadth::All));
+        // Everything except the listed resources: void only if the exclusions certainly cover
+        // every resource type (strictly, as a Deny would: an exclusion in one partition or
+        // account leaves the others granted).
+        let spec = ResourceSpec { not: true, patterns: patterns.iter().map(|p| p.raw).collect() };
+        let version = patterns.first().map_or(Version::V2012, |p| p.version);
+        let all_excluded = if types.is_empty() {
+            crate::must_deny::excludes_star(&spec, version)
+        } else {
+            types.iter().all(|r| crate::must_deny::excludes_whole_type(&spec, version, action.resource_type(r)))
+        };
         return if all_excluded { Breadth::None } else { Breadth::All };
     }
     if types.is_empty() {
