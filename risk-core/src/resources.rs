@@ -143,11 +143,30 @@ impl<'a> Pattern<'a> {
 }
 
 /// An ARN split into (partition, service, region, account, resource), or `None` if the
-/// pattern is not ARN-shaped.
+/// pattern is not ARN-shaped. A `:` inside a policy variable (`${aws:PrincipalAccount}`) does
+/// not separate fields.
 fn split_arn(s: &str) -> Option<[&str; 5]> {
     let rest = s.strip_prefix("arn:")?;
-    let mut it = rest.splitn(5, ':');
-    Some([it.next()?, it.next()?, it.next()?, it.next()?, it.next()?])
+    let mut fields = [""; 5];
+    let (mut start, mut n, mut in_var) = (0usize, 0usize, false);
+    let bytes = rest.as_bytes();
+    for (i, &c) in bytes.iter().enumerate() {
+        match c {
+            b'$' if bytes.get(i + 1) == Some(&b'{') => in_var = true,
+            b'}' => in_var = false,
+            b':' if !in_var && n < 4 => {
+                fields[n] = &rest[start..i];
+                n += 1;
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    if n < 4 {
+        return None;
+    }
+    fields[4] = &rest[start..];
+    Some(fields)
 }
 
 fn has_self_variable(p: &str) -> bool {
@@ -244,6 +263,17 @@ mod tests {
         let spec = ResourceSpec { not: false, patterns: vec!["arn:aws:iam::*:user/${aws:username}"] };
         // Without 2012-10-17 the variable is literal text: a specific (odd) user name.
         assert_eq!(action_breadth(a, Some(&spec), Version::V2008), Breadth::Specific);
+    }
+
+    #[test]
+    fn variables_do_not_split_fields() {
+        assert_eq!(
+            split_arn("arn:aws:iam::${aws:PrincipalAccount}:role/*"),
+            Some(["aws", "iam", "", "${aws:PrincipalAccount}", "role/*"])
+        );
+        assert_eq!(split_arn("arn:aws:s3:::b/a:b"), Some(["aws", "s3", "", "", "b/a:b"]));
+        assert_eq!(split_arn("arn:aws:s3"), None);
+        assert_eq!(b("iam:PassRole", &["arn:aws:iam::${aws:PrincipalAccount}:role/*"]), Breadth::All);
     }
 
     #[test]
