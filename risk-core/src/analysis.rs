@@ -225,7 +225,13 @@ impl<'p> Analysis<'p> {
                     let allow_res = AllowResources::new(stmt.resource.as_ref(), policy.version);
                     let mut cancel = ActionSet::empty();
                     let exclusions: Vec<resources::Pattern<'_>> = match &d.resource {
-                        Some(r) if r.not => {
+                        // (Not when an exclusion holds a policy variable: unresolved, the Deny
+                        // may not apply at all.)
+                        Some(r)
+                            if r.not
+                                && !(policy.version == Version::V2012
+                                    && r.patterns.iter().any(|p| p.contains("${"))) =>
+                        {
                             r.patterns.iter().map(|p| resources::Pattern::new(p, policy.version)).collect()
                         }
                         _ => Vec::new(),

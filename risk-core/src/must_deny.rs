@@ -163,7 +163,7 @@ impl<'a> DenyResources<'a> {
         match &self.0 {
             Scope::Everything => true,
             Scope::Listed(qs) => qs.iter().any(|q| !q.vars && glob::matches(q.raw, "*")),
-            Scope::AllBut(qs) => qs.iter().all(|q| !glob::matches(&q.wide, "*")),
+            Scope::AllBut(qs) => !has_variable(qs) && qs.iter().all(|q| !glob::matches(&q.wide, "*")),
         }
     }
 
@@ -184,9 +184,16 @@ impl<'a> DenyResources<'a> {
         match &self.0 {
             Scope::Everything => true,
             Scope::Listed(qs) => qs.iter().any(|q| q_covers(q, p, t)),
-            Scope::AllBut(qs) => qs.iter().all(|q| disjoint(q, p, t)),
+            Scope::AllBut(qs) => !has_variable(qs) && qs.iter().all(|q| disjoint(q, p, t)),
         }
     }
+}
+
+/// A `NotResource` exclusion with a policy variable: when the request lacks the key (a role
+/// session has no `aws:username`) the variable does not resolve and AWS may not apply the
+/// statement at all, so such a Deny cannot be relied on.
+fn has_variable(qs: &[Pat<'_>]) -> bool {
+    qs.iter().any(|q| q.vars)
 }
 
 /// Does the Deny pattern `q` match every resource in `p ∩ t`?
@@ -306,6 +313,13 @@ mod tests {
         // The exclusion is an S3 bucket: every IAM role is denied.
         assert!(removes("iam:UpdateAssumeRolePolicy", &["arn:aws:iam::*:role/*"], &["arn:aws:s3:::bucket"], true));
         assert!(!removes("s3:ListAllMyBuckets", &["*"], &["*"], true));
+    }
+
+    #[test]
+    fn a_not_resource_deny_with_a_variable_is_not_relied_on() {
+        let own = "arn:aws:iam::111111111111:user/${aws:username}";
+        assert!(!removes("iam:PassRole", &["*"], &[own], true));
+        assert!(!removes("s3:ListAllMyBuckets", &["*"], &[own], true));
     }
 
     #[test]
