@@ -10,19 +10,45 @@ use risk_core::{score_value, PolicyType, ScoreOptions};
 use serde_json::{json, Value};
 
 const ACTIONS: &[&str] = &[
-    "*", "iam:*", "iam:PassRole", "iam:UpdateAssumeRolePolicy", "iam:CreateAccessKey", "s3:GetObject", "s3:*",
-    "ec2:RunInstances", "lambda:CreateFunction", "lambda:InvokeFunction", "sts:AssumeRole", "kms:Decrypt",
+    "*",
+    "iam:*",
+    "iam:PassRole",
+    "iam:UpdateAssumeRolePolicy",
+    "iam:CreateAccessKey",
+    "s3:GetObject",
+    "s3:*",
+    "ec2:RunInstances",
+    "lambda:CreateFunction",
+    "lambda:InvokeFunction",
+    "sts:AssumeRole",
+    "kms:Decrypt",
 ];
 const RESOURCES: &[&str] = &[
-    "*", "arn:aws:iam::*:role/*", "arn:aws-cn:iam::*:role/*", "arn:aws-iso-f:*:*:*:*", "arn:*:*:*:*:*",
-    "arn:aws:iam::111122223333:role/admin", "arn:aws:iam::999999999999:*", "arn:aws:s3:::bucket/*",
-    "arn:aws:ec2:*:*:placement-group/*", "arn:*:ec2:*:*:instance/*", "arn:aws:iam::*:user/${aws:username}",
-    "arn:aws:iam::${aws:PrincipalAccount}:role/*", "arn:aws:iam::*:*",
+    "*",
+    "arn:aws:iam::*:role/*",
+    "arn:aws-cn:iam::*:role/*",
+    "arn:aws-iso-f:*:*:*:*",
+    "arn:*:*:*:*:*",
+    "arn:aws:iam::111122223333:role/admin",
+    "arn:aws:iam::999999999999:*",
+    "arn:aws:s3:::bucket/*",
+    "arn:aws:ec2:*:*:placement-group/*",
+    "arn:*:ec2:*:*:instance/*",
+    "arn:aws:iam::*:user/${aws:username}",
+    "arn:aws:iam::${aws:PrincipalAccount}:role/*",
+    "arn:aws:iam::*:*",
 ];
 const PRINCIPALS: &[&str] = &["*", "arn:aws:iam::*:root", "arn:aws-cn:iam::*:root", "arn:aws:iam::123456789012:root"];
 const OPERATORS: &[&str] = &[
-    "StringEquals", "StringNotEquals", "StringEqualsIfExists", "ForAllValues:StringEquals", "ForAnyValue:StringNotLike",
-    "Null", "ArnLike", "NotIpAddress", "IpAddress",
+    "StringEquals",
+    "StringNotEquals",
+    "StringEqualsIfExists",
+    "ForAllValues:StringEquals",
+    "ForAnyValue:StringNotLike",
+    "Null",
+    "ArnLike",
+    "NotIpAddress",
+    "IpAddress",
 ];
 const KEYS: &[&str] = &["aws:PrincipalOrgID", "aws:SourceIp", "aws:PrincipalArn", "aws:SourceAccount"];
 
@@ -48,7 +74,10 @@ fn statement(b: &mut Bytes<'_>) -> Value {
     let mut s = serde_json::Map::new();
     s.insert("Effect".into(), json!(if bits & 1 == 1 { "Deny" } else { "Allow" }));
     s.insert(if bits & 2 == 2 { "NotAction" } else { "Action" }.into(), json!(b.pick(ACTIONS)));
-    s.insert(if bits & 4 == 4 { "NotResource" } else { "Resource" }.into(), json!([b.pick(RESOURCES), b.pick(RESOURCES)]));
+    s.insert(
+        if bits & 4 == 4 { "NotResource" } else { "Resource" }.into(),
+        json!([b.pick(RESOURCES), b.pick(RESOURCES)]),
+    );
     match (bits >> 3) & 3 {
         1 => {
             s.insert("Principal".into(), json!({"AWS": b.pick(PRINCIPALS)}));
