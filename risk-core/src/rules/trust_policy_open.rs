@@ -17,7 +17,11 @@ pub static META: RuleMeta = RuleMeta {
     what: "Trust statements that allow `sts:AssumeRole*` to `*`/`arn:aws:iam::*:root` without a \
 pinning condition, or `sts:AssumeRoleWithWebIdentity` from an OIDC provider without a condition \
 on the token subject (`token.actions.githubusercontent.com:sub`) or, for Cognito, the audience; \
-SAML federation without `SAML:aud`; other accounts' roots are reported as information.",
+SAML federation without `SAML:aud`; other accounts' roots are reported as information. \
+Wildcard principals count in every partition (`arn:aws-cn:iam::*:root`); `NotPrincipal` (everyone \
+but a few) and, when the document is read as a trust policy, a statement without `Principal` \
+count as any principal. Only positive operators pin: a negated, `…IfExists`, `ForAllValues:` or \
+`Null` clause on the caller or on `sub`/`aud` pins no one, and the finding says why.",
     why: "Whoever can assume the role gets all of its permissions. A GitHub OIDC trust without a \
 `sub` condition can be assumed from *any* repository on GitHub.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Federated": "arn:aws:iam::123456789012:oidc-provider/token.actions.githubusercontent.com"}, "Action": "sts:AssumeRoleWithWebIdentity", "Condition": {"StringEquals": {"token.actions.githubusercontent.com:aud": "sts.amazonaws.com"}}}]}"#,
