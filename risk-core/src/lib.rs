@@ -11,6 +11,7 @@ pub mod error;
 pub mod explain;
 pub mod fingerprint;
 pub mod glob;
+pub mod json;
 pub mod options;
 pub mod output;
 pub mod policy;
@@ -19,7 +20,7 @@ pub mod rules;
 pub mod score;
 
 pub use error::{PolicyError, Problem};
-pub use options::{AccessType, ScoreOptions};
+pub use options::{AccessType, OptionsInput, ScoreOptions};
 pub use output::v1::Report;
 pub use policy::PolicyType;
 
@@ -41,15 +42,10 @@ pub fn score_json(text: &str, options: &ScoreOptions) -> Result<Report, PolicyEr
     score_value(&value, options)
 }
 
-/// Parse JSON text into a value, with a clear error for malformed input.
+/// Parse JSON text into a value, with a clear error for malformed input. Duplicate keys are
+/// errors (see [`json`]): the last one would silently win.
 pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
-    serde_json::from_str(text).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "ends unexpectedly",
-            _ => "is not valid JSON",
-        };
-        PolicyError::at("", format!("the policy {what}: {e}"))
-    })
+    json::from_str(text).map_err(|e| e.to_policy_error())
 }
 
 /// Score an already-parsed policy document.
@@ -210,6 +206,7 @@ fn finding_v1(f: Finding) -> v1::Finding {
 
 /// Size and provenance of the bundled AWS action catalog.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct CatalogInfo {
     pub services: usize,
     pub actions: usize,
