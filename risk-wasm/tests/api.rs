@@ -51,13 +51,14 @@ fn bad_options_name_their_path() {
     let paths: Vec<&str> = e.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
+        // In the core's field order, unknown keys last (the same order on every surface).
         [
             "options.accessType",
-            "options.colour",
             "options.durationHours",
-            "options.extraHighImpactActions[0]",
             "options.extraSensitiveServices[1]",
             "options.extraSensitiveServices[2]",
+            "options.extraHighImpactActions[0]",
+            "options.colour",
         ]
     );
     assert!(
