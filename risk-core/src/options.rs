@@ -49,7 +49,8 @@ impl AccessType {
     }
 }
 
-/// The schema of [`PolicyType`] (which lives in `policy.rs` and has no serde form of its own).
+/// What kind of document a policy is; decides which rules apply.
+// NOTE: the schema of `policy::PolicyType`, which has no serde form of its own.
 #[cfg(feature = "schema")]
 #[derive(utoipa::ToSchema)]
 #[schema(as = PolicyType)]
