@@ -4,6 +4,7 @@
 //! [`score_value`] and returns the same [`output::v1::Report`].
 
 pub mod actions;
+pub mod ambiguous;
 pub mod analysis;
 pub mod diff;
 pub mod docs;
@@ -51,6 +52,7 @@ pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
 /// Score an already-parsed policy document.
 pub fn score_value(value: &Value, options: &ScoreOptions) -> Result<Report, PolicyError> {
     let policy = Policy::parse(value)?;
+    ambiguous::check(value)?;
     let ptype = options.policy_type.unwrap_or_else(|| policy.detect_type());
     let analysis = Analysis::new(&policy, ptype);
     let findings = run_rules(&analysis, options);
