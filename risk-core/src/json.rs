@@ -3,8 +3,8 @@
 //!
 //! `serde_json::Value` keeps the last of two equal keys, so `{"Action": "s3:GetObject",
 //! "Action": "*"}` would be scored as `*` while a reviewer reads `s3:GetObject`. The reader
-//! below builds the same `Value` through its own visitor and fails when `Map::insert` replaces
-//! a value (no extra lookup on the happy path); only then does a small scanner find where both
+//! below builds the same `Value` through its own visitor and fails when the key's map entry is
+//! already taken (the one lookup an insert makes anyway); only then does a small scanner find where both
 //! occurrences are, for the message.
 
 use serde::de::{self, DeserializeSeed, MapAccess, SeqAccess, Visitor};
@@ -197,13 +197,16 @@ impl<'de> Visitor<'de> for ValueSeed<'_> {
         let mut out = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             match map.next_value_seed(ValueSeed { dup: self.dup }) {
-                Ok(v) => {
-                    // `insert` hands back the value it replaced: a duplicate, found for free.
-                    if out.insert(key.clone(), v).is_some() {
-                        *self.dup.borrow_mut() = Some(Dup { key, rev_path: Vec::new() });
+                // One lookup, as a plain insert would do: a duplicate is found for free.
+                Ok(v) => match out.entry(key) {
+                    serde_json::map::Entry::Vacant(slot) => {
+                        slot.insert(v);
+                    }
+                    serde_json::map::Entry::Occupied(taken) => {
+                        *self.dup.borrow_mut() = Some(Dup { key: taken.key().clone(), rev_path: Vec::new() });
                         return Err(de::Error::custom("duplicate key"));
                     }
-                }
+                },
                 Err(e) => {
                     if let Some(d) = self.dup.borrow_mut().as_mut() {
                         d.rev_path.push(Seg::Key(key));
