@@ -358,14 +358,13 @@ impl From<&ScoreOptions> for OptionsInput {
 
 /// Read options from a JSON object (the HTTP API's request fields, the JavaScript `options`
 /// argument), checking each field's JSON type, then validate them. `null` fields are "not
-/// stated". Keys that are not options are problems unless `other_keys` accepts them (the
-/// request's own fields, such as `policy`). Problem paths use the spelling the caller wrote,
-/// else `names`.
+/// stated". Every other key is a problem whose message lists the options, after
+/// `own_fields` (the request's own fields, such as `policy`, which the caller has already
+/// taken out of `map`). Problem paths use the spelling the caller wrote, else `names`.
 pub fn from_json(
     map: &serde_json::Map<String, Value>,
     names: Names,
-    other_keys: &dyn Fn(&str) -> bool,
-    other_keys_hint: &str,
+    own_fields: &str,
 ) -> Result<ScoreOptions, Vec<Problem>> {
     let mut names = names;
     let mut input = OptionsInput::default();
@@ -373,13 +372,11 @@ pub fn from_json(
     let mut type_problem = |path: &str, message: String| problems.push(Problem { path: path.to_string(), message });
     for (key, value) in map {
         let Some(field) = Field::from_key(key) else {
-            if !other_keys(key) {
-                let mut hint = option_list(&names);
-                if !other_keys_hint.is_empty() {
-                    hint = format!("{other_keys_hint}, {hint}");
-                }
-                type_problem(key, format!("is not an option; use {hint}"));
+            let mut hint = option_list(&names);
+            if !own_fields.is_empty() {
+                hint = format!("{own_fields}, {hint}");
             }
+            type_problem(key, format!("is not an option; use {hint}"));
             continue;
         };
         let name: &'static str = if field.name() == key {
@@ -503,7 +500,7 @@ mod tests {
     use serde_json::json;
 
     fn from(v: Value) -> Result<ScoreOptions, Vec<Problem>> {
-        from_json(v.as_object().unwrap(), Names::SNAKE, &|_| false, "")
+        from_json(v.as_object().unwrap(), Names::SNAKE, "")
     }
 
     #[test]
@@ -554,7 +551,6 @@ mod tests {
         let e = from_json(
             json!({"additional_sensitive_services": ["nosuch"], "durationHours": 1.5}).as_object().unwrap(),
             Names::SNAKE,
-            &|_| false,
             "",
         )
         .unwrap_err();

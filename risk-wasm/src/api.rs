@@ -59,7 +59,7 @@ pub fn options_from_json(text: Option<&str>) -> Result<ScoreOptions, Failure> {
             ))
         }
     };
-    risk_core::options::from_json(&map, Names::CAMEL, &|_| false, "").map_err(|found| {
+    risk_core::options::from_json(&map, Names::CAMEL, "").map_err(|found| {
         let problems: Vec<Problem> =
             found.into_iter().map(|p| Problem { path: format!("options.{}", p.path), message: p.message }).collect();
         let message = problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ");

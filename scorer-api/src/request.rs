@@ -158,7 +158,7 @@ pub fn options_from(
     own_fields: &str,
     problems: &mut Vec<Detail>,
 ) -> ScoreOptions {
-    match from_json(map, Names::SNAKE, &|_| false, own_fields) {
+    match from_json(map, Names::SNAKE, own_fields) {
         Ok(o) => o,
         Err(found) => {
             problems.extend(found.into_iter().map(|p| Detail { path: join_path(prefix, &p.path), message: p.message }));
