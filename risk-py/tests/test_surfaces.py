@@ -118,3 +118,20 @@ def test_bad_documents_fail_alike(text: str, path: str, message: str) -> None:
     cli = subprocess.run([str(console_script()), "-"], input=text, capture_output=True, text=True, timeout=60)
     assert cli.returncode == 2
     assert f"error: -: {full}" in cli.stderr
+
+
+def test_condition_keys_in_different_case_are_ambiguous_even_in_a_dict() -> None:
+    # A dict cannot repeat a key, but IAM condition keys are case-insensitive: one key, two values.
+    policy = {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Effect": "Allow", "Action": "s3:*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1", "aws:sourcevpc": "vpc-2"}},
+        }],
+    }
+    with pytest.raises(PolicyError, match="repeats the condition key `aws:SourceVpc` in different case") as e:
+        score(policy)
+    assert e.value.errors()[0]["path"] == "Statement[0].Condition.StringEquals.aws:sourcevpc"
+    with pytest.raises(PolicyError) as t:
+        score(json.dumps(policy))
+    assert str(t.value) == str(e.value)
