@@ -14,6 +14,14 @@ fn bench(c: &mut Criterion) {
             }
         })
     });
+    // The strict reader every surface uses (duplicate keys are errors): compare with the above.
+    g.bench_function("strict-parse", |b| {
+        b.iter(|| {
+            for p in &corpus {
+                std::hint::black_box(risk_core::json::from_str(&p.text).ok());
+            }
+        })
+    });
     g.bench_function("score", |b| {
         b.iter(|| {
             for p in &corpus {

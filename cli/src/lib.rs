@@ -14,7 +14,7 @@ mod sarif;
 pub mod scan;
 
 use clap::{Parser, ValueEnum};
-use risk_core::{AccessType, PolicyType, Report, ScoreOptions};
+use risk_core::{OptionsInput, Report};
 use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -36,19 +36,6 @@ pub enum Format {
     Github,
     Sarif,
     Markdown,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum AccessTypeArg {
-    ReadOnly,
-    ReadWrite,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum PolicyTypeArg {
-    Identity,
-    Resource,
-    Trust,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -92,12 +79,13 @@ struct ScoreArgs {
     /// Exit 1 when a score is at or above this (1-10).
     #[arg(long, default_value_t = 5, value_parser = clap::value_parser!(u8).range(1..=10))]
     threshold: u8,
-    /// What the requester says the access is for; read-only flags any write.
-    #[arg(long, value_enum)]
-    access_type: Option<AccessTypeArg>,
+    /// What the requester says the access is for: read-only (flags any write) or read-write.
+    // NOTE: plain strings, checked by risk-core's options module like every other surface's.
+    #[arg(long, value_name = "read-only|read-write")]
+    access_type: Option<String>,
     /// Requested grant duration in hours (1-8760); long grants raise risky scores.
-    #[arg(long, value_parser = clap::value_parser!(u32).range(1..=8760), value_name = "N")]
-    duration_hours: Option<u32>,
+    #[arg(long, value_name = "N", allow_negative_numbers = true)]
+    duration_hours: Option<i64>,
     /// Add a plain-words narrative: from the model named by IAM_RISK_SCORE_LLM_MODEL (an
     /// OpenAI-compatible API, see docs/api.md), else a deterministic template. Never changes
     /// the score, tier or findings.
@@ -115,9 +103,9 @@ struct ScoreArgs {
     /// JSON file with organisation context: {"sensitive_services": [...], "high_impact_actions": [...]}.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
-    /// Treat every input as this policy type instead of detecting it.
-    #[arg(long, value_enum)]
-    policy_type: Option<PolicyTypeArg>,
+    /// Treat every input as this policy type (identity, resource or trust) instead of detecting it.
+    #[arg(long, value_name = "identity|resource|trust")]
+    policy_type: Option<String>,
     /// Worker threads for many files (default: all cores).
     #[arg(long, value_name = "N")]
     jobs: Option<usize>,
@@ -156,9 +144,9 @@ struct DiffArgs {
     /// Exit 1 on a new finding of this category (repeatable), e.g. privilege-escalation.
     #[arg(long = "fail-on-category", value_name = "CATEGORY")]
     fail_on_category: Vec<String>,
-    /// What the requester says the access is for.
-    #[arg(long, value_enum)]
-    access_type: Option<AccessTypeArg>,
+    /// What the requester says the access is for: read-only or read-write.
+    #[arg(long, value_name = "read-only|read-write")]
+    access_type: Option<String>,
 }
 
 #[derive(Debug, Parser)]
@@ -250,12 +238,10 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
         let _ = writeln!(io.stderr, "error: only one of OLD and NEW can be `-` (standard input)");
         return exit::BAD_INPUT;
     }
-    let options = ScoreOptions {
-        access_type: a.access_type.map(|t| match t {
-            AccessTypeArg::ReadOnly => AccessType::ReadOnly,
-            AccessTypeArg::ReadWrite => AccessType::ReadWrite,
-        }),
-        ..ScoreOptions::default()
+    let input = OptionsInput { access_type: a.access_type.clone(), ..OptionsInput::default() };
+    let options = match input.validate() {
+        Ok(o) => o,
+        Err(problems) => return options_error(&problems, io),
     };
     let rules = scan::GateRules {
         threshold: a.threshold,
@@ -333,7 +319,10 @@ pub struct InputError {
 
 fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
     let options = match options(&a) {
-        Ok(o) => o,
+        Ok(input) => match input.validate() {
+            Ok(o) => o,
+            Err(problems) => return options_error(&problems, io),
+        },
         Err(msg) => {
             let _ = writeln!(io.stderr, "error: {msg}");
             return exit::BAD_INPUT;
@@ -433,7 +422,9 @@ struct ConfigFile {
     high_impact_actions: Vec<String>,
 }
 
-fn options(a: &ScoreArgs) -> Result<ScoreOptions, String> {
+/// Map the flags (and `--config`) onto the core's options; risk-core checks and normalises
+/// them, so the CLI's messages are those of every other surface.
+fn options(a: &ScoreArgs) -> Result<OptionsInput, String> {
     let mut sensitive = a.sensitive_services.clone();
     let mut high = a.high_impact_actions.clone();
     if let Some(path) = &a.config {
@@ -447,25 +438,21 @@ fn options(a: &ScoreArgs) -> Result<ScoreOptions, String> {
         sensitive.extend(cfg.sensitive_services);
         high.extend(cfg.high_impact_actions);
     }
-    for s in &sensitive {
-        risk_core::options::check_sensitive_service(s).map_err(|m| format!("sensitive service {m}"))?;
-    }
-    for p in &high {
-        risk_core::options::check_high_impact_action(p).map_err(|m| format!("high-impact action {m}"))?;
-    }
-    Ok(ScoreOptions {
-        access_type: a.access_type.map(|t| match t {
-            AccessTypeArg::ReadOnly => AccessType::ReadOnly,
-            AccessTypeArg::ReadWrite => AccessType::ReadWrite,
-        }),
+    let list = |v: Vec<String>| if v.is_empty() { None } else { Some(v) };
+    Ok(OptionsInput {
+        access_type: a.access_type.clone(),
         duration_hours: a.duration_hours,
         description: a.description.clone(),
-        extra_sensitive_services: sensitive,
-        extra_high_impact_actions: high,
-        policy_type: a.policy_type.map(|t| match t {
-            PolicyTypeArg::Identity => PolicyType::Identity,
-            PolicyTypeArg::Resource => PolicyType::Resource,
-            PolicyTypeArg::Trust => PolicyType::Trust,
-        }),
+        extra_sensitive_services: list(sensitive),
+        extra_high_impact_actions: list(high),
+        policy_type: a.policy_type.clone(),
     })
+}
+
+/// Report invalid options, one line each, as `error: PATH MESSAGE` (exit 2).
+fn options_error(problems: &[risk_core::Problem], io: &mut Io<'_>) -> i32 {
+    for p in problems {
+        let _ = writeln!(io.stderr, "error: {p}");
+    }
+    exit::BAD_INPUT
 }

@@ -196,6 +196,26 @@ fn malformed_json_is_bad_input() {
 }
 
 #[test]
+fn duplicate_keys_and_deep_nesting_are_bad_input() {
+    let r = bad("{\"Version\": \"2012-10-17\",\n \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\",\n  \"Resource\": \"*\", \"Action\": \"*\"}}");
+    assert!(
+        r.stderr.contains(
+            "Statement.Action has the key `Action` twice in one object, at line 2 column 35 and again at line 3 column 20"
+        ),
+        "{}",
+        r.stderr
+    );
+    let r = bad("{\"Version\": \"2012-10-17\", \"Version\": \"2008-10-17\", \"Statement\": []}");
+    assert!(r.stderr.contains("Version has the key `Version` twice"), "{}", r.stderr);
+    let r = bad(format!("{{\"Statement\": {}{}}}", "[".repeat(300), "]".repeat(300)));
+    assert!(r.stderr.contains("the policy nests more than 128 levels deep (recursion limit exceeded"), "{}", r.stderr);
+    // Condition keys are case-insensitive in IAM: two spellings of one key are ambiguous too.
+    let r = bad(r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+        "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1", "aws:sourcevpc": "vpc-2"}}}]}"#);
+    assert!(r.stderr.contains("repeats the condition key"), "{}", r.stderr);
+}
+
+#[test]
 fn wrong_shapes_name_the_json_path() {
     let cases = [
         (r#"[]"#, "a policy must be a JSON object"),

@@ -45,7 +45,7 @@ fn rules(r: &Value) -> Vec<&str> {
 fn standalone_policies_skip_other_files_and_report_broken_ones() {
     let (v, code, stderr) = json_scan("standalone", &[]);
     assert_eq!(code, 2, "broken files make the exit status 2: {stderr}");
-    assert_eq!(v["totals"]["files_scanned"], 7);
+    assert_eq!(v["totals"]["files_scanned"], 8);
     assert_eq!(v["totals"]["policies"], 3, "package.json and workflow.yml are skipped silently");
     let files: Vec<&str> = v["results"].as_array().unwrap().iter().map(|r| r["file"].as_str().unwrap()).collect();
     assert_eq!(
@@ -56,11 +56,21 @@ fn standalone_policies_skip_other_files_and_report_broken_ones() {
         v["results"].as_array().unwrap().iter().map(|r| r["result"]["policy_type"].as_str().unwrap()).collect();
     assert_eq!(types, ["resource", "identity", "trust"]);
     let errors = v["errors"].as_array().unwrap();
-    assert_eq!(errors.len(), 2);
+    assert_eq!(errors.len(), 3);
     assert_eq!(errors[0]["file"], "standalone/broken-policy.json");
     assert_eq!(errors[0]["line"], 4);
     assert!(errors[0]["message"].as_str().unwrap().contains("not valid JSON"));
-    assert!(errors[1]["message"].as_str().unwrap().contains("Effect"));
+    // A repeated key is refused, as by `iam-risk-score FILE`, at its second occurrence.
+    assert_eq!(errors[1]["file"], "standalone/duplicate-action.json");
+    assert_eq!(errors[1]["line"], 5);
+    assert!(
+        errors[1]["message"].as_str().unwrap().starts_with(
+            "Statement[0].Action has the key `Action` twice in one object, at line 4 column 25 and again at line 5 column 6"
+        ),
+        "{}",
+        errors[1]
+    );
+    assert!(errors[2]["message"].as_str().unwrap().contains("Effect"));
     assert!(stderr.contains("error: standalone/broken-policy.json:4: not valid JSON"), "{stderr}");
     let deploy = &v["results"][1];
     assert_eq!(deploy["line"], 1);

@@ -14,6 +14,7 @@ pub type ActionsByService = BTreeMap<String, BTreeMap<String, Vec<String>>>;
 
 /// The v1 result of comparing two versions of a policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PolicyDiff {
     pub old_score: u8,
     pub new_score: u8,

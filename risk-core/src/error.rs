@@ -5,6 +5,7 @@ use std::fmt;
 
 /// One problem in a policy document, located by its JSON path (e.g. `Statement[2].Effect`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Problem {
     /// JSON path of the offending value; empty for the whole document.
     pub path: String,

@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 
 /// A rule as documented (the same text feeds docs, SARIF help, the API and the playground).
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct RuleDoc {
     pub code: &'static str,
     pub name: &'static str,
@@ -49,6 +50,7 @@ pub fn rule_docs() -> Vec<RuleDoc> {
 
 /// One expanded action.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ActionDoc {
     pub action: String,
     pub access_level: &'static str,
@@ -58,6 +60,7 @@ pub struct ActionDoc {
 
 /// What an action pattern expands to.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct PatternDoc {
     pub pattern: String,
     pub total: usize,
@@ -67,6 +70,7 @@ pub struct PatternDoc {
 
 /// The answer of `explain`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 #[serde(tag = "kind", rename_all = "lowercase")]
 pub enum Explanation {
     Rule(RuleDoc),

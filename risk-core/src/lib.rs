@@ -4,6 +4,7 @@
 //! [`score_value`] and returns the same [`output::v1::Report`].
 
 pub mod actions;
+pub mod ambiguous;
 pub mod analysis;
 pub mod conditions;
 pub mod diff;
@@ -12,6 +13,7 @@ pub mod error;
 pub mod explain;
 pub mod fingerprint;
 pub mod glob;
+pub mod json;
 pub mod must_deny;
 pub mod options;
 pub mod output;
@@ -22,7 +24,7 @@ pub mod rules;
 pub mod score;
 
 pub use error::{PolicyError, Problem};
-pub use options::{AccessType, ScoreOptions};
+pub use options::{AccessType, OptionsInput, ScoreOptions};
 pub use output::v1::Report;
 pub use policy::PolicyType;
 
@@ -44,20 +46,16 @@ pub fn score_json(text: &str, options: &ScoreOptions) -> Result<Report, PolicyEr
     score_value(&value, options)
 }
 
-/// Parse JSON text into a value, with a clear error for malformed input.
+/// Parse JSON text into a value, with a clear error for malformed input. Duplicate keys are
+/// errors (see [`json`]): the last one would silently win.
 pub fn parse_json(text: &str) -> Result<Value, PolicyError> {
-    serde_json::from_str(text).map_err(|e| {
-        let what = match e.classify() {
-            serde_json::error::Category::Eof => "ends unexpectedly",
-            _ => "is not valid JSON",
-        };
-        PolicyError::at("", format!("the policy {what}: {e}"))
-    })
+    json::from_str(text).map_err(|e| e.to_policy_error())
 }
 
 /// Score an already-parsed policy document.
 pub fn score_value(value: &Value, options: &ScoreOptions) -> Result<Report, PolicyError> {
     let policy = Policy::parse(value)?;
+    ambiguous::check(value)?;
     let ptype = policy.policy_type(options.policy_type)?;
     let analysis = Analysis::new(&policy, ptype);
     let findings = run_rules(&analysis, options);
@@ -213,6 +211,7 @@ fn finding_v1(f: Finding) -> v1::Finding {
 
 /// Size and provenance of the bundled AWS action catalog.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct CatalogInfo {
     pub services: usize,
     pub actions: usize,

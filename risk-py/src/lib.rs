@@ -12,7 +12,7 @@ use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString, PyType};
-use risk_core::{AccessType, PolicyType, Problem, ScoreOptions};
+use risk_core::{OptionsInput, Problem, ScoreOptions};
 use std::collections::HashMap;
 use std::ffi::OsString;
 use std::panic::{catch_unwind, AssertUnwindSafe};
@@ -95,7 +95,8 @@ fn strings(obj: Option<&Bound<'_, PyAny>>, name: &str) -> PyResult<Vec<String>> 
     Ok(out)
 }
 
-/// The scoring options, validated as the CLI validates its flags.
+/// The scoring options: Python types are checked here (`TypeError`), values by risk-core's
+/// options module (`ValueError`, with the same messages and paths as every other surface).
 fn options(
     access_type: Option<&Bound<'_, PyAny>>,
     duration_hours: Option<&Bound<'_, PyAny>>,
@@ -114,52 +115,33 @@ fn options(
             },
         }
     };
-    let access_type = match text(access_type, "access_type")? {
-        None => None,
-        Some(s) => Some(AccessType::parse(&s).ok_or_else(|| {
-            PyValueError::new_err(format!("access_type must be `read-only` or `read-write`, not `{s}`"))
-        })?),
-    };
-    let policy_type = match text(policy_type, "policy_type")? {
-        None => None,
-        Some(s) => Some(PolicyType::parse(s.trim()).ok_or_else(|| {
-            PyValueError::new_err(format!("policy_type must be `identity`, `resource` or `trust`, not `{s}`"))
-        })?),
-    };
     let duration_hours = match duration_hours {
         None => None,
         Some(o) if o.is_none() => None,
         Some(o) if o.is_instance_of::<PyBool>() || !o.is_instance_of::<PyInt>() => {
             return Err(PyTypeError::new_err(format!("duration_hours must be an int or None, not {}", type_name(o))))
         }
+        // Beyond 64 bits: out of range either way, and the core says so.
         Some(o) => {
-            let n = o.extract::<i64>().unwrap_or(i64::MAX);
-            if !(1..=8760).contains(&n) {
-                return Err(PyValueError::new_err(format!(
-                    "duration_hours must be between 1 and 8760 (one year), not {o}"
-                )));
-            }
-            Some(n as u32)
+            Some(o.extract::<i64>().unwrap_or_else(|_| if o.lt(0).unwrap_or(false) { i64::MIN } else { i64::MAX }))
         }
     };
-    let sensitive = strings(extra_sensitive_services, "extra_sensitive_services")?;
-    let high = strings(extra_high_impact_actions, "extra_high_impact_actions")?;
-    // The core's checks, so the wording matches the CLI, WASM and the API.
-    for (i, s) in sensitive.iter().enumerate() {
-        risk_core::options::check_sensitive_service(s)
-            .map_err(|m| PyValueError::new_err(format!("extra_sensitive_services[{i}] {m}")))?;
-    }
-    for (i, p) in high.iter().enumerate() {
-        risk_core::options::check_high_impact_action(p)
-            .map_err(|m| PyValueError::new_err(format!("extra_high_impact_actions[{i}] {m}")))?;
-    }
-    Ok(ScoreOptions {
-        access_type,
+    let list = |obj: Option<&Bound<'_, PyAny>>, name: &str| -> PyResult<Option<Vec<String>>> {
+        match obj {
+            Some(o) if !o.is_none() => strings(Some(o), name).map(Some),
+            _ => Ok(None),
+        }
+    };
+    let input = OptionsInput {
+        access_type: text(access_type, "access_type")?,
         duration_hours,
         description: text(description, "description")?,
-        extra_sensitive_services: sensitive,
-        extra_high_impact_actions: high,
-        policy_type,
+        extra_sensitive_services: list(extra_sensitive_services, "extra_sensitive_services")?,
+        extra_high_impact_actions: list(extra_high_impact_actions, "extra_high_impact_actions")?,
+        policy_type: text(policy_type, "policy_type")?,
+    };
+    input.validate().map_err(|problems| {
+        PyValueError::new_err(problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; "))
     })
 }
 

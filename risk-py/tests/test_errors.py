@@ -132,7 +132,7 @@ def test_lone_surrogates_in_str() -> None:
 @pytest.mark.parametrize(
     "kwargs, exc, match",
     [
-        ({"access_type": "admin"}, ValueError, "access_type must be `read-only` or `read-write`"),
+        ({"access_type": "admin"}, ValueError, "access_type must be \"read-only\" or \"read-write\", got `admin`"),
         ({"access_type": 1}, TypeError, "access_type must be a str or None"),
         ({"duration_hours": 0}, ValueError, "between 1 and 8760"),
         ({"duration_hours": 8761}, ValueError, "between 1 and 8760"),

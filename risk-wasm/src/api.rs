@@ -4,7 +4,8 @@
 //! pretty-printing): the same serde path over the same core types, so a JS object parsed from
 //! it and re-serialised with `JSON.stringify(x, null, 2) + "\n"` is byte-identical to the CLI.
 
-use risk_core::{AccessType, PolicyError, PolicyType, Problem, ScoreOptions};
+use risk_core::options::Names;
+use risk_core::{PolicyError, Problem, ScoreOptions};
 use serde::Serialize;
 use serde_json::Value;
 
@@ -31,120 +32,39 @@ impl Failure {
     }
 
     fn policy(e: &PolicyError, text: &str) -> Self {
-        // The core's message already says the JSON is malformed; add where, for the editor.
-        let (line, column) = match serde_json::from_str::<serde::de::IgnoredAny>(text) {
-            Err(syntax) => (Some(syntax.line()), Some(syntax.column())),
+        // The core's message already says the JSON is malformed; add where, for the editor
+        // (for a duplicate key: the second occurrence; the message names both).
+        let (line, column) = match risk_core::json::from_str(text) {
+            Err(bad) => (Some(bad.line), Some(bad.column)),
             Ok(_) => (None, None),
         };
         Self { message: e.to_string(), problems: e.problems().to_vec(), line, column, side: None }
     }
 }
 
-/// Option names as JavaScript callers write them (the HTTP API's snake_case is accepted too).
-const OPTION_NAMES: &str =
-    "accessType, durationHours, description, extraSensitiveServices, extraHighImpactActions, policyType";
-
-/// Longest grant the CLI accepts (`--duration-hours 1..=8760`, one year).
-const MAX_DURATION_HOURS: u64 = 8760;
-
-/// Parse the `options` argument (already `JSON.stringify`-ed; `None` for `undefined`).
-/// Validates like the CLI does for its flags: unknown services and action patterns are errors.
+/// Parse the `options` argument (already `JSON.stringify`-ed; `None` for `undefined`) with
+/// the core's options module: the checks, limits and messages of every surface. Paths are
+/// `options.` + the name as written (camelCase by default; snake_case is accepted too).
 pub fn options_from_json(text: Option<&str>) -> Result<ScoreOptions, Failure> {
-    let mut out = ScoreOptions::default();
-    let Some(text) = text else { return Ok(out) };
-    let value: Value =
-        serde_json::from_str(text).map_err(|e| Failure::single("options", format!("are not valid JSON: {e}")))?;
+    let Some(text) = text else { return Ok(ScoreOptions::default()) };
+    let value = risk_core::json::from_str(text)
+        .map_err(|e| Failure::single("options", format!("are not valid JSON: {}", e.predicate())))?;
     let map = match value {
-        Value::Null => return Ok(out),
+        Value::Null => return Ok(ScoreOptions::default()),
         Value::Object(map) => map,
-        other => return Err(Failure::single("options", format!("must be an object, got {}", describe(&other)))),
+        other => {
+            return Err(Failure::single(
+                "options",
+                format!("must be an object, got {}", risk_core::options::describe(&other)),
+            ))
+        }
     };
-    let mut problems = Vec::new();
-    let mut bad = |path: &str, message: String| problems.push(Problem { path: format!("options.{path}"), message });
-    for (key, value) in &map {
-        if value.is_null() {
-            continue;
-        }
-        match key.as_str() {
-            "accessType" | "access_type" => match value.as_str().and_then(AccessType::parse) {
-                Some(t) => out.access_type = Some(t),
-                None => bad("accessType", format!(r#"must be "read-only" or "read-write", got {}"#, describe(value))),
-            },
-            "durationHours" | "duration_hours" => {
-                match value.as_u64().filter(|h| (1..=MAX_DURATION_HOURS).contains(h)) {
-                    Some(h) => out.duration_hours = u32::try_from(h).ok(),
-                    None => bad(
-                        "durationHours",
-                        format!(
-                            "must be a whole number of hours from 1 to {MAX_DURATION_HOURS}, got {}",
-                            describe(value)
-                        ),
-                    ),
-                }
-            }
-            "description" => match value.as_str() {
-                Some(s) => out.description = Some(s.to_string()),
-                None => bad("description", format!("must be a string, got {}", describe(value))),
-            },
-            "extraSensitiveServices" | "extra_sensitive_services" => {
-                for (i, s) in strings(value, "extraSensitiveServices", &mut bad) {
-                    let Some(s) = s else {
-                        bad(&format!("extraSensitiveServices[{i}]"), "must be a string".into());
-                        continue;
-                    };
-                    if let Err(m) = risk_core::options::check_sensitive_service(s) {
-                        bad(&format!("extraSensitiveServices[{i}]"), m);
-                    }
-                    out.extra_sensitive_services.push(s.to_string());
-                }
-            }
-            "extraHighImpactActions" | "extra_high_impact_actions" => {
-                for (i, p) in strings(value, "extraHighImpactActions", &mut bad) {
-                    let Some(p) = p else {
-                        bad(&format!("extraHighImpactActions[{i}]"), "must be a string".into());
-                        continue;
-                    };
-                    if let Err(m) = risk_core::options::check_high_impact_action(p) {
-                        bad(&format!("extraHighImpactActions[{i}]"), m);
-                    }
-                    out.extra_high_impact_actions.push(p.to_string());
-                }
-            }
-            "policyType" | "policy_type" => match value.as_str().and_then(PolicyType::parse) {
-                Some(t) => out.policy_type = Some(t),
-                None => {
-                    bad("policyType", format!(r#"must be "identity", "resource" or "trust", got {}"#, describe(value)))
-                }
-            },
-            _ => bad(key, format!("is not an option; use one of {OPTION_NAMES}")),
-        }
-    }
-    if problems.is_empty() {
-        Ok(out)
-    } else {
+    risk_core::options::from_json(&map, Names::CAMEL, "").map_err(|found| {
+        let problems: Vec<Problem> =
+            found.into_iter().map(|p| Problem { path: format!("options.{}", p.path), message: p.message }).collect();
         let message = problems.iter().map(Problem::to_string).collect::<Vec<_>>().join("; ");
-        Err(Failure { message, problems, line: None, column: None, side: None })
-    }
-}
-
-/// The elements of an array option with their indices, in order; `None` for a non-string.
-fn strings<'v>(value: &'v Value, path: &str, bad: &mut impl FnMut(&str, String)) -> Vec<(usize, Option<&'v str>)> {
-    let Some(items) = value.as_array() else {
-        bad(path, format!("must be an array of strings, got {}", describe(value)));
-        return Vec::new();
-    };
-    items.iter().map(Value::as_str).enumerate().collect()
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("`{b}`"),
-        Value::Number(n) => format!("`{n}`"),
-        Value::String(s) => format!("`{s}`"),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
-    }
+        Failure { message, problems, line: None, column: None, side: None }
+    })
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {

@@ -51,13 +51,14 @@ fn bad_options_name_their_path() {
     let paths: Vec<&str> = e.problems.iter().map(|p| p.path.as_str()).collect();
     assert_eq!(
         paths,
+        // In the core's field order, unknown keys last (the same order on every surface).
         [
             "options.accessType",
-            "options.colour",
             "options.durationHours",
-            "options.extraHighImpactActions[0]",
             "options.extraSensitiveServices[1]",
             "options.extraSensitiveServices[2]",
+            "options.extraHighImpactActions[0]",
+            "options.colour",
         ]
     );
     assert!(
@@ -85,6 +86,25 @@ fn json_syntax_errors_carry_line_and_column() {
     assert_eq!((e.line, e.column), (Some(4), Some(24)));
     assert_eq!(e.problems.len(), 1);
     assert_eq!(e.problems[0].path, "");
+}
+
+#[test]
+fn duplicate_keys_and_deep_nesting_fail_as_in_the_core() {
+    let text = "{\"Version\": \"2012-10-17\",\n \"Statement\": {\"Effect\": \"Allow\", \"Action\": \"s3:GetObject\",\n  \"Resource\": \"*\", \"Action\": \"*\"}}";
+    let e = api::score(text, &Default::default()).unwrap_err();
+    let core = risk_core::score_json(text, &Default::default()).unwrap_err();
+    assert_eq!(e.message, core.to_string());
+    assert_eq!(e.problems[0].path, "Statement.Action");
+    assert!(e.problems[0].message.contains("at line 2 column 35 and again at line 3 column 20"), "{}", e.message);
+    // The editor is pointed at the second occurrence.
+    assert_eq!((e.line, e.column), (Some(3), Some(20)));
+    let deep = format!("{}{}", "[".repeat(300), "]".repeat(300));
+    let e = api::score(&deep, &Default::default()).unwrap_err();
+    assert_eq!(e.message, "the policy nests more than 128 levels deep (recursion limit exceeded at line 1 column 128)");
+    assert_eq!((e.line, e.column), (Some(1), Some(128)));
+    // Options are read strictly too.
+    let e = opts(r#"{"durationHours": 1, "durationHours": 2}"#).unwrap_err();
+    assert!(e.message.starts_with("options are not valid JSON: has the key `durationHours` twice"), "{}", e.message);
 }
 
 #[test]

@@ -157,6 +157,9 @@ test("errors carry the CLI's message and problems", () => {
     "[]",
     "{}",
     '{"Version":"2012-10-18","Statement":[{"Effect":"allow","Action":[1],"Resource":"*","Foo":1},{"Effect":"Deny"}]}',
+    // A repeated key and nesting beyond 128 levels: the core's strict reader on both sides.
+    '{"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject",\n "Resource": "*", "Action": "*"}}',
+    '{"Statement": ' + "[".repeat(200) + "]".repeat(200) + "}",
   ];
   for (const [i, text] of cases.entries()) {
     const out = cli([file(`bad-${i}.json`, text), "--format", "json"]);
@@ -169,6 +172,9 @@ test("errors carry the CLI's message and problems", () => {
   }
   const syntax = thrown(() => wasm.score(cases[0]));
   assert.deepStrictEqual([syntax.line, syntax.column], [4, 24]);
+  const dup = thrown(() => wasm.score(cases[5]));
+  assert.deepStrictEqual([dup.line, dup.column], [2, 19]);
+  assert.equal(dup.problems[0].path, "Statement.Action");
   const side = thrown(() => wasm.diff('{"Statement":[]}', cases[1]));
   assert.equal(side.side, "new");
   assert.match(side.message, /^new policy: the policy ends unexpectedly/);
@@ -184,7 +190,8 @@ test("bad options throw an OptionsError naming each path", () => {
   assert.equal(e.name, "OptionsError");
   assert.deepStrictEqual(
     e.problems.map((p) => p.path),
-    ["options.colour", "options.durationHours", "options.extraHighImpactActions[0]", "options.extraSensitiveServices[0]"],
+    // risk-core's field order, unknown keys last: the order of every surface.
+    ["options.durationHours", "options.extraSensitiveServices[0]", "options.extraHighImpactActions[0]", "options.colour"],
   );
   assert.equal(thrown(() => wasm.score(policy, "read-only")).message, "options must be an object, got `read-only`");
   // undefined, null and {} are all "no options".

@@ -35,7 +35,8 @@ pub struct ErrorObject {
 /// with a generic message: nothing internal reaches the client.
 #[derive(Debug)]
 pub enum AppError {
-    /// The body is not JSON (400).
+    /// The body is not JSON (400); the text completes "the request body …" (the core's
+    /// [`risk_core::json::JsonError::predicate`]).
     InvalidJson(String),
     /// The policy cannot be analysed (400), with the core's problems.
     InvalidPolicy {
@@ -85,7 +86,7 @@ impl AppError {
     /// The JSON body (also used for the per-item errors of a batch).
     pub fn body(&self) -> ErrorObject {
         let (code, message, details) = match self {
-            AppError::InvalidJson(m) => ("invalid_json", format!("the request body is not valid JSON: {m}"), vec![]),
+            AppError::InvalidJson(m) => ("invalid_json", format!("the request body {m}"), vec![]),
             AppError::InvalidPolicy { message, details } => ("invalid_policy", message.clone(), details.clone()),
             AppError::Validation(details) => {
                 let message = match details.as_slice() {

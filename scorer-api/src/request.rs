@@ -5,16 +5,11 @@ use crate::error::{join_path, AppError, Detail};
 use crate::AppState;
 use axum::extract::{FromRequest, Request};
 use axum::http::header;
-use risk_core::{AccessType, PolicyType, ScoreOptions};
+use risk_core::options::{describe, from_json, Names};
+use risk_core::ScoreOptions;
 use serde_json::{Map, Value};
 
-/// Longest `description` accepted, in characters (as the predecessor).
-pub const MAX_DESCRIPTION_CHARS: usize = 500;
-/// Longest grant accepted, in hours (one year, as the predecessor and the CLI).
-pub const MAX_DURATION_HOURS: u64 = 8760;
-
-const SCORE_FIELDS: &str = "policy, access_type, duration_hours, description, additional_sensitive_services, \
-additional_high_impact_actions, policy_type, narrative";
+pub use risk_core::options::{MAX_DESCRIPTION_CHARS, MAX_DURATION_HOURS};
 
 /// A JSON request body. Rejects other media types (415), bodies over the configured limit
 /// (413) and malformed JSON (400, with line and column), all in the API's error shape. The
@@ -50,14 +45,44 @@ impl FromRequest<AppState> for JsonBody {
             if too_large {
                 AppError::PayloadTooLarge { limit }
             } else {
-                AppError::InvalidJson("the body could not be read".into())
+                AppError::InvalidJson("could not be read to its end".into())
             }
         })?;
-        serde_json::from_slice(&bytes).map(|v| JsonBody(v, bytes.len())).map_err(|e| {
-            let what = if e.is_eof() { "it ends unexpectedly" } else { "syntax error" };
-            AppError::InvalidJson(format!("{what} at line {} column {}", e.line(), e.column()))
-        })
+        // The core's strict reader: a duplicate key anywhere in the body (inside `policy` too)
+        // is an error, worded as on every other surface.
+        risk_core::json::from_slice(&bytes).map(|v| JsonBody(v, bytes.len())).map_err(|e| body_error(&e))
     }
+}
+
+/// A body that is not (unambiguous) JSON. A duplicate key inside a policy document is that
+/// policy's error, exactly as if the policy had been sent as text; anywhere else, the body's.
+fn body_error(e: &risk_core::json::JsonError) -> AppError {
+    if matches!(e.kind, risk_core::json::JsonErrorKind::DuplicateKey { .. }) {
+        if let Some((prefix, rest)) = policy_field(&e.path) {
+            let inner = risk_core::PolicyError::at(rest, e.predicate());
+            return crate::error::policy_error(&inner, prefix);
+        }
+        return AppError::InvalidJson(format!("{} (at `{}`)", e.predicate(), e.path));
+    }
+    AppError::InvalidJson(e.predicate())
+}
+
+/// Split `policy.Statement[0].Action` (or `items[2].policy…`, `old…`, `new…`) into the policy
+/// field and the path inside the policy.
+fn policy_field(path: &str) -> Option<(&str, &str)> {
+    let start = if path.starts_with("items[") { path.find(']').map(|i| i + 2)? } else { 0 };
+    let rest = path.get(start..)?;
+    for field in ["policy", "old", "new"] {
+        if let Some(after) = rest.strip_prefix(field) {
+            if let Some(inner) = after.strip_prefix('.').filter(|i| !i.is_empty()) {
+                return Some((&path[..start + field.len()], inner));
+            }
+            if after.starts_with('[') {
+                return Some((&path[..start + field.len()], after));
+            }
+        }
+    }
+    None
 }
 
 /// A validated scoring request.
@@ -68,18 +93,6 @@ pub struct ScoreInput {
     /// `Some(false)` skips the narrative; `Some(true)` asks for one even without a model (the
     /// template then); `None` follows the server configuration.
     pub narrative: Option<bool>,
-}
-
-fn describe(v: &Value) -> String {
-    match v {
-        Value::Null => "null".into(),
-        Value::Bool(b) => format!("`{b}`"),
-        Value::Number(n) => format!("`{n}`"),
-        Value::String(s) if s.chars().count() > 40 => "a string".into(),
-        Value::String(s) => format!("`{s}`"),
-        Value::Array(_) => "an array".into(),
-        Value::Object(_) => "an object".into(),
-    }
 }
 
 /// Validate one scoring request object found at `prefix` (empty for the body itself).
@@ -118,20 +131,18 @@ pub fn score_input(body: Value, prefix: &str) -> Result<ScoreInput, AppError> {
             Value::Null
         }
     };
-    let mut options = ScoreOptions::default();
     let mut narrative = None;
-    let mut bad = |field: &str, message: String| problems.push(Detail { path: at(field), message });
-    options_from(&mut map, &mut options, &mut bad);
     if let Some(v) = map.remove("narrative") {
         match v {
             Value::Null => {}
             Value::Bool(b) => narrative = Some(b),
-            other => bad("narrative", format!("must be true or false, got {}", describe(&other))),
+            other => problems.push(Detail {
+                path: at("narrative"),
+                message: format!("must be true or false, got {}", describe(&other)),
+            }),
         }
     }
-    for key in map.keys() {
-        bad(key, format!("is not a field; use {SCORE_FIELDS}"));
-    }
+    let options = options_from(&map, prefix, "policy, narrative", &mut problems);
     match policy_error {
         _ if !problems.is_empty() => Err(AppError::Validation(problems)),
         Some(e) => Err(e),
@@ -139,72 +150,21 @@ pub fn score_input(body: Value, prefix: &str) -> Result<ScoreInput, AppError> {
     }
 }
 
-/// Read the optional context fields shared by score and diff requests out of `map`.
-pub fn options_from(map: &mut Map<String, Value>, options: &mut ScoreOptions, bad: &mut impl FnMut(&str, String)) {
-    let mut take = |k: &str| map.remove(k).filter(|v| !v.is_null());
-    if let Some(v) = take("access_type") {
-        match v.as_str().and_then(AccessType::parse) {
-            Some(t) => options.access_type = Some(t),
-            None => bad("access_type", format!(r#"must be "read-only" or "read-write", got {}"#, describe(&v))),
+/// The options of a score or diff request (every field besides the request's own, which have
+/// been removed from `map`), checked by the core; problems are placed under `prefix`.
+pub fn options_from(
+    map: &Map<String, Value>,
+    prefix: &str,
+    own_fields: &str,
+    problems: &mut Vec<Detail>,
+) -> ScoreOptions {
+    match from_json(map, Names::SNAKE, own_fields) {
+        Ok(o) => o,
+        Err(found) => {
+            problems.extend(found.into_iter().map(|p| Detail { path: join_path(prefix, &p.path), message: p.message }));
+            ScoreOptions::default()
         }
     }
-    if let Some(v) = take("duration_hours") {
-        match v.as_u64().filter(|h| (1..=MAX_DURATION_HOURS).contains(h)) {
-            Some(h) => options.duration_hours = u32::try_from(h).ok(),
-            None => bad(
-                "duration_hours",
-                format!("must be a whole number of hours from 1 to {MAX_DURATION_HOURS}, got {}", describe(&v)),
-            ),
-        }
-    }
-    if let Some(v) = take("description") {
-        match v.as_str() {
-            Some(s) if s.chars().count() <= MAX_DESCRIPTION_CHARS => options.description = Some(s.to_string()),
-            Some(s) => bad(
-                "description",
-                format!("must be at most {MAX_DESCRIPTION_CHARS} characters, got {}", s.chars().count()),
-            ),
-            None => bad("description", format!("must be a string, got {}", describe(&v))),
-        }
-    }
-    if let Some(v) = take("additional_sensitive_services") {
-        for (i, s) in strings(&v, "additional_sensitive_services", bad) {
-            // The core's checks, so every surface words these errors the same.
-            if let Err(message) = risk_core::options::check_sensitive_service(s) {
-                bad(&format!("additional_sensitive_services[{i}]"), message);
-            }
-            options.extra_sensitive_services.push(s.trim().to_string());
-        }
-    }
-    if let Some(v) = take("additional_high_impact_actions") {
-        for (i, p) in strings(&v, "additional_high_impact_actions", bad) {
-            if let Err(message) = risk_core::options::check_high_impact_action(p) {
-                bad(&format!("additional_high_impact_actions[{i}]"), message);
-            }
-            options.extra_high_impact_actions.push(p.trim().to_string());
-        }
-    }
-    if let Some(v) = take("policy_type") {
-        match v.as_str().and_then(|s| PolicyType::parse(s.trim())) {
-            Some(t) => options.policy_type = Some(t),
-            None => bad("policy_type", format!(r#"must be "identity", "resource" or "trust", got {}"#, describe(&v))),
-        }
-    }
-}
-
-fn strings<'v>(value: &'v Value, path: &str, bad: &mut impl FnMut(&str, String)) -> Vec<(usize, &'v str)> {
-    let Some(items) = value.as_array() else {
-        bad(path, format!("must be an array of strings, got {}", describe(value)));
-        return Vec::new();
-    };
-    let mut out = Vec::new();
-    for (i, item) in items.iter().enumerate() {
-        match item.as_str() {
-            Some(s) => out.push((i, s)),
-            None => bad(&format!("{path}[{i}]"), format!("must be a string, got {}", describe(item))),
-        }
-    }
-    out
 }
 
 /// A validated diff request.
@@ -251,17 +211,7 @@ pub fn diff_input(body: Value) -> Result<DiffInput, AppError> {
     };
     let old = side("old", &mut problems)?;
     let new = side("new", &mut problems)?;
-    let mut options = ScoreOptions::default();
-    let mut bad = |field: &str, message: String| problems.push(Detail { path: field.to_string(), message });
-    options_from(&mut map, &mut options, &mut bad);
-    for key in map.keys() {
-        bad(
-            key,
-            "is not a field; use old, new, access_type, duration_hours, description, additional_sensitive_services, \
-             additional_high_impact_actions, policy_type"
-                .into(),
-        );
-    }
+    let options = options_from(&map, "", "old, new", &mut problems);
     match policy_error {
         _ if !problems.is_empty() => Err(AppError::Validation(problems)),
         Some(e) => Err(e),

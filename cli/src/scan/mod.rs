@@ -142,12 +142,25 @@ pub fn extract(name: &str, text: &str) -> Extracted {
 }
 
 fn extract_json(text: &str) -> Extracted {
-    let value: Value = match serde_json::from_str(text) {
+    // The core's strict reader, as for `iam-risk-score FILE`: a repeated key is an error.
+    let value: Value = match risk_core::json::from_str(text) {
         Ok(v) => v,
         Err(e) if looks_like_policy_json(text) => {
-            let mut ex = Extracted::failed(SourceKind::Policy, format!("not valid JSON: {e}"));
-            ex.errors[0].line = Some(e.line());
+            let message = match e.kind {
+                risk_core::json::JsonErrorKind::DuplicateKey { .. } => format!("{} {}", e.path, e.predicate()),
+                _ => e.predicate().trim_start_matches("is ").to_string(),
+            };
+            let mut ex = Extracted::failed(SourceKind::Policy, message);
+            ex.errors[0].line = Some(e.line);
             return ex;
+        }
+        // NOTE: templates and exports with a repeated key are read by `tree` below (which
+        // keeps the last value, as before); only policy documents are refused here.
+        Err(e) if matches!(e.kind, risk_core::json::JsonErrorKind::DuplicateKey { .. }) => {
+            match serde_json::from_str(text) {
+                Ok(v) => v,
+                Err(_) => return Extracted::skip(),
+            }
         }
         Err(_) => return Extracted::skip(),
     };

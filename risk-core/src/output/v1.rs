@@ -13,8 +13,10 @@ pub const API_VERSION: &str = "v1";
 
 /// One scored policy.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Report {
     /// 1 (harmless) to 10 (full administrator).
+    #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 10))]
     pub score: u8,
     /// `low` (1–3), `medium` (4–5) or `high` (6–10).
     pub tier: String,
@@ -24,6 +26,7 @@ pub struct Report {
     /// What to change to lower the score, most important first.
     pub suggestions: Vec<String>,
     /// Optional plain-words explanation (never changes anything else).
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub llm_narrative: Option<String>,
     /// `deterministic`, or `deterministic+llm:<model>` when a narrative was added.
     pub analyzer: String,
@@ -44,6 +47,7 @@ pub struct Report {
 
 /// One finding.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Finding {
     /// Stable rule code, e.g. `PE002`.
     pub rule: String,
@@ -55,15 +59,18 @@ pub struct Finding {
     /// The score this finding alone gives the policy.
     pub score: u8,
     /// Index of the first statement involved (0-based), if any.
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub statement: Option<usize>,
     /// Every statement involved, ascending.
     pub statements: Vec<usize>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub sid: Option<String>,
     /// Actions that triggered the rule (catalog names, sorted; at most 100).
     pub actions: Vec<String>,
     /// Resource patterns of the statements involved, as written.
     pub resources: Vec<String>,
     /// The `Condition` block of the statement involved, as written, if any.
+    #[cfg_attr(feature = "schema", schema(value_type = Option<Object>, required = true))]
     pub conditions: Option<serde_json::Value>,
     pub message: String,
     pub suggestion: String,
@@ -72,6 +79,7 @@ pub struct Finding {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct CategorySummary {
     pub max_score: u8,
     pub findings: usize,
@@ -79,6 +87,7 @@ pub struct CategorySummary {
 
 /// Counts of granted actions (after expansion, denies and resource checks).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct AccessSummary {
     pub services: usize,
     pub actions: usize,
@@ -88,6 +97,7 @@ pub struct AccessSummary {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct ServiceAccess {
     /// Access level (`List`, `Read`, `Write`, `Permissions management`, `Tagging`) → count.
     pub access_levels: BTreeMap<String, usize>,
@@ -97,12 +107,16 @@ pub struct ServiceAccess {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Context {
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub access_type: Option<String>,
+    #[cfg_attr(feature = "schema", schema(required = true))]
     pub duration_hours: Option<u32>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct Versions {
     pub engine: String,
     pub rules: String,
