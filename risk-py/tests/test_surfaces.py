@@ -135,3 +135,21 @@ def test_condition_keys_in_different_case_are_ambiguous_even_in_a_dict() -> None
     with pytest.raises(PolicyError) as t:
         score(json.dumps(policy))
     assert str(t.value) == str(e.value)
+
+
+MIXED = (
+    '{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},'
+    '{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"*"}]}'
+)
+
+
+def test_mixed_principal_document_is_refused_unless_typed() -> None:
+    # Issue 9, defect 1: one Deny carrying a Principal used to make an admin policy score 1.
+    for policy in (MIXED, json.loads(MIXED)):
+        with pytest.raises(PolicyError) as e:
+            score(policy)
+        assert "mixes statements with a `Principal` (Statement[1]) and without one (Statement[0])" in str(e.value)
+        assert score(policy, policy_type="identity")["score"] == 10
+    cli = subprocess.run([str(console_script()), "-"], input=MIXED, capture_output=True, text=True, check=False)
+    assert cli.returncode == 2
+    assert "mixes statements with a `Principal`" in cli.stderr

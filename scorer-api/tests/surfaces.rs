@@ -300,3 +300,35 @@ async fn the_api_reads_its_body_strictly() {
     let (_, answer) = api("{\"policy\": [}".to_string()).await;
     assert_eq!(answer["error"]["message"], "the request body is not valid JSON: expected value at line 1 column 13");
 }
+
+/// Issue 9, defect 1: a document whose statements disagree about `Principal` is valid as no
+/// policy type. Every surface refuses it with the core's message naming the statements, and
+/// every surface scores it as an administrator policy when told to read it as identity.
+#[tokio::test]
+async fn a_mixed_principal_document_is_refused_alike_and_scored_alike_when_typed() {
+    let text = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"*","Resource":"*"},{"Effect":"Deny","Principal":{"AWS":"arn:aws:iam::123456789012:root"},"Action":"s3:GetObject","Resource":"*"}]}"#;
+    let core = risk_core::score_json(text, &Default::default()).unwrap_err().to_string();
+    assert!(
+        core.starts_with("Statement mixes statements with a `Principal` (Statement[1]) and without one (Statement[0])"),
+        "{core}"
+    );
+    let c = cli(&["-"], text);
+    assert_eq!(c.code, 2, "CLI: {}", c.stderr);
+    assert!(c.stderr.contains(&core), "CLI: {}", c.stderr);
+    assert_eq!(risk_wasm::api::score(text, &Default::default()).unwrap_err().message, core, "WASM");
+    let (status, answer) = api(json!({ "policy": text }).to_string()).await;
+    assert_eq!(status, StatusCode::BAD_REQUEST, "{answer}");
+    assert_eq!(answer["error"]["code"], "invalid_policy");
+    assert_eq!(answer["error"]["message"], format!("policy: {core}"));
+
+    // Told the type, every surface gives the same 10.
+    let c = cli(&["-", "--policy-type", "identity", "--format", "json"], text);
+    let cli_score = serde_json::from_str::<Value>(&c.stdout).expect("CLI JSON")["score"].clone();
+    let options = risk_core::ScoreOptions { policy_type: Some(risk_core::PolicyType::Identity), ..Default::default() };
+    let wasm: Value = serde_json::from_str(&risk_wasm::api::score(text, &options).expect("WASM scores")).unwrap();
+    let (status, answer) = api(json!({ "policy": text, "policy_type": "identity" }).to_string()).await;
+    assert_eq!(status, StatusCode::OK, "{answer}");
+    assert_eq!(cli_score, 10, "CLI");
+    assert_eq!(wasm["score"], 10, "WASM");
+    assert_eq!(answer["score"], 10, "API");
+}
