@@ -6,27 +6,14 @@
 //! Case format: `{"class", "why", "policy_type"?, "policy", "expect": {"score_min",
 //! "score_max", "rules"?} | {"error"}}`.
 
+mod common;
+
 use risk_core::{score_value, PolicyType, ScoreOptions};
 use serde_json::Value;
 use std::collections::BTreeMap;
-use std::path::PathBuf;
 
 fn cases() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/adversarial");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .expect("tests/adversarial")
-        .map(|e| e.expect("entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let text = std::fs::read_to_string(&p).expect("readable");
-            let v: Value = serde_json::from_str(&text).unwrap_or_else(|e| panic!("{}: {e}", p.display()));
-            (p.file_name().expect("name").to_string_lossy().into_owned(), v)
-        })
-        .collect()
+    common::json_cases("tests/adversarial")
 }
 
 #[test]

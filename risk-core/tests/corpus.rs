@@ -1,25 +1,13 @@
 //! The hand-written corpus (`tests/corpus/*.json`): each policy's score band and categories are
 //! the engine's behavioural spec. Every other surface (CLI, Python, WASM, HTTP) runs the same files.
 
+mod common;
+
 use risk_core::{score_value, ScoreOptions};
 use serde_json::Value;
-use std::path::PathBuf;
 
 fn corpus() -> Vec<(String, Value)> {
-    let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/corpus");
-    let mut files: Vec<_> = std::fs::read_dir(&dir)
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    files
-        .into_iter()
-        .map(|p| {
-            let v: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-            (p.file_name().unwrap().to_string_lossy().into_owned(), v)
-        })
-        .collect()
+    common::json_cases("tests/corpus")
 }
 
 fn strings(v: Option<&Value>) -> Vec<String> {

@@ -5,6 +5,8 @@
 //! `Finding::new` clamps to max_score and debug-asserts, so in a debug build an over-score
 //! panics at its source; this test is what runs every rule over real inputs to trigger it.
 
+mod common;
+
 use risk_core::{explain::rule_docs, rules, score_value, AccessType, PolicyType, ScoreOptions};
 use serde_json::Value;
 use std::path::PathBuf;
@@ -62,15 +64,11 @@ fn corpus_and_rule_examples_stay_within_max_score() {
     let sets = option_sets(true);
     let mut failures = Vec::new();
     let mut findings = 0;
-    let mut files: Vec<_> = std::fs::read_dir(root().join("tests/corpus"))
-        .expect("tests/corpus")
-        .map(|e| e.expect("dir entry").path())
-        .filter(|p| p.extension().is_some_and(|e| e == "json"))
-        .collect();
-    files.sort();
-    for p in &files {
-        let case: Value = serde_json::from_str(&std::fs::read_to_string(p).expect("read corpus file")).expect("JSON");
-        findings += check(&p.display().to_string(), &case["policy"], &sets, &mut failures);
+    // The hand-written corpus and the adversarial corpus.
+    for dir in ["tests/corpus", "tests/adversarial"] {
+        for (name, case) in common::json_cases(dir) {
+            findings += check(&format!("{dir}/{name}"), &case["policy"], &sets, &mut failures);
+        }
     }
     for d in rule_docs() {
         let policy: Value = serde_json::from_str(d.example).expect("rule example is JSON");
