@@ -1,15 +1,26 @@
-//! Policies that read two ways: condition keys repeated in different case.
+//! Policies that read two ways: condition keys, or condition operators, repeated in different
+//! case.
 //!
 //! Exact duplicate keys are refused while reading JSON ([`crate::json`]). Condition keys are
 //! case-insensitive in IAM, so `{"StringEquals": {"aws:SourceVpc": "a", "aws:sourcevpc": "b"}}`
 //! is two JSON keys but one IAM key: which value applies is not what a reviewer can tell. IAM
 //! Access Analyzer reports this as an error (`DUPLICATE_KEYS_WITH_DIFFERENT_CASE`); so do we.
+//!
+//! Operators: the IAM User Guide documents key names as case-insensitive but says nothing
+//! either way for operator names, and this engine reads operators without regard to case
+//! ([`crate::conditions::Operator::parse`]). So `StringEquals` and `stringequals` in one
+//! `Condition` block are, to us, one operator given twice: read as both (AND), they would
+//! restrict more than IAM does if it keeps only one, and if IAM instead treats the lowercase
+//! name as unknown the document is invalid. Either way the document cannot be scored as
+//! written, so it is refused the same way.
+//!
 //! Checked on the parsed value, so dicts from Python and objects in API bodies are covered too.
 
 use crate::error::{PolicyError, Problem};
 use serde_json::Value;
 
-/// Every condition key that repeats another of the same operator block in different case.
+/// Every condition operator that repeats another of the same `Condition` block in different
+/// case, and every condition key that repeats another of the same operator block.
 pub fn check(doc: &Value) -> Result<(), PolicyError> {
     let mut problems = Vec::new();
     match doc.get("Statement") {
@@ -30,6 +41,19 @@ pub fn check(doc: &Value) -> Result<(), PolicyError> {
 
 fn statement(s: &Value, path: &str, out: &mut Vec<Problem>) {
     let Some(Value::Object(ops)) = s.get("Condition") else { return };
+    let operators: Vec<&String> = ops.keys().collect();
+    for (j, op) in operators.iter().enumerate() {
+        if let Some(first) = operators[..j].iter().find(|o| o.eq_ignore_ascii_case(op)) {
+            out.push(Problem {
+                path: format!("{path}.Condition.{op}"),
+                message: format!(
+                    "repeats the condition operator `{first}` in different case; operator names are read \
+                     without regard to case, so both name one operator and the policy reads two ways: keep one \
+                     and put the condition keys of both in it"
+                ),
+            });
+        }
+    }
     for (op, body) in ops {
         let Value::Object(keys) = body else { continue };
         let names: Vec<&String> = keys.keys().collect();
@@ -65,5 +89,35 @@ mod tests {
         let ok = json!({"Statement": {"Condition": {"StringEquals": {"aws:SourceVpc": "a", "aws:SourceIp": "b"},
             "StringLike": {"aws:sourcevpc": "c"}}}});
         assert!(check(&ok).is_ok());
+    }
+
+    #[test]
+    fn case_variants_of_a_condition_operator_are_refused() {
+        let v = json!({"Statement": [{"Sid": "a"}, {"Effect": "Allow", "Action": "s3:*", "Resource": "*",
+            "Condition": {"StringEquals": {"aws:SourceVpc": "vpc-1"}, "stringequals": {"aws:SourceVpc": "vpc-2"}}}]});
+        let e = check(&v).unwrap_err();
+        assert_eq!(e.problems().len(), 1, "{e}");
+        let p = &e.problems()[0];
+        // serde_json's map is sorted, so which spelling comes second is the map's order.
+        assert!(p.path == "Statement[1].Condition.stringequals" || p.path == "Statement[1].Condition.StringEquals");
+        assert!(p.message.starts_with("repeats the condition operator `"), "{}", p.message);
+        assert!(p.message.contains("in different case"), "{}", p.message);
+        // Qualified and `IfExists` forms are different operators; a single statement object too.
+        let ok = json!({"Statement": {"Condition": {"StringEquals": {"aws:SourceVpc": "a"},
+            "StringEqualsIfExists": {"aws:SourceVpc": "a"}, "ForAnyValue:StringEquals": {"aws:TagKeys": "k"}}}});
+        assert!(check(&ok).is_ok());
+        let v = json!({"Statement": {"Condition": {"ForAnyValue:StringLike": {"aws:TagKeys": "a"},
+            "foranyvalue:stringlike": {"aws:TagKeys": "b"}, "Bool": {"aws:SecureTransport": "true"}}}});
+        assert_eq!(check(&v).unwrap_err().problems().len(), 1);
+    }
+
+    #[test]
+    fn operators_in_another_case_are_read_by_meaning() {
+        // Not refused alone: one operator in unusual case is read as the operator it names, so a
+        // negated one stays negated (never silently restrictive).
+        let op = crate::conditions::Operator::parse("stringnotequalsifexists");
+        assert!(op.is_negated() && op.if_exists);
+        let v = json!({"Statement": {"Condition": {"stringnotequals": {"aws:SourceVpc": "a"}}}});
+        assert!(check(&v).is_ok());
     }
 }
