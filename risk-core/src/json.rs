@@ -56,10 +56,9 @@ impl JsonError {
             JsonErrorKind::TooDeep => {
                 format!("nests more than {MAX_DEPTH} levels deep (recursion limit exceeded at line {l} column {c})")
             }
-            JsonErrorKind::DuplicateKey { key, first: (fl, fc) } => format!(
-                "has the key `{key}` twice in one object, at line {fl} column {fc} and again at line {l} column {c}; \
-                 keep one (JSON readers silently use the last, so the document would not say what it seems to)"
-            ),
+            JsonErrorKind::DuplicateKey { key, first: (fl, fc) } => {
+                duplicate_key_predicate(key, &format!("line {fl} column {fc}"), &format!("line {l} column {c}"))
+            }
         }
     }
 
@@ -84,6 +83,16 @@ impl fmt::Display for JsonError {
 }
 
 impl std::error::Error for JsonError {}
+
+/// The predicate for a key given twice in one object, with both positions as written by the
+/// caller ("line 4 column 25", or "line 4" where only lines are known), so that readers other
+/// than this one (`scan`'s CloudFormation, YAML and HCL readers) word a duplicate the same way.
+pub fn duplicate_key_predicate(key: &str, first: &str, second: &str) -> String {
+    format!(
+        "has the key `{key}` twice in one object, at {first} and again at {second}; \
+         keep one (JSON readers silently use the last, so the document would not say what it seems to)"
+    )
+}
 
 /// Parse JSON text into a `Value`, rejecting duplicate keys.
 pub fn from_str(text: &str) -> Result<Value, JsonError> {
