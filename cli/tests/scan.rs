@@ -332,3 +332,87 @@ fn scan_base_reports_what_the_branch_adds() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown git revision `no-such-ref`"));
 }
+
+/// Issue 9, defect 7: a key given twice inside a policy document (the reader keeps the last, a
+/// reviewer reads the first) is that document's error in every format `scan` reads, worded as
+/// the core words it; the other documents of the file are still scored.
+#[test]
+fn a_key_given_twice_in_a_policy_is_that_documents_error() {
+    let (v, code, stderr) = json_scan("duplicates", &[]);
+    assert_eq!(code, 2, "documents that cannot be read make the exit status 2: {stderr}");
+    let errors = v["errors"].as_array().unwrap();
+    let error = |file: &str, address: &str| {
+        errors
+            .iter()
+            .find(|e| e["file"] == format!("duplicates/{file}") && e["address"] == address)
+            .unwrap_or_else(|| panic!("no error for `{address}` in {file}: {errors:#?}"))
+    };
+    let tail = "; keep one (JSON readers silently use the last, so the document would not say what it seems to)";
+    let cases = [
+        (
+            "stack.template.json",
+            "ReadPolicy",
+            16,
+            "Statement[0].Action has the key `Action` twice in one object, at line 14 and again at line 16",
+        ),
+        (
+            "stack.yaml",
+            "BucketPolicy",
+            19,
+            "Statement[0].Condition.StringEquals has the key `StringEquals` twice in one object, at line 17 and again at line 19",
+        ),
+        (
+            "iam.tf",
+            "aws_iam_policy.dup",
+            9,
+            "Statement[0].Action has the key `Action` twice in one object, at line 7 and again at line 9",
+        ),
+        (
+            "iam.tf",
+            "aws_iam_role_policy.heredoc",
+            28,
+            "Statement[0].Resource has the key `Resource` twice in one object, at line 27 and again at line 28",
+        ),
+        (
+            "tfplan.json",
+            "aws_iam_policy.dup",
+            12,
+            "Statement[0].Action has the key `Action` twice in one object, at line 1 column 56 and again at line 1 column 95",
+        ),
+        (
+            "authorization-details.json",
+            "user/alice",
+            11,
+            "inline policy `dup`: Statement.Action has the key `Action` twice in one object, at line 11 and again at line 11",
+        ),
+    ];
+    for (file, address, line, message) in cases {
+        let e = error(file, address);
+        assert_eq!(e["line"], line, "{e:#}");
+        assert_eq!(e["message"], format!("{message}{tail}"), "{e:#}");
+    }
+    assert_eq!(errors.len(), cases.len(), "{errors:#?}");
+    assert!(stderr.contains("duplicates/stack.yaml:19"), "{stderr}");
+    // The rest of each file is scored; a repeated key outside any policy (the template's
+    // `Description`) is not refused, and neither is a YAML merge key.
+    let addresses: Vec<(&str, &str)> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["file"].as_str().unwrap(), r["address"].as_str().unwrap()))
+        .collect();
+    for expected in [
+        ("duplicates/stack.template.json", "LogsPolicy"),
+        ("duplicates/stack.yaml", "AppRole.AssumeRolePolicyDocument"),
+        ("duplicates/stack.yaml", "AppRole.Policies[base]"),
+        ("duplicates/iam.tf", "aws_iam_policy.ok"),
+        ("duplicates/iam.tf", "data.aws_iam_policy_document.vpce"),
+        ("duplicates/tfplan.json", "aws_iam_policy.ok"),
+        ("duplicates/authorization-details.json", "user/alice"),
+    ] {
+        assert!(addresses.contains(&expected), "{expected:?} not in {addresses:?}");
+    }
+    assert_eq!(addresses.len(), 7, "{addresses:?}");
+    // alice is scored on her other inline policy only, and the refused one is an error above.
+    assert_eq!(by_address(&v, "user/alice")["notes"][0], "union of inline `ok`");
+}

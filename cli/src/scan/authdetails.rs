@@ -22,16 +22,54 @@ struct Doc {
     statements: Vec<(Value, usize)>,
 }
 
-fn decode(n: &Node) -> Result<Doc, String> {
+/// Why a document could not be decoded, and the line to report it at when it is not the
+/// document's own (the second occurrence of a key given twice).
+#[derive(Debug, Clone)]
+struct DocError {
+    line: Option<usize>,
+    message: String,
+}
+
+impl From<String> for DocError {
+    fn from(message: String) -> Self {
+        DocError { line: None, message }
+    }
+}
+
+impl From<&str> for DocError {
+    fn from(message: &str) -> Self {
+        DocError { line: None, message: message.to_string() }
+    }
+}
+
+impl std::fmt::Display for DocError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(&self.message)
+    }
+}
+
+fn decode(n: &Node) -> Result<Doc, DocError> {
     let node = match &n.kind {
         Kind::Str(s) => {
             let text = if s.trim_start().starts_with('{') { s.clone() } else { percent_decode(s)? };
+            // A key given twice: the core's own message, positions counted in the decoded
+            // document (lines of the file mean nothing inside an encoded string).
+            if let Err(e) = risk_core::json::from_str(&text) {
+                if matches!(e.kind, risk_core::json::JsonErrorKind::DuplicateKey { .. }) {
+                    return Err(e.to_string().into());
+                }
+            }
             let mut parsed = super::tree::parse_json(&text).map_err(|e| format!("policy document is {e}"))?;
             // NOTE: lines inside an encoded string mean nothing in the file; use the string's line.
             set_lines(&mut parsed, n.line);
             parsed
         }
-        _ => n.clone(),
+        _ => {
+            if let Some(d) = super::tree::find_duplicate(n) {
+                return Err(DocError { line: Some(d.second), message: d.message() });
+            }
+            n.clone()
+        }
     };
     let statements = match node.get("Statement") {
         Some(Node { kind: Kind::Seq(items), .. }) => items.iter().map(|s| (s.to_value(), s.line)).collect(),
@@ -98,7 +136,7 @@ impl Grants {
                     self.sources.push(format!("{from}inline `{name}`"));
                 }
                 Some(Err(e)) => errors.push(FileError::new(
-                    Some(p.line),
+                    Some(e.line.unwrap_or(p.line)),
                     Some(address.to_string()),
                     format!("inline policy `{name}`: {e}"),
                 )),
@@ -107,7 +145,7 @@ impl Grants {
         }
     }
 
-    fn attached(&mut self, list: Option<&Node>, from: &str, managed: &HashMap<String, Result<Doc, String>>) {
+    fn attached(&mut self, list: Option<&Node>, from: &str, managed: &HashMap<String, Result<Doc, DocError>>) {
         for p in list.and_then(Node::as_seq).unwrap_or(&[]) {
             let Some(arn) = p.get("PolicyArn").and_then(Node::as_str) else { continue };
             let name = p.get("PolicyName").and_then(Node::as_str).unwrap_or(arn);
@@ -127,7 +165,7 @@ impl Grants {
 
 pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
     // Managed policies: default version's document, by ARN.
-    let mut managed: HashMap<String, Result<Doc, String>> = HashMap::new();
+    let mut managed: HashMap<String, Result<Doc, DocError>> = HashMap::new();
     for p in root.get("Policies").and_then(Node::as_seq).unwrap_or(&[]) {
         let Some(arn) = p.get("Arn").and_then(Node::as_str) else { continue };
         let default = p.get("DefaultVersionId").and_then(Node::as_str);
@@ -137,7 +175,19 @@ pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
             .find(|v| matches!(v.get("IsDefaultVersion").map(|n| &n.kind), Some(Kind::Bool(true))))
             .or_else(|| versions.iter().find(|v| v.get("VersionId").and_then(Node::as_str) == default));
         let doc = match v.and_then(|v| v.get("Document")) {
-            Some(d) => decode(d),
+            Some(d) => {
+                let doc = decode(d);
+                if let Err(e) = &doc {
+                    // Its holders are scored without it (and say so); the document itself is an
+                    // error, as an inline one would be.
+                    errors.push(FileError::new(
+                        Some(e.line.unwrap_or(d.line)),
+                        Some(arn.to_string()),
+                        format!("managed policy: {e}"),
+                    ));
+                }
+                doc
+            }
             None => Err("no default policy version in the export".into()),
         };
         managed.insert(arn.to_string(), doc);
@@ -212,7 +262,7 @@ pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
                     document: json!({"Version": "2012-10-17", "Statement": doc.statements.into_iter().map(|(v, _)| v).collect::<Vec<_>>()}),
                     notes: Vec::new(),
                 }),
-                Err(e) => errors.push(FileError::new(Some(trust.line), Some(trust_addr), e)),
+                Err(e) => errors.push(FileError::new(Some(e.line.unwrap_or(trust.line)), Some(trust_addr), e.message)),
             }
         }
     }
@@ -229,5 +279,21 @@ mod tests {
         assert_eq!(d.statements.len(), 1);
         assert_eq!(d.statements[0].1, 7);
         assert_eq!(d.statements[0].0["Action"], "s3:GetObject");
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_encoded_or_not() {
+        // `{"Statement":{"Action":"a","Action":"*"}}`, URL-encoded: the core's message, positions
+        // in the decoded document.
+        let s = "%7B%22Statement%22%3A%7B%22Action%22%3A%22a%22%2C%22Action%22%3A%22%2A%22%7D%7D";
+        let Err(e) = decode(&Node::new(7, Kind::Str(s.into()))) else { panic!("decoded") };
+        assert_eq!(e.line, None);
+        assert!(e.message.starts_with("Statement.Action has the key `Action` twice in one object, at line 1 column 15 and again at line 1 column 28"), "{e}");
+        let n = super::super::tree::parse_json("{\"Statement\": {\"Action\": \"a\",\n \"Action\": \"*\"}}").unwrap();
+        let Err(e) = decode(&n) else { panic!("decoded") };
+        assert_eq!(e.line, Some(2));
+        assert!(e
+            .message
+            .starts_with("Statement.Action has the key `Action` twice in one object, at line 1 and again at line 2"));
     }
 }

@@ -113,6 +113,10 @@ fn push(
         Some(text) => match super::tree::parse_json(&text) {
             Ok(mut n) => {
                 n.shift_lines(doc.line - 1);
+                if let Some(d) = super::tree::find_duplicate(&n) {
+                    errors.push(super::FileError::duplicate(&d, Some(address)));
+                    return;
+                }
                 (n.to_value(), super::tree::statement_lines(&n))
             }
             Err(e) => {
@@ -120,7 +124,15 @@ fn push(
                 return;
             }
         },
-        None => (cx.value(doc), statement_lines(doc)),
+        None => {
+            // A key given twice (JSON or YAML) is refused: the reader keeps the last, the
+            // reviewer reads the first. Intrinsics' arguments are part of the document too.
+            if let Some(d) = super::tree::find_duplicate(doc) {
+                errors.push(super::FileError::duplicate(&d, Some(address)));
+                return;
+            }
+            (cx.value(doc), statement_lines(doc))
+        }
     };
     let mut notes = Vec::new();
     if cx.intrinsics {

@@ -76,6 +76,18 @@ impl FileError {
     pub fn new(line: Option<usize>, address: Option<String>, message: String) -> Self {
         FileError { file: String::new(), line, address, message, details: Vec::new() }
     }
+
+    /// A policy document with a key given twice, at the second occurrence, worded as the core
+    /// words it (`Statement[0].Action has the key `Action` twice in one object, …`).
+    pub fn duplicate(d: &tree::Duplicate, address: Option<String>) -> Self {
+        FileError {
+            file: String::new(),
+            line: Some(d.second),
+            address,
+            message: d.message(),
+            details: vec![risk_core::Problem { path: d.path.clone(), message: d.predicate() }],
+        }
+    }
 }
 
 /// What a file holds.
@@ -142,26 +154,28 @@ pub fn extract(name: &str, text: &str) -> Extracted {
 }
 
 fn extract_json(text: &str) -> Extracted {
+    use risk_core::json::{JsonError, JsonErrorKind};
     // The core's strict reader, as for `iam-risk-score FILE`: a repeated key is an error.
+    let refuse = |e: &JsonError| {
+        let message = match e.kind {
+            JsonErrorKind::DuplicateKey { .. } => format!("{} {}", e.path, e.predicate()),
+            _ => e.predicate().trim_start_matches("is ").to_string(),
+        };
+        let mut ex = Extracted::failed(SourceKind::Policy, message);
+        ex.errors[0].line = Some(e.line);
+        ex
+    };
     let value: Value = match risk_core::json::from_str(text) {
         Ok(v) => v,
-        Err(e) if looks_like_policy_json(text) => {
-            let message = match e.kind {
-                risk_core::json::JsonErrorKind::DuplicateKey { .. } => format!("{} {}", e.path, e.predicate()),
-                _ => e.predicate().trim_start_matches("is ").to_string(),
-            };
-            let mut ex = Extracted::failed(SourceKind::Policy, message);
-            ex.errors[0].line = Some(e.line);
-            return ex;
-        }
-        // NOTE: templates and exports with a repeated key are read by `tree` below (which
-        // keeps the last value, as before); only policy documents are refused here.
-        Err(e) if matches!(e.kind, risk_core::json::JsonErrorKind::DuplicateKey { .. }) => {
-            match serde_json::from_str(text) {
-                Ok(v) => v,
-                Err(_) => return Extracted::skip(),
-            }
-        }
+        // A key given twice in a template, plan or export: read on as below, where `tree`
+        // refuses a repeated key inside each policy document (as that document's error) and
+        // leaves the rest of the file's alone. Only a standalone policy fails as a whole.
+        Err(e) if matches!(e.kind, JsonErrorKind::DuplicateKey { .. }) => match serde_json::from_str::<Value>(text) {
+            Ok(v) if v.is_object() && v.get("Statement").is_none() => v,
+            Ok(_) if looks_like_policy_json(text) => return refuse(&e),
+            _ => return Extracted::skip(),
+        },
+        Err(e) if looks_like_policy_json(text) => return refuse(&e),
         Err(_) => return Extracted::skip(),
     };
     let Value::Object(top) = &value else { return Extracted::skip() };

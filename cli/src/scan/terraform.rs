@@ -86,6 +86,9 @@ impl Cx<'_> {
                 .map(Kind::Num)
                 .unwrap_or_else(|_| Kind::Str(n.value().to_string())),
             Expression::Array(a) => Kind::Seq(a.iter().map(|x| self.node(x)).collect()),
+            // hcl-edit refuses `Action` twice (the file does not parse) but keeps `Action` and
+            // `"Action"`, which Terraform reads as one key, the last: both are kept here, for
+            // `find_duplicate`.
             Expression::Object(o) => Kind::Map(
                 o.iter()
                     .map(|(k, v)| {
@@ -93,7 +96,9 @@ impl Cx<'_> {
                             ObjectKey::Ident(id) => id.as_str().to_string(),
                             ObjectKey::Expression(x) => self.string(x),
                         };
-                        (key, self.node(v.expr()))
+                        let mut value = self.node(v.expr());
+                        value.key_line = self.lines.of(k);
+                        (key, value)
                     })
                     .collect(),
             ),
@@ -326,6 +331,10 @@ fn policy_attribute(
             return;
         }
     };
+    if let Some(d) = super::tree::find_duplicate(&doc) {
+        errors.push(FileError::duplicate(&d, Some(address)));
+        return;
+    }
     let mut notes = Vec::new();
     if cx.opaque {
         notes.push(OPAQUE_NOTE.to_string());
@@ -339,6 +348,18 @@ fn policy_attribute(
         document: doc.to_value(),
         notes,
     });
+}
+
+/// Append `more` to the values of a condition key (both made lists).
+fn merge_values(existing: &mut Node, more: Node) {
+    let line = existing.line;
+    let as_list = |n: Node| match n.kind {
+        Kind::Seq(items) => items,
+        other => vec![Node::new(n.line, other)],
+    };
+    let mut items = as_list(std::mem::replace(existing, Node::new(line, Kind::Null)));
+    items.extend(as_list(more));
+    *existing = Node::new(line, Kind::Seq(items));
 }
 
 /// Rebuild the JSON policy an `aws_iam_policy_document` data source renders.
@@ -455,8 +476,14 @@ fn statement(cx: &mut Cx<'_>, body: &Body, line: usize) -> Node {
             Some(a) => cx.strings(&a.value),
             None => Node::new(line, Kind::Seq(Vec::new())),
         };
+        // Two `condition` blocks with one test and variable: the provider renders one key with
+        // the values of both (alternatives), so they are merged here, not kept as two keys of
+        // which the last would win.
         match conditions.iter_mut().find(|(t, _)| *t == test) {
-            Some((_, Node { kind: Kind::Map(keys), .. })) => keys.push((variable, values)),
+            Some((_, Node { kind: Kind::Map(keys), .. })) => match keys.iter_mut().find(|(v, _)| *v == variable) {
+                Some((_, existing)) => merge_values(existing, values),
+                None => keys.push((variable, values)),
+            },
             _ => conditions.push((test, Node::new(line, Kind::Map(vec![(variable, values)])))),
         }
     }
@@ -570,5 +597,42 @@ resource "aws_s3_bucket_policy" "b" {
         assert_eq!(b.statement_lines, vec![25]);
         assert_eq!(b.document["Statement"][0]["Action"], "${jsonencode(var.actions)}");
         assert_eq!(b.policy_type, Some(PolicyType::Resource));
+    }
+
+    #[test]
+    fn a_key_given_twice_is_refused_and_repeated_condition_blocks_merge() {
+        let text = r#"resource "aws_iam_policy" "p" {
+  policy = jsonencode({
+    Statement = [{ Effect = "Allow", Action = "s3:GetObject", Resource = "*", "Action" = "*" }]
+  })
+}
+
+data "aws_iam_policy_document" "d" {
+  statement {
+    actions   = ["s3:GetObject"]
+    resources = ["*"]
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceVpce"
+      values   = ["vpce-1"]
+    }
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceVpce"
+      values   = "vpce-2"
+    }
+  }
+}
+"#;
+        let (out, errs) = run(text);
+        assert_eq!(errs.len(), 1, "{errs:?}");
+        assert_eq!(errs[0].address.as_deref(), Some("aws_iam_policy.p"));
+        assert_eq!(errs[0].line, Some(3));
+        assert!(errs[0].message.starts_with("Statement[0].Action has the key `Action` twice in one object, at line 3"));
+        assert_eq!(out.len(), 1);
+        assert_eq!(
+            out[0].document["Statement"][0]["Condition"]["StringEquals"]["aws:SourceVpce"],
+            serde_json::json!(["vpce-1", "vpce-2"])
+        );
     }
 }

@@ -12,6 +12,9 @@ use std::borrow::Cow;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Node {
     pub line: usize,
+    /// For a mapping's value, the line of its key (a YAML block mapping's value starts on the
+    /// line after its key); 0 elsewhere.
+    pub key_line: usize,
     pub kind: Kind,
 }
 
@@ -22,7 +25,8 @@ pub enum Kind {
     Num(Number),
     Str(String),
     Seq(Vec<Node>),
-    /// Keys in document order (duplicates kept; lookups take the last, as JSON parsers do).
+    /// Keys in document order (duplicates kept, so [`find_duplicate`] can refuse them in a
+    /// policy; lookups take the last, as JSON parsers do).
     Map(Vec<(String, Node)>),
     /// A YAML local tag such as `!Sub` (name without the `!`) on its value.
     Tagged(String, Box<Node>),
@@ -30,7 +34,16 @@ pub enum Kind {
 
 impl Node {
     pub fn new(line: usize, kind: Kind) -> Self {
-        Node { line, kind }
+        Node { line, key_line: 0, kind }
+    }
+
+    /// The line of the key this node is the value of, else of the node.
+    pub fn key_line(&self) -> usize {
+        if self.key_line > 0 {
+            self.key_line
+        } else {
+            self.line
+        }
     }
 
     /// The value of `key` in a mapping.
@@ -88,6 +101,9 @@ impl Node {
     /// Shift every line by `by` (for documents embedded in a larger file).
     pub fn shift_lines(&mut self, by: usize) {
         self.line += by;
+        if self.key_line > 0 {
+            self.key_line += by;
+        }
         match &mut self.kind {
             Kind::Seq(items) => items.iter_mut().for_each(|n| n.shift_lines(by)),
             Kind::Map(entries) => entries.iter_mut().for_each(|(_, n)| n.shift_lines(by)),
@@ -95,6 +111,65 @@ impl Node {
             _ => {}
         }
     }
+}
+
+/// A key given twice in one mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Duplicate {
+    /// JSON path of the key, as the core writes it: `Statement[0].Action`.
+    pub path: String,
+    pub key: String,
+    /// Lines of the first and the second occurrence.
+    pub first: usize,
+    pub second: usize,
+}
+
+impl Duplicate {
+    /// The core's wording (`risk_core::json`), with lines only: "has the key `Action` twice in
+    /// one object, at line 4 and again at line 6; keep one (…)".
+    pub fn predicate(&self) -> String {
+        risk_core::json::duplicate_key_predicate(
+            &self.key,
+            &format!("line {}", self.first),
+            &format!("line {}", self.second),
+        )
+    }
+
+    /// "Statement[0].Action has the key …".
+    pub fn message(&self) -> String {
+        format!("{} {}", self.path, self.predicate())
+    }
+}
+
+/// The first key given twice in one mapping anywhere under `doc` (a policy document), in the
+/// order a streaming reader meets them: a duplicate inside a value is found before the value's
+/// own key is compared with the keys before it. Tags are transparent to the path.
+pub fn find_duplicate(doc: &Node) -> Option<Duplicate> {
+    fn walk(n: &Node, path: &str) -> Option<Duplicate> {
+        match &n.kind {
+            Kind::Seq(items) => items.iter().enumerate().find_map(|(i, item)| walk(item, &format!("{path}[{i}]"))),
+            Kind::Map(entries) => {
+                for (j, (k, v)) in entries.iter().enumerate() {
+                    let here = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
+                    if let Some(d) = walk(v, &here) {
+                        return Some(d);
+                    }
+                    if let Some((_, first)) = entries[..j].iter().find(|(earlier, _)| earlier == k) {
+                        return Some(Duplicate {
+                            path: here,
+                            key: k.clone(),
+                            first: first.key_line(),
+                            second: v.key_line(),
+                        });
+                    }
+                }
+                None
+            }
+            Kind::Tagged(_, inner) => walk(inner, path),
+            _ => None,
+        }
+    }
+    walk(doc, "")
 }
 
 /// Lines of a policy document's statements: each element of `Statement` (or the single
@@ -169,13 +244,15 @@ impl JsonParser<'_> {
                         if self.b.get(self.i) != Some(&b'"') {
                             return Err(());
                         }
+                        let key_line = self.line;
                         let k = self.string()?;
                         self.ws();
                         if self.b.get(self.i) != Some(&b':') {
                             return Err(());
                         }
                         self.i += 1;
-                        let v = self.value()?;
+                        let mut v = self.value()?;
+                        v.key_line = key_line;
                         entries.push((k, v));
                         self.ws();
                         match self.b.get(self.i) {
@@ -229,7 +306,7 @@ impl JsonParser<'_> {
             }
             _ => return Err(()),
         };
-        Ok(Node { line, kind })
+        Ok(Node::new(line, kind))
     }
 
     fn enter(&mut self) -> Result<(), ()> {
@@ -337,7 +414,15 @@ pub fn parse_yaml(text: &str) -> Result<Node, String> {
     use saphyr_parser::{Event, Parser, ScalarStyle};
     enum Frame {
         Seq(usize, Option<String>, usize, Vec<Node>),
-        Map(usize, Option<String>, usize, Vec<(String, Node)>, Option<String>),
+        Map(usize, Option<String>, usize, MapFrame),
+    }
+    #[derive(Default)]
+    struct MapFrame {
+        entries: Vec<(String, Node)>,
+        /// Entries of `<<` merge keys, kept apart: the mapping's own keys win over them.
+        merged: Vec<(String, Node)>,
+        /// The key read, with its line, waiting for its value.
+        key: Option<(String, usize)>,
     }
     let mut stack: Vec<Frame> = Vec::new();
     let mut anchors: std::collections::HashMap<usize, Node> = std::collections::HashMap::new();
@@ -358,7 +443,7 @@ pub fn parse_yaml(text: &str) -> Result<Node, String> {
                 continue;
             }
             Event::MappingStart(anchor, tag) => {
-                stack.push(Frame::Map(line, local(&tag), anchor, Vec::new(), None));
+                stack.push(Frame::Map(line, local(&tag), anchor, MapFrame::default()));
                 continue;
             }
             Event::SequenceEnd => match stack.pop() {
@@ -366,7 +451,16 @@ pub fn parse_yaml(text: &str) -> Result<Node, String> {
                 _ => return Err("not valid YAML: unbalanced sequence".into()),
             },
             Event::MappingEnd => match stack.pop() {
-                Some(Frame::Map(l, tag, anchor, entries, _)) => (wrap(Node::new(l, Kind::Map(entries)), tag), anchor),
+                Some(Frame::Map(l, tag, anchor, mut m)) => {
+                    // YAML merge keys: a key of the mapping itself overrides a merged one; this is
+                    // not a duplicate in the text, so the merged entry is dropped, not kept.
+                    for (k, v) in m.merged {
+                        if !m.entries.iter().any(|(own, _)| *own == k) {
+                            m.entries.push((k, v));
+                        }
+                    }
+                    (wrap(Node::new(l, Kind::Map(m.entries)), tag), anchor)
+                }
                 _ => return Err("not valid YAML: unbalanced mapping".into()),
             },
             Event::Alias(id) => match anchors.get(&id) {
@@ -391,17 +485,36 @@ pub fn parse_yaml(text: &str) -> Result<Node, String> {
                 root = Some(node);
             }
             Some(Frame::Seq(_, _, _, items)) => items.push(node),
-            Some(Frame::Map(_, _, _, entries, key)) => match key.take() {
-                None => *key = Some(scalar_key(&node)),
-                Some(k) => {
-                    // YAML merge keys (`<<: *base`) splice the aliased mapping in.
+            Some(Frame::Map(_, _, _, m)) => match m.key.take() {
+                None => m.key = Some((scalar_key(&node), node.line)),
+                Some((k, key_line)) => {
+                    // YAML merge keys (`<<: *base` or `<<: [*a, *b]`) splice the aliased mappings
+                    // in; of two merged mappings, the earlier one's keys win.
                     if k == "<<" {
-                        if let Kind::Map(more) = node.kind {
-                            entries.extend(more);
-                            continue;
+                        let sources: Vec<Node> = match node.kind {
+                            Kind::Map(_) => vec![node],
+                            Kind::Seq(items) if items.iter().all(Node::is_map) => items,
+                            other => {
+                                let mut n = Node::new(node.line, other);
+                                n.key_line = key_line;
+                                m.entries.push((k, n));
+                                continue;
+                            }
+                        };
+                        for src in sources {
+                            if let Kind::Map(more) = src.kind {
+                                for (mk, mv) in more {
+                                    if !m.merged.iter().any(|(seen, _)| *seen == mk) {
+                                        m.merged.push((mk, mv));
+                                    }
+                                }
+                            }
                         }
+                        continue;
                     }
-                    entries.push((k, node))
+                    let mut node = node;
+                    node.key_line = key_line;
+                    m.entries.push((k, node))
                 }
             },
         }
@@ -411,7 +524,7 @@ pub fn parse_yaml(text: &str) -> Result<Node, String> {
 
 fn wrap(node: Node, tag: Option<String>) -> Node {
     match tag {
-        Some(t) => Node { line: node.line, kind: Kind::Tagged(t, Box::new(node)) },
+        Some(t) => Node::new(node.line, Kind::Tagged(t, Box::new(node))),
         None => node,
     }
 }
@@ -484,5 +597,41 @@ mod tests {
         assert_eq!(p.get("Account").unwrap().kind, Kind::Str("012345".into()));
         assert_eq!(p.get("N").unwrap().kind, Kind::Num(12.into()));
         assert!(parse_yaml("a: [b\n").is_err());
+    }
+
+    #[test]
+    fn duplicates_are_found_with_their_path_and_key_lines() {
+        let text = "{\"Statement\": [{\"Sid\": \"a\"},\n {\"Principal\": {\"AWS\": \"x\",\n  \"AWS\": \"*\"}}]}";
+        let d = find_duplicate(&parse_json(text).unwrap()).unwrap();
+        assert_eq!(d, Duplicate { path: "Statement[1].Principal.AWS".into(), key: "AWS".into(), first: 2, second: 3 });
+        assert!(d.message().starts_with(
+            "Statement[1].Principal.AWS has the key `AWS` twice in one object, at line 2 and again at line 3; keep one"
+        ));
+        // Inside the second value first, as a streaming reader meets it.
+        let d = find_duplicate(&parse_json(r#"{"A": 1, "A": {"b": 1, "b": 2}}"#).unwrap()).unwrap();
+        assert_eq!(d.path, "A.b");
+        assert!(find_duplicate(&parse_json(r#"{"A": 1, "a": 2, "B": [{"A": 1}, {"A": 2}]}"#).unwrap()).is_none());
+        // YAML: the key's line, not its block value's (which starts on the next line).
+        let yaml = "Statement:\n  - Condition:\n      Bool:\n        aws:SecureTransport: true\n      Bool:\n        aws:MultiFactorAuthPresent: true\n";
+        let d = find_duplicate(&parse_yaml(yaml).unwrap()).unwrap();
+        assert_eq!((d.path.as_str(), d.first, d.second), ("Statement[0].Condition.Bool", 3, 5));
+        // Through a tag.
+        let d = find_duplicate(&parse_yaml("R: !Sub\n  - x\n  - {a: 1, a: 2}\n").unwrap()).unwrap();
+        assert_eq!(d.path, "R[1].a");
+    }
+
+    #[test]
+    fn yaml_merge_keys_are_not_duplicates_and_own_keys_win() {
+        let yaml = "base: &b {Effect: Allow, Action: '*', Resource: '*'}\nother: &o {Action: x, Sid: o}\ns:\n  Action: s3:GetObject\n  <<: [*b, *o]\n";
+        let root = parse_yaml(yaml).unwrap();
+        let s = root.get("s").unwrap();
+        assert!(find_duplicate(s).is_none());
+        assert_eq!(s.get("Action").unwrap().as_str(), Some("s3:GetObject"), "the mapping's own key wins");
+        assert_eq!(s.get("Effect").unwrap().as_str(), Some("Allow"));
+        assert_eq!(s.get("Sid").unwrap().as_str(), Some("o"));
+        assert_eq!(s.entries().len(), 4);
+        // Of two merged mappings, the earlier one's keys win.
+        let yaml = "a: &a {Action: one}\nb: &b {Action: two}\ns:\n  <<: [*a, *b]\n";
+        assert_eq!(parse_yaml(yaml).unwrap().get("s").unwrap().get("Action").unwrap().as_str(), Some("one"));
     }
 }
