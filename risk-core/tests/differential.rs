@@ -9,7 +9,7 @@
 //!   unrelated account, or any GitHub repository) in, RX002/RX003 must report it.
 //! - `monotonic_*`: more Allow never lowers the score; an unconditional Deny-all never raises it;
 //!   conditioning or removing a Deny, or dropping an Allow's condition, never lowers it.
-//! - `adv_*`: hand-written adversarial regressions.
+//! - `adversarial_*` (tables) and `adv_*`: hand-written adversarial regressions.
 //!
 //! Seeded and bounded (`DIFF_CASES`, `DIFF_SEED` env vars). Failures are shrunk and printed.
 
@@ -1082,6 +1082,368 @@ fn doc(sts: Value) -> Value {
     json!({"Version": "2012-10-17", "Statement": sts})
 }
 
+fn trust_rx003(d: &Value) -> u8 {
+    rules(d, PolicyType::Trust).iter().filter(|(r, _)| r == "RX003").map(|(_, s)| *s).max().unwrap_or(0)
+}
+
+fn outsider_assume() -> Request {
+    Request::new(
+        Principal::aws("arn:aws:iam::444444444444:role/evil"),
+        "sts:AssumeRole",
+        &["arn:aws:iam::111111111111:role/target"],
+    )
+    .with("aws:PrincipalAccount", &["444444444444"])
+    .with("aws:PrincipalArn", &["arn:aws:iam::444444444444:role/evil"])
+}
+
+/// Another GitHub repository's workflow assuming the role through the OIDC provider.
+fn evil_repo_web_identity() -> Request {
+    Request::new(
+        Principal::Federated(GITHUB.into()),
+        "sts:AssumeRoleWithWebIdentity",
+        &["arn:aws:iam::111111111111:role/target"],
+    )
+    .with(SUB, &[EVIL_SUB])
+}
+
+fn public(d: &Value) -> bool {
+    rules(d, PolicyType::Resource).iter().any(|(r, _)| r == "RX002")
+}
+
+fn anon_get() -> Request {
+    Request::new(Principal::Anonymous, "s3:GetObject", &["arn:aws:s3:::site/index.html"])
+        .with("aws:SourceIp", &["198.51.100.7"])
+}
+
+/// What the engine must report for a request the reference allows.
+enum Must {
+    /// Identity policy: the request's action is granted with exactly this breadth.
+    Grant(Breadth),
+    /// Identity policy: the request's action is granted at all (any breadth but `None`).
+    GrantSome,
+    /// Trust policy: RX003 (outsiders may assume the role) at 8 or more.
+    OpenTrust,
+    /// Resource policy: RX002 (public).
+    Public,
+}
+
+/// One adversarial regression: statements, a request the reference (AWS) allows, and what the
+/// engine must therefore report.
+struct Adv {
+    name: &'static str,
+    /// The AWS semantics that make the request allowed.
+    why: &'static str,
+    statements: Value,
+    request: Request,
+    must: Must,
+}
+
+fn check_adv(c: &Adv) -> Result<(), String> {
+    let d = doc(c.statements.clone());
+    let mode = match c.must {
+        Must::Grant(_) | Must::GrantSome => Mode::Identity,
+        Must::OpenTrust => Mode::Trust,
+        Must::Public => Mode::Resource,
+    };
+    let mut wrong = Vec::new();
+    let decision = re::evaluate(&d, mode, &c.request);
+    if decision != re::Decision::Allow {
+        wrong.push(format!("the reference says {decision:?} to {}", describe_request(&c.request)));
+    }
+    let action = c.request.action.as_str();
+    match c.must {
+        Must::Grant(want) => {
+            let got = breadth(&d, PolicyType::Identity, action);
+            if got != want {
+                wrong.push(format!("engine breadth of {action} is {got:?}, want {want:?}"));
+            }
+        }
+        Must::GrantSome => {
+            if breadth(&d, PolicyType::Identity, action) == Breadth::None {
+                wrong.push(format!("engine does not grant {action}"));
+            }
+        }
+        Must::OpenTrust => {
+            if trust_rx003(&d) < 8 {
+                wrong.push(format!("RX003 below 8: {:?}", rules(&d, PolicyType::Trust)));
+            }
+        }
+        Must::Public => {
+            if !public(&d) {
+                wrong.push(format!("no RX002: {:?}", rules(&d, PolicyType::Resource)));
+            }
+        }
+    }
+    if wrong.is_empty() {
+        Ok(())
+    } else {
+        Err(wrong.join("; "))
+    }
+}
+
+fn check_advs(table: &str, cases: &[Adv]) {
+    re::check_table(table, cases, |c| (c.name, c.why), check_adv);
+}
+
+#[test]
+fn adversarial_identity_grants() {
+    let cases = [
+        Adv {
+            name: "deny_not_resource_one_role_keeps_update_assume_role_policy",
+            why: "A Deny with NotResource denies every resource but the one listed: that role stays allowed.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:*", "NotResource": "arn:aws:iam::123456789012:role/break-glass"}]),
+            request: id_req("iam:UpdateAssumeRolePolicy", &["arn:aws:iam::123456789012:role/break-glass"]),
+            must: Must::GrantSome,
+        },
+        Adv {
+            name: "deny_other_account_keeps_passrole",
+            why: "A Deny on another account's roles leaves every role of the caller's account allowed.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws:iam::999999999999:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_other_partition_keeps_passrole",
+            why: "A Deny on aws-cn ARNs does not match resources of the aws partition.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws-cn:iam::*:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_one_region_keeps_terminate_instances",
+            why: "A Deny on one region's instances leaves the instances of every other region allowed.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"},
+                {"Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "arn:aws:ec2:us-east-1:*:instance/*"}]),
+            request: id_req("ec2:TerminateInstances", &["arn:aws:ec2:eu-west-1:123456789012:instance/i-1"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_optional_placement_group_keeps_run_instances",
+            why: "A Deny on an optional resource type (placement group) only hits calls that name one; a \
+                  RunInstances without a placement group is allowed.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"},
+                {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "arn:aws:ec2:*:*:placement-group/*"}]),
+            request: id_req(
+                "ec2:RunInstances",
+                &[
+                    "arn:aws:ec2:us-east-1:123456789012:instance/i-1",
+                    "arn:aws:ec2:us-east-1::image/ami-1",
+                    "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-1",
+                    "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1",
+                    "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1",
+                    "arn:aws:ec2:us-east-1:123456789012:volume/vol-1",
+                ],
+            ),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "iso_e_role_pattern_grants_passrole",
+            why: "Every role of every account in the aws-iso-e partition is every role there.",
+            statements: json!([{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws-iso-e:iam::*:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws-iso-e:iam::123456789012:role/x"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "allow_not_resource_one_account_grants_other_accounts",
+            why: "An Allow with NotResource on one account's roles allows the roles of every other account.",
+            statements: json!([{"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::111111111111:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "allow_not_resource_other_partition_grants_everything_here",
+            why: "An Allow with NotResource on aws-cn roles allows every role of the aws partition.",
+            statements: json!([{"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws-cn:iam::*:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "principal_account_variable_is_every_role_of_the_callers_account",
+            why: "${aws:PrincipalAccount} resolves to the caller's own account: every role of it.",
+            statements: json!([{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::${aws:PrincipalAccount}:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_on_roles_keeps_create_user",
+            why: "A Deny on roles does not match users.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::*:role/*"}]),
+            request: id_req("iam:CreateUser", &["arn:aws:iam::123456789012:user/x"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_arn_star_keeps_resourceless_actions",
+            why: "An action without resource-level permissions is requested on `*`, which `arn:*` does not match.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:*"}]),
+            request: id_req("s3:ListAllMyBuckets", &["*"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_not_resource_with_unresolvable_variable_is_not_relied_on",
+            why: "For a role session aws:username is absent: AWS documents that the statement \"might\" be \
+                  invalid, so a must-deny must not count on this Deny to cancel the admin grant.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                {"Effect": "Deny", "Action": "*", "NotResource": "arn:aws:iam::111111111111:user/${aws:username}"}]),
+            request: Request::new(
+                Principal::aws("arn:aws:iam::111111111111:role/ci"),
+                "iam:PassRole",
+                &["arn:aws:iam::111111111111:role/admin"],
+            )
+            .with("aws:PrincipalAccount", &["111111111111"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_with_question_mark_account_keeps_passrole",
+            why:
+                "`?` matches exactly one character: 9999999999?? matches only accounts 9999999999xx, not the caller's.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws:iam::9999999999??:role/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+        Adv {
+            name: "deny_upper_case_arn_does_not_cancel",
+            why: "Resource ARNs are matched case-sensitively: an upper-case ARN matches no real resource.",
+            statements: json!([
+                {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
+                {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "ARN:AWS:IAM::*:ROLE/*"}]),
+            request: id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"]),
+            must: Must::Grant(Breadth::All),
+        },
+    ];
+    check_advs("identity-grant", &cases);
+}
+
+#[test]
+fn adversarial_open_trusts() {
+    let cases = [
+        Adv {
+            name: "trust_star_with_string_not_equals_org_is_open",
+            why: "StringNotEquals on a key the request lacks (no org) is true: any outsider gets in.",
+            statements: json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-good"}}}]),
+            request: outsider_assume(),
+            must: Must::OpenTrust,
+        },
+        Adv {
+            name: "trust_star_with_if_exists_org_is_open",
+            why: "No org: the key is absent, and ...IfExists on an absent key is true.",
+            statements: json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
+                "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-good"}}}]),
+            request: outsider_assume(),
+            must: Must::OpenTrust,
+        },
+        Adv {
+            name: "trust_star_with_for_all_values_org_is_open",
+            why: "ForAllValues is true when the key is absent from the request.",
+            statements: json!([{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
+                "Condition": {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-good"}}}]),
+            request: outsider_assume(),
+            must: Must::OpenTrust,
+        },
+        Adv {
+            name: "trust_not_principal_is_open",
+            why: "An Allow with NotPrincipal applies to everyone but the listed principal.",
+            statements: json!([{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:role/blocked"}, "Action": "sts:AssumeRole"}]),
+            request: outsider_assume(),
+            must: Must::OpenTrust,
+        },
+        Adv {
+            name: "oidc_string_not_equals_sub_is_not_pinned",
+            why: "StringNotEquals on sub admits every repository but the one named.",
+            statements: json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"StringNotEquals": {SUB: "repo:org/app:ref:refs/heads/main"}}}]),
+            request: evil_repo_web_identity(),
+            must: Must::OpenTrust,
+        },
+        Adv {
+            name: "oidc_sub_if_exists_is_pinned_only_if_present",
+            why: "StringLikeIfExists on sub still requires a matching sub (GitHub always sends one), but a \
+                  ForAnyValue:StringNotLike admits every other repository.",
+            statements: json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
+                "Condition": {"ForAnyValue:StringNotLike": {SUB: "repo:org/app:*"}}}]),
+            request: evil_repo_web_identity(),
+            must: Must::OpenTrust,
+        },
+    ];
+    check_advs("open-trust", &cases);
+}
+
+#[test]
+fn adversarial_public_resources() {
+    let cases = [
+        Adv {
+            name: "resource_star_with_not_ip_address_is_public",
+            why: "NotIpAddress 10.0.0.0/8 admits every address of the internet.",
+            statements: json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+                "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]),
+            request: anon_get(),
+            must: Must::Public,
+        },
+        Adv {
+            name: "resource_star_with_ip_any_is_public",
+            why: "IpAddress 0.0.0.0/0 is every IPv4 address.",
+            statements: json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+                "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}]),
+            request: anon_get(),
+            must: Must::Public,
+        },
+        Adv {
+            name: "resource_star_with_if_exists_vpce_is_public",
+            why: "A request from the internet has no aws:SourceVpce, and ...IfExists on an absent key is true.",
+            statements: json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+                "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c"}}}]),
+            request: anon_get(),
+            must: Must::Public,
+        },
+        Adv {
+            name: "resource_star_with_arn_not_like_principal_is_public",
+            why: "ArnNotLike on a key the request lacks (an anonymous caller has no aws:PrincipalArn) is true.",
+            statements: json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+                "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/blocked"}}}]),
+            request: anon_get(),
+            must: Must::Public,
+        },
+        Adv {
+            name: "resource_star_with_wildcard_principal_arn_is_public",
+            why: "ArnLike arn:*:iam::*:* matches every IAM principal of every account.",
+            statements: json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
+                "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:*:iam::*:*"}}}]),
+            request: Request::new(
+                Principal::aws("arn:aws:iam::444444444444:role/evil"),
+                "s3:GetObject",
+                &["arn:aws:s3:::site/x"],
+            )
+            .with("aws:PrincipalArn", &["arn:aws:iam::444444444444:role/evil"]),
+            must: Must::Public,
+        },
+        Adv {
+            name: "public_bucket_in_iso_f_partition_is_public",
+            why: "Principal * is everyone, anonymous callers included, in any partition.",
+            statements: json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws-iso-f:s3:::site/*"}]),
+            request: Request::new(Principal::Anonymous, "s3:GetObject", &["arn:aws-iso-f:s3:::site/x"]),
+            must: Must::Public,
+        },
+    ];
+    check_advs("public-resource", &cases);
+}
+
+// Regressions that do not fit the tables (they check the score itself).
+
 #[test]
 fn adv_identity_admin_with_deny_carrying_principal_is_still_admin() {
     let d = doc(json!([
@@ -1106,67 +1468,6 @@ fn adv_mixed_document_autodetected_still_scores_its_identity_allow() {
 }
 
 #[test]
-fn adv_deny_not_resource_one_role_keeps_update_assume_role_policy() {
-    let role = "arn:aws:iam::123456789012:role/break-glass";
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
-        {"Effect": "Deny", "Action": "iam:*", "NotResource": role}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:UpdateAssumeRolePolicy", &[role])));
-    assert_ne!(breadth(&d, PolicyType::Identity, "iam:UpdateAssumeRolePolicy"), Breadth::None);
-}
-
-#[test]
-fn adv_deny_other_account_keeps_passrole() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
-        {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws:iam::999999999999:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_other_partition_keeps_passrole() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
-        {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws-cn:iam::*:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_one_region_keeps_terminate_instances() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"},
-        {"Effect": "Deny", "Action": "ec2:TerminateInstances", "Resource": "arn:aws:ec2:us-east-1:*:instance/*"}]));
-    assert!(re::allows(
-        &d,
-        Mode::Identity,
-        &id_req("ec2:TerminateInstances", &["arn:aws:ec2:eu-west-1:123456789012:instance/i-1"])
-    ));
-    assert_eq!(breadth(&d, PolicyType::Identity, "ec2:TerminateInstances"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_optional_placement_group_keeps_run_instances() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"},
-        {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "arn:aws:ec2:*:*:placement-group/*"}]));
-    let req = id_req(
-        "ec2:RunInstances",
-        &[
-            "arn:aws:ec2:us-east-1:123456789012:instance/i-1",
-            "arn:aws:ec2:us-east-1::image/ami-1",
-            "arn:aws:ec2:us-east-1:123456789012:network-interface/eni-1",
-            "arn:aws:ec2:us-east-1:123456789012:security-group/sg-1",
-            "arn:aws:ec2:us-east-1:123456789012:subnet/subnet-1",
-            "arn:aws:ec2:us-east-1:123456789012:volume/vol-1",
-        ],
-    );
-    assert!(re::allows(&d, Mode::Identity, &req));
-    assert_eq!(breadth(&d, PolicyType::Identity, "ec2:RunInstances"), Breadth::All);
-}
-
-#[test]
 fn adv_iso_f_wildcard_is_admin() {
     let d = doc(json!([{"Effect": "Allow", "Action": "*", "Resource": ["*", "arn:aws-iso-f:*:*:*:*"]}]));
     assert_eq!(score(&d, PolicyType::Identity).unwrap().score, 10);
@@ -1178,235 +1479,4 @@ fn adv_iso_f_wildcard_is_admin() {
         (score(&d, PolicyType::Identity).unwrap().score, score(&aws, PolicyType::Identity).unwrap().score);
     assert!(s_iso >= s_aws, "arn:aws-iso-f:*:*:*:* scores {s_iso}, arn:aws:*:*:*:* scores {s_aws}");
     assert_eq!(s_iso, 10, "`*` on every resource of a partition is administrator access");
-}
-
-#[test]
-fn adv_iso_e_role_pattern_grants_passrole() {
-    let d = doc(json!([{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws-iso-e:iam::*:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws-iso-e:iam::123456789012:role/x"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_allow_not_resource_one_account_grants_other_accounts() {
-    let d =
-        doc(json!([{"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws:iam::111111111111:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_allow_not_resource_other_partition_grants_everything_here() {
-    let d = doc(json!([{"Effect": "Allow", "Action": "iam:PassRole", "NotResource": "arn:aws-cn:iam::*:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_principal_account_variable_is_every_role_of_the_callers_account() {
-    let d = doc(
-        json!([{"Effect": "Allow", "Action": "iam:PassRole", "Resource": "arn:aws:iam::${aws:PrincipalAccount}:role/*"}]),
-    );
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_on_roles_keeps_create_user() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
-        {"Effect": "Deny", "Action": "iam:*", "Resource": "arn:aws:iam::*:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:CreateUser", &["arn:aws:iam::123456789012:user/x"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:CreateUser"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_arn_star_keeps_resourceless_actions() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-        {"Effect": "Deny", "Action": "s3:*", "Resource": "arn:*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("s3:ListAllMyBuckets", &["*"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "s3:ListAllMyBuckets"), Breadth::All);
-}
-
-fn trust_rx003(d: &Value) -> u8 {
-    rules(d, PolicyType::Trust).iter().filter(|(r, _)| r == "RX003").map(|(_, s)| *s).max().unwrap_or(0)
-}
-
-fn outsider_assume() -> Request {
-    Request::new(
-        Principal::aws("arn:aws:iam::444444444444:role/evil"),
-        "sts:AssumeRole",
-        &["arn:aws:iam::111111111111:role/target"],
-    )
-    .with("aws:PrincipalAccount", &["444444444444"])
-    .with("aws:PrincipalArn", &["arn:aws:iam::444444444444:role/evil"])
-}
-
-#[test]
-fn adv_trust_star_with_string_not_equals_org_is_open() {
-    let d = doc(json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringNotEquals": {"aws:PrincipalOrgID": "o-good"}}}]));
-    assert!(re::allows(&d, Mode::Trust, &outsider_assume()));
-    assert!(trust_rx003(&d) >= 8, "{:?}", rules(&d, PolicyType::Trust));
-}
-
-#[test]
-fn adv_trust_star_with_if_exists_org_is_open() {
-    let d = doc(json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "sts:AssumeRole",
-        "Condition": {"StringEqualsIfExists": {"aws:PrincipalOrgID": "o-good"}}}]));
-    assert!(re::allows(&d, Mode::Trust, &outsider_assume()), "no org: the key is absent");
-    assert!(trust_rx003(&d) >= 8, "{:?}", rules(&d, PolicyType::Trust));
-}
-
-#[test]
-fn adv_trust_star_with_for_all_values_org_is_open() {
-    let d = doc(json!([{"Effect": "Allow", "Principal": "*", "Action": "sts:AssumeRole",
-        "Condition": {"ForAllValues:StringEquals": {"aws:PrincipalOrgID": "o-good"}}}]));
-    assert!(re::allows(&d, Mode::Trust, &outsider_assume()));
-    assert!(trust_rx003(&d) >= 8, "{:?}", rules(&d, PolicyType::Trust));
-}
-
-#[test]
-fn adv_trust_not_principal_is_open() {
-    let d = doc(
-        json!([{"Effect": "Allow", "NotPrincipal": {"AWS": "arn:aws:iam::111111111111:role/blocked"}, "Action": "sts:AssumeRole"}]),
-    );
-    assert!(re::allows(&d, Mode::Trust, &outsider_assume()));
-    assert!(trust_rx003(&d) >= 8, "{:?}", rules(&d, PolicyType::Trust));
-}
-
-#[test]
-fn adv_oidc_string_not_equals_sub_is_not_pinned() {
-    let d =
-        doc(json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"StringNotEquals": {SUB: "repo:org/app:ref:refs/heads/main"}}}]));
-    let req = Request::new(
-        Principal::Federated(GITHUB.into()),
-        "sts:AssumeRoleWithWebIdentity",
-        &["arn:aws:iam::111111111111:role/target"],
-    )
-    .with(SUB, &[EVIL_SUB]);
-    assert!(re::allows(&d, Mode::Trust, &req));
-    assert!(trust_rx003(&d) >= 8, "{:?}", rules(&d, PolicyType::Trust));
-}
-
-#[test]
-fn adv_oidc_sub_if_exists_is_pinned_only_if_present() {
-    // StringLikeIfExists on sub still requires a matching sub (GitHub always sends one), but a
-    // ForAnyValue:StringNotLike admits every other repository.
-    let d =
-        doc(json!([{"Effect": "Allow", "Principal": {"Federated": GITHUB}, "Action": "sts:AssumeRoleWithWebIdentity",
-        "Condition": {"ForAnyValue:StringNotLike": {SUB: "repo:org/app:*"}}}]));
-    let req = Request::new(
-        Principal::Federated(GITHUB.into()),
-        "sts:AssumeRoleWithWebIdentity",
-        &["arn:aws:iam::111111111111:role/target"],
-    )
-    .with(SUB, &[EVIL_SUB]);
-    assert!(re::allows(&d, Mode::Trust, &req));
-    assert!(trust_rx003(&d) >= 8, "{:?}", rules(&d, PolicyType::Trust));
-}
-
-fn public(d: &Value) -> bool {
-    rules(d, PolicyType::Resource).iter().any(|(r, _)| r == "RX002")
-}
-
-fn anon_get() -> Request {
-    Request::new(Principal::Anonymous, "s3:GetObject", &["arn:aws:s3:::site/index.html"])
-        .with("aws:SourceIp", &["198.51.100.7"])
-}
-
-#[test]
-fn adv_resource_star_with_not_ip_address_is_public() {
-    let d =
-        doc(json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
-        "Condition": {"NotIpAddress": {"aws:SourceIp": "10.0.0.0/8"}}}]));
-    assert!(re::allows(&d, Mode::Resource, &anon_get()));
-    assert!(public(&d), "{:?}", rules(&d, PolicyType::Resource));
-}
-
-#[test]
-fn adv_resource_star_with_ip_any_is_public() {
-    let d =
-        doc(json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
-        "Condition": {"IpAddress": {"aws:SourceIp": "0.0.0.0/0"}}}]));
-    assert!(re::allows(&d, Mode::Resource, &anon_get()));
-    assert!(public(&d), "{:?}", rules(&d, PolicyType::Resource));
-}
-
-#[test]
-fn adv_resource_star_with_if_exists_vpce_is_public() {
-    let d = doc(
-        json!([{"Effect": "Allow", "Principal": {"AWS": "*"}, "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
-        "Condition": {"StringEqualsIfExists": {"aws:SourceVpce": "vpce-1a2b3c"}}}]),
-    );
-    assert!(re::allows(&d, Mode::Resource, &anon_get()));
-    assert!(public(&d), "{:?}", rules(&d, PolicyType::Resource));
-}
-
-#[test]
-fn adv_resource_star_with_arn_not_like_principal_is_public() {
-    let d =
-        doc(json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
-        "Condition": {"ArnNotLike": {"aws:PrincipalArn": "arn:aws:iam::111111111111:role/blocked"}}}]));
-    assert!(re::allows(&d, Mode::Resource, &anon_get()));
-    assert!(public(&d), "{:?}", rules(&d, PolicyType::Resource));
-}
-
-#[test]
-fn adv_resource_star_with_wildcard_principal_arn_is_public() {
-    let d =
-        doc(json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::site/*",
-        "Condition": {"ArnLike": {"aws:PrincipalArn": "arn:*:iam::*:*"}}}]));
-    let req =
-        Request::new(Principal::aws("arn:aws:iam::444444444444:role/evil"), "s3:GetObject", &["arn:aws:s3:::site/x"])
-            .with("aws:PrincipalArn", &["arn:aws:iam::444444444444:role/evil"]);
-    assert!(re::allows(&d, Mode::Resource, &req));
-    assert!(public(&d), "{:?}", rules(&d, PolicyType::Resource));
-}
-
-#[test]
-fn adv_public_bucket_in_iso_f_partition_is_public() {
-    let d = doc(
-        json!([{"Effect": "Allow", "Principal": "*", "Action": "s3:GetObject", "Resource": "arn:aws-iso-f:s3:::site/*"}]),
-    );
-    let req = Request::new(Principal::Anonymous, "s3:GetObject", &["arn:aws-iso-f:s3:::site/x"]);
-    assert!(re::allows(&d, Mode::Resource, &req));
-    assert!(public(&d), "{:?}", rules(&d, PolicyType::Resource));
-}
-
-#[test]
-fn adv_deny_not_resource_with_unresolvable_variable_is_not_relied_on() {
-    // For a role session aws:username is absent: AWS documents that the statement "might" be
-    // invalid, so a must-deny must not count on this Deny to cancel the admin grant.
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "*", "Resource": "*"},
-        {"Effect": "Deny", "Action": "*", "NotResource": "arn:aws:iam::111111111111:user/${aws:username}"}]));
-    let role_session = Request::new(
-        Principal::aws("arn:aws:iam::111111111111:role/ci"),
-        "iam:PassRole",
-        &["arn:aws:iam::111111111111:role/admin"],
-    )
-    .with("aws:PrincipalAccount", &["111111111111"]);
-    assert!(re::allows(&d, Mode::Identity, &role_session));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_with_question_mark_account_keeps_passrole() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
-        {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "arn:aws:iam::9999999999??:role/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
-}
-
-#[test]
-fn adv_deny_upper_case_arn_does_not_cancel() {
-    let d = doc(json!([
-        {"Effect": "Allow", "Action": "iam:PassRole", "Resource": "*"},
-        {"Effect": "Deny", "Action": "iam:PassRole", "Resource": "ARN:AWS:IAM::*:ROLE/*"}]));
-    assert!(re::allows(&d, Mode::Identity, &id_req("iam:PassRole", &["arn:aws:iam::123456789012:role/admin"])));
-    assert_eq!(breadth(&d, PolicyType::Identity, "iam:PassRole"), Breadth::All);
 }

@@ -691,6 +691,31 @@ pub fn ip_in_cidr(ip: &str, cidr: &str) -> bool {
 }
 
 // ---------------------------------------------------------------------------------------------
+// Table-driven tests (the unit tests below and the differential tests' adversarial tables).
+
+/// Runs `check` on every row of a test table, then fails once, naming EVERY failing row (a
+/// check that panics counts as failing), so one run shows all regressions, not just the first.
+pub fn check_table<T>(
+    table: &str,
+    rows: &[T],
+    label: impl Fn(&T) -> (&str, &str),
+    check: impl Fn(&T) -> Result<(), String>,
+) {
+    let mut failed = Vec::new();
+    for row in rows {
+        let (name, why) = label(row);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| check(row))).unwrap_or_else(|p| {
+            let msg = p.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| p.downcast_ref::<String>().cloned());
+            Err(format!("panicked: {}", msg.unwrap_or_default()))
+        });
+        if let Err(e) = outcome {
+            failed.push(format!("- {name}: {e}\n  why: {why}"));
+        }
+    }
+    assert!(failed.is_empty(), "{} of {} {table} cases failed:\n{}", failed.len(), rows.len(), failed.join("\n"));
+}
+
+// ---------------------------------------------------------------------------------------------
 // Unit tests of the reference itself, against documented AWS examples.
 
 #[cfg(test)]
@@ -702,10 +727,6 @@ mod tests {
 
     fn user() -> Principal {
         Principal::aws(ALICE)
-    }
-
-    fn id(doc: Value, req: &Request) -> Decision {
-        evaluate(&doc, Mode::Identity, req)
     }
 
     fn allow(stmt: Value) -> Value {
@@ -722,19 +743,538 @@ mod tests {
         Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/key"])
     }
 
-    #[test]
-    fn implicit_deny_by_default() {
-        let d = allow(json!({"Action": "s3:PutObject", "Resource": "*"}));
-        assert_eq!(id(d, &req()), Decision::ImplicitDeny);
+    /// One documented behaviour: a policy document read in `mode`, and the decision the
+    /// reference must reach for each request probed against it.
+    struct Case {
+        name: &'static str,
+        /// The AWS semantics the probes pin down.
+        why: &'static str,
+        mode: Mode,
+        policy: Value,
+        probes: Vec<(Request, Decision)>,
+    }
+
+    fn check(c: &Case) -> Result<(), String> {
+        let wrong: Vec<String> = c
+            .probes
+            .iter()
+            .enumerate()
+            .filter_map(|(i, (r, want))| {
+                let got = evaluate(&c.policy, c.mode, r);
+                (got != *want).then(|| {
+                    format!(
+                        "probe {i} ({} on {:?}, context {:?}): {got:?}, want {want:?}",
+                        r.action, r.resources, r.context
+                    )
+                })
+            })
+            .collect();
+        if wrong.is_empty() {
+            Ok(())
+        } else {
+            Err(wrong.join("; "))
+        }
+    }
+
+    fn check_cases(table: &str, cases: &[Case]) {
+        check_table(table, cases, |c| (c.name, c.why), check);
     }
 
     #[test]
-    fn explicit_deny_overrides_allow() {
-        let d = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]});
-        assert_eq!(id(d, &req()), Decision::ExplicitDeny);
+    fn statement_elements() {
+        let cases = [
+            Case {
+                name: "implicit_deny_by_default",
+                why: "All requests are implicitly denied unless a statement allows them.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:PutObject", "Resource": "*"})),
+                probes: vec![(req(), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "explicit_deny_overrides_allow",
+                why: "An explicit deny overrides an explicit allow.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]}),
+                probes: vec![(req(), Decision::ExplicitDeny)],
+            },
+            Case {
+                name: "not_action_allows_everything_else",
+                why: "NotAction allows every action but the listed ones.",
+                mode: Mode::Identity,
+                policy: allow(json!({"NotAction": "iam:*", "Resource": "*"})),
+                probes: vec![
+                    (req(), Decision::Allow),
+                    (
+                        Request::new(user(), "iam:PassRole", &["arn:aws:iam::111122223333:role/x"]),
+                        Decision::ImplicitDeny,
+                    ),
+                ],
+            },
+            Case {
+                name: "resource_star_crosses_separators",
+                why: "In Resource, `*` matches any characters, `/` included.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b*"})),
+                probes: vec![(req(), Decision::Allow)],
+            },
+            Case {
+                name: "resource_is_case_sensitive",
+                why: "Resource ARNs are matched case-sensitively: BUCKET is not bucket.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::BUCKET/*"})),
+                probes: vec![(req(), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "not_resource_excludes_only_listed",
+                why: "NotResource applies to every resource but the listed ones.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:GetObject", "NotResource": "arn:aws:s3:::other/*"})),
+                probes: vec![
+                    (req(), Decision::Allow),
+                    (Request::new(user(), "s3:GetObject", &["arn:aws:s3:::other/k"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "resourceless_actions_use_star/star",
+                why: "An action without resource-level permissions is requested on `*`: Resource `*` covers it.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:*", "Resource": "*"})),
+                probes: vec![(Request::new(user(), "s3:ListAllMyBuckets", &["*"]), Decision::Allow)],
+            },
+            Case {
+                name: "resourceless_actions_use_star/arn",
+                why: "An action without resource-level permissions is requested on `*`: an ARN pattern does not \
+                      cover it.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:*", "Resource": "arn:aws:s3:::*"})),
+                probes: vec![(Request::new(user(), "s3:ListAllMyBuckets", &["*"]), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "multi_resource_request_needs_every_resource",
+                why: "IAM authorizes a request only if every part of it is allowed: a subnet the statement does \
+                      not cover denies the whole ec2:RunInstances call.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*::image/*"]}]}),
+                probes: vec![
+                    (
+                        Request::new(
+                            user(),
+                            "ec2:RunInstances",
+                            &["arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1::image/ami-1"],
+                        ),
+                        Decision::Allow,
+                    ),
+                    (
+                        Request::new(
+                            user(),
+                            "ec2:RunInstances",
+                            &["arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1:1:subnet/s-1"],
+                        ),
+                        Decision::ImplicitDeny,
+                    ),
+                ],
+            },
+            Case {
+                name: "deny_on_optional_resource_only_hits_requests_with_it",
+                why: "A Deny on an optional resource type (placement group) denies only the calls that touch one.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "arn:aws:ec2:*:*:placement-group/*"}]}),
+                probes: vec![
+                    (
+                        Request::new(user(), "ec2:RunInstances", &["arn:aws:ec2:us-east-1:1:instance/i-1"]),
+                        Decision::Allow,
+                    ),
+                    (
+                        Request::new(
+                            user(),
+                            "ec2:RunInstances",
+                            &["arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1:1:placement-group/pg"],
+                        ),
+                        Decision::ExplicitDeny,
+                    ),
+                ],
+            },
+            Case {
+                name: "identity_mode_ignores_deny_with_principal",
+                why: "Such a document is rejected as an identity policy; its Deny cannot be relied on.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "*", "Resource": "*"},
+                    {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]}),
+                probes: vec![(req(), Decision::Allow)],
+            },
+        ];
+        check_cases("statement-element", &cases);
     }
+
+    #[test]
+    fn policy_variables() {
+        let cases = [
+            Case {
+                name: "username_variable_documented_example",
+                why: "reference_policies_variables.html: arn:aws:s3:::amzn-s3-demo-bucket/${aws:username}/*. \
+                      The variable is the caller's name; a missing key does not match.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/${aws:username}/*"})),
+                probes: vec![
+                    (
+                        Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/alice/x"])
+                            .with("aws:username", &["alice"]),
+                        Decision::Allow,
+                    ),
+                    (
+                        Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/bob/x"])
+                            .with("aws:username", &["alice"]),
+                        Decision::ImplicitDeny,
+                    ),
+                    (Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/alice/x"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "variables_are_literal_before_2012",
+                why: "Variables need \"Version\": \"2012-10-17\"; earlier versions read `${…}` as literal text.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
+                    "Resource": "arn:aws:s3:::bucket/${aws:username}/*"}]}),
+                probes: vec![
+                    (
+                        Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/alice/x"])
+                            .with("aws:username", &["alice"]),
+                        Decision::ImplicitDeny,
+                    ),
+                    (Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/${aws:username}/x"]), Decision::Allow),
+                ],
+            },
+            Case {
+                name: "not_resource_with_unresolvable_variable_is_permissive",
+                why: "No aws:username (a role session): the Deny may be invalid; the reference allows. With the \
+                      key, the Deny applies to other buckets.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::${aws:username}/*"}]}),
+                probes: vec![
+                    (req(), Decision::Allow),
+                    (req().with("aws:username", &["alice"]), Decision::ExplicitDeny),
+                ],
+            },
+        ];
+        check_cases("policy-variable", &cases);
+    }
+
+    #[test]
+    fn condition_operators() {
+        let cases = [
+            Case {
+                name: "string_equals_missing_key_is_false",
+                why: "A key absent from the request context does not match: the condition is false.",
+                mode: Mode::Identity,
+                policy: cond("StringEquals", "aws:PrincipalOrgID", json!("o-1")),
+                probes: vec![(req(), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "string_not_equals_missing_key_is_true",
+                why: "A negated operator (StringNotEquals) on an absent key is true.",
+                mode: Mode::Identity,
+                policy: cond("StringNotEquals", "aws:PrincipalOrgID", json!("o-1")),
+                probes: vec![(req(), Decision::Allow)],
+            },
+            Case {
+                name: "string_not_like_missing_key_is_true",
+                why: "A negated operator (StringNotLike) on an absent key is true.",
+                mode: Mode::Identity,
+                policy: cond("StringNotLike", "aws:PrincipalOrgID", json!("o-*")),
+                probes: vec![(req(), Decision::Allow)],
+            },
+            Case {
+                name: "values_are_ored",
+                why: "The values of one key are ORed.",
+                mode: Mode::Identity,
+                policy: cond("StringEquals", "aws:PrincipalTag/team", json!(["a", "b"])),
+                probes: vec![(req().with("aws:PrincipalTag/team", &["b"]), Decision::Allow)],
+            },
+            Case {
+                name: "negated_values_are_nored",
+                why: "For negated operators the values are NORed.",
+                mode: Mode::Identity,
+                policy: cond("StringNotEquals", "aws:PrincipalTag/team", json!(["a", "b"])),
+                probes: vec![
+                    (req().with("aws:PrincipalTag/team", &["b"]), Decision::ImplicitDeny),
+                    (req().with("aws:PrincipalTag/team", &["c"]), Decision::Allow),
+                ],
+            },
+            Case {
+                name: "keys_and_operators_are_anded",
+                why: "Operators and keys are ANDed: one false key (aws:SecureTransport) fails the statement.",
+                mode: Mode::Identity,
+                policy: allow(json!({"Action": "s3:GetObject", "Resource": "*", "Condition": {
+                    "StringEquals": {"aws:PrincipalTag/team": "a", "aws:RequestedRegion": "eu-west-1"},
+                    "Bool": {"aws:SecureTransport": "true"}}})),
+                probes: vec![
+                    (
+                        req()
+                            .with("aws:PrincipalTag/team", &["a"])
+                            .with("aws:RequestedRegion", &["eu-west-1"])
+                            .with("aws:SecureTransport", &["true"]),
+                        Decision::Allow,
+                    ),
+                    (
+                        req()
+                            .with("aws:PrincipalTag/team", &["a"])
+                            .with("aws:RequestedRegion", &["eu-west-1"])
+                            .with("aws:SecureTransport", &["false"]),
+                        Decision::ImplicitDeny,
+                    ),
+                ],
+            },
+            Case {
+                name: "key_names_case_insensitive_values_case_sensitive",
+                why: "Condition key names are case-insensitive; StringEquals values are case-sensitive.",
+                mode: Mode::Identity,
+                policy: cond("StringEquals", "AWS:PrincipalTag/Team", json!("Alpha")),
+                probes: vec![
+                    (req().with("aws:principaltag/team", &["Alpha"]), Decision::Allow),
+                    (req().with("aws:principaltag/team", &["alpha"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "string_equals_ignore_case",
+                why: "StringEqualsIgnoreCase compares values case-insensitively.",
+                mode: Mode::Identity,
+                policy: cond("StringEqualsIgnoreCase", "aws:PrincipalTag/team", json!("Alpha")),
+                probes: vec![(req().with("aws:PrincipalTag/team", &["ALPHA"]), Decision::Allow)],
+            },
+            Case {
+                name: "string_like_globs",
+                why: "StringLike treats `*` as a wildcard.",
+                mode: Mode::Identity,
+                policy: cond("StringLike", "s3:prefix", json!("home/*")),
+                probes: vec![(req().with("s3:prefix", &["home/alice/x"]), Decision::Allow)],
+            },
+            Case {
+                name: "string_equals_does_not_glob",
+                why: "StringEquals treats `*` as a literal character.",
+                mode: Mode::Identity,
+                policy: cond("StringEquals", "s3:prefix", json!("home/*")),
+                probes: vec![
+                    (req().with("s3:prefix", &["home/alice"]), Decision::ImplicitDeny),
+                    (req().with("s3:prefix", &["home/*"]), Decision::Allow),
+                ],
+            },
+            Case {
+                name: "if_exists_true_when_absent",
+                why: "Documented example: StringLikeIfExists ec2:InstanceType. An absent key makes ...IfExists \
+                      true; a present one is processed as specified.",
+                mode: Mode::Identity,
+                policy: cond("StringLikeIfExists", "ec2:InstanceType", json!(["t1.*", "t2.*", "m3.*"])),
+                probes: vec![
+                    (req(), Decision::Allow),
+                    (req().with("ec2:InstanceType", &["t2.micro"]), Decision::Allow),
+                    (req().with("ec2:InstanceType", &["p4d.24xlarge"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "null_true",
+                why: "Documented: {\"Null\": {\"aws:TokenIssueTime\": \"true\"}} = not using temporary credentials.",
+                mode: Mode::Identity,
+                policy: cond("Null", "aws:TokenIssueTime", json!("true")),
+                probes: vec![
+                    (req(), Decision::Allow),
+                    (req().with("aws:TokenIssueTime", &["2020-01-01T00:00:00Z"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "null_false",
+                why: "{\"Null\": {key: \"false\"}} requires the key to be present.",
+                mode: Mode::Identity,
+                policy: cond("Null", "aws:TokenIssueTime", json!("false")),
+                probes: vec![(req(), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "for_all_values_true_when_absent",
+                why: "ForAllValues is true when every request value matches a policy value, and when the key is \
+                      absent.",
+                mode: Mode::Identity,
+                policy: cond("ForAllValues:StringEquals", "aws:TagKeys", json!(["env", "team"])),
+                probes: vec![
+                    (req(), Decision::Allow),
+                    (req().with("aws:TagKeys", &["env"]), Decision::Allow),
+                    (req().with("aws:TagKeys", &["env", "secret"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "for_any_value_false_when_absent",
+                why: "ForAnyValue is true when one request value matches, false when the key is absent.",
+                mode: Mode::Identity,
+                policy: cond("ForAnyValue:StringEquals", "aws:TagKeys", json!(["env"])),
+                probes: vec![
+                    (req(), Decision::ImplicitDeny),
+                    (req().with("aws:TagKeys", &["x", "env"]), Decision::Allow),
+                ],
+            },
+            Case {
+                name: "for_all_values_string_not_like_documented_deny",
+                why: "reference_policies_condition_examples-multi-valued-context-keys: Deny iam:Tag* with \
+                      ForAllValues:StringNotLike aws:TagKeys key1*: key2:audit matches (denied), absent matches.",
+                mode: Mode::Identity,
+                policy: json!({"Version": "2012-10-17", "Statement": [
+                    {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
+                    {"Effect": "Deny", "Action": ["iam:Tag*"], "Resource": "*",
+                     "Condition": {"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}}}]}),
+                probes: vec![
+                    (tag_role(&["key1:legal"]), Decision::Allow),
+                    (tag_role(&["key1:hr", "key1:personnel"]), Decision::Allow),
+                    (tag_role(&["key2:audit"]), Decision::ExplicitDeny),
+                    (tag_role(&[]), Decision::ExplicitDeny),
+                ],
+            },
+            Case {
+                name: "numeric_less_than",
+                why: "Numeric operators compare numbers; an absent key is false.",
+                mode: Mode::Identity,
+                policy: cond("NumericLessThan", "aws:MultiFactorAuthAge", json!("3600")),
+                probes: vec![
+                    (req().with("aws:MultiFactorAuthAge", &["100"]), Decision::Allow),
+                    (req().with("aws:MultiFactorAuthAge", &["7200"]), Decision::ImplicitDeny),
+                    (req(), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "date_greater_than",
+                why: "Date operators compare dates.",
+                mode: Mode::Identity,
+                policy: cond("DateGreaterThan", "aws:CurrentTime", json!("2020-04-01T00:00:00Z")),
+                probes: vec![
+                    (req().with("aws:CurrentTime", &["2020-06-30T00:00:00Z"]), Decision::Allow),
+                    (req().with("aws:CurrentTime", &["2019-06-30T00:00:00Z"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "bool",
+                why: "Bool compares true/false case-insensitively.",
+                mode: Mode::Identity,
+                policy: cond("Bool", "aws:SecureTransport", json!("true")),
+                probes: vec![
+                    (req().with("aws:SecureTransport", &["TRUE"]), Decision::Allow),
+                    (req().with("aws:SecureTransport", &["false"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "binary_equals",
+                why: "BinaryEquals compares base-64 values.",
+                mode: Mode::Identity,
+                policy: cond("BinaryEquals", "key", json!("QmluYXJ5VmFsdWU=")),
+                probes: vec![(req().with("key", &["QmluYXJ5VmFsdWU="]), Decision::Allow)],
+            },
+            Case {
+                name: "ip_address_cidr",
+                why: "Documented: IpAddress aws:SourceIp 203.0.113.0/24.",
+                mode: Mode::Identity,
+                policy: cond("IpAddress", "aws:SourceIp", json!("203.0.113.0/24")),
+                probes: vec![
+                    (req().with("aws:SourceIp", &["203.0.113.7"]), Decision::Allow),
+                    (req().with("aws:SourceIp", &["198.51.100.7"]), Decision::ImplicitDeny),
+                ],
+            },
+            Case {
+                name: "not_ip_address_cidr",
+                why: "NotIpAddress: outside the range is allowed; a negated operator on a missing key is true.",
+                mode: Mode::Identity,
+                policy: cond("NotIpAddress", "aws:SourceIp", json!("203.0.113.0/24")),
+                probes: vec![
+                    (req().with("aws:SourceIp", &["198.51.100.7"]), Decision::Allow),
+                    (req(), Decision::Allow),
+                ],
+            },
+            Case {
+                name: "arn_like_componentwise",
+                why: "ARN operators check each of the six colon-delimited components separately, with `*`/`?` \
+                      wildcards: the account component must match.",
+                mode: Mode::Identity,
+                policy: cond("ArnLike", "aws:SourceArn", json!("arn:aws:sns:*:123456789012:topic*")),
+                probes: vec![
+                    (req().with("aws:SourceArn", &["arn:aws:sns:us-east-1:123456789012:topic-a"]), Decision::Allow),
+                    (
+                        req().with("aws:SourceArn", &["arn:aws:sns:us-east-1:999999999999:topic-a"]),
+                        Decision::ImplicitDeny,
+                    ),
+                ],
+            },
+            Case {
+                name: "arn_like_star_stays_in_its_component",
+                why: "`*` does not cross a component boundary in ARN operators.",
+                mode: Mode::Identity,
+                policy: cond("ArnLike", "aws:SourceArn", json!("arn:aws:s3:::*")),
+                probes: vec![(req().with("aws:SourceArn", &["arn:aws:sns:us-east-1:1:t"]), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "arn_not_equals_missing_key",
+                why: "A negated ARN operator on a missing key is true.",
+                mode: Mode::Identity,
+                policy: cond("ArnNotEquals", "aws:SourceArn", json!("arn:aws:s3:::b")),
+                probes: vec![(req(), Decision::Allow)],
+            },
+        ];
+        check_cases("condition-operator", &cases);
+    }
+
+    /// iam:TagRole on a role, carrying `tags` as aws:TagKeys (absent when empty).
+    fn tag_role(tags: &[&str]) -> Request {
+        let mut r = Request::new(user(), "iam:TagRole", &["arn:aws:iam::111122223333:role/r"]);
+        if !tags.is_empty() {
+            r = r.with("aws:TagKeys", tags);
+        }
+        r
+    }
+
+    #[test]
+    fn principals_in_resource_and_trust_policies() {
+        let mine = || {
+            Request::new(Principal::aws("arn:aws:iam::123456789012:role/r"), "s3:GetObject", &["arn:aws:s3:::bucket/k"])
+        };
+        let anon = || Request::new(Principal::Anonymous, "s3:GetObject", &["arn:aws:s3:::bucket/k"]);
+        let cases = [
+            Case {
+                name: "resource_policy_principal",
+                why: "An account id as Principal means every principal of that account, not anonymous callers.",
+                mode: Mode::Resource,
+                policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"},
+                    "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]}),
+                probes: vec![(mine(), Decision::Allow), (anon(), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "resource_policy_not_principal",
+                why: "NotPrincipal applies to everyone but the listed principals (anonymous callers included).",
+                mode: Mode::Resource,
+                policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "123456789012"},
+                    "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]}),
+                probes: vec![(anon(), Decision::Allow), (mine(), Decision::ImplicitDeny)],
+            },
+            Case {
+                name: "trust_policy_without_resource",
+                why: "A trust policy has no Resource element: the resource is the role itself.",
+                mode: Mode::Trust,
+                policy: json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
+                    "Action": "sts:AssumeRole"}]}),
+                probes: vec![(
+                    Request::new(
+                        Principal::Service("ec2.amazonaws.com".into()),
+                        "sts:AssumeRole",
+                        &["arn:aws:iam::1:role/x"],
+                    ),
+                    Decision::Allow,
+                )],
+            },
+        ];
+        check_cases("principal", &cases);
+    }
+
+    // Helpers of the reference, checked directly.
 
     #[test]
     fn action_is_case_insensitive_glob() {
@@ -745,58 +1285,8 @@ mod tests {
     }
 
     #[test]
-    fn not_action_allows_everything_else() {
-        let d = allow(json!({"NotAction": "iam:*", "Resource": "*"}));
-        assert_eq!(id(d.clone(), &req()), Decision::Allow);
-        let r = Request::new(user(), "iam:PassRole", &["arn:aws:iam::111122223333:role/x"]);
-        assert_eq!(id(d, &r), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn resource_is_case_sensitive_and_star_crosses_separators() {
-        let d = allow(json!({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::b*"}));
-        assert_eq!(id(d, &req()), Decision::Allow);
-        let d = allow(json!({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::BUCKET/*"}));
-        assert_eq!(id(d, &req()), Decision::ImplicitDeny);
+    fn resource_glob_star_crosses_separators() {
         assert!(glob("arn:*:iam::*", "arn:aws:iam::1:role/a/b"));
-    }
-
-    #[test]
-    fn not_resource_excludes_only_listed() {
-        let d = allow(json!({"Action": "s3:GetObject", "NotResource": "arn:aws:s3:::other/*"}));
-        assert_eq!(id(d.clone(), &req()), Decision::Allow);
-        let r = Request::new(user(), "s3:GetObject", &["arn:aws:s3:::other/k"]);
-        assert_eq!(id(d, &r), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn resourceless_actions_use_star() {
-        let r = Request::new(user(), "s3:ListAllMyBuckets", &["*"]);
-        assert_eq!(id(allow(json!({"Action": "s3:*", "Resource": "*"})), &r), Decision::Allow);
-        assert_eq!(id(allow(json!({"Action": "s3:*", "Resource": "arn:aws:s3:::*"})), &r), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn username_variable_documented_example() {
-        // reference_policies_variables.html: arn:aws:s3:::amzn-s3-demo-bucket/${aws:username}/*
-        let d = allow(json!({"Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/${aws:username}/*"}));
-        let r = Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/alice/x"]).with("aws:username", &["alice"]);
-        assert_eq!(id(d.clone(), &r), Decision::Allow);
-        let r2 = Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/bob/x"]).with("aws:username", &["alice"]);
-        assert_eq!(id(d.clone(), &r2), Decision::ImplicitDeny);
-        // A missing key does not match.
-        let r3 = Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/alice/x"]);
-        assert_eq!(id(d, &r3), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn variables_are_literal_before_2012() {
-        let d = json!({"Version": "2008-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject",
-            "Resource": "arn:aws:s3:::bucket/${aws:username}/*"}]});
-        let r = Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/alice/x"]).with("aws:username", &["alice"]);
-        assert_eq!(id(d.clone(), &r), Decision::ImplicitDeny);
-        let r = Request::new(user(), "s3:GetObject", &["arn:aws:s3:::bucket/${aws:username}/x"]);
-        assert_eq!(id(d, &r), Decision::Allow);
     }
 
     #[test]
@@ -812,164 +1302,21 @@ mod tests {
     }
 
     #[test]
-    fn string_equals_missing_key_is_false_not_equals_true() {
-        let d = cond("StringEquals", "aws:PrincipalOrgID", json!("o-1"));
-        assert_eq!(id(d, &req()), Decision::ImplicitDeny);
-        let d = cond("StringNotEquals", "aws:PrincipalOrgID", json!("o-1"));
-        assert_eq!(id(d, &req()), Decision::Allow);
-        let d = cond("StringNotLike", "aws:PrincipalOrgID", json!("o-*"));
-        assert_eq!(id(d, &req()), Decision::Allow);
-    }
-
-    #[test]
-    fn values_are_ored_and_negated_values_nored() {
-        let d = cond("StringEquals", "aws:PrincipalTag/team", json!(["a", "b"]));
-        assert_eq!(id(d, &req().with("aws:PrincipalTag/team", &["b"])), Decision::Allow);
-        let d = cond("StringNotEquals", "aws:PrincipalTag/team", json!(["a", "b"]));
-        assert_eq!(id(d.clone(), &req().with("aws:PrincipalTag/team", &["b"])), Decision::ImplicitDeny);
-        assert_eq!(id(d, &req().with("aws:PrincipalTag/team", &["c"])), Decision::Allow);
-    }
-
-    #[test]
-    fn keys_and_operators_are_anded() {
-        let d = allow(json!({"Action": "s3:GetObject", "Resource": "*", "Condition": {
-            "StringEquals": {"aws:PrincipalTag/team": "a", "aws:RequestedRegion": "eu-west-1"},
-            "Bool": {"aws:SecureTransport": "true"}}}));
-        let ok = req()
-            .with("aws:PrincipalTag/team", &["a"])
-            .with("aws:RequestedRegion", &["eu-west-1"])
-            .with("aws:SecureTransport", &["true"]);
-        assert_eq!(id(d.clone(), &ok), Decision::Allow);
-        let bad = ok.clone().with("aws:SecureTransport", &["false"]);
-        assert_eq!(id(d, &bad), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn key_names_case_insensitive_values_case_sensitive() {
-        let d = cond("StringEquals", "AWS:PrincipalTag/Team", json!("Alpha"));
-        assert_eq!(id(d.clone(), &req().with("aws:principaltag/team", &["Alpha"])), Decision::Allow);
-        assert_eq!(id(d, &req().with("aws:principaltag/team", &["alpha"])), Decision::ImplicitDeny);
-        let d = cond("StringEqualsIgnoreCase", "aws:PrincipalTag/team", json!("Alpha"));
-        assert_eq!(id(d, &req().with("aws:PrincipalTag/team", &["ALPHA"])), Decision::Allow);
-    }
-
-    #[test]
-    fn string_like_globs_equals_does_not() {
-        let d = cond("StringLike", "s3:prefix", json!("home/*"));
-        assert_eq!(id(d, &req().with("s3:prefix", &["home/alice/x"])), Decision::Allow);
-        let d = cond("StringEquals", "s3:prefix", json!("home/*"));
-        assert_eq!(id(d.clone(), &req().with("s3:prefix", &["home/alice"])), Decision::ImplicitDeny);
-        assert_eq!(id(d, &req().with("s3:prefix", &["home/*"])), Decision::Allow);
-    }
-
-    #[test]
-    fn if_exists_true_when_absent() {
-        // Documented example: StringLikeIfExists ec2:InstanceType.
-        let d = cond("StringLikeIfExists", "ec2:InstanceType", json!(["t1.*", "t2.*", "m3.*"]));
-        assert_eq!(id(d.clone(), &req()), Decision::Allow);
-        assert_eq!(id(d.clone(), &req().with("ec2:InstanceType", &["t2.micro"])), Decision::Allow);
-        assert_eq!(id(d, &req().with("ec2:InstanceType", &["p4d.24xlarge"])), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn null_operator() {
-        // Documented: {"Null": {"aws:TokenIssueTime": "true"}} = not using temporary credentials.
-        let d = cond("Null", "aws:TokenIssueTime", json!("true"));
-        assert_eq!(id(d.clone(), &req()), Decision::Allow);
-        assert_eq!(id(d, &req().with("aws:TokenIssueTime", &["2020-01-01T00:00:00Z"])), Decision::ImplicitDeny);
-        let d = cond("Null", "aws:TokenIssueTime", json!("false"));
-        assert_eq!(id(d, &req()), Decision::ImplicitDeny);
+    fn null_has_no_if_exists_form() {
         // Null has no IfExists form: unknown operator, the statement is invalid.
         assert_eq!(condition_holds("NullIfExists", "k", &["true".into()], &req(), true), None);
     }
 
     #[test]
-    fn for_all_values_true_when_absent() {
-        let d = cond("ForAllValues:StringEquals", "aws:TagKeys", json!(["env", "team"]));
-        assert_eq!(id(d.clone(), &req()), Decision::Allow, "absent key: ForAllValues is true");
-        assert_eq!(id(d.clone(), &req().with("aws:TagKeys", &["env"])), Decision::Allow);
-        assert_eq!(id(d, &req().with("aws:TagKeys", &["env", "secret"])), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn for_any_value_false_when_absent() {
-        let d = cond("ForAnyValue:StringEquals", "aws:TagKeys", json!(["env"]));
-        assert_eq!(id(d.clone(), &req()), Decision::ImplicitDeny);
-        assert_eq!(id(d, &req().with("aws:TagKeys", &["x", "env"])), Decision::Allow);
-    }
-
-    #[test]
-    fn for_all_values_string_not_like_documented_deny() {
-        // reference_policies_condition_examples-multi-valued-context-keys: Deny iam:Tag* with
-        // ForAllValues:StringNotLike aws:TagKeys key1*: key2:audit matches (denied), absent matches.
-        let d = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "iam:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": ["iam:Tag*"], "Resource": "*",
-             "Condition": {"ForAllValues:StringNotLike": {"aws:TagKeys": "key1*"}}}]});
-        let r = |tags: &[&str]| {
-            let mut r = Request::new(user(), "iam:TagRole", &["arn:aws:iam::111122223333:role/r"]);
-            if !tags.is_empty() {
-                r = r.with("aws:TagKeys", tags);
-            }
-            r
-        };
-        assert_eq!(id(d.clone(), &r(&["key1:legal"])), Decision::Allow);
-        assert_eq!(id(d.clone(), &r(&["key1:hr", "key1:personnel"])), Decision::Allow);
-        assert_eq!(id(d.clone(), &r(&["key2:audit"])), Decision::ExplicitDeny);
-        assert_eq!(id(d, &r(&[])), Decision::ExplicitDeny);
-    }
-
-    #[test]
-    fn numeric_and_date() {
-        let d = cond("NumericLessThan", "aws:MultiFactorAuthAge", json!("3600"));
-        assert_eq!(id(d.clone(), &req().with("aws:MultiFactorAuthAge", &["100"])), Decision::Allow);
-        assert_eq!(id(d.clone(), &req().with("aws:MultiFactorAuthAge", &["7200"])), Decision::ImplicitDeny);
-        assert_eq!(id(d, &req()), Decision::ImplicitDeny);
-        let d = cond("DateGreaterThan", "aws:CurrentTime", json!("2020-04-01T00:00:00Z"));
-        assert_eq!(id(d.clone(), &req().with("aws:CurrentTime", &["2020-06-30T00:00:00Z"])), Decision::Allow);
-        assert_eq!(id(d, &req().with("aws:CurrentTime", &["2019-06-30T00:00:00Z"])), Decision::ImplicitDeny);
+    fn parse_date_forms() {
         assert_eq!(parse_date("1970-01-02"), Some(86400));
         assert_eq!(parse_date("86400"), Some(86400));
     }
 
     #[test]
-    fn bool_and_binary() {
-        let d = cond("Bool", "aws:SecureTransport", json!("true"));
-        assert_eq!(id(d.clone(), &req().with("aws:SecureTransport", &["TRUE"])), Decision::Allow);
-        assert_eq!(id(d, &req().with("aws:SecureTransport", &["false"])), Decision::ImplicitDeny);
-        let d = cond("BinaryEquals", "key", json!("QmluYXJ5VmFsdWU="));
-        assert_eq!(id(d, &req().with("key", &["QmluYXJ5VmFsdWU="])), Decision::Allow);
-    }
-
-    #[test]
-    fn ip_address_cidr() {
-        // Documented: IpAddress aws:SourceIp 203.0.113.0/24.
-        let d = cond("IpAddress", "aws:SourceIp", json!("203.0.113.0/24"));
-        assert_eq!(id(d.clone(), &req().with("aws:SourceIp", &["203.0.113.7"])), Decision::Allow);
-        assert_eq!(id(d, &req().with("aws:SourceIp", &["198.51.100.7"])), Decision::ImplicitDeny);
-        let d = cond("NotIpAddress", "aws:SourceIp", json!("203.0.113.0/24"));
-        assert_eq!(id(d.clone(), &req().with("aws:SourceIp", &["198.51.100.7"])), Decision::Allow);
-        assert_eq!(id(d, &req()), Decision::Allow, "negated operator on a missing key is true");
+    fn ip_in_cidr_forms() {
         assert!(ip_in_cidr("2001:db8::1", "2001:db8::/32"));
         assert!(ip_in_cidr("10.1.2.3", "0.0.0.0/0"));
-    }
-
-    #[test]
-    fn arn_operators_componentwise() {
-        let d = cond("ArnLike", "aws:SourceArn", json!("arn:aws:sns:*:123456789012:topic*"));
-        assert_eq!(
-            id(d.clone(), &req().with("aws:SourceArn", &["arn:aws:sns:us-east-1:123456789012:topic-a"])),
-            Decision::Allow
-        );
-        assert_eq!(
-            id(d, &req().with("aws:SourceArn", &["arn:aws:sns:us-east-1:999999999999:topic-a"])),
-            Decision::ImplicitDeny
-        );
-        // `*` does not cross a component boundary in ARN operators.
-        let d = cond("ArnLike", "aws:SourceArn", json!("arn:aws:s3:::*"));
-        assert_eq!(id(d, &req().with("aws:SourceArn", &["arn:aws:sns:us-east-1:1:t"])), Decision::ImplicitDeny);
-        let d = cond("ArnNotEquals", "aws:SourceArn", json!("arn:aws:s3:::b"));
-        assert_eq!(id(d, &req()), Decision::Allow);
     }
 
     #[test]
@@ -988,85 +1335,5 @@ mod tests {
             &Principal::Service("ec2.amazonaws.com".into())
         ));
         assert!(!principal_matches(&json!({"Service": "ec2.amazonaws.com"}), &role));
-    }
-
-    #[test]
-    fn resource_policy_principal_and_not_principal() {
-        let d = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "123456789012"},
-            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]});
-        let mine = Request::new(
-            Principal::aws("arn:aws:iam::123456789012:role/r"),
-            "s3:GetObject",
-            &["arn:aws:s3:::bucket/k"],
-        );
-        let anon = Request::new(Principal::Anonymous, "s3:GetObject", &["arn:aws:s3:::bucket/k"]);
-        assert_eq!(evaluate(&d, Mode::Resource, &mine), Decision::Allow);
-        assert_eq!(evaluate(&d, Mode::Resource, &anon), Decision::ImplicitDeny);
-        let d = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "NotPrincipal": {"AWS": "123456789012"},
-            "Action": "s3:GetObject", "Resource": "arn:aws:s3:::bucket/*"}]});
-        assert_eq!(evaluate(&d, Mode::Resource, &anon), Decision::Allow);
-        assert_eq!(evaluate(&d, Mode::Resource, &mine), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn trust_policy_without_resource() {
-        let d = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"Service": "ec2.amazonaws.com"},
-            "Action": "sts:AssumeRole"}]});
-        let r =
-            Request::new(Principal::Service("ec2.amazonaws.com".into()), "sts:AssumeRole", &["arn:aws:iam::1:role/x"]);
-        assert_eq!(evaluate(&d, Mode::Trust, &r), Decision::Allow);
-    }
-
-    #[test]
-    fn multi_resource_request_needs_every_resource() {
-        let d = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": ["arn:aws:ec2:*:*:instance/*", "arn:aws:ec2:*::image/*"]}]});
-        let r = Request::new(
-            user(),
-            "ec2:RunInstances",
-            &["arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1::image/ami-1"],
-        );
-        assert_eq!(id(d.clone(), &r), Decision::Allow);
-        let r2 = Request::new(
-            user(),
-            "ec2:RunInstances",
-            &["arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1:1:subnet/s-1"],
-        );
-        assert_eq!(id(d, &r2), Decision::ImplicitDeny);
-    }
-
-    #[test]
-    fn deny_on_optional_resource_only_hits_requests_with_it() {
-        let d = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "ec2:RunInstances", "Resource": "*"},
-            {"Effect": "Deny", "Action": "ec2:RunInstances", "Resource": "arn:aws:ec2:*:*:placement-group/*"}]});
-        let without = Request::new(user(), "ec2:RunInstances", &["arn:aws:ec2:us-east-1:1:instance/i-1"]);
-        let with = Request::new(
-            user(),
-            "ec2:RunInstances",
-            &["arn:aws:ec2:us-east-1:1:instance/i-1", "arn:aws:ec2:us-east-1:1:placement-group/pg"],
-        );
-        assert_eq!(id(d.clone(), &without), Decision::Allow);
-        assert_eq!(id(d, &with), Decision::ExplicitDeny);
-    }
-
-    #[test]
-    fn identity_mode_ignores_deny_with_principal() {
-        // Such a document is rejected as an identity policy; its Deny cannot be relied on.
-        let d = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "*", "Resource": "*"},
-            {"Effect": "Deny", "Principal": "*", "Action": "*", "Resource": "*"}]});
-        assert_eq!(id(d, &req()), Decision::Allow);
-    }
-
-    #[test]
-    fn not_resource_with_unresolvable_variable_is_permissive() {
-        let d = json!({"Version": "2012-10-17", "Statement": [
-            {"Effect": "Allow", "Action": "s3:*", "Resource": "*"},
-            {"Effect": "Deny", "Action": "s3:*", "NotResource": "arn:aws:s3:::${aws:username}/*"}]});
-        // No aws:username (a role session): the Deny may be invalid; the reference allows.
-        assert_eq!(id(d.clone(), &req()), Decision::Allow);
-        // With the key, the Deny applies to other buckets.
-        assert_eq!(id(d, &req().with("aws:username", &["alice"])), Decision::ExplicitDeny);
     }
 }
