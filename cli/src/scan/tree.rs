@@ -135,7 +135,7 @@ impl Duplicate {
         )
     }
 
-    /// "Statement[0].Action has the key …".
+    /// `"Statement[0].Action has the key …"`.
     pub fn message(&self) -> String {
         format!("{} {}", self.path, self.predicate())
     }
