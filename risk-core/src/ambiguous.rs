@@ -24,10 +24,10 @@ use serde_json::Value;
 pub fn check(doc: &Value) -> Result<(), PolicyError> {
     let mut problems = Vec::new();
     match doc.get("Statement") {
-        Some(Value::Object(_)) => statement(&doc["Statement"], "Statement", &mut problems),
+        Some(Value::Object(_)) => statement(&doc["Statement"], || "Statement".to_string(), &mut problems),
         Some(Value::Array(items)) => {
             for (i, s) in items.iter().enumerate() {
-                statement(s, &format!("Statement[{i}]"), &mut problems);
+                statement(s, || format!("Statement[{i}]"), &mut problems);
             }
         }
         _ => {}
@@ -39,8 +39,10 @@ pub fn check(doc: &Value) -> Result<(), PolicyError> {
     }
 }
 
-fn statement(s: &Value, path: &str, out: &mut Vec<Problem>) {
+/// `path` is built only when the statement has a condition (most have none).
+fn statement(s: &Value, path: impl FnOnce() -> String, out: &mut Vec<Problem>) {
     let Some(Value::Object(ops)) = s.get("Condition") else { return };
+    let path = path();
     let operators: Vec<&String> = ops.keys().collect();
     for (j, op) in operators.iter().enumerate() {
         if let Some(first) = operators[..j].iter().find(|o| o.eq_ignore_ascii_case(op)) {

@@ -14,6 +14,9 @@ pub const KNOWN: &[&str] =
 /// May the partition field `field` (a glob) match a real partition? Generous: used to decide
 /// what an Allow *may* grant, so an unknown `aws-…` partition counts.
 pub fn may_match(field: &str) -> bool {
+    if field == "aws" || field == "*" {
+        return true; // nearly every ARN in practice
+    }
     KNOWN.iter().any(|p| glob::matches(field, p)) || glob::intersects(field, "aws-*")
 }
 
