@@ -43,34 +43,38 @@ pub fn check(doc: &Value) -> Result<(), PolicyError> {
 fn statement(s: &Value, path: impl FnOnce() -> String, out: &mut Vec<Problem>) {
     let Some(Value::Object(ops)) = s.get("Condition") else { return };
     let path = path();
-    let operators: Vec<&String> = ops.keys().collect();
-    for (j, op) in operators.iter().enumerate() {
-        if let Some(first) = operators[..j].iter().find(|o| o.eq_ignore_ascii_case(op)) {
+    for (first, op) in case_variants(ops) {
+        out.push(Problem {
+            path: format!("{path}.Condition.{op}"),
+            message: format!(
+                "repeats the condition operator `{first}` in different case; operator names are read \
+                 without regard to case, so both name one operator and the policy reads two ways: keep one \
+                 and put the condition keys of both in it"
+            ),
+        });
+    }
+    for (op, body) in ops {
+        let Value::Object(keys) = body else { continue };
+        for (first, key) in case_variants(keys) {
             out.push(Problem {
-                path: format!("{path}.Condition.{op}"),
+                path: format!("{path}.Condition.{op}.{key}"),
                 message: format!(
-                    "repeats the condition operator `{first}` in different case; operator names are read \
-                     without regard to case, so both name one operator and the policy reads two ways: keep one \
-                     and put the condition keys of both in it"
+                    "repeats the condition key `{first}` in different case; condition keys are \
+                     case-insensitive, so both name one key and the policy reads two ways: keep one"
                 ),
             });
         }
     }
-    for (op, body) in ops {
-        let Value::Object(keys) = body else { continue };
-        let names: Vec<&String> = keys.keys().collect();
-        for (j, key) in names.iter().enumerate() {
-            if let Some(first) = names[..j].iter().find(|k| k.eq_ignore_ascii_case(key)) {
-                out.push(Problem {
-                    path: format!("{path}.Condition.{op}.{key}"),
-                    message: format!(
-                        "repeats the condition key `{first}` in different case; condition keys are \
-                         case-insensitive, so both name one key and the policy reads two ways: keep one"
-                    ),
-                });
-            }
-        }
-    }
+}
+
+/// Each key of `map` that repeats an earlier key in different case, with that earlier key.
+fn case_variants(map: &serde_json::Map<String, Value>) -> Vec<(&String, &String)> {
+    let names: Vec<&String> = map.keys().collect();
+    names
+        .iter()
+        .enumerate()
+        .filter_map(|(j, k)| names[..j].iter().find(|e| e.eq_ignore_ascii_case(k)).map(|first| (*first, *k)))
+        .collect()
 }
 
 #[cfg(test)]
