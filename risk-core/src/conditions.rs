@@ -78,7 +78,8 @@ pub enum Pin {
     DoesNot(String),
 }
 
-/// Condition keys that can name who calls or where from, lowercase.
+/// Condition keys that can name who calls or where from, lowercase. Not `kms:ViaService`: it
+/// names the AWS service a request passes through, which callers of any account can use.
 pub const CALLER_KEYS: &[&str] = &[
     "aws:principalorgid",
     "aws:principalorgpaths",
@@ -96,7 +97,6 @@ pub const CALLER_KEYS: &[&str] = &[
     "aws:userid",
     "aws:principalservicename",
     "kms:calleraccount",
-    "kms:viaservice",
     "sts:externalid",
     "s3:dataaccesspointaccount",
 ];
