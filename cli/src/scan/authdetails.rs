@@ -163,7 +163,8 @@ impl Grants {
     }
 }
 
-pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
+pub fn extract(root: &Node, ex: &mut super::Extracted) {
+    let (out, errors) = (&mut ex.policies, &mut ex.errors);
     // Managed policies: default version's document, by ARN.
     let mut managed: HashMap<String, Result<Doc, DocError>> = HashMap::new();
     for p in root.get("Policies").and_then(Node::as_seq).unwrap_or(&[]) {

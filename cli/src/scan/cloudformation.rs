@@ -54,7 +54,8 @@ pub fn is_template(root: &Node) -> bool {
 }
 
 /// Every policy document in the template, in document order.
-pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<super::FileError>) {
+pub fn extract(root: &Node, ex: &mut super::Extracted) {
+    let (out, errors) = (&mut ex.policies, &mut ex.errors);
     let Some(resources) = root.get("Resources") else { return };
     for (logical_id, res) in resources.entries() {
         let Some(rtype) = res.get("Type").and_then(Node::as_str) else { continue };

@@ -138,7 +138,17 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
             }
             Err(message) => {
                 let e = FileError { file: label.clone(), line: None, address: None, message, details: Vec::new() };
-                (FileScan { label, uri, source: None, policies: Vec::new(), errors: vec![e] }, None)
+                (
+                    FileScan {
+                        label,
+                        uri,
+                        source: None,
+                        policies: Vec::new(),
+                        errors: vec![e],
+                        unresolved: Vec::new(),
+                    },
+                    None,
+                )
             }
         }
     };
@@ -152,6 +162,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
     let files_scanned = scanned.len();
     let mut entries = Vec::new();
     let mut errors = Vec::new();
+    let mut unresolved = Vec::new();
     let mut files_with_policies = 0;
     let mut base = None;
     match &repo_base {
@@ -159,6 +170,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
             for (fs, _) in scanned {
                 files_with_policies += usize::from(!fs.policies.is_empty());
                 errors.extend(fs.errors);
+                unresolved.extend(fs.unresolved);
                 let source = fs.source.unwrap_or(SourceKind::Policy);
                 for s in fs.policies {
                     entries.push(Entry {
@@ -185,7 +197,8 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
                 let source = fs.source.unwrap_or(SourceKind::Policy);
                 let old_scored: Vec<Scored> = match (&old, &text) {
                     (Some(o), Some(t)) if o == t => {
-                        // Unchanged file: every policy is unchanged; pre-existing errors are not this change's.
+                        // Unchanged file: every policy is unchanged; pre-existing errors are not this
+                        // change's, and neither is what it leaves unresolved.
                         let same = fs.policies.clone();
                         entries.extend(pair(&fs.label, &fs.uri, source, same.clone(), same, &options));
                         continue;
@@ -194,6 +207,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
                     (None, _) => Vec::new(),
                 };
                 errors.extend(fs.errors);
+                unresolved.extend(fs.unresolved);
                 entries.extend(pair(&fs.label, &fs.uri, source, old_scored, fs.policies, &options));
             }
             // Files that exist only in the base: every policy in them was removed.
@@ -214,7 +228,8 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
         fail_on_category: a.fail_on_category.clone(),
     };
     let gate = super::evaluate(&entries, &rules);
-    let run = ScanRun { entries, errors, files_scanned, files_with_policies, base, threshold: a.threshold, gate };
+    let run =
+        ScanRun { entries, errors, unresolved, files_scanned, files_with_policies, base, threshold: a.threshold, gate };
     let color = match a.color {
         Color::Always => true,
         Color::Never => false,
@@ -336,6 +351,7 @@ pub fn diff_infra(
         pairs.push((String::new(), Some(o), Some(n)));
     }
     let mut entries = Vec::new();
+    let mut unresolved = Vec::new();
     let mut files_with_policies = 0;
     let files_scanned = pairs.len();
     for (key, o, n) in pairs {
@@ -351,6 +367,7 @@ pub fn diff_infra(
             ns.as_ref().and_then(|s| s.source).or(os.as_ref().and_then(|s| s.source)).unwrap_or(SourceKind::Policy);
         if let Some(ns) = &ns {
             errors.extend(ns.errors.iter().cloned());
+            unresolved.extend(ns.unresolved.iter().cloned());
             files_with_policies += usize::from(!ns.policies.is_empty());
         }
         let old_p = os.map(|s| s.policies).unwrap_or_default();
@@ -358,8 +375,16 @@ pub fn diff_infra(
         entries.extend(pair(&label, &label, source, old_p, new_p, options));
     }
     let gate = super::evaluate(&entries, rules);
-    let run =
-        ScanRun { entries, errors, files_scanned, files_with_policies, base: None, threshold: rules.threshold, gate };
+    let run = ScanRun {
+        entries,
+        errors,
+        unresolved,
+        files_scanned,
+        files_with_policies,
+        base: None,
+        threshold: rules.threshold,
+        gate,
+    };
     Some(finish(&run, format, &[], false, io))
 }
 

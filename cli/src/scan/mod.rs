@@ -90,20 +90,45 @@ impl FileError {
     }
 }
 
+/// A policy-bearing construct that scan sees but cannot turn into a document (a policy given
+/// by a variable, a module output, a file that is not in the repository, …): counted in
+/// `totals.unresolved` and listed in `unresolved[]`, never silently dropped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Unresolved {
+    pub file: String,
+    /// 1-based line of the construct.
+    pub line: usize,
+    /// Resource address or logical id (with the attribute), as for a scored policy.
+    pub address: String,
+    /// Why it could not be resolved, worded for the reader (what it is, what would resolve it).
+    pub reason: String,
+}
+
+impl Unresolved {
+    pub fn new(line: usize, address: impl Into<String>, reason: impl Into<String>) -> Self {
+        Unresolved { file: String::new(), line, address: address.into(), reason: reason.into() }
+    }
+}
+
 /// What a file holds.
+#[derive(Default)]
 pub struct Extracted {
     /// `None`: not a policy file (skipped silently).
     pub source: Option<SourceKind>,
     pub policies: Vec<Found>,
     pub errors: Vec<FileError>,
+    pub unresolved: Vec<Unresolved>,
 }
 
 impl Extracted {
     fn skip() -> Self {
-        Extracted { source: None, policies: Vec::new(), errors: Vec::new() }
+        Extracted::default()
+    }
+    fn of(source: SourceKind) -> Self {
+        Extracted { source: Some(source), ..Extracted::default() }
     }
     fn failed(source: SourceKind, message: String) -> Self {
-        Extracted { source: Some(source), policies: Vec::new(), errors: vec![FileError::new(None, None, message)] }
+        Extracted { source: Some(source), errors: vec![FileError::new(None, None, message)], ..Extracted::default() }
     }
 }
 
@@ -123,14 +148,14 @@ fn looks_like_policy_json(text: &str) -> bool {
 pub fn extract(name: &str, text: &str) -> Extracted {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if name.to_ascii_lowercase().ends_with(".tf") {
-        let mut ex = Extracted { source: Some(SourceKind::Terraform), policies: Vec::new(), errors: Vec::new() };
-        if let Err(e) = terraform::extract(text, &mut ex.policies, &mut ex.errors) {
+        let mut ex = Extracted::of(SourceKind::Terraform);
+        if let Err(e) = terraform::extract(text, &mut ex) {
             if text.contains("aws_iam") || text.contains("policy") {
                 return Extracted::failed(SourceKind::Terraform, e);
             }
             return Extracted::skip();
         }
-        if ex.policies.is_empty() && ex.errors.is_empty() {
+        if ex.policies.is_empty() && ex.errors.is_empty() && ex.unresolved.is_empty() {
             return Extracted::skip();
         }
         return ex;
@@ -191,7 +216,7 @@ fn extract_json(text: &str) -> Extracted {
             document: value,
             notes: Vec::new(),
         };
-        return Extracted { source: Some(SourceKind::Policy), policies: vec![found], errors: Vec::new() };
+        return Extracted { policies: vec![found], ..Extracted::of(SourceKind::Policy) };
     }
     let kind = if top.contains_key("UserDetailList")
         || top.contains_key("RoleDetailList")
@@ -212,15 +237,11 @@ fn extract_json(text: &str) -> Extracted {
 }
 
 fn container(kind: SourceKind, root: &tree::Node) -> Extracted {
-    let mut ex = Extracted { source: Some(kind), policies: Vec::new(), errors: Vec::new() };
+    let mut ex = Extracted::of(kind);
     match kind {
-        SourceKind::Cloudformation if cloudformation::is_template(root) => {
-            cloudformation::extract(root, &mut ex.policies, &mut ex.errors)
-        }
-        SourceKind::TerraformPlan if plan::is_plan(root) => plan::extract(root, &mut ex.policies, &mut ex.errors),
-        SourceKind::AuthorizationDetails if authdetails::is_authdetails(root) => {
-            authdetails::extract(root, &mut ex.policies, &mut ex.errors)
-        }
+        SourceKind::Cloudformation if cloudformation::is_template(root) => cloudformation::extract(root, &mut ex),
+        SourceKind::TerraformPlan if plan::is_plan(root) => plan::extract(root, &mut ex),
+        SourceKind::AuthorizationDetails if authdetails::is_authdetails(root) => authdetails::extract(root, &mut ex),
         _ => return Extracted::skip(),
     }
     ex
@@ -306,6 +327,7 @@ pub struct FileScan {
     pub source: Option<SourceKind>,
     pub policies: Vec<Scored>,
     pub errors: Vec<FileError>,
+    pub unresolved: Vec<Unresolved>,
 }
 
 /// Extract and score one file's text.
@@ -348,7 +370,11 @@ pub fn scan_text(label: &str, uri: &str, text: &str, options: &ScoreOptions) -> 
     for e in &mut errors {
         e.file = label.to_string();
     }
-    FileScan { label: label.to_string(), uri: uri.to_string(), source: ex.source, policies, errors }
+    let mut unresolved = ex.unresolved;
+    for u in &mut unresolved {
+        u.file = label.to_string();
+    }
+    FileScan { label: label.to_string(), uri: uri.to_string(), source: ex.source, policies, errors, unresolved }
 }
 
 /// Read a file for scanning: size-limited UTF-8.
@@ -569,6 +595,7 @@ pub fn pair(
 pub struct ScanRun {
     pub entries: Vec<Entry>,
     pub errors: Vec<FileError>,
+    pub unresolved: Vec<Unresolved>,
     pub files_scanned: usize,
     pub files_with_policies: usize,
     /// `(ref as given, commit)` with `--base`.

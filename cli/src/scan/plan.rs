@@ -25,7 +25,8 @@ fn attributes(mode: &str, rtype: &str) -> Vec<(&'static str, Option<PolicyType>)
     }
 }
 
-pub fn extract(root: &Node, out: &mut Vec<Found>, errors: &mut Vec<FileError>) {
+pub fn extract(root: &Node, ex: &mut super::Extracted) {
+    let (out, errors) = (&mut ex.policies, &mut ex.errors);
     let module = root.get("planned_values").or_else(|| root.get("values")).and_then(|v| v.get("root_module"));
     if let Some(m) = module {
         walk(m, out, errors);

@@ -185,7 +185,8 @@ fn label(b: &Block, i: usize) -> Option<&str> {
 }
 
 /// Find every policy in a `.tf` file. A syntax error is returned as `Err`.
-pub fn extract(text: &str, out: &mut Vec<Found>, errors: &mut Vec<FileError>) -> Result<(), String> {
+pub fn extract(text: &str, ex: &mut super::Extracted) -> Result<(), String> {
+    let (out, errors) = (&mut ex.policies, &mut ex.errors);
     let body = hcl_edit::parser::parse_body(text).map_err(|e| format!("not valid HCL: {}", e.to_string().trim()))?;
     let mut cx = Cx { text, lines: Lines::new(text), opaque: false };
     // Which resource attribute uses which policy-document data source, for its type and notes.
