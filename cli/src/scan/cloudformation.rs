@@ -351,8 +351,9 @@ Resources:
 "#;
         let root = super::super::tree::parse_yaml(text).unwrap();
         assert!(is_template(&root));
-        let (mut out, mut errs) = (Vec::new(), Vec::new());
-        extract(&root, &mut out, &mut errs);
+        let mut ex = crate::scan::Extracted::default();
+        extract(&root, &mut ex);
+        let (out, errs) = (ex.policies, ex.errors);
         assert!(errs.is_empty());
         assert_eq!(out.len(), 1);
         let f = &out[0];

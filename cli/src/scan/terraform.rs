@@ -499,9 +499,9 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> (Vec<Found>, Vec<FileError>) {
-        let (mut out, mut errs) = (Vec::new(), Vec::new());
-        extract(text, &mut out, &mut errs).unwrap();
-        (out, errs)
+        let mut ex = crate::scan::Extracted::default();
+        extract(text, &mut ex).unwrap();
+        (ex.policies, ex.errors)
     }
 
     #[test]
