@@ -248,6 +248,10 @@ fn diff_of_terraform_files_pairs_policies_by_address() {
         .replace("resource \"aws_iam_group_policy\" \"admins\"", "resource \"aws_iam_group_policy\" \"operators\"");
     let new = dir.path().join("iam.tf");
     std::fs::write(&new, new_text).unwrap();
+    // The rest of the module (its variables) beside the new file, as beside the old one.
+    for other in ["variables.tf", "resources.tf"] {
+        std::fs::copy(fixtures().join("terraform").join(other), dir.path().join(other)).unwrap();
+    }
     let out = cli(dir.path(), &["diff", old.to_str().unwrap(), "iam.tf", "--format", "json", "--fail-on-increase"]);
     assert_eq!(out.status.code(), Some(1), "{}", String::from_utf8_lossy(&out.stderr));
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();

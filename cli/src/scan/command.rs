@@ -5,7 +5,9 @@
 //! `--fail-on-category`); 2 bad flags, or a (changed) file that looks like a policy could not
 //! be read or scored — everything else is still scanned and reported first.
 
-use super::{output, pair, scan_text, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind};
+use super::{
+    output, pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind,
+};
 use crate::{exit, Format, Io};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -128,12 +130,13 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
         },
     };
     let keep_text = repo_base.is_some();
+    let cx = Context::disk(&a.paths);
     let scan_one = |p: &PathBuf| -> (FileScan, Option<String>) {
         let label = label_of(p);
         let uri = repo_base.as_ref().and_then(|(r, _)| r.repo_path(p)).unwrap_or_else(|| label.clone());
         match super::read(p) {
             Ok(text) => {
-                let fs = scan_text(&label, &uri, &text, &options);
+                let fs = scan_text_with(&label, &uri, &text, &options, &cx);
                 (fs, keep_text.then_some(text))
             }
             Err(message) => {
@@ -191,6 +194,8 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
                 Err(e) => return err(io, format!("cannot read `{}` from git: {e}", a.base.as_deref().unwrap_or(""))),
             };
             let mut base_text: HashMap<String, String> = base_files.into_iter().collect();
+            // The base's files as a whole, so a base module reads its own locals and documents.
+            let base_cx = Context::texts(std::sync::Arc::new(base_text.clone()));
             for (fs, text) in scanned {
                 files_with_policies += usize::from(!fs.policies.is_empty());
                 let old = base_text.remove(&fs.uri);
@@ -203,7 +208,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
                         entries.extend(pair(&fs.label, &fs.uri, source, same.clone(), same, &options));
                         continue;
                     }
-                    (Some(o), _) => scan_text(&fs.label, &fs.uri, o, &options).policies,
+                    (Some(o), _) => scan_text_with(&fs.label, &fs.uri, o, &options, &base_cx).policies,
                     (None, _) => Vec::new(),
                 };
                 errors.extend(fs.errors);
@@ -215,7 +220,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
             gone.sort();
             for (uri, text) in gone {
                 let label = uri.strip_prefix(&repo.prefix).map(str::to_string).unwrap_or_else(|| uri.clone());
-                let fs = scan_text(&label, &uri, &text, &options);
+                let fs = scan_text_with(&label, &uri, &text, &options, &base_cx);
                 let source = fs.source.unwrap_or(SourceKind::Policy);
                 entries.extend(pair(&label, &uri, source, fs.policies, Vec::new(), &options));
             }
@@ -354,14 +359,15 @@ pub fn diff_infra(
     let mut unresolved = Vec::new();
     let mut files_with_policies = 0;
     let files_scanned = pairs.len();
+    let cx = Context::disk(&[old.to_path_buf(), new.to_path_buf()]);
     for (key, o, n) in pairs {
         let (old_label, new_label) = if key.is_empty() {
             (label_of(old), label_of(new))
         } else {
             (label_of(&old.join(&key)), label_of(&new.join(&key)))
         };
-        let os = o.map(|t| scan_text(&old_label, &old_label, &t, options));
-        let ns = n.map(|t| scan_text(&new_label, &new_label, &t, options));
+        let os = o.map(|t| scan_text_with(&old_label, &old_label, &t, options, &cx));
+        let ns = n.map(|t| scan_text_with(&new_label, &new_label, &t, options, &cx));
         let label = if ns.is_some() { new_label } else { old_label };
         let source =
             ns.as_ref().and_then(|s| s.source).or(os.as_ref().and_then(|s| s.source)).unwrap_or(SourceKind::Policy);

@@ -5,6 +5,7 @@
 pub mod authdetails;
 pub mod cloudformation;
 pub mod command;
+pub mod hcl_eval;
 pub mod output;
 pub mod plan;
 pub mod sarif;
@@ -16,7 +17,9 @@ use risk_core::output::v1::{Finding, Report};
 use risk_core::{PolicyType, ScoreOptions};
 use serde::Serialize;
 use serde_json::Value;
+use std::collections::HashMap;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock};
 
 /// Largest file `scan` reads: plans and authorization exports are far larger than one policy.
 pub const MAX_SCAN_BYTES: u64 = 64 * 1024 * 1024;
@@ -144,12 +147,184 @@ fn looks_like_policy_json(text: &str) -> bool {
         .any(|k| text.contains(k))
 }
 
-/// Find the policies in one file's text. `name` decides only between HCL and the rest.
+/// What reading one file may need from the files around it: the Terraform module of its
+/// directory (locals, variable defaults, policy documents in other files) and the files that
+/// `file()` / `templatefile()` read — from disk under the scanned paths, or from the texts of
+/// a git revision.
+pub struct Context {
+    source: Source,
+    modules: Mutex<HashMap<String, Arc<OnceLock<Arc<terraform::Module>>>>>,
+}
+
+enum Source {
+    /// Each file alone.
+    Alone,
+    /// Files on disk; reads stay under these (canonical) directories.
+    Disk(Vec<PathBuf>),
+    /// A revision's files by repository path.
+    Texts(Arc<HashMap<String, String>>),
+}
+
+impl Context {
+    /// Each file read alone (no module, no file reads).
+    pub fn alone() -> Self {
+        Context { source: Source::Alone, modules: Mutex::new(HashMap::new()) }
+    }
+
+    /// Files on disk under `paths` (a file's directory for a file): `file()` reads nothing
+    /// outside them, and no symbolic link leads out.
+    pub fn disk(paths: &[PathBuf]) -> Self {
+        let roots = paths
+            .iter()
+            .filter_map(|p| {
+                let dir = if p.is_dir() { p.clone() } else { p.parent().map(Path::to_path_buf).unwrap_or_default() };
+                let dir = if dir.as_os_str().is_empty() { PathBuf::from(".") } else { dir };
+                dir.canonicalize().ok()
+            })
+            .collect();
+        Context { source: Source::Disk(roots), modules: Mutex::new(HashMap::new()) }
+    }
+
+    /// A revision's files (repository path → text); files are looked up by their `uri`.
+    pub fn texts(files: Arc<HashMap<String, String>>) -> Self {
+        Context { source: Source::Texts(files), modules: Mutex::new(HashMap::new()) }
+    }
+
+    /// The key a file is known by in this context.
+    fn key<'a>(&self, label: &'a str, uri: &'a str) -> &'a str {
+        match self.source {
+            Source::Texts(_) => uri,
+            _ => label,
+        }
+    }
+
+    /// The Terraform module of the directory holding `key`.
+    fn module(&self, key: &str) -> Option<Arc<terraform::Module>> {
+        if matches!(self.source, Source::Alone) {
+            return None;
+        }
+        let dir = parent_of(key);
+        let cell = {
+            let mut map = self.modules.lock().unwrap_or_else(|e| e.into_inner());
+            map.entry(dir.clone()).or_default().clone()
+        };
+        Some(cell.get_or_init(|| Arc::new(self.build_module(&dir))).clone())
+    }
+
+    fn build_module(&self, dir: &str) -> terraform::Module {
+        let is_tf = |name: &str| name.to_ascii_lowercase().ends_with(".tf");
+        let mut files: Vec<(String, String)> = Vec::new();
+        match &self.source {
+            Source::Alone => {}
+            Source::Disk(_) => {
+                let list = std::fs::read_dir(if dir.is_empty() { "." } else { dir });
+                for entry in list.into_iter().flatten().flatten() {
+                    let name = entry.file_name().to_string_lossy().to_string();
+                    if !is_tf(&name) || !entry.file_type().is_ok_and(|t| t.is_file()) {
+                        continue;
+                    }
+                    let label = join(dir, &name);
+                    if let Ok(text) = read(Path::new(&label)) {
+                        files.push((label, text.strip_prefix('\u{feff}').unwrap_or(&text).to_string()));
+                    }
+                }
+            }
+            Source::Texts(map) => {
+                for (k, v) in map.iter() {
+                    if is_tf(k) && parent_of(k) == dir {
+                        files.push((k.clone(), v.strip_prefix('\u{feff}').unwrap_or(v).to_string()));
+                    }
+                }
+            }
+        }
+        files.sort();
+        let dir_owned = dir.to_string();
+        let reader: terraform::FileReader = match &self.source {
+            Source::Alone => Arc::new(|p: &str| Err(format!("`{p}` is not read"))),
+            Source::Disk(roots) => {
+                let roots = roots.clone();
+                Arc::new(move |p: &str| read_under(&roots, &dir_owned, p))
+            }
+            Source::Texts(map) => {
+                let map = map.clone();
+                Arc::new(move |p: &str| {
+                    let key = normalize(&resolve(&dir_owned, p));
+                    map.get(&key).cloned().ok_or_else(|| format!("`{p}` is not in the revision's scanned files"))
+                })
+            }
+        };
+        terraform::Module::new(dir, files, reader)
+    }
+}
+
+/// The directory part of a `/`-separated path ("" for none).
+fn parent_of(key: &str) -> String {
+    match key.rfind('/') {
+        Some(i) => key[..i].to_string(),
+        None => String::new(),
+    }
+}
+
+fn join(dir: &str, name: &str) -> String {
+    if dir.is_empty() || dir == "." {
+        name.to_string()
+    } else {
+        format!("{dir}/{name}")
+    }
+}
+
+/// A path as the configuration gives it, relative to the working directory when it starts
+/// with the module's own path (`${path.module}/…`), else to the module directory.
+fn resolve(dir: &str, p: &str) -> String {
+    if p.starts_with('/') || dir.is_empty() || dir == "." || p.starts_with(&format!("{dir}/")) {
+        p.to_string()
+    } else {
+        join(dir, p)
+    }
+}
+
+/// `a/./b/../c` → `a/c`.
+fn normalize(p: &str) -> String {
+    let mut parts: Vec<&str> = Vec::new();
+    for part in p.split('/') {
+        match part {
+            "" | "." => {}
+            ".." => {
+                parts.pop();
+            }
+            x => parts.push(x),
+        }
+    }
+    parts.join("/")
+}
+
+/// Read a file `file()` names, only if it is (after links are followed) under a scanned root.
+fn read_under(roots: &[PathBuf], dir: &str, p: &str) -> Result<String, String> {
+    let path = PathBuf::from(resolve(dir, p));
+    let real = path.canonicalize().map_err(|e| format!("cannot open {p}: {e}"))?;
+    if !roots.iter().any(|r| real.starts_with(r)) {
+        return Err(format!("`{p}` is outside the scanned paths"));
+    }
+    read(&real)
+}
+
+/// Find the policies in one file's text, read alone. `name` decides only between HCL and
+/// the rest.
 pub fn extract(name: &str, text: &str) -> Extracted {
+    extract_with(name, name, text, &Context::alone())
+}
+
+/// Find the policies in one file's text, with the files around it.
+pub fn extract_with(name: &str, uri: &str, text: &str, cx: &Context) -> Extracted {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     if name.to_ascii_lowercase().ends_with(".tf") {
         let mut ex = Extracted::of(SourceKind::Terraform);
-        if let Err(e) = terraform::extract(text, &mut ex) {
+        let key = cx.key(name, uri);
+        let result = match cx.module(key) {
+            Some(m) => terraform::extract_in(&m, key, text, &mut ex),
+            None => terraform::extract(text, &mut ex),
+        };
+        if let Err(e) = result {
             if text.contains("aws_iam") || text.contains("policy") {
                 return Extracted::failed(SourceKind::Terraform, e);
             }
@@ -330,9 +505,14 @@ pub struct FileScan {
     pub unresolved: Vec<Unresolved>,
 }
 
-/// Extract and score one file's text.
+/// Extract and score one file's text, read alone.
 pub fn scan_text(label: &str, uri: &str, text: &str, options: &ScoreOptions) -> FileScan {
-    let mut ex = extract(label, text);
+    scan_text_with(label, uri, text, options, &Context::alone())
+}
+
+/// Extract and score one file's text with the files around it.
+pub fn scan_text_with(label: &str, uri: &str, text: &str, options: &ScoreOptions, cx: &Context) -> FileScan {
+    let mut ex = extract_with(label, uri, text, cx);
     if matches!(ex.source, Some(SourceKind::Cloudformation | SourceKind::Terraform)) {
         for f in &mut ex.policies {
             if widen_arn_fields(&mut f.document) {

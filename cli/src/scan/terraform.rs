@@ -1,19 +1,25 @@
 //! Terraform HCL: `data "aws_iam_policy_document"` blocks rebuilt as policy JSON, and
-//! `jsonencode({…})`, heredoc or string JSON policies on IAM and resource-policy resources.
+//! `jsonencode({…})`, heredoc, `file()`/`templatefile()` or string JSON policies on IAM and
+//! resource-policy resources — read with the module around them.
 //!
-//! Nothing is evaluated: a reference, function call or `for` expression stays as the opaque
-//! string `${<expression>}`, which the engine treats as an unknown action or a specific
-//! resource. That under-counts what a variable could grant, so every such policy says so in
-//! its notes.
+//! A module is the `*.tf` files of one directory. Its `locals`, literal `variable` defaults,
+//! policy documents (also in other files of the module, and chained through
+//! `source_policy_documents` / `override_policy_documents`) and the policy files it reads are
+//! evaluated by [`super::hcl_eval`]; what cannot be known here (resource attributes, data
+//! sources, variables without a default) stays the opaque string `${<expression>}`, which the
+//! engine treats as an unknown action or a specific resource, and every such policy says so
+//! in its notes. A policy attribute whose whole value is unknown is listed as unresolved.
 
+use super::hcl_eval::{opaque, Eval, Lines, Scope, Val, V};
 use super::tree::{Kind, Node};
-use super::{FileError, Found};
-use hcl_edit::expr::{Expression, ObjectKey};
+use super::{Extracted, FileError, Found, Unresolved};
+use hcl_edit::expr::Expression;
 use hcl_edit::structure::{Block, Body};
-use hcl_edit::template::{Element, Template};
 use hcl_edit::Span;
 use risk_core::PolicyType;
-use std::collections::BTreeMap;
+use std::cell::RefCell;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 const OPAQUE_NOTE: &str = "dynamic Terraform values are kept as opaque `${…}` values";
 
@@ -34,239 +40,406 @@ pub(super) fn attributes(resource_type: &str) -> &'static [(&'static str, Policy
         | "aws_kms_key"
         | "aws_kms_replica_key"
         | "aws_ecr_repository_policy"
+        | "aws_ecr_registry_policy"
         | "aws_secretsmanager_secret_policy"
         | "aws_secretsmanager_secret"
         | "aws_s3_access_point"
-        | "aws_glacier_vault" => &[("policy", Resource)],
+        | "aws_s3control_access_point_policy"
+        | "aws_s3control_bucket_policy"
+        | "aws_glacier_vault"
+        | "aws_backup_vault_policy"
+        | "aws_efs_file_system_policy"
+        | "aws_cloudwatch_event_bus_policy"
+        | "aws_lambda_layer_version_permission"
+        | "aws_api_gateway_rest_api_policy"
+        | "aws_iot_policy" => &[("policy", Resource)],
+        "aws_api_gateway_rest_api" => &[("policy", Resource)],
+        "aws_vpc_endpoint" | "aws_vpc_endpoint_policy" => &[("policy", Resource)],
+        "aws_cloudwatch_log_resource_policy" => &[("policy_document", Resource)],
         "aws_opensearch_domain_policy" | "aws_elasticsearch_domain_policy" => &[("access_policies", Resource)],
+        "aws_opensearch_domain" | "aws_elasticsearch_domain" => &[("access_policies", Resource)],
+        "aws_ecr_repository_policy_document" => &[("policy", Resource)],
+        "aws_ssoadmin_permission_set_inline_policy" => &[("inline_policy", Identity)],
+        "aws_iam_user_policy_attachment" | "aws_iam_role_policy_attachment" => &[],
         _ => &[],
     }
 }
 
-/// Byte offset → 1-based line.
-struct Lines(Vec<usize>);
+/// Where `file()` and `templatefile()` read from: a path as the configuration gives it,
+/// relative to the module directory.
+pub type FileReader = Arc<dyn Fn(&str) -> Result<String, String> + Send + Sync>;
 
-impl Lines {
-    fn new(text: &str) -> Self {
-        Lines(text.bytes().enumerate().filter(|(_, b)| *b == b'\n').map(|(i, _)| i).collect())
-    }
-    fn at(&self, offset: usize) -> usize {
-        self.0.partition_point(|&nl| nl < offset) + 1
-    }
-    fn of(&self, s: &impl Span) -> usize {
-        s.span().map(|r| self.at(r.start)).unwrap_or(1)
-    }
+struct Unit {
+    label: String,
+    text: Arc<str>,
+    lines: Arc<Lines>,
+    body: Body,
 }
 
-struct Cx<'a> {
-    text: &'a str,
-    lines: Lines,
-    opaque: bool,
+/// The `*.tf` files of one directory, parsed once and shared by their scans.
+pub struct Module {
+    dir: String,
+    units: Vec<Unit>,
+    variables: HashMap<String, (usize, Option<Expression>)>,
+    locals: HashMap<String, (usize, Expression)>,
+    documents: HashMap<String, (usize, Block)>,
+    /// Which resource attribute uses which policy document, for its type and notes.
+    used_by: BTreeMap<String, Vec<(String, PolicyType)>>,
+    reader: FileReader,
 }
 
-impl Cx<'_> {
-    /// Source text of an expression, on one line.
-    fn src(&self, s: &impl Span) -> String {
-        let raw = s.span().and_then(|r| self.text.get(r)).unwrap_or("…");
-        raw.split_whitespace().collect::<Vec<_>>().join(" ")
-    }
-
-    fn opaque(&mut self, s: &impl Span) -> String {
-        self.opaque = true;
-        format!("${{{}}}", self.src(s))
-    }
-
-    /// A value as JSON-like node (for `jsonencode`).
-    fn node(&mut self, e: &Expression) -> Node {
-        let line = self.lines.of(e);
-        let kind = match e {
-            Expression::Null(_) => Kind::Null,
-            Expression::Bool(b) => Kind::Bool(*b.value()),
-            Expression::Number(n) => serde_json::from_str::<serde_json::Number>(&n.value().to_string())
-                .map(Kind::Num)
-                .unwrap_or_else(|_| Kind::Str(n.value().to_string())),
-            Expression::Array(a) => Kind::Seq(a.iter().map(|x| self.node(x)).collect()),
-            // hcl-edit refuses `Action` twice (the file does not parse) but keeps `Action` and
-            // `"Action"`, which Terraform reads as one key, the last: both are kept here, for
-            // `find_duplicate`.
-            Expression::Object(o) => Kind::Map(
-                o.iter()
-                    .map(|(k, v)| {
-                        let key = match k {
-                            ObjectKey::Ident(id) => id.as_str().to_string(),
-                            ObjectKey::Expression(x) => self.string(x),
-                        };
-                        let mut value = self.node(v.expr());
-                        value.key_line = self.lines.of(k);
-                        (key, value)
-                    })
-                    .collect(),
-            ),
-            Expression::Parenthesis(p) => return self.node(p.inner()),
-            Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
-                Kind::Str(self.string(e))
-            }
-            other => Kind::Str(self.opaque(other)),
+impl Module {
+    /// Parse `files` (label, text) of one directory; files that do not parse are left out
+    /// (their own scan reports the error).
+    pub fn new(dir: &str, files: Vec<(String, String)>, reader: FileReader) -> Module {
+        let mut m = Module {
+            dir: dir.to_string(),
+            units: Vec::new(),
+            variables: HashMap::new(),
+            locals: HashMap::new(),
+            documents: HashMap::new(),
+            used_by: BTreeMap::new(),
+            reader,
         };
-        Node::new(line, kind)
-    }
-
-    /// A scalar as a string: literals as written, templates with `${…}` kept, anything else opaque.
-    fn string(&mut self, e: &Expression) -> String {
-        match e {
-            Expression::String(s) => s.value().to_string(),
-            Expression::StringTemplate(t) => self.template(t, false),
-            Expression::HeredocTemplate(h) => self.template(&h.template, false),
-            Expression::Number(n) => n.value().to_string(),
-            Expression::Bool(b) => b.value().to_string(),
-            Expression::Parenthesis(p) => self.string(p.inner()),
-            other => self.opaque(other),
+        for (label, text) in files {
+            let Ok(body) = hcl_edit::parser::parse_body(&text) else { continue };
+            let lines = Arc::new(Lines::new(&text));
+            m.units.push(Unit { label, text: text.as_str().into(), lines, body });
         }
-    }
-
-    /// Render a template. With `json`, an interpolation outside a JSON string is quoted so
-    /// that `"Action": ${jsonencode(var.actions)}` still parses.
-    fn template(&mut self, t: &Template, json: bool) -> String {
-        let mut out = String::new();
-        let mut in_string = false;
-        for el in t.iter() {
-            match el {
-                Element::Literal(s) => {
-                    if json {
-                        let mut escaped = false;
-                        for c in s.chars() {
-                            if escaped {
-                                escaped = false;
-                            } else if c == '\\' && in_string {
-                                escaped = true;
-                            } else if c == '"' {
-                                in_string = !in_string;
+        for (i, u) in m.units.iter().enumerate() {
+            for block in u.body.blocks() {
+                match (block.ident.as_str(), label(block, 0), label(block, 1)) {
+                    ("variable", Some(name), _) => {
+                        let default = block.body.get_attribute("default").map(|a| a.value.clone());
+                        m.variables.insert(name.to_string(), (i, default));
+                    }
+                    ("locals", _, _) => {
+                        for a in block.body.attributes() {
+                            m.locals.insert(a.key.as_str().to_string(), (i, a.value.clone()));
+                        }
+                    }
+                    ("data", Some("aws_iam_policy_document"), Some(name)) => {
+                        m.documents.insert(name.to_string(), (i, block.clone()));
+                    }
+                    ("resource", Some(rtype), Some(name)) => {
+                        let base = format!("{rtype}.{name}");
+                        let mut uses = |e: &Expression, address: String, ptype: PolicyType| {
+                            let src = e.span().and_then(|r| u.text.get(r)).unwrap_or("");
+                            for doc in referenced_documents(src) {
+                                m.used_by.entry(doc).or_default().push((address.clone(), ptype));
+                            }
+                        };
+                        for (attr, ptype) in attributes(rtype) {
+                            if let Some(a) = block.body.get_attribute(attr) {
+                                let address =
+                                    if rtype == "aws_iam_role" { format!("{base}.{attr}") } else { base.clone() };
+                                uses(&a.value, address, *ptype);
+                            }
+                        }
+                        if rtype == "aws_iam_role" {
+                            for inline in block.body.get_blocks("inline_policy") {
+                                if let Some(a) = inline.body.get_attribute("policy") {
+                                    uses(&a.value, format!("{base}.inline_policy"), PolicyType::Identity);
+                                }
                             }
                         }
                     }
-                    out.push_str(s);
-                }
-                Element::Interpolation(i) => {
-                    let v = self.opaque(&i.expr);
-                    if json && !in_string {
-                        out.push('"');
-                        out.push_str(&v.replace('"', "'"));
-                        out.push('"');
-                    } else {
-                        out.push_str(&v.replace('"', "'"));
-                    }
-                }
-                Element::Directive(d) => {
-                    self.opaque = true;
-                    out.push_str(&format!("%{{{}}}", self.src(d.as_ref()).replace('"', "'")));
+                    _ => {}
                 }
             }
         }
-        out
+        m
     }
 
-    /// A list attribute (`actions`, `resources`, `identifiers`, `values`) as string nodes.
-    fn strings(&mut self, e: &Expression) -> Node {
-        let line = self.lines.of(e);
-        // `&{aws:username}` is how aws_iam_policy_document escapes IAM policy variables.
-        let iam = |s: String| s.replace("&{", "${");
-        match e {
-            Expression::Array(a) => Node::new(
-                line,
-                Kind::Seq(a.iter().map(|x| Node::new(self.lines.of(x), Kind::Str(iam(self.string(x))))).collect()),
-            ),
-            other => Node::new(line, Kind::Str(iam(self.string(other)))),
+    /// A module of one file's text alone (no other files, no file reads).
+    pub fn single(label: &str, text: &str) -> Module {
+        let reader: FileReader = Arc::new(|p: &str| Err(format!("`{p}` is not read when a file is scanned alone")));
+        Module::new("", vec![(label.to_string(), text.to_string())], reader)
+    }
+
+    fn unit(&self, label: &str) -> Option<usize> {
+        self.units.iter().position(|u| u.label == label)
+    }
+}
+
+/// `data.aws_iam_policy_document.NAME` references in an expression's source.
+fn referenced_documents(src: &str) -> Vec<String> {
+    let mut out = Vec::new();
+    let mut rest = src;
+    while let Some(i) = rest.find("data.aws_iam_policy_document.") {
+        rest = &rest[i + "data.aws_iam_policy_document.".len()..];
+        let name: String = rest.chars().take_while(|c| c.is_ascii_alphanumeric() || *c == '_' || *c == '-').collect();
+        if !name.is_empty() && !out.contains(&name) {
+            out.push(name);
         }
     }
+    out
 }
 
 fn label(b: &Block, i: usize) -> Option<&str> {
     b.labels.get(i).map(|l| l.as_str())
 }
 
-/// Find every policy in a `.tf` file. A syntax error is returned as `Err`.
-pub fn extract(text: &str, ex: &mut super::Extracted) -> Result<(), String> {
-    let (out, errors) = (&mut ex.policies, &mut ex.errors);
+/// A rendered policy document, its notes, and its unresolved parts (line, reason).
+type Rendered = (Val, Vec<String>, Vec<(usize, String)>);
+
+/// One instance of a block: its body, line, and the iterator it binds (`dynamic`).
+type Instance<'b> = (&'b Body, usize, Option<(String, Val)>);
+
+/// The module seen from one extraction: caches rendered documents, guards against cycles.
+struct ModScope<'m> {
+    m: &'m Module,
+    in_progress: RefCell<Vec<String>>,
+    docs: RefCell<HashMap<String, Option<Val>>>,
+}
+
+impl ModScope<'_> {
+    fn guarded<T>(&self, key: String, f: impl FnOnce() -> Option<T>) -> Option<T> {
+        if self.in_progress.borrow().contains(&key) {
+            return None; // a cycle: unknown
+        }
+        self.in_progress.borrow_mut().push(key);
+        let out = f();
+        self.in_progress.borrow_mut().pop();
+        out
+    }
+
+    fn in_unit<T>(&self, ev: &mut Eval<'_>, unit: usize, line: Option<usize>, f: impl FnOnce(&mut Eval<'_>) -> T) -> T {
+        let u = &self.m.units[unit];
+        ev.in_file(u.text.clone(), u.lines.clone(), line, f)
+    }
+
+    /// Render a policy document data source (with its chained sources) as a value.
+    fn render_document(&self, ev: &mut Eval<'_>, name: &str) -> Option<Rendered> {
+        let (unit, block) = self.m.documents.get(name)?;
+        self.guarded(format!("doc:{name}"), || {
+            let mut notes = Vec::new();
+            let mut unresolved = Vec::new();
+            let doc = self.in_unit(ev, *unit, None, |ev| {
+                let saved = ev.opaque;
+                ev.opaque = false;
+                let d = policy_document(ev, block, &mut notes, &mut unresolved);
+                if ev.opaque {
+                    notes.push(OPAQUE_NOTE.to_string());
+                }
+                ev.opaque |= saved;
+                d
+            });
+            Some((doc, notes, unresolved))
+        })
+    }
+}
+
+impl Scope for ModScope<'_> {
+    fn variable(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val> {
+        let (unit, default) = self.m.variables.get(name)?;
+        let default = default.as_ref()?;
+        self.guarded(format!("var:{name}"), || {
+            let v = self.in_unit(ev, *unit, Some(line), |ev| ev.eval(default));
+            // A default that refers to anything is not literal (Terraform refuses it anyway).
+            (!v.has_unknown()).then_some(v)
+        })
+    }
+
+    fn local(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val> {
+        let (unit, expr) = self.m.locals.get(name)?;
+        self.guarded(format!("local:{name}"), || {
+            let same_unit = ev_unit_matches(self.m, *unit, ev);
+            let fixed = if same_unit { None } else { Some(line) };
+            Some(self.in_unit(ev, *unit, fixed, |ev| ev.eval(expr)))
+        })
+    }
+
+    fn policy_document(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val> {
+        if let Some(cached) = self.docs.borrow().get(name) {
+            return cached.clone();
+        }
+        let rendered = self.render_document(ev, name);
+        let out = rendered.map(|(mut doc, notes, unresolved)| {
+            doc.relocate(line);
+            let _ = (notes, unresolved); // reported where the document itself is scored
+            let json = Val::new(line, V::Json(Box::new(doc)));
+            Val::new(line, V::Obj(vec![("json".into(), json.clone()), ("minified_json".into(), json)]))
+        });
+        self.docs.borrow_mut().insert(name.to_string(), out.clone());
+        out
+    }
+
+    fn read_file(&self, path: &str) -> Result<String, String> {
+        (self.m.reader)(path)
+    }
+
+    fn module_path(&self) -> String {
+        if self.m.dir.is_empty() {
+            ".".into()
+        } else {
+            self.m.dir.clone()
+        }
+    }
+}
+
+/// Is the evaluator reading this unit's text now? (A local declared in the file being read
+/// keeps its own lines; one from another file takes the line that uses it.)
+fn ev_unit_matches(m: &Module, unit: usize, ev: &Eval<'_>) -> bool {
+    ev.is_text(&m.units[unit].text)
+}
+
+/// Find every policy in a `.tf` file read alone. A syntax error is returned as `Err`.
+pub fn extract(text: &str, ex: &mut Extracted) -> Result<(), String> {
+    let module = Module::single("main.tf", text);
+    extract_in(&module, "main.tf", text, ex)
+}
+
+/// Find every policy in the file `label` of `module`. When the module holds another text
+/// under that label (an older version of the file), this text is read in its place.
+pub fn extract_in(module: &Module, file: &str, text: &str, ex: &mut Extracted) -> Result<(), String> {
     let body = hcl_edit::parser::parse_body(text).map_err(|e| format!("not valid HCL: {}", e.to_string().trim()))?;
-    let mut cx = Cx { text, lines: Lines::new(text), opaque: false };
-    // Which resource attribute uses which policy-document data source, for its type and notes.
-    let mut used_by: BTreeMap<String, Vec<(String, PolicyType)>> = BTreeMap::new();
+    let owned;
+    let module = match module.unit(file) {
+        Some(i) if &*module.units[i].text == text => module,
+        _ => {
+            let mut files: Vec<(String, String)> = module
+                .units
+                .iter()
+                .filter(|u| u.label != file)
+                .map(|u| (u.label.clone(), u.text.to_string()))
+                .collect();
+            files.push((file.to_string(), text.to_string()));
+            owned = Module::new(&module.dir, files, module.reader.clone());
+            &owned
+        }
+    };
+    let unit = module.unit(file).ok_or("the file could not be read as HCL")?;
+    let _ = body;
+    let scope = ModScope { m: module, in_progress: RefCell::new(Vec::new()), docs: RefCell::new(HashMap::new()) };
+    let u = &module.units[unit];
+    let mut ev = Eval::new(&scope, u.text.clone(), u.lines.clone());
     let mut found: Vec<Found> = Vec::new();
-    for block in body.blocks() {
+    for block in u.body.blocks() {
         match (block.ident.as_str(), label(block, 0), label(block, 1)) {
             ("resource", Some(rtype), Some(name)) => {
                 let base = format!("{rtype}.{name}");
-                for (attr, ptype) in attributes(rtype) {
-                    let Some(a) = block.body.get_attribute(attr) else { continue };
-                    let address = if rtype == "aws_iam_role" { format!("{base}.{attr}") } else { base.clone() };
-                    policy_attribute(
-                        &mut cx,
-                        &a.value,
-                        address,
-                        *ptype,
-                        principal_of(rtype, name),
-                        &mut found,
-                        errors,
-                        &mut used_by,
-                    );
-                }
-                if rtype == "aws_iam_role" {
-                    for inline in block.body.get_blocks("inline_policy") {
-                        let Some(a) = inline.body.get_attribute("policy") else { continue };
-                        let pname = inline.body.get_attribute("name").map(|n| cx.string(&n.value)).unwrap_or_default();
-                        let address = format!("{base}.inline_policy[{pname}]");
-                        policy_attribute(
-                            &mut cx,
-                            &a.value,
-                            address,
-                            PolicyType::Identity,
-                            principal_of(rtype, name),
-                            &mut found,
-                            errors,
-                            &mut used_by,
-                        );
+                let instances = resource_instances(&mut ev, block, &base);
+                for (address_base, each) in instances {
+                    let bound = each.is_some();
+                    if let Some(each) = each {
+                        ev.bind("each", each);
+                    }
+                    for (attr, ptype) in attributes(rtype) {
+                        let Some(a) = block.body.get_attribute(attr) else { continue };
+                        let address = if rtype == "aws_iam_role" {
+                            format!("{address_base}.{attr}")
+                        } else {
+                            address_base.clone()
+                        };
+                        policy_attribute(&mut ev, &a.value, address, *ptype, principal_of(rtype, name), &mut found, ex);
+                    }
+                    if rtype == "aws_iam_role" {
+                        for inline in block.body.get_blocks("inline_policy") {
+                            let Some(a) = inline.body.get_attribute("policy") else { continue };
+                            let pname = inline
+                                .body
+                                .get_attribute("name")
+                                .and_then(|n| ev.eval(&n.value).v.text())
+                                .unwrap_or_default();
+                            let address = format!("{address_base}.inline_policy[{pname}]");
+                            policy_attribute(
+                                &mut ev,
+                                &a.value,
+                                address,
+                                PolicyType::Identity,
+                                principal_of(rtype, name),
+                                &mut found,
+                                ex,
+                            );
+                        }
+                    }
+                    if bound {
+                        ev.unbind(1);
                     }
                 }
             }
             ("data", Some("aws_iam_policy_document"), Some(name)) => {
-                cx.opaque = false;
-                let mut notes = Vec::new();
-                let doc = policy_document(&mut cx, block, &mut notes);
-                if cx.opaque {
-                    notes.push(OPAQUE_NOTE.to_string());
-                }
+                let Some((doc, mut notes, unresolved)) = scope.render_document(&mut ev, name) else { continue };
                 let address = format!("data.aws_iam_policy_document.{name}");
-                if doc.get("Statement").and_then(Node::as_seq).is_none_or(|s| s.is_empty()) {
+                for (line, reason) in unresolved {
+                    ex.unresolved.push(Unresolved::new(line, address.clone(), reason));
+                }
+                let node = doc.to_node();
+                if node.get("Statement").and_then(Node::as_seq).is_none_or(|s| s.is_empty()) {
+                    if !ex.unresolved.iter().any(|u| u.address == address) {
+                        ex.unresolved.push(Unresolved::new(
+                            doc.line,
+                            address,
+                            "the document has no statement this module fixes: its statements come from \
+                             values given where the module is used; scan the calling configuration or a plan"
+                                .to_string(),
+                        ));
+                    }
+                    continue;
+                }
+                if let Some(users) = module.used_by.get(name) {
+                    for (addr, _) in users {
+                        notes.push(format!("used by `{addr}`"));
+                    }
+                }
+                let policy_type = module.used_by.get(name).and_then(|users| {
+                    let types: Vec<PolicyType> = users.iter().map(|(_, t)| *t).collect();
+                    types.iter().all(|t| *t == types[0]).then(|| types[0])
+                });
+                if let Some(d) = super::tree::find_duplicate(&node) {
+                    ex.errors.push(FileError::duplicate(&d, Some(address)));
                     continue;
                 }
                 found.push(Found {
                     address,
                     principal: None,
-                    line: cx.lines.of(block),
-                    statement_lines: super::tree::statement_lines(&doc),
-                    policy_type: None,
-                    document: doc.to_value(),
+                    line: ev.line_of(block),
+                    statement_lines: super::tree::statement_lines(&node),
+                    policy_type,
+                    document: node.to_value(),
                     notes,
                 });
             }
             _ => {}
         }
     }
-    for f in &mut found {
-        let Some(name) = f.address.strip_prefix("data.aws_iam_policy_document.") else { continue };
-        if let Some(users) = used_by.get(name) {
-            let types: Vec<PolicyType> = users.iter().map(|(_, t)| *t).collect();
-            if types.iter().all(|t| *t == types[0]) {
-                f.policy_type = Some(types[0]);
-            }
-            for (addr, _) in users {
-                f.notes.push(format!("used by `{addr}`"));
-            }
+    found.sort_by_key(|f| f.line);
+    ex.policies.extend(found);
+    Ok(())
+}
+
+/// A resource's instances: one (no `for_each`), or one per element of a known `for_each`
+/// with `each` bound; an unknown `for_each` gives one instance with `each` unknown.
+fn resource_instances(ev: &mut Eval<'_>, block: &Block, base: &str) -> Vec<(String, Option<Val>)> {
+    let Some(fe) = block.body.get_attribute("for_each") else { return vec![(base.to_string(), None)] };
+    let line = ev.line_of(&fe.value);
+    let coll = ev.eval(&fe.value);
+    let each = |k: Val, v: Val| Val::new(line, V::Obj(vec![("key".into(), k), ("value".into(), v)]));
+    let items: Option<Vec<(Val, Val)>> = match &coll.v {
+        // `for_each` over a set of strings: key and value are the element.
+        V::List(items) => Some(items.iter().map(|v| (v.clone(), v.clone())).collect()),
+        V::Obj(entries) => {
+            Some(entries.iter().map(|(k, v)| (Val::new(v.line, V::Str(k.clone())), v.clone())).collect())
+        }
+        _ => None,
+    };
+    match items {
+        Some(items) if !items.is_empty() => items
+            .into_iter()
+            .map(|(k, v)| {
+                let key = k.v.text().unwrap_or_default();
+                (format!("{base}[\"{key}\"]"), Some(each(k, v)))
+            })
+            .collect(),
+        _ => {
+            let src = ev.src(&fe.value);
+            vec![(
+                base.to_string(),
+                Some(each(Val::unknown(line, format!("{src} key")), Val::unknown(line, "each.value"))),
+            )]
         }
     }
-    found.sort_by_key(|f| f.line);
-    out.extend(found);
-    Ok(())
 }
 
 fn principal_of(rtype: &str, name: &str) -> Option<String> {
@@ -276,69 +449,103 @@ fn principal_of(rtype: &str, name: &str) -> Option<String> {
     }
 }
 
-#[allow(clippy::too_many_arguments)]
+/// Read a policy attribute: a document to score, a reference to a policy document data
+/// source (scored there), or an unresolved value.
 fn policy_attribute(
-    cx: &mut Cx<'_>,
+    ev: &mut Eval<'_>,
     e: &Expression,
     address: String,
     ptype: PolicyType,
     principal: Option<String>,
     out: &mut Vec<Found>,
-    errors: &mut Vec<FileError>,
-    used_by: &mut BTreeMap<String, Vec<(String, PolicyType)>>,
+    ex: &mut Extracted,
 ) {
-    cx.opaque = false;
-    let line = cx.lines.of(e);
+    let line = ev.line_of(e);
+    let src = ev.src(e);
+    if !referenced_documents(&src).is_empty() && !src.contains("jsonencode") && !src.contains("templatefile") {
+        // `data.aws_iam_policy_document.NAME.json`: scored at the data block.
+        return;
+    }
+    ev.opaque = false;
+    ev.defaults.clear();
+    ev.chose = false;
+    ev.files.clear();
+    ev.missing_files.clear();
+    let mut notes = Vec::new();
     let doc: Node = match e {
-        Expression::FuncCall(f) if f.name.name.as_str() == "jsonencode" && f.args.len() == 1 => {
-            let Some(arg) = f.args.get(0) else { return };
-            let n = cx.node(arg);
-            if !n.is_map() {
-                return; // `jsonencode(local.policy)`: nothing literal to score
-            }
-            n
-        }
-        Expression::Parenthesis(p) => {
-            return policy_attribute(cx, p.inner(), address, ptype, principal, out, errors, used_by)
-        }
-        Expression::String(_) | Expression::StringTemplate(_) | Expression::HeredocTemplate(_) => {
+        // A JSON heredoc or string template: rendered with JSON-aware quoting of unknowns.
+        Expression::HeredocTemplate(_) | Expression::StringTemplate(_) if !single_interpolation(e) => {
             let (text, first_line) = match e {
-                Expression::HeredocTemplate(h) => (cx.template(&h.template, true), line + 1),
-                Expression::StringTemplate(t) => (cx.template(t, true), line),
-                _ => (cx.string(e), line),
+                Expression::HeredocTemplate(h) => (ev.render(&h.template, true), line + 1),
+                Expression::StringTemplate(t) => (ev.render(t, true), line),
+                _ => return,
             };
-            if text.trim().is_empty() {
-                return;
-            }
-            match super::tree::parse_json(&text) {
-                Ok(mut n) => {
+            match parse_document(&text, &address, line, ex) {
+                Some(mut n) => {
                     n.shift_lines(first_line - 1);
                     n
                 }
-                Err(msg) => {
-                    errors.push(FileError::new(Some(line), Some(address), format!("policy is {msg}")));
+                None => return,
+            }
+        }
+        _ => {
+            let v = ev.eval(e);
+            match v.v {
+                V::Null => return,
+                V::Json(inner) => inner.to_node(),
+                V::Str(text) => {
+                    let mut n = match parse_document(&text, &address, line, ex) {
+                        Some(n) => n,
+                        None => return,
+                    };
+                    if matches!(e, Expression::String(_)) {
+                        n
+                    } else {
+                        // From a file, a local or a template elsewhere: its lines are not this file's.
+                        relocate_node(&mut n, line);
+                        n
+                    }
+                }
+                V::Unknown(what) => {
+                    let mut reason = format!(
+                        "`{what}` is not known from this module (a variable without a default, a resource \
+                         attribute, a data source or a module output); scan the configuration that sets it, or a plan"
+                    );
+                    if let Some(p) = ev.missing_files.first() {
+                        reason = format!("`{p}` cannot be read here (not a file in the scanned tree)");
+                    }
+                    ex.unresolved.push(Unresolved::new(line, address, reason));
+                    return;
+                }
+                _ => {
+                    ex.errors.push(FileError::new(
+                        Some(line),
+                        Some(address),
+                        "policy is not a JSON document (an HCL object or list; wrap it in `jsonencode(…)`)".into(),
+                    ));
                     return;
                 }
             }
         }
-        other => {
-            // `data.aws_iam_policy_document.NAME.json`: scored at the data block.
-            let src = cx.src(other);
-            if let Some(rest) = src.strip_prefix("data.aws_iam_policy_document.") {
-                if let Some(name) = rest.strip_suffix(".json").or_else(|| rest.strip_suffix(".minified_json")) {
-                    used_by.entry(name.to_string()).or_default().push((address, ptype));
-                }
-            }
-            return;
-        }
     };
     if let Some(d) = super::tree::find_duplicate(&doc) {
-        errors.push(FileError::duplicate(&d, Some(address)));
+        ex.errors.push(FileError::duplicate(&d, Some(address)));
         return;
     }
-    let mut notes = Vec::new();
-    if cx.opaque {
+    if doc.get("Statement").is_none() && doc.is_map() && doc.entries().is_empty() {
+        return;
+    }
+    for f in &ev.files {
+        notes.push(format!("read from `{f}`"));
+    }
+    if ev.opaque {
         notes.push(OPAQUE_NOTE.to_string());
+    }
+    for v in &ev.defaults {
+        notes.push(format!("`var.{v}` is read at its default; a caller may pass another value"));
+    }
+    if ev.chose {
+        notes.push("a value chosen by an unknown condition is read as every branch may give".into());
     }
     out.push(Found {
         address,
@@ -351,147 +558,408 @@ fn policy_attribute(
     });
 }
 
-/// Append `more` to the values of a condition key (both made lists).
-fn merge_values(existing: &mut Node, more: Node) {
-    let line = existing.line;
-    let as_list = |n: Node| match n.kind {
-        Kind::Seq(items) => items,
-        other => vec![Node::new(n.line, other)],
+fn single_interpolation(e: &Expression) -> bool {
+    use hcl_edit::template::Element;
+    let t = match e {
+        Expression::StringTemplate(t) => t.iter().collect::<Vec<_>>(),
+        Expression::HeredocTemplate(h) => h.template.iter().collect::<Vec<_>>(),
+        _ => return false,
     };
-    let mut items = as_list(std::mem::replace(existing, Node::new(line, Kind::Null)));
-    items.extend(as_list(more));
-    *existing = Node::new(line, Kind::Seq(items));
+    matches!(t.as_slice(), [Element::Interpolation(_)])
 }
 
-/// Rebuild the JSON policy an `aws_iam_policy_document` data source renders.
-fn policy_document(cx: &mut Cx<'_>, block: &Block, notes: &mut Vec<String>) -> Node {
-    let line = cx.lines.of(block);
-    let mut top: Vec<(String, Node)> = Vec::new();
-    let body = &block.body;
-    let version = body.get_attribute("version").map(|a| cx.string(&a.value)).unwrap_or_else(|| "2012-10-17".into());
-    top.push(("Version".into(), Node::new(line, Kind::Str(version))));
-    if let Some(a) = body.get_attribute("policy_id") {
-        let id = cx.string(&a.value);
-        top.push(("Id".into(), Node::new(cx.lines.of(a), Kind::Str(id))));
+fn parse_document(text: &str, address: &str, line: usize, ex: &mut Extracted) -> Option<Node> {
+    if text.trim().is_empty() {
+        return None;
     }
-    for attr in ["source_policy_documents", "override_policy_documents", "source_json", "override_json"] {
-        if body.get_attribute(attr).is_some() {
-            notes.push(format!("`{attr}` merges documents that are not resolved here"));
+    match super::tree::parse_json(text) {
+        Ok(n) => Some(n),
+        Err(msg) => {
+            ex.errors.push(FileError::new(Some(line), Some(address.to_string()), format!("policy is {msg}")));
+            None
         }
     }
-    let mut statements = Vec::new();
+}
+
+fn relocate_node(n: &mut Node, line: usize) {
+    n.line = line;
+    if n.key_line != 0 {
+        n.key_line = line;
+    }
+    match &mut n.kind {
+        Kind::Seq(items) => items.iter_mut().for_each(|i| relocate_node(i, line)),
+        Kind::Map(entries) => entries.iter_mut().for_each(|(_, v)| relocate_node(v, line)),
+        Kind::Tagged(_, inner) => relocate_node(inner, line),
+        _ => {}
+    }
+}
+
+/// Append `more` to the values of a condition key (both made lists).
+fn merge_values(existing: &mut Val, more: Val) {
+    let line = existing.line;
+    let as_list = |n: Val| match n.v {
+        V::List(items) => items,
+        other => vec![Val::new(n.line, other)],
+    };
+    let mut items = as_list(std::mem::replace(existing, Val::new(line, V::Null)));
+    items.extend(as_list(more));
+    *existing = Val::new(line, V::List(items));
+}
+
+/// The instances of a block, static or `dynamic`: each body with its iterator bound.
+/// A `dynamic` block over an unknown collection, or over one that is empty only because a
+/// variable is at its default, gives one instance with the iterator unknown: what a caller
+/// may pass is read, not dropped.
+fn instances<'b>(ev: &mut Eval<'_>, body: &'b Body, ident: &str, notes: &mut Vec<String>) -> Vec<Instance<'b>> {
+    let mut out = Vec::new();
     for b in body.blocks() {
         match (b.ident.as_str(), label(b, 0)) {
-            ("statement", _) => statements.push(statement(cx, &b.body, cx.lines.of(b))),
-            ("dynamic", Some("statement")) => {
-                if let Some(content) = b.body.get_blocks("content").next() {
-                    cx.opaque = true;
-                    notes.push("a `dynamic \"statement\"` block is scored once, with its values opaque".into());
-                    statements.push(statement(cx, &content.body, cx.lines.of(b)));
+            (i, _) if i == ident => out.push((&b.body, ev.line_of(b), None)),
+            ("dynamic", Some(l)) if l == ident => {
+                let Some(content) = b.body.get_blocks("content").next() else { continue };
+                let iterator =
+                    b.body.get_attribute("iterator").map(|a| ev.src(&a.value)).unwrap_or_else(|| ident.to_string());
+                let line = ev.line_of(b);
+                let Some(fe) = b.body.get_attribute("for_each") else { continue };
+                let before = ev.default_reads;
+                let coll = ev.eval(&fe.value);
+                let from_default = ev.default_reads > before;
+                let iter_val = |k: Val, v: Val| Val::new(line, V::Obj(vec![("key".into(), k), ("value".into(), v)]));
+                let items: Option<Vec<(Val, Val)>> = match &coll.v {
+                    V::List(items) => Some(
+                        items.iter().enumerate().map(|(i, v)| (Val::new(line, V::Num(i.into())), v.clone())).collect(),
+                    ),
+                    V::Obj(entries) => {
+                        Some(entries.iter().map(|(k, v)| (Val::new(line, V::Str(k.clone())), v.clone())).collect())
+                    }
+                    V::Null => Some(Vec::new()),
+                    _ => None,
+                };
+                match items {
+                    Some(items) if !items.is_empty() => {
+                        for (k, v) in items {
+                            out.push((&content.body, line, Some((iterator.clone(), iter_val(k, v)))));
+                        }
+                    }
+                    Some(_) if !from_default => {} // literally empty: no block
+                    _ => {
+                        let src = ev.src(&fe.value);
+                        notes.push(format!(
+                            "`dynamic \"{ident}\"` over `{src}` is read once with its values unknown (what a caller may pass)"
+                        ));
+                        ev.opaque = true;
+                        let it = iter_val(
+                            Val::unknown(line, format!("{iterator}.key")),
+                            Val::unknown(line, format!("{iterator}.value")),
+                        );
+                        out.push((&content.body, line, Some((iterator, it))));
+                    }
                 }
             }
             _ => {}
         }
     }
-    top.push(("Statement".into(), Node::new(line, Kind::Seq(statements))));
-    Node::new(line, Kind::Map(top))
+    out
 }
 
-fn statement(cx: &mut Cx<'_>, body: &Body, line: usize) -> Node {
-    let mut st: Vec<(String, Node)> = Vec::new();
-    if let Some(a) = body.get_attribute("sid") {
-        let sid = cx.string(&a.value);
-        st.push(("Sid".into(), Node::new(cx.lines.of(a), Kind::Str(sid))));
+/// Rebuild the JSON policy an `aws_iam_policy_document` data source renders, with its
+/// `source_policy_documents` / `override_policy_documents` merged as the provider merges them.
+fn policy_document(
+    ev: &mut Eval<'_>,
+    block: &Block,
+    notes: &mut Vec<String>,
+    unresolved: &mut Vec<(usize, String)>,
+) -> Val {
+    let line = ev.line_of(block);
+    let body = &block.body;
+    let mut top: Vec<(String, Val)> = Vec::new();
+    let version =
+        body.get_attribute("version").and_then(|a| ev.eval(&a.value).v.text()).unwrap_or_else(|| "2012-10-17".into());
+    top.push(("Version".into(), Val::new(line, V::Str(version))));
+    if let Some(a) = body.get_attribute("policy_id") {
+        let id = ev.eval(&a.value);
+        top.push(("Id".into(), id));
     }
-    let effect = match body.get_attribute("effect") {
-        Some(a) => {
-            let e = cx.string(&a.value);
-            // An unknown effect is assumed to allow: the risk is what it could grant.
-            if e == "Deny" {
-                e
-            } else {
-                "Allow".into()
+    let mut statements: Vec<Val> = Vec::new();
+    // Sources first, in order; then this document's statements replace those with the same
+    // `sid`; then the overrides replace again (or are appended).
+    for attr in ["source_policy_documents", "source_json"] {
+        for d in documents_of(ev, body, attr, notes, unresolved) {
+            merge_statements(&mut statements, d);
+        }
+    }
+    let mut own = Vec::new();
+    for (sbody, sline, it) in instances(ev, body, "statement", notes) {
+        let bound = it.is_some();
+        if let Some((name, v)) = it {
+            ev.bind(&name, v);
+        }
+        if let Some(st) = statement(ev, sbody, sline, notes) {
+            own.push(st);
+        }
+        if bound {
+            ev.unbind(1);
+        }
+    }
+    merge_statements(&mut statements, own);
+    for attr in ["override_policy_documents", "override_json"] {
+        for d in documents_of(ev, body, attr, notes, unresolved) {
+            merge_statements(&mut statements, d);
+        }
+    }
+    top.push(("Statement".into(), Val::new(line, V::List(statements))));
+    Val::new(line, V::Obj(top))
+}
+
+/// The statements of each document a merge attribute names; what cannot be read is noted and
+/// listed as unresolved (part of the policy is then not scored).
+fn documents_of(
+    ev: &mut Eval<'_>,
+    body: &Body,
+    attr: &str,
+    notes: &mut Vec<String>,
+    unresolved: &mut Vec<(usize, String)>,
+) -> Vec<Vec<Val>> {
+    let Some(a) = body.get_attribute(attr) else { return Vec::new() };
+    let line = ev.line_of(&a.value);
+    let v = ev.eval(&a.value);
+    let items = match v.v {
+        V::List(items) => items,
+        V::Null => return Vec::new(),
+        other => vec![Val::new(v.line, other)],
+    };
+    let mut out = Vec::new();
+    for item in items {
+        let doc = match item.v {
+            V::Json(inner) => Some(*inner),
+            V::Str(text) => super::tree::parse_json(&text).ok().map(|n| {
+                let mut v = Val::from_node(&n);
+                v.relocate(line);
+                v
+            }),
+            V::Null => continue,
+            _ => None,
+        };
+        match doc.as_ref().and_then(|d| d.get("Statement")) {
+            Some(st) => {
+                let list = match &st.v {
+                    V::List(items) => items.clone(),
+                    _ => vec![st.clone()],
+                };
+                notes.push(format!("`{attr}` merged"));
+                out.push(list);
+            }
+            None => {
+                let what = ev.src(&a.value);
+                unresolved.push((line, format!("`{attr}` includes a document not known from this module (`{what}`); its statements are not scored")));
             }
         }
-        None => "Allow".into(),
-    };
-    st.push(("Effect".into(), Node::new(line, Kind::Str(effect))));
-    for (attr, key) in [
-        ("actions", "Action"),
-        ("not_actions", "NotAction"),
-        ("resources", "Resource"),
-        ("not_resources", "NotResource"),
-    ] {
-        if let Some(a) = body.get_attribute(attr) {
-            let v = cx.strings(&a.value);
-            st.push((key.into(), v));
+    }
+    out
+}
+
+/// The provider's merge: a statement with a `Sid` already present replaces it, others append.
+fn merge_statements(into: &mut Vec<Val>, more: Vec<Val>) {
+    for st in more {
+        let sid = st.get("Sid").and_then(|s| s.v.text()).filter(|s| !s.is_empty());
+        match sid
+            .and_then(|sid| into.iter().position(|x| x.get("Sid").and_then(|s| s.v.text()).as_deref() == Some(&sid)))
+        {
+            Some(i) => into[i] = st,
+            None => into.push(st),
         }
     }
+}
+
+/// A list attribute (`actions`, `resources`, `identifiers`, `values`) as a list of strings,
+/// `None` when unset (null). `&{aws:username}` is how the data source escapes IAM variables.
+fn strings(ev: &mut Eval<'_>, e: &Expression) -> Option<Val> {
+    let before = ev.default_reads;
+    let v = ev.eval(e);
+    let line = v.line;
+    let empty = matches!(&v.v, V::List(items) if items.is_empty());
+    if empty && ev.default_reads > before {
+        // Empty only at a variable's default: the values a caller passes are unknown here.
+        ev.opaque = true;
+        return Some(Val::new(line, V::List(vec![Val::new(line, V::Str(opaque(&ev.src(e))))])));
+    }
+    let one = |ev: &mut Eval<'_>, x: &Val| -> Val {
+        match &x.v {
+            V::Unknown(src) => {
+                ev.opaque = true;
+                Val::new(x.line, V::Str(opaque(src)))
+            }
+            other => Val::new(x.line, V::Str(other.text().unwrap_or_default().replace("&{", "${"))),
+        }
+    };
+    match &v.v {
+        V::Null => None,
+        V::List(items) => {
+            Some(Val::new(line, V::List(items.iter().filter(|x| !x.is_null()).map(|x| one(ev, x)).collect())))
+        }
+        _ => Some(Val::new(line, V::List(vec![one(ev, &v)]))),
+    }
+}
+
+/// Is every value in this list or principal map an unknown (`${…}` other than an IAM policy
+/// variable)?
+fn all_opaque(v: &Val) -> bool {
+    match &v.v {
+        V::List(items) => !items.is_empty() && items.iter().all(all_opaque),
+        V::Obj(entries) => !entries.is_empty() && entries.iter().all(|(_, x)| all_opaque(x)),
+        V::Str(t) => t.starts_with("${") && t.ends_with('}') && !t.to_ascii_lowercase().starts_with("${aws:"),
+        V::Unknown(_) => true,
+        _ => false,
+    }
+}
+
+/// One `statement` block as a policy statement; `None` when a `Deny` cannot be relied on.
+fn statement(ev: &mut Eval<'_>, body: &Body, line: usize, notes: &mut Vec<String>) -> Option<Val> {
+    let chose_before = ev.chose;
+    ev.chose = false;
+    let mut st: Vec<(String, Val)> = Vec::new();
+    if let Some(a) = body.get_attribute("sid") {
+        let sid = ev.eval(&a.value);
+        if let Some(s) = sid.v.text() {
+            st.push(("Sid".into(), Val::new(sid.line, V::Str(s))));
+        }
+    }
+    // An unknown or unset effect is assumed to allow: the risk is what it could grant.
+    let deny = body.get_attribute("effect").and_then(|a| ev.eval(&a.value).v.text()).as_deref() == Some("Deny");
+    st.push(("Effect".into(), Val::new(line, V::Str(if deny { "Deny" } else { "Allow" }.into()))));
+    let mut pairs: Vec<(&str, &str, Option<Val>, Option<Val>)> = Vec::new();
+    for (attr, not_attr, key, not_key) in
+        [("actions", "not_actions", "Action", "NotAction"), ("resources", "not_resources", "Resource", "NotResource")]
+    {
+        let pos = body.get_attribute(attr).and_then(|a| strings(ev, &a.value));
+        let neg = body.get_attribute(not_attr).and_then(|a| strings(ev, &a.value));
+        pairs.push((key, not_key, pos, neg));
+    }
     for (ident, key) in [("principals", "Principal"), ("not_principals", "NotPrincipal")] {
-        let mut by_type: Vec<(String, Node)> = Vec::new();
+        let mut by_type: Vec<(String, Val)> = Vec::new();
         let mut star = false;
-        let blocks: Vec<&Body> = body
-            .blocks()
-            .filter_map(|b| match (b.ident.as_str(), label(b, 0)) {
-                (i, _) if i == ident => Some(&b.body),
-                ("dynamic", Some(l)) if l == ident => b.body.get_blocks("content").next().map(|c| &c.body),
-                _ => None,
-            })
-            .collect();
-        let pline = line;
-        for pb in blocks {
-            let ptype = pb.get_attribute("type").map(|a| cx.string(&a.value)).unwrap_or_else(|| "AWS".into());
+        let mut any = false;
+        for (pb, pline, it) in instances(ev, body, ident, notes) {
+            any = true;
+            let bound = it.is_some();
+            if let Some((name, v)) = it {
+                ev.bind(&name, v);
+            }
+            let ptype =
+                pb.get_attribute("type").and_then(|a| ev.eval(&a.value).v.text()).unwrap_or_else(|| "AWS".into());
             let ptype = if ptype.starts_with("${") { "AWS".to_string() } else { ptype };
-            let ids = match pb.get_attribute("identifiers") {
-                Some(a) => cx.strings(&a.value),
-                None => Node::new(pline, Kind::Seq(Vec::new())),
-            };
+            let ids = pb.get_attribute("identifiers").and_then(|a| strings(ev, &a.value));
+            if bound {
+                ev.unbind(1);
+            }
             if ptype == "*" {
                 star = true;
                 continue;
             }
-            let ids: Vec<Node> = match ids.kind {
-                Kind::Seq(items) => items,
-                other => vec![Node::new(ids.line, other)],
+            let ids: Vec<Val> = match ids.map(|v| v.v) {
+                Some(V::List(items)) => items,
+                _ => Vec::new(),
             };
             match by_type.iter_mut().find(|(t, _)| *t == ptype) {
-                Some((_, Node { kind: Kind::Seq(existing), .. })) => existing.extend(ids),
-                _ => by_type.push((ptype, Node::new(pline, Kind::Seq(ids)))),
+                Some((_, Val { v: V::List(existing), .. })) => existing.extend(ids),
+                _ => by_type.push((ptype, Val::new(pline, V::List(ids)))),
             }
         }
-        if star {
-            st.push((key.into(), Node::new(pline, Kind::Str("*".into()))));
+        let value = if star {
+            Some(Val::new(line, V::Str("*".into())))
         } else if !by_type.is_empty() {
-            st.push((key.into(), Node::new(pline, Kind::Map(by_type))));
+            Some(Val::new(line, V::Obj(by_type)))
+        } else {
+            None
+        };
+        let _ = any;
+        if key == "Principal" {
+            pairs.push(("Principal", "NotPrincipal", value, None));
+        } else if let Some(last) = pairs.last_mut() {
+            last.3 = value;
         }
     }
-    let mut conditions: Vec<(String, Node)> = Vec::new();
-    for cb in body.blocks().filter_map(|b| match (b.ident.as_str(), label(b, 0)) {
-        ("condition", _) => Some(&b.body),
-        ("dynamic", Some("condition")) => b.body.get_blocks("content").next().map(|c| &c.body),
-        _ => None,
-    }) {
-        let test = cb.get_attribute("test").map(|a| cx.string(&a.value)).unwrap_or_default();
-        let variable = cb.get_attribute("variable").map(|a| cx.string(&a.value)).unwrap_or_default();
-        let values = match cb.get_attribute("values") {
-            Some(a) => cx.strings(&a.value),
-            None => Node::new(line, Kind::Seq(Vec::new())),
+    for (key, not_key, pos, neg) in pairs {
+        match (pos, neg) {
+            (Some(p), Some(n)) => {
+                // Both set: valid only if one is null when applied. A literal one is the one used;
+                // if both are unknown, the reading that reaches most: `Not…` for an Allow (all but
+                // an unknown), the plain key for a Deny (which then removes nothing certain).
+                let (p_open, n_open) = (all_opaque(&p), all_opaque(&n));
+                let keep_not = match (p_open, n_open) {
+                    (false, false) => {
+                        st.push((key.into(), p));
+                        st.push((not_key.into(), n));
+                        continue;
+                    }
+                    (false, true) => false,
+                    (true, false) => true,
+                    (true, true) => !deny,
+                };
+                notes.push(format!(
+                    "`{key}` and `{not_key}` are both set from values unknown here (one must be null when applied); \
+                     read as `{}`, the reading that reaches further",
+                    if keep_not { not_key } else { key }
+                ));
+                if keep_not {
+                    st.push((not_key.into(), n));
+                } else {
+                    st.push((key.into(), p));
+                }
+            }
+            (Some(p), None) => st.push((key.into(), p)),
+            (None, Some(n)) => st.push((not_key.into(), n)),
+            (None, None) => {}
+        }
+    }
+    let mut conditions: Vec<(String, Val)> = Vec::new();
+    for (cb, cline, it) in instances(ev, body, "condition", notes) {
+        let bound = it.is_some();
+        if let Some((name, v)) = it {
+            ev.bind(&name, v);
+        }
+        let test = cb.get_attribute("test").map(|a| ev.eval(&a.value));
+        let variable = cb.get_attribute("variable").map(|a| ev.eval(&a.value));
+        let values = cb
+            .get_attribute("values")
+            .and_then(|a| strings(ev, &a.value))
+            .unwrap_or_else(|| Val::new(cline, V::List(Vec::new())));
+        if bound {
+            ev.unbind(1);
+        }
+        let (Some(test), Some(variable)) = (test.and_then(|t| t.v.text()), variable.and_then(|v| v.v.text())) else {
+            if !deny {
+                // An Allow's condition only narrows: one that may not exist is not counted on.
+                notes.push("a `condition` whose test or key is unknown here is not counted on".into());
+                continue;
+            }
+            // A Deny under a condition unknown here may not apply: it is not relied on.
+            notes.push("a `Deny` statement with a condition unknown here is not relied on".into());
+            ev.chose |= chose_before;
+            return None;
         };
+        let variable = variable.replace("&{", "${");
         // Two `condition` blocks with one test and variable: the provider renders one key with
-        // the values of both (alternatives), so they are merged here, not kept as two keys of
+        // the values of both (alternatives), so they are merged, not kept as two keys of
         // which the last would win.
         match conditions.iter_mut().find(|(t, _)| *t == test) {
-            Some((_, Node { kind: Kind::Map(keys), .. })) => match keys.iter_mut().find(|(v, _)| *v == variable) {
+            Some((_, Val { v: V::Obj(keys), .. })) => match keys.iter_mut().find(|(v, _)| *v == variable) {
                 Some((_, existing)) => merge_values(existing, values),
                 None => keys.push((variable, values)),
             },
-            _ => conditions.push((test, Node::new(line, Kind::Map(vec![(variable, values)])))),
+            _ => conditions.push((test, Val::new(cline, V::Obj(vec![(variable, values)])))),
         }
     }
     if !conditions.is_empty() {
-        st.push(("Condition".into(), Node::new(line, Kind::Map(conditions))));
+        st.push(("Condition".into(), Val::new(line, V::Obj(conditions))));
     }
-    Node::new(line, Kind::Map(st))
+    let chose = ev.chose;
+    ev.chose |= chose_before;
+    if deny && chose {
+        notes.push("a `Deny` statement whose content depends on an unknown condition is not relied on".into());
+        return None;
+    }
+    Some(Val::new(line, V::Obj(st)))
 }
 
 #[cfg(test)]
