@@ -212,7 +212,19 @@ impl Context {
     }
 
     fn build_module(&self, dir: &str) -> terraform::Module {
-        let is_tf = |name: &str| name.to_ascii_lowercase().ends_with(".tf");
+        let is_tf = |name: &str| {
+            let lower = name.to_ascii_lowercase();
+            lower.ends_with(".tf") || lower.ends_with(".tf.json")
+        };
+        // `*.tf.json` files join the module as the HCL they stand for.
+        let as_hcl = |name: &str, text: String| -> Option<String> {
+            let text = text.strip_prefix('\u{feff}').map(str::to_string).unwrap_or(text);
+            if name.to_ascii_lowercase().ends_with(".tf.json") {
+                terraform::json_to_hcl(&text).ok()
+            } else {
+                Some(text)
+            }
+        };
         let mut files: Vec<(String, String)> = Vec::new();
         match &self.source {
             Source::Alone => {}
@@ -224,15 +236,17 @@ impl Context {
                         continue;
                     }
                     let label = join(dir, &name);
-                    if let Ok(text) = read(Path::new(&label)) {
-                        files.push((label, text.strip_prefix('\u{feff}').unwrap_or(&text).to_string()));
+                    if let Some(text) = read(Path::new(&label)).ok().and_then(|t| as_hcl(&name, t)) {
+                        files.push((label, text));
                     }
                 }
             }
             Source::Texts(map) => {
                 for (k, v) in map.iter() {
                     if is_tf(k) && parent_of(k) == dir {
-                        files.push((k.clone(), v.strip_prefix('\u{feff}').unwrap_or(v).to_string()));
+                        if let Some(text) = as_hcl(k, v.clone()) {
+                            files.push((k.clone(), text));
+                        }
                     }
                 }
             }
@@ -317,7 +331,24 @@ pub fn extract(name: &str, text: &str) -> Extracted {
 /// Find the policies in one file's text, with the files around it.
 pub fn extract_with(name: &str, uri: &str, text: &str, cx: &Context) -> Extracted {
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    if name.to_ascii_lowercase().ends_with(".tf") {
+    let converted;
+    let (name, text) = if name.to_ascii_lowercase().ends_with(".tf.json") {
+        // Terraform's JSON syntax: read as the HCL it stands for, lines kept.
+        match terraform::json_to_hcl(text) {
+            Ok(hcl) => {
+                converted = hcl;
+                (name, converted.as_str())
+            }
+            Err(e) if text.contains("aws_iam") || text.contains("policy") => {
+                return Extracted::failed(SourceKind::Terraform, e);
+            }
+            Err(_) => return Extracted::skip(),
+        }
+    } else {
+        (name, text)
+    };
+    let lower = name.to_ascii_lowercase();
+    if lower.ends_with(".tf") || lower.ends_with(".tf.json") {
         let mut ex = Extracted::of(SourceKind::Terraform);
         let key = cx.key(name, uri);
         let result = match cx.module(key) {

@@ -216,13 +216,22 @@ impl ModScope<'_> {
             let mut notes = Vec::new();
             let mut unresolved = Vec::new();
             let doc = self.in_unit(ev, *unit, None, |ev| {
-                let saved = ev.opaque;
+                let saved = (ev.opaque, std::mem::take(&mut ev.defaults), ev.chose);
                 ev.opaque = false;
+                ev.chose = false;
                 let d = policy_document(ev, block, &mut notes, &mut unresolved);
                 if ev.opaque {
                     notes.push(OPAQUE_NOTE.to_string());
                 }
-                ev.opaque |= saved;
+                for v in &ev.defaults {
+                    notes.push(format!("`var.{v}` is read at its default; a caller may pass another value"));
+                }
+                if ev.chose {
+                    notes.push("a value chosen by an unknown condition is read as every branch may give".into());
+                }
+                ev.opaque |= saved.0;
+                ev.defaults.extend(saved.1);
+                ev.chose |= saved.2;
                 d
             });
             Some((doc, notes, unresolved))
@@ -960,6 +969,222 @@ fn statement(ev: &mut Eval<'_>, body: &Body, line: usize, notes: &mut Vec<String
         return None;
     }
     Some(Val::new(line, V::Obj(st)))
+}
+
+/// Blocks (not attributes) in the resources and data sources scan reads, for `*.tf.json`.
+const NESTED_BLOCKS: &[&str] = &["statement", "principals", "not_principals", "condition", "inline_policy", "content"];
+
+/// A `*.tf.json` file as the HCL it stands for, each element on the line it has in the
+/// JSON (so results point into the JSON file). Strings are templates, as in Terraform.
+pub fn json_to_hcl(text: &str) -> Result<String, String> {
+    let root = super::tree::parse_json(text)?;
+    let mut w = HclWriter { out: String::new(), line: 1 };
+    let Kind::Map(top) = &root.kind else { return Err("not a Terraform JSON configuration (an object)".into()) };
+    for (kind, v) in top {
+        match kind.as_str() {
+            "resource" | "data" => {
+                for (rtype, by_name) in v.entries() {
+                    for (name, body) in by_name.entries() {
+                        for b in as_objects(body) {
+                            w.at(b.line);
+                            w.out.push_str(&format!("{kind} {} {} {{\n", hcl_str(rtype), hcl_str(name)));
+                            w.line += 1;
+                            w.body(b);
+                            w.out.push_str("}\n");
+                            w.line += 1;
+                        }
+                    }
+                }
+            }
+            "variable" => {
+                for (name, body) in v.entries() {
+                    w.at(body.line);
+                    w.out.push_str(&format!("variable {} {{\n", hcl_str(name)));
+                    w.line += 1;
+                    if let Some(d) = body.get("default") {
+                        w.at(d.key_line());
+                        w.out.push_str("default = ");
+                        w.value(d);
+                        w.out.push('\n');
+                        w.line += 1;
+                    }
+                    w.out.push_str("}\n");
+                    w.line += 1;
+                }
+            }
+            "locals" => {
+                for b in as_objects(v) {
+                    w.at(b.line);
+                    w.out.push_str("locals {\n");
+                    w.line += 1;
+                    for (k, x) in b.entries() {
+                        w.at(x.key_line());
+                        w.out.push_str(&format!("{} = ", ident(k)));
+                        w.value(x);
+                        w.out.push('\n');
+                        w.line += 1;
+                    }
+                    w.out.push_str("}\n");
+                    w.line += 1;
+                }
+            }
+            _ => {}
+        }
+    }
+    Ok(w.out)
+}
+
+fn as_objects(n: &Node) -> Vec<&Node> {
+    match &n.kind {
+        Kind::Seq(items) => items.iter().filter(|i| i.is_map()).collect(),
+        Kind::Map(_) => vec![n],
+        _ => Vec::new(),
+    }
+}
+
+/// A quoted HCL string that keeps `${…}` interpolations (their expressions copied as they
+/// are, on one line).
+fn hcl_str(s: &str) -> String {
+    let mut out = String::from("\"");
+    let chars: Vec<char> = s.chars().collect();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        if (c == '$' || c == '%') && chars.get(i + 1) == Some(&'{') && (i == 0 || chars[i - 1] != c) {
+            // Copy the interpolation up to its closing brace (strings inside it included).
+            let (mut depth, mut in_str, mut j) = (0usize, false, i + 1);
+            while j < chars.len() {
+                let d = chars[j];
+                if in_str {
+                    if d == '\\' {
+                        j += 1;
+                    } else if d == '"' {
+                        in_str = false;
+                    }
+                } else if d == '"' {
+                    in_str = true;
+                } else if d == '{' {
+                    depth += 1;
+                } else if d == '}' {
+                    depth -= 1;
+                    if depth == 0 {
+                        break;
+                    }
+                }
+                j += 1;
+            }
+            let end = j.min(chars.len() - 1);
+            for &d in &chars[i..=end] {
+                out.push(if d == '\n' || d == '\r' { ' ' } else { d });
+            }
+            i = end + 1;
+            continue;
+        }
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c => out.push(c),
+        }
+        i += 1;
+    }
+    out.push('"');
+    out
+}
+
+fn ident(k: &str) -> String {
+    let ok = !k.is_empty()
+        && k.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        && !k.starts_with(|c: char| c.is_ascii_digit());
+    if ok {
+        k.to_string()
+    } else {
+        hcl_str(k)
+    }
+}
+
+struct HclWriter {
+    out: String,
+    line: usize,
+}
+
+impl HclWriter {
+    /// Move down to `line` (never up: a value later in the JSON is never earlier here).
+    fn at(&mut self, line: usize) {
+        while self.line < line {
+            self.out.push('\n');
+            self.line += 1;
+        }
+    }
+
+    fn body(&mut self, b: &Node) {
+        for (k, v) in b.entries() {
+            if NESTED_BLOCKS.contains(&k.as_str()) || (k == "dynamic" && v.is_map()) {
+                if k == "dynamic" {
+                    for (label, body) in v.entries() {
+                        for d in as_objects(body) {
+                            self.at(d.line);
+                            self.out.push_str(&format!("dynamic {} {{\n", hcl_str(label)));
+                            self.line += 1;
+                            self.body(d);
+                            self.out.push_str("}\n");
+                            self.line += 1;
+                        }
+                    }
+                    continue;
+                }
+                for nb in as_objects(v) {
+                    self.at(nb.line);
+                    self.out.push_str(&format!("{k} {{\n"));
+                    self.line += 1;
+                    self.body(nb);
+                    self.out.push_str("}\n");
+                    self.line += 1;
+                }
+                continue;
+            }
+            self.at(v.key_line());
+            self.out.push_str(&format!("{} = ", ident(k)));
+            self.value(v);
+            self.out.push('\n');
+            self.line += 1;
+        }
+    }
+
+    fn value(&mut self, v: &Node) {
+        match &v.kind {
+            Kind::Null => self.out.push_str("null"),
+            Kind::Bool(b) => self.out.push_str(&b.to_string()),
+            Kind::Num(n) => self.out.push_str(&n.to_string()),
+            Kind::Str(s) => self.out.push_str(&hcl_str(s)),
+            Kind::Tagged(_, inner) => self.value(inner),
+            Kind::Seq(items) => {
+                self.out.push('[');
+                for (i, x) in items.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.at(x.line);
+                    self.value(x);
+                }
+                self.out.push(']');
+            }
+            Kind::Map(entries) => {
+                self.out.push('{');
+                for (i, (k, x)) in entries.iter().enumerate() {
+                    if i > 0 {
+                        self.out.push_str(", ");
+                    }
+                    self.at(x.key_line());
+                    self.out.push_str(&format!("{} = ", hcl_str(k)));
+                    self.value(x);
+                }
+                self.out.push('}');
+            }
+        }
+    }
 }
 
 #[cfg(test)]

@@ -1,0 +1,169 @@
+//! Terraform read as a module (issue 10, items 1–2): the fixture module in
+//! `tests/fixtures/scan/terraform-module/` reproduces public patterns (see its README.md).
+//! Each test states what the policy really grants once the module's own values are known.
+
+use risk_cli::scan::{extract_with, Context};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+fn fixtures() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
+}
+
+fn scan_module() -> (Value, i32, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_iam-risk-score"))
+        .args(["scan", "terraform-module", "--format", "json", "--threshold", "10"])
+        .current_dir(fixtures())
+        .env_remove("GITHUB_OUTPUT")
+        .output()
+        .expect("run iam-risk-score");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
+    });
+    (v, out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
+}
+
+fn by_address<'a>(v: &'a Value, address: &str) -> &'a Value {
+    v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["address"] == address)
+        .unwrap_or_else(|| panic!("no result for `{address}` in {:#}", v["results"]))
+}
+
+fn rules(r: &Value) -> Vec<String> {
+    r["result"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect()
+}
+
+fn notes(r: &Value) -> String {
+    r["notes"].to_string()
+}
+
+#[test]
+fn the_module_scans_without_errors() {
+    let (v, code, stderr) = scan_module();
+    assert_eq!(v["errors"], serde_json::json!([]), "{stderr}");
+    // Exit 1 only because full-admin documents reach --threshold 10; nothing failed to read.
+    assert_eq!(code, 1, "{stderr}");
+    assert_eq!(v["totals"]["errors"], 0);
+}
+
+#[test]
+fn either_or_attributes_unknown_here_are_read_as_the_further_reaching_one() {
+    let (v, _, _) = scan_module();
+    // After terraform-aws-modules: actions and not_actions both from a caller's map. Not an
+    // error; read as NotAction (all but an unknown) for an Allow, with the reason noted.
+    let r = by_address(&v, "data.aws_iam_policy_document.inline");
+    assert_eq!(r["result"]["score"], 10, "{r:#}");
+    let n = notes(r);
+    assert!(n.contains("`Action` and `NotAction` are both set from values unknown here"), "{n}");
+    assert!(n.contains("read as `NotAction`"), "{n}");
+    assert!(n.contains("`dynamic \\\"statement\\\"` over `var.inline_policy_permissions"), "{n}");
+    // The same block over a literal map: every value known, only the set attributes remain.
+    let lit = by_address(&v, "data.aws_iam_policy_document.literal");
+    assert_eq!(lit["result"]["score"], 1, "{lit:#}");
+    assert!(!notes(lit).contains("unknown"), "{}", notes(lit));
+}
+
+#[test]
+fn locals_and_variable_defaults_come_from_other_files_of_the_module() {
+    let (v, _, _) = scan_module();
+    let base = by_address(&v, "data.aws_iam_policy_document.base");
+    assert!(notes(base).contains("`var.admin_actions` is read at its default"), "{}", notes(base));
+    assert!(!notes(base).contains("opaque"), "everything in `base` is known: {}", notes(base));
+    let combined = by_address(&v, "data.aws_iam_policy_document.combined");
+    // source (Read, Pass on one role) + own (Run) + override (Pass on every role):
+    // PassRole on * with RunInstances is the EC2 escalation path.
+    assert!(rules(combined).contains(&"PE002".to_string()), "{combined:#}");
+    assert_eq!(combined["result"]["score"], 9);
+    assert_eq!(combined["statement_lines"].as_array().unwrap().len(), 3, "{combined:#}");
+    assert!(notes(combined).contains("`override_policy_documents` merged"));
+    assert!(notes(combined).contains("used by `aws_iam_policy.combined`"));
+}
+
+#[test]
+fn files_and_templates_in_the_tree_are_read() {
+    let (v, _, _) = scan_module();
+    let f = by_address(&v, "aws_iam_policy.from_file");
+    assert!(rules(f).contains(&"PE001".to_string()), "{f:#}");
+    assert!(notes(f).contains("read from `terraform-module/policies/deploy.json`"));
+    let t = by_address(&v, "aws_iam_policy.from_template");
+    // `actions` and `bucket` given; `missing` is not, so it stays opaque.
+    let n = notes(t);
+    assert!(n.contains("opaque"), "{n}");
+    assert!(t["result"]["findings"].to_string().contains("s3:DeleteObject"), "{t:#}");
+}
+
+#[test]
+fn for_expressions_and_for_each_expand() {
+    let (v, _, _) = scan_module();
+    let p = by_address(&v, "aws_iam_policy.per_service");
+    assert_eq!(p["statement_lines"].as_array().unwrap().len(), 2, "{p:#}");
+    assert!(p["result"]["findings"].to_string().contains("kms:Decrypt"), "{p:#}");
+    assert_eq!(by_address(&v, "aws_iam_role_policy.each[\"reader\"]")["result"]["score"], 6);
+    assert!(rules(by_address(&v, "aws_iam_role_policy.each[\"admin\"]")).contains(&"PE001".to_string()));
+}
+
+#[test]
+fn terraform_json_syntax_is_read_with_its_lines() {
+    let (v, _, _) = scan_module();
+    let k = by_address(&v, "data.aws_iam_policy_document.keys");
+    assert_eq!(k["file"], "terraform-module/json/main.tf.json");
+    assert_eq!(k["line"], 7);
+    assert!(rules(k).contains(&"CE002".to_string()), "{k:#}");
+    assert_eq!(by_address(&v, "aws_iam_policy.admin")["result"]["score"], 10);
+}
+
+#[test]
+fn what_the_module_cannot_know_is_listed_as_unresolved() {
+    let dir = fixtures().join("terraform-module");
+    let cx = Context::disk(std::slice::from_ref(&dir));
+    let read = |name: &str| {
+        let label = dir.join(name).display().to_string();
+        let text = std::fs::read_to_string(&label).unwrap();
+        extract_with(&label, &label, &text, &cx)
+    };
+    let ex = read("unresolved.tf");
+    let got: Vec<(&str, usize)> = ex.unresolved.iter().map(|u| (u.address.as_str(), u.line)).collect();
+    assert_eq!(got, vec![("aws_iam_policy.external", 3), ("aws_iam_role_policy.from_module", 8)]);
+    assert!(ex.unresolved[0].reason.contains("`var.external_policy` is not known from this module"));
+    assert!(ex.policies.is_empty() && ex.errors.is_empty());
+    // A file outside the scanned tree is never read.
+    let ex = read("files.tf");
+    let outside = ex.unresolved.iter().find(|u| u.address == "aws_iam_policy.outside").expect("outside listed");
+    assert!(outside.reason.contains("/etc/hostname"), "{}", outside.reason);
+    // An empty caller-filled document is counted, not dropped: `inline` is scored (read once
+    // with unknown values), so only documents with no statement at all are listed.
+    let ex = read("generic.tf");
+    assert!(ex.unresolved.is_empty(), "{:?}", ex.unresolved);
+}
+
+#[test]
+fn a_deny_built_from_an_unknown_condition_is_not_relied_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = r#"
+variable "strict" { type = bool }
+data "aws_iam_policy_document" "p" {
+  statement {
+    actions   = ["s3:*"]
+    resources = ["*"]
+  }
+  statement {
+    effect    = "Deny"
+    actions   = var.strict ? ["s3:*"] : ["s3:DeleteBucket"]
+    resources = ["*"]
+  }
+}
+"#;
+    std::fs::write(dir.path().join("main.tf"), text).unwrap();
+    let cx = Context::disk(&[dir.path().to_path_buf()]);
+    let label = dir.path().join("main.tf").display().to_string();
+    let ex = extract_with(&label, &label, text, &cx);
+    assert_eq!(ex.policies.len(), 1);
+    let doc = &ex.policies[0].document;
+    // The union of the branches would deny all of s3:* — more than either may: dropped.
+    assert_eq!(doc["Statement"].as_array().unwrap().len(), 1, "{doc:#}");
+    assert!(ex.policies[0].notes.iter().any(|n| n.contains("not relied on")));
+}
