@@ -230,6 +230,20 @@ pub struct Eval<'s> {
 }
 
 const MAX_DEPTH: usize = 64;
+/// Largest collection or text a computation may build; beyond it the value is unknown (a
+/// hostile configuration cannot make the scanner exhaust memory).
+const MAX_ITEMS: usize = 100_000;
+const MAX_TEXT: usize = 8 * 1024 * 1024;
+
+fn size(v: &Val) -> usize {
+    match &v.v {
+        V::List(items) => 1 + items.iter().map(size).sum::<usize>(),
+        V::Obj(entries) => 1 + entries.iter().map(|(k, x)| 1 + k.len() / 64 + size(x)).sum::<usize>(),
+        V::Json(inner) => size(inner),
+        V::Str(s) | V::Unknown(s) => 1 + s.len() / 64,
+        _ => 1,
+    }
+}
 
 impl<'s> Eval<'s> {
     pub fn new(scope: &'s dyn Scope, text: Arc<str>, lines: Arc<Lines>) -> Self {
@@ -312,6 +326,14 @@ impl<'s> Eval<'s> {
         self.depth += 1;
         let v = self.eval_inner(e);
         self.depth -= 1;
+        let big = match &v.v {
+            V::List(_) | V::Obj(_) | V::Json(_) => size(&v) > MAX_ITEMS,
+            V::Str(s) => s.len() > MAX_TEXT,
+            _ => false,
+        };
+        if big {
+            return Val::unknown(self.line_of(e), self.src(e));
+        }
         v
     }
 
@@ -723,6 +745,10 @@ impl<'s> Eval<'s> {
                             }
                         };
                         for (k, v) in items {
+                            if out.len() > MAX_TEXT {
+                                self.opaque = true;
+                                break;
+                            }
                             let mut bound = 1;
                             if let Some(kv) = &fd.for_expr.key_var {
                                 self.bind(kv.as_str(), k);

@@ -191,6 +191,7 @@ struct ModScope<'m> {
     m: &'m Module,
     in_progress: RefCell<Vec<String>>,
     docs: RefCell<HashMap<String, Option<Val>>>,
+    locals: RefCell<HashMap<String, Val>>,
 }
 
 impl ModScope<'_> {
@@ -252,11 +253,23 @@ impl Scope for ModScope<'_> {
 
     fn local(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val> {
         let (unit, expr) = self.m.locals.get(name)?;
-        self.guarded(format!("local:{name}"), || {
-            let same_unit = ev_unit_matches(self.m, *unit, ev);
-            let fixed = if same_unit { None } else { Some(line) };
-            Some(self.in_unit(ev, *unit, fixed, |ev| ev.eval(expr)))
-        })
+        let same_unit = ev_unit_matches(self.m, *unit, ev);
+        // Evaluated once per extraction (at its own lines): a chain of locals that each use
+        // the one before twice stays linear.
+        let cached = self.locals.borrow().get(name).cloned();
+        let mut v = match cached {
+            Some(v) => v,
+            None => {
+                let v =
+                    self.guarded(format!("local:{name}"), || Some(self.in_unit(ev, *unit, None, |ev| ev.eval(expr))))?;
+                self.locals.borrow_mut().insert(name.to_string(), v.clone());
+                v
+            }
+        };
+        if !same_unit {
+            v.relocate(line);
+        }
+        Some(v)
     }
 
     fn policy_document(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val> {
@@ -320,7 +333,12 @@ pub fn extract_in(module: &Module, file: &str, text: &str, ex: &mut Extracted) -
     };
     let unit = module.unit(file).ok_or("the file could not be read as HCL")?;
     let _ = body;
-    let scope = ModScope { m: module, in_progress: RefCell::new(Vec::new()), docs: RefCell::new(HashMap::new()) };
+    let scope = ModScope {
+        m: module,
+        in_progress: RefCell::new(Vec::new()),
+        docs: RefCell::new(HashMap::new()),
+        locals: RefCell::new(HashMap::new()),
+    };
     let u = &module.units[unit];
     let mut ev = Eval::new(&scope, u.text.clone(), u.lines.clone());
     let mut found: Vec<Found> = Vec::new();
