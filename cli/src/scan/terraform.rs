@@ -399,7 +399,7 @@ pub fn extract_in(module: &Module, file: &str, text: &str, ex: &mut Extracted) -
                             doc.line,
                             address,
                             "the document has no statement this module fixes: its statements come from \
-                             values given where the module is used; scan the calling configuration or a plan"
+                             values given where the module is used; scan a plan (`terraform show -json`) to score what is applied"
                                 .to_string(),
                         ));
                     }
@@ -536,7 +536,7 @@ fn policy_attribute(
                 V::Unknown(what) => {
                     let mut reason = format!(
                         "`{what}` is not known from this module (a variable without a default, a resource \
-                         attribute, a data source or a module output); scan the configuration that sets it, or a plan"
+                         attribute, a data source or a module output); scan a plan (`terraform show -json`) to score what is applied"
                     );
                     if let Some(p) = ev.missing_files.first() {
                         reason = format!("`{p}` cannot be read here (not a file in the scanned tree)");
