@@ -192,3 +192,35 @@ fn a_hostile_module_cannot_make_the_reader_explode() {
     assert!(st[0]["Action"].as_str().is_some_and(|a| a.starts_with("${")), "past the cap: unknown, {st}");
     assert_eq!(st[1]["Action"], "${local.me}", "a cycle: unknown");
 }
+
+#[test]
+fn a_local_module_call_reads_the_module_with_its_inputs() {
+    let (v, _, _) = scan_module();
+    // Given by the caller, the statements are known: no longer "anything a caller may pass".
+    let inline = by_address(&v, "module.app.data.aws_iam_policy_document.inline");
+    assert_eq!(inline["file"], "terraform-module/caller/main.tf");
+    assert_eq!(inline["line"], 3);
+    assert_eq!(inline["result"]["score"], 1, "{inline:#}");
+    assert!(notes(inline).contains("the document is in `terraform-module/generic.tf` at line 2"), "{}", notes(inline));
+    // An input no longer reads as a default; the variable without a default is now known.
+    let base = by_address(&v, "module.app.data.aws_iam_policy_document.base");
+    assert!(!notes(base).contains("at its default"), "{}", notes(base));
+    let external = by_address(&v, "module.app.aws_iam_policy.external");
+    assert!(external["result"]["findings"].to_string().contains("sqs:SendMessage"), "{external:#}");
+    // The module read on its own still reports the caller-filled block at its worst.
+    assert_eq!(by_address(&v, "data.aws_iam_policy_document.inline")["result"]["score"], 10);
+}
+
+#[test]
+fn a_module_source_outside_the_scanned_paths_is_unresolved() {
+    let dir = fixtures().join("terraform-module/caller");
+    let cx = Context::disk(std::slice::from_ref(&dir));
+    let label = dir.join("main.tf").display().to_string();
+    let text = std::fs::read_to_string(&label).unwrap();
+    let ex = extract_with(&label, &label, &text, &cx);
+    assert!(ex.policies.is_empty());
+    let u: Vec<&str> = ex.unresolved.iter().map(|u| u.address.as_str()).collect();
+    // `../` is outside `caller/`; the registry module is not a local source and is not listed.
+    assert_eq!(u, vec!["module.app"]);
+    assert!(ex.unresolved[0].reason.contains("outside the scanned paths"));
+}

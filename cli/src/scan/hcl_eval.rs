@@ -193,8 +193,9 @@ impl Lines {
 
 /// What an evaluation needs from the module around it.
 pub trait Scope {
-    /// `var.NAME`: the default, evaluated, if the variable declares a literal one.
-    fn variable(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val>;
+    /// `var.NAME`: the value a module call gives (`false`), else the default, evaluated, if
+    /// the variable declares a literal one (`true`).
+    fn variable(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<(Val, bool)>;
     /// `local.NAME`.
     fn local(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val>;
     /// `data.aws_iam_policy_document.NAME`: an object with `json` and `minified_json`.
@@ -524,9 +525,11 @@ impl<'s> Eval<'s> {
             }
             Expression::Variable(v) if !self.template_only => match (v.as_str(), attr(0)) {
                 ("var", Some(name)) => match self.scope.variable(self, &name, line) {
-                    Some(x) => {
-                        self.defaults.insert(name);
-                        self.default_reads += 1;
+                    Some((x, is_default)) => {
+                        if is_default {
+                            self.defaults.insert(name);
+                            self.default_reads += 1;
+                        }
                         (x, 1)
                     }
                     None => return unknown(self),

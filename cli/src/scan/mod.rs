@@ -200,10 +200,22 @@ impl Context {
 
     /// The Terraform module of the directory holding `key`.
     fn module(&self, key: &str) -> Option<Arc<terraform::Module>> {
+        self.module_of_dir(&parent_of(key))
+    }
+
+    /// The Terraform module in directory `dir` (a local `module` source), if it is under a
+    /// scanned path (on disk) or in the revision's files.
+    fn module_of_dir(&self, dir: &str) -> Option<Arc<terraform::Module>> {
+        if let Source::Disk(roots) = &self.source {
+            let real = Path::new(if dir.is_empty() { "." } else { dir }).canonicalize().ok()?;
+            if !roots.iter().any(|r| real.starts_with(r)) {
+                return None;
+            }
+        }
         if matches!(self.source, Source::Alone) {
             return None;
         }
-        let dir = parent_of(key);
+        let dir = dir.to_string();
         let cell = {
             let mut map = self.modules.lock().unwrap_or_else(|e| e.into_inner());
             map.entry(dir.clone()).or_default().clone()
@@ -352,7 +364,7 @@ pub fn extract_with(name: &str, uri: &str, text: &str, cx: &Context) -> Extracte
         let mut ex = Extracted::of(SourceKind::Terraform);
         let key = cx.key(name, uri);
         let result = match cx.module(key) {
-            Some(m) => terraform::extract_in(&m, key, text, &mut ex),
+            Some(m) => terraform::extract_in(&m, key, text, &mut ex, &|dir| cx.module_of_dir(dir)),
             None => terraform::extract(text, &mut ex),
         };
         if let Err(e) = result {

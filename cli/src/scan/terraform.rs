@@ -192,6 +192,8 @@ struct ModScope<'m> {
     in_progress: RefCell<Vec<String>>,
     docs: RefCell<HashMap<String, Option<Val>>>,
     locals: RefCell<HashMap<String, Val>>,
+    /// The inputs of a `module` call reading this module; `None` when read on its own.
+    inputs: Option<HashMap<String, Val>>,
 }
 
 impl ModScope<'_> {
@@ -241,13 +243,19 @@ impl ModScope<'_> {
 }
 
 impl Scope for ModScope<'_> {
-    fn variable(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<Val> {
+    fn variable(&self, ev: &mut Eval<'_>, name: &str, line: usize) -> Option<(Val, bool)> {
+        if let Some(given) = self.inputs.as_ref().and_then(|i| i.get(name)) {
+            let mut v = given.clone();
+            v.relocate(line);
+            return (!v.is_unknown()).then_some((v, false));
+        }
         let (unit, default) = self.m.variables.get(name)?;
         let default = default.as_ref()?;
         self.guarded(format!("var:{name}"), || {
             let v = self.in_unit(ev, *unit, Some(line), |ev| ev.eval(default));
             // A default that refers to anything is not literal (Terraform refuses it anyway).
-            (!v.has_unknown()).then_some(v)
+            // In a module call the default is what applies (nobody else can set it).
+            (!v.has_unknown()).then_some((v, self.inputs.is_none()))
         })
     }
 
@@ -309,12 +317,18 @@ fn ev_unit_matches(m: &Module, unit: usize, ev: &Eval<'_>) -> bool {
 /// Find every policy in a `.tf` file read alone. A syntax error is returned as `Err`.
 pub fn extract(text: &str, ex: &mut Extracted) -> Result<(), String> {
     let module = Module::single("main.tf", text);
-    extract_in(&module, "main.tf", text, ex)
+    extract_in(&module, "main.tf", text, ex, &|_| None)
 }
 
 /// Find every policy in the file `label` of `module`. When the module holds another text
 /// under that label (an older version of the file), this text is read in its place.
-pub fn extract_in(module: &Module, file: &str, text: &str, ex: &mut Extracted) -> Result<(), String> {
+pub fn extract_in(
+    module: &Module,
+    file: &str,
+    text: &str,
+    ex: &mut Extracted,
+    modules: &dyn Fn(&str) -> Option<Arc<Module>>,
+) -> Result<(), String> {
     let body = hcl_edit::parser::parse_body(text).map_err(|e| format!("not valid HCL: {}", e.to_string().trim()))?;
     let owned;
     let module = match module.unit(file) {
@@ -338,11 +352,49 @@ pub fn extract_in(module: &Module, file: &str, text: &str, ex: &mut Extracted) -
         in_progress: RefCell::new(Vec::new()),
         docs: RefCell::new(HashMap::new()),
         locals: RefCell::new(HashMap::new()),
+        inputs: None,
     };
+    let found = extract_unit(&scope, unit, ex, modules, 0);
+    ex.policies.extend(found);
+    Ok(())
+}
+
+/// Does `count` (or `for_each`) certainly make this block absent? A literal `count = 0`
+/// does; one that is 0 only at a variable's default does not when the module is read on its
+/// own (a caller may set it), but does in a module call, where every input is known.
+fn absent(scope: &ModScope<'_>, ev: &mut Eval<'_>, block: &Block) -> bool {
+    let before = ev.default_reads;
+    let zero = match (block.body.get_attribute("count"), block.body.get_attribute("for_each")) {
+        (Some(c), _) => matches!(ev.eval(&c.value).v, V::Num(ref n) if n.as_f64() == Some(0.0)),
+        (None, Some(f)) => match ev.eval(&f.value).v {
+            V::List(items) => items.is_empty(),
+            V::Obj(entries) => entries.is_empty(),
+            _ => false,
+        },
+        _ => false,
+    };
+    zero && (scope.inputs.is_some() || ev.default_reads == before)
+}
+
+/// How deep module calls are followed (a module that calls a module …).
+const MAX_MODULE_DEPTH: usize = 3;
+
+/// The policies of one file of a module, as seen through `scope` (its inputs, if called).
+fn extract_unit(
+    scope: &ModScope<'_>,
+    unit: usize,
+    ex: &mut Extracted,
+    modules: &dyn Fn(&str) -> Option<Arc<Module>>,
+    depth: usize,
+) -> Vec<Found> {
+    let module = scope.m;
     let u = &module.units[unit];
-    let mut ev = Eval::new(&scope, u.text.clone(), u.lines.clone());
+    let mut ev = Eval::new(scope, u.text.clone(), u.lines.clone());
     let mut found: Vec<Found> = Vec::new();
     for block in u.body.blocks() {
+        if absent(scope, &mut ev, block) {
+            continue;
+        }
         match (block.ident.as_str(), label(block, 0), label(block, 1)) {
             ("resource", Some(rtype), Some(name)) => {
                 let base = format!("{rtype}.{name}");
@@ -428,12 +480,103 @@ pub fn extract_in(module: &Module, file: &str, text: &str, ex: &mut Extracted) -
                     notes,
                 });
             }
+            ("module", Some(name), _) if depth < MAX_MODULE_DEPTH => {
+                instantiate(scope, &mut ev, block, name, ex, &mut found, modules, depth);
+            }
             _ => {}
         }
     }
     found.sort_by_key(|f| f.line);
-    ex.policies.extend(found);
-    Ok(())
+    found
+}
+
+/// A `module` block whose `source` is a directory of this repository: the called module's
+/// policies are read with the inputs given here (an input unknown here is unknown there, an
+/// input not given takes the variable's default), each reported at the `module` block as
+/// `module.NAME.<address>`.
+#[allow(clippy::too_many_arguments)]
+fn instantiate(
+    scope: &ModScope<'_>,
+    ev: &mut Eval<'_>,
+    block: &Block,
+    name: &str,
+    ex: &mut Extracted,
+    found: &mut Vec<Found>,
+    modules: &dyn Fn(&str) -> Option<Arc<Module>>,
+    depth: usize,
+) {
+    let Some(source) = block.body.get_attribute("source").and_then(|a| ev.eval(&a.value).v.text()) else { return };
+    if !(source.starts_with("./") || source.starts_with("../")) {
+        return; // a registry or remote module: not in the repository
+    }
+    let dir = normalize_dir(&scope.m.dir, &source);
+    let line = ev.line_of(block);
+    let callee = match modules(&dir) {
+        Some(m) if !m.units.is_empty() => m,
+        _ => {
+            ex.unresolved.push(Unresolved::new(
+                line,
+                format!("module.{name}"),
+                format!(
+                    "module source `{source}` is not read (outside the scanned paths, or no `.tf` files there): \
+                     the policies it creates with these inputs are not scored; scan a directory that holds both"
+                ),
+            ));
+            return;
+        }
+    };
+    let mut inputs = HashMap::new();
+    for a in block.body.attributes() {
+        let key = a.key.as_str();
+        if matches!(key, "source" | "version" | "count" | "for_each" | "providers" | "depends_on") {
+            continue;
+        }
+        inputs.insert(key.to_string(), ev.eval(&a.value));
+    }
+    let inner = ModScope {
+        m: &callee,
+        in_progress: RefCell::new(Vec::new()),
+        docs: RefCell::new(HashMap::new()),
+        locals: RefCell::new(HashMap::new()),
+        inputs: Some(inputs),
+    };
+    let mut sub = Extracted::default();
+    for unit in 0..callee.units.len() {
+        let mut policies = extract_unit(&inner, unit, &mut sub, modules, depth + 1);
+        for f in &mut policies {
+            let from = &callee.units[unit].label;
+            f.notes.push(format!(
+                "module `{name}` (`{source}`) read with the inputs given here; the document is in `{from}` at line {}",
+                f.line
+            ));
+            f.address = format!("module.{name}.{}", f.address);
+            f.line = line;
+            f.statement_lines = Vec::new();
+        }
+        found.extend(policies);
+    }
+    for mut u in sub.unresolved {
+        u.address = format!("module.{name}.{}", u.address);
+        u.line = line;
+        ex.unresolved.push(u);
+    }
+}
+
+/// `dir` joined with a relative `source` (`../x`), normalised.
+fn normalize_dir(dir: &str, source: &str) -> String {
+    let joined = if dir.is_empty() || dir == "." { source.to_string() } else { format!("{dir}/{source}") };
+    let mut parts: Vec<&str> = Vec::new();
+    for part in joined.split('/') {
+        match part {
+            "" | "." => {}
+            ".." if parts.last().is_some_and(|p| *p != "..") => {
+                parts.pop();
+            }
+            x => parts.push(x),
+        }
+    }
+    let lead = if joined.starts_with('/') { "/" } else { "" };
+    format!("{lead}{}", parts.join("/"))
 }
 
 /// A resource's instances: one (no `for_each`), or one per element of a known `for_each`
