@@ -169,6 +169,29 @@ pub fn condition_note(ev: &Evidence) -> &'static str {
     }
 }
 
+/// Does grant `g` give action `i` on some resource that is not the caller's own? A grant whose
+/// breadth is `SelfScoped` may still list a named resource beside `${aws:username}` (the
+/// widest pattern decides its breadth), so the other patterns are checked on their own.
+fn reaches_beyond_self(a: &Analysis<'_>, g: &crate::analysis::Grant<'_>, i: usize) -> bool {
+    match g.breadth(i) {
+        Breadth::None => false,
+        Breadth::Specific | Breadth::All => true,
+        Breadth::SelfScoped => match &g.stmt.resource {
+            Some(r) if !r.not => {
+                let others: Vec<crate::resources::Pattern<'_>> = r
+                    .patterns
+                    .iter()
+                    .map(|p| crate::resources::Pattern::new(p, a.policy.version))
+                    .filter(|p| !p.is_self_scoped())
+                    .collect();
+                crate::resources::breadth_of(&ACTIONS[i], false, &others) != Breadth::None
+            }
+            // A missing `Resource` or a `NotResource` is never self-scoped; be generous.
+            _ => true,
+        },
+    }
+}
+
 /// Scores by breadth for a list rule; `None` means "not reported at that breadth".
 #[derive(Debug, Clone, Copy)]
 pub struct Tiers {
@@ -197,7 +220,12 @@ pub fn check_list(
             (Some(s), false) => (selfs, s, Breadth::SelfScoped, "on the caller's own resources"),
             _ => {
                 let Some(s) = tiers.specific else { return };
-                let eff = a.effective.and_members(candidates, a.effective_list.as_deref());
+                let mut eff = a.effective.and_members(candidates, a.effective_list.as_deref());
+                if tiers.self_scoped.is_none() {
+                    // "Not reported on the caller's own resources": an action granted only on
+                    // `${aws:username}` resources must not come back as a named-resource grant.
+                    eff.retain(|&i| a.grants.iter().any(|g| reaches_beyond_self(a, g, i)));
+                }
                 if eff.is_empty() {
                     return;
                 }
