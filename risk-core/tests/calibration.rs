@@ -85,7 +85,7 @@ fn calibration_fixtures_score_as_a_security_engineer_expects() {
         }
     }
     assert!(failures.is_empty(), "{} calibration fixtures fail:\n{}", failures.len(), failures.join("\n"));
-    for item in [7, 8, 9, 10, 11, 13] {
+    for item in 7..=13 {
         assert!(per_item.get(&item).copied().unwrap_or(0) >= 2, "item {item} has fewer than 2 fixtures: {per_item:?}");
     }
 }

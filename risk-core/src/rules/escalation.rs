@@ -132,7 +132,7 @@ fn is_aws_managed_policy_pattern(p: &str) -> bool {
 fn customer_policy_breadth(a: &Analysis<'_>, i: usize) -> Breadth {
     let mut best = Breadth::None;
     for g in &a.grants {
-        let b = g.breadth(i);
+        let b = g.pinned_breadth(i);
         if b == Breadth::None {
             continue;
         }
@@ -206,7 +206,8 @@ fn score_path(a: &Analysis<'_>, path: &Path) -> Option<(u8, &'static str)> {
             passrole = Some((b, narrowed));
             continue;
         }
-        let b = if POLICY_VERSION_IDX.contains(&i) { customer_policy_breadth(a, i) } else { a.breadth(i) };
+        // A grant pinned by a literal resource-tag condition counts as on named resources.
+        let b = if POLICY_VERSION_IDX.contains(&i) { customer_policy_breadth(a, i) } else { a.pinned_breadth(i) };
         if b == Breadth::None {
             return None;
         }
@@ -287,8 +288,17 @@ pub fn check(a: &Analysis<'_>, kind: Kind, meta: &'static RuleMeta, out: &mut Ve
     let all_idx: Vec<usize> = hits.iter().flat_map(|(p, _, _)| p.actions.clone().unwrap_or_default()).collect();
     let ev = evidence(a, all_idx.iter().copied(), Breadth::Specific);
     let described: Vec<String> = hits.iter().map(|(p, _, _)| format!("{} ({})", p.id, p.names.join(" + "))).collect();
+    // Say when a condition lowered it: some action of the top path is granted on all
+    // resources only through grants a resource-tag condition pins.
+    let pinned = hits[0].0.actions.as_deref().unwrap_or(&[]).iter().find_map(|&i| {
+        (a.breadth(i) == Breadth::All && a.pinned_breadth(i) < Breadth::All)
+            .then(|| a.grants.iter().find_map(|g| (g.breadth(i) == Breadth::All).then(|| g.pin.resources.clone())))
+            .flatten()
+            .flatten()
+    });
+    let pinned = pinned.map(|p| format!(" ({p} pins the resources, so they count as named)")).unwrap_or_default();
     let msg = format!(
-        "opens {} privilege-escalation {} ({}): {}; {why}",
+        "opens {} privilege-escalation {} ({}): {}; {why}{pinned}",
         hits.len(),
         if hits.len() == 1 { "path" } else { "paths" },
         kind.as_str(),
