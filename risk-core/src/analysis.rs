@@ -19,11 +19,38 @@ pub struct Grant<'p> {
     pub all: ActionSet,
     /// Actions granted only on the caller's own resources.
     pub self_scoped: ActionSet,
+    /// What the statement's conditions certainly narrow (identity policies only).
+    pub pin: Pinning,
+}
+
+/// Conditions of an identity-policy Allow that certainly narrow it (see
+/// [`crate::conditions::GrantPin`]); each is a sentence for findings. Only these let a
+/// condition lower a list rule's or an escalation path's score.
+#[derive(Debug, Clone, Default)]
+pub struct Pinning {
+    /// A literal resource-tag condition the policy cannot satisfy on other resources, or a
+    /// tag-on-create condition: the grant counts as on named resources.
+    pub resources: Option<String>,
+    /// A literal `aws:SourceVpc`/`aws:SourceVpce` condition.
+    pub origin: Option<String>,
+    /// A resource-tag condition that would have pinned, and why it does not.
+    pub void: Option<String>,
 }
 
 impl Grant<'_> {
     pub fn conditional(&self) -> bool {
         self.stmt.is_conditional()
+    }
+
+    /// Breadth for action `i` once a pinning resource-tag condition is counted: such a grant
+    /// reaches only the tagged resources, so it counts as on named resources.
+    pub fn pinned_breadth(&self, i: usize) -> Breadth {
+        let b = self.breadth(i);
+        if self.pin.resources.is_some() && b == Breadth::All {
+            Breadth::Specific
+        } else {
+            b
+        }
     }
 
     /// Breadth of this grant for catalog action `i`.
@@ -292,7 +319,10 @@ impl<'p> Analysis<'p> {
             if let Some(c) = &capped {
                 all.subtract(c);
             }
-            grants.push(Grant { stmt, named, effective, all, self_scoped });
+            grants.push(Grant { stmt, named, effective, all, self_scoped, pin: Pinning::default() });
+        }
+        if policy_type == PolicyType::Identity {
+            pin_grants(&mut grants);
         }
         let mut effective = ActionSet::empty();
         let mut all = ActionSet::empty();
@@ -328,6 +358,11 @@ impl<'p> Analysis<'p> {
         }
     }
 
+    /// Widest breadth of action `i` with pinning conditions counted ([`Grant::pinned_breadth`]).
+    pub fn pinned_breadth(&self, i: usize) -> Breadth {
+        self.grants.iter().map(|g| g.pinned_breadth(i)).max().unwrap_or(Breadth::None)
+    }
+
     /// Widest breadth at which action `i` is granted anywhere.
     pub fn breadth(&self, i: usize) -> Breadth {
         if self.all.contains(i) {
@@ -349,5 +384,89 @@ impl<'p> Analysis<'p> {
         self.grants.iter().map(|g| (g, g.breadth(i))).filter(|(_, b)| *b != Breadth::None).max_by(|a, b| {
             a.1.cmp(&b.1).then(b.0.conditional().cmp(&a.0.conditional())).then(b.0.stmt.index.cmp(&a.0.stmt.index))
         })
+    }
+}
+
+/// Actions that can put a tag on an existing resource (*Tagging* actions other than removals
+/// and reads): with one of them, a resource-tag condition is a label the holder can apply to
+/// any resource of the service.
+static TAG_ADDERS: once_cell::sync::Lazy<ActionSet> = once_cell::sync::Lazy::new(|| {
+    let mut s = ActionSet::empty();
+    for (i, a) in ACTIONS.iter().enumerate() {
+        let removes_or_reads =
+            ["untag", "delete", "remove", "list", "get", "describe"].iter().any(|v| a.lower_name().starts_with(v));
+        if a.access == iam_catalog::AccessLevel::Tagging && !removes_or_reads {
+            s.insert(i);
+        }
+    }
+    s
+});
+
+/// The ARN services of the resources action `i` acts on, and its own prefix.
+fn arn_services(i: usize) -> impl Iterator<Item = &'static str> {
+    let a = &ACTIONS[i];
+    std::iter::once(a.service().prefix).chain(a.resources.iter().map(move |r| a.resource_type(r).arn_service))
+}
+
+/// Record which grants their conditions certainly narrow. A literal resource-tag condition
+/// narrows only if no statement of the policy can tag existing resources of the services the
+/// grant reaches (a statement that tags only on creation, `<svc>:CreateAction`, cannot).
+/// Must-restrict reasoning: any doubt leaves the grant as broad as its `Resource`.
+fn pin_grants(grants: &mut [Grant<'_>]) {
+    use crate::conditions::{grant_pins, resource_tag_non_pins, tags_only_on_create, GrantPin};
+    if grants.iter().all(|g| !g.conditional()) {
+        return;
+    }
+    // ARN services whose existing resources the policy can tag, with one such action each.
+    // By ARN service, not action prefix: `ssm:SendCommand` acts on EC2 instances, which
+    // `ec2:CreateTags` can label.
+    let mut taggable: std::collections::BTreeMap<&'static str, usize> = std::collections::BTreeMap::new();
+    for g in grants.iter() {
+        if !g.effective.intersects(&TAG_ADDERS) || tags_only_on_create(g.stmt) {
+            continue;
+        }
+        let mut t = g.effective.clone();
+        t.intersect_with(&TAG_ADDERS);
+        for i in t.iter() {
+            for svc in arn_services(i) {
+                taggable.entry(svc).or_insert(i);
+            }
+        }
+    }
+    for g in grants.iter_mut() {
+        if !g.conditional() {
+            continue;
+        }
+        if let Some(note) = resource_tag_non_pins(g.stmt).into_iter().next() {
+            g.pin.void = Some(note);
+        }
+        for pin in grant_pins(g.stmt) {
+            match pin {
+                GrantPin::ResourceTag { text, .. } => {
+                    let tagger = if taggable.is_empty() {
+                        None
+                    } else {
+                        g.effective.iter().find_map(|i| arn_services(i).find_map(|svc| taggable.get(svc).copied()))
+                    };
+                    match tagger {
+                        None => {
+                            g.pin.resources.get_or_insert(text);
+                        }
+                        Some(t) => {
+                            g.pin.void = Some(format!(
+                                "{text} does not narrow it: the policy can also tag existing resources (`{}`)",
+                                crate::rules::support::name(t)
+                            ));
+                        }
+                    }
+                }
+                GrantPin::CreateOnly { text } => {
+                    g.pin.resources.get_or_insert(format!("{text} (only resources created by that call)"));
+                }
+                GrantPin::Origin { text } => {
+                    g.pin.origin.get_or_insert(text);
+                }
+            }
+        }
     }
 }

@@ -253,6 +253,99 @@ pub fn pinning_values<'s>(stmt: &'s Statement<'_>, key: &str) -> (Vec<&'s String
     (values, notes)
 }
 
+/// A condition clause that certainly narrows an identity-policy grant (must-restrict reasoning,
+/// like [`clause_pins`]): the value is a literal the caller cannot choose.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum GrantPin {
+    /// `aws:ResourceTag/<k>` (or `<svc>:ResourceTag/<k>`) equal to literal values: only
+    /// resources already carrying that tag value are reached, like a list of named resources.
+    /// The tag key (lowercase) is kept so the analysis can check that the policy cannot add
+    /// it to other resources.
+    ResourceTag { key: String, text: String },
+    /// `<svc>:CreateAction` equal to literal values: the grant applies only while a resource is
+    /// being created by that call (tag-on-create), never to an existing resource. AWS sets
+    /// the key; actions that do not support it fail the condition.
+    CreateOnly { text: String },
+    /// `aws:SourceVpc` / `aws:SourceVpce` equal to literal values: the grant works only from
+    /// inside that network, so credentials taken elsewhere are useless.
+    Origin { text: String },
+}
+
+/// Is every value a literal (no wildcard, no policy variable, not empty)?
+fn literal_values(values: &[String]) -> bool {
+    !values.is_empty() && values.iter().all(|v| !v.is_empty() && !wild(v) && !v.contains("${"))
+}
+
+/// Positive, total string equality: `StringEquals`, `StringEqualsIgnoreCase`, or `StringLike`
+/// whose values hold no wildcard; no `IfExists` (passes when the key is absent, as it is for
+/// actions that do not support it), no set qualifier, not negated.
+fn equality_operator(op: &Operator) -> bool {
+    !op.if_exists
+        && op.qualifier.is_none()
+        && matches!(op.base.as_str(), "stringequals" | "stringequalsignorecase" | "stringlike")
+}
+
+/// The resource-tag key a condition key tests (`aws:ResourceTag/Team`, `ec2:ResourceTag/Team`
+/// → `team`), if it is one. Not `aws:RequestTag` (the caller writes request tags) nor
+/// `aws:TagKeys`.
+fn resource_tag_key(key: &str) -> Option<String> {
+    let (_, tag) = key.split_once(':')?;
+    let rest = tag.get(..12).filter(|p| p.eq_ignore_ascii_case("resourcetag/")).map(|_| &tag[12..])?;
+    (!rest.is_empty()).then(|| rest.to_ascii_lowercase())
+}
+
+/// Clauses of a statement that pin the grant (see [`GrantPin`]), in clause order.
+pub fn grant_pins(stmt: &Statement<'_>) -> Vec<GrantPin> {
+    let mut out = Vec::new();
+    for c in &stmt.conditions {
+        let op = Operator::parse(c.operator);
+        if !equality_operator(&op) || !literal_values(&c.values) {
+            continue;
+        }
+        let shown = c.values.iter().map(|v| format!("`{v}`")).collect::<Vec<_>>().join(" or ");
+        if let Some(key) = resource_tag_key(c.key) {
+            out.push(GrantPin::ResourceTag { key, text: format!("`{}` = {shown}", c.key) });
+        } else if c.key.split_once(':').is_some_and(|(_, k)| k.eq_ignore_ascii_case("CreateAction")) {
+            out.push(GrantPin::CreateOnly { text: format!("`{}` = {shown}", c.key) });
+        } else if c.key.eq_ignore_ascii_case("aws:SourceVpc") || c.key.eq_ignore_ascii_case("aws:SourceVpce") {
+            out.push(GrantPin::Origin { text: format!("`{}` = {shown}", c.key) });
+        }
+    }
+    out
+}
+
+/// Resource-tag clauses of a statement that do not pin it, each with why (for findings).
+pub fn resource_tag_non_pins(stmt: &Statement<'_>) -> Vec<String> {
+    let mut out = Vec::new();
+    for c in &stmt.conditions {
+        if resource_tag_key(c.key).is_none() {
+            continue;
+        }
+        let op = Operator::parse(c.operator);
+        let why = if op.base == "null" {
+            "only tests that the tag is present"
+        } else if !equality_operator(&op) {
+            "is not a plain equality (IfExists, a set qualifier, a negation or a non-string operator)"
+        } else if !literal_values(&c.values) {
+            "admits any value by a wildcard or policy variable"
+        } else {
+            continue;
+        };
+        out.push(format!("`{}` under `{}` {why}, so it does not pin the resources", c.key, c.operator));
+    }
+    out
+}
+
+/// Does the statement restrict tagging to resource creation (`<svc>:CreateAction` equal to
+/// literal values)? Then it cannot put a tag on an existing resource.
+pub fn tags_only_on_create(stmt: &Statement<'_>) -> bool {
+    stmt.conditions.iter().any(|c| {
+        c.key.split_once(':').is_some_and(|(_, k)| k.eq_ignore_ascii_case("CreateAction"))
+            && equality_operator(&Operator::parse(c.operator))
+            && literal_values(&c.values)
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -284,6 +377,55 @@ mod tests {
         assert!(!pins("ArnNotLike", "aws:PrincipalArn", &["arn:aws:iam::123456789012:role/x"]));
         assert!(!pins("Null", "aws:PrincipalOrgID", &["false"]));
         assert!(!pins("Bool", "aws:PrincipalOrgID", &["true"]));
+    }
+
+    fn stmt_with<'a>(clauses: Vec<ConditionClause<'a>>) -> Statement<'a> {
+        Statement {
+            index: 0,
+            sid: None,
+            effect: crate::policy::Effect::Allow,
+            action: crate::policy::ActionSpec { not: false, patterns: vec!["ec2:TerminateInstances"] },
+            resource: None,
+            principal: None,
+            conditions: clauses,
+            condition_raw: None,
+        }
+    }
+
+    fn clause<'a>(op: &'a str, key: &'a str, values: &[&str]) -> ConditionClause<'a> {
+        ConditionClause { operator: op, key, values: values.iter().map(|s| s.to_string()).collect() }
+    }
+
+    #[test]
+    fn only_literal_resource_tags_and_networks_pin_a_grant() {
+        let pins = |op, key, v: &[&str]| grant_pins(&stmt_with(vec![clause(op, key, v)]));
+        assert!(matches!(
+            pins("StringEquals", "aws:ResourceTag/k8s.io/cluster-autoscaler/my-cluster", &["owned"])[..],
+            [GrantPin::ResourceTag { .. }]
+        ));
+        assert!(matches!(pins("StringLike", "ec2:ResourceTag/team", &["blue"])[..], [GrantPin::ResourceTag { .. }]));
+        assert!(matches!(pins("StringEquals", "aws:SourceVpc", &["vpc-1a2b3c4d"])[..], [GrantPin::Origin { .. }]));
+        assert!(matches!(
+            pins("StringEquals", "ec2:CreateAction", &["RunInstances"])[..],
+            [GrantPin::CreateOnly { .. }]
+        ));
+        for (op, key, v) in [
+            ("StringLike", "aws:ResourceTag/team", "*"),
+            ("StringLike", "aws:ResourceTag/team", "b*"),
+            ("StringEqualsIfExists", "aws:ResourceTag/team", "blue"),
+            ("StringNotEquals", "aws:ResourceTag/team", "blue"),
+            ("ForAllValues:StringEquals", "aws:ResourceTag/team", "blue"),
+            ("StringEquals", "aws:ResourceTag/team", "${aws:PrincipalTag/team}"),
+            ("StringEquals", "aws:RequestTag/team", "blue"),
+            ("Null", "aws:ResourceTag/team", "false"),
+            ("StringEquals", "aws:ResourceTag/", "blue"),
+            ("StringLike", "aws:SourceVpc", "vpc-*"),
+            ("StringEqualsIfExists", "aws:SourceVpce", "vpce-1a2b3c4d"),
+            ("StringLike", "ec2:CreateAction", "*"),
+            ("StringEqualsIfExists", "ec2:CreateAction", "RunInstances"),
+        ] {
+            assert!(pins(op, key, &[v]).is_empty(), "{op} {key} {v}");
+        }
     }
 
     #[test]

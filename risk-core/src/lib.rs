@@ -36,7 +36,7 @@ use serde_json::Value;
 use std::collections::BTreeMap;
 
 /// Version of the rule set; bumped whenever a rule's behaviour or score changes.
-pub const RULES_VERSION: &str = "2";
+pub const RULES_VERSION: &str = "3";
 /// Version of this engine.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 

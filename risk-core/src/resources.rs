@@ -135,6 +135,11 @@ impl<'a> Pattern<'a> {
         }
     }
 
+    /// Does the pattern name the caller's own resources (`${aws:username}`-style)?
+    pub fn is_self_scoped(&self) -> bool {
+        self.self_var
+    }
+
     /// Does the pattern match the literal `*` (the resource of actions without
     /// resource-level permissions)?
     pub fn matches_star(&self) -> bool {

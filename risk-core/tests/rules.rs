@@ -82,7 +82,14 @@ fn near_misses() -> Vec<(&'static str, &'static str, serde_json::Value)> {
                 json!("arn:aws:secretsmanager:us-east-1:123456789012:secret:app/db-AbCdEf"),
             ),
         ),
-        ("CE002", "registry login alone", stmt(json!("ecr:GetAuthorizationToken"), json!("*"))),
+        (
+            "CE002",
+            "managing one's own service-specific credentials",
+            stmt(
+                json!(["iam:CreateServiceSpecificCredential", "iam:ResetServiceSpecificCredential"]),
+                json!("arn:aws:iam::*:user/${aws:username}"),
+            ),
+        ),
         ("DX001", "reading one prefix", stmt(json!("s3:GetObject"), json!("arn:aws:s3:::reports/exports/*"))),
         ("RX001", "reading a bucket policy", stmt(json!("s3:GetBucketPolicy"), json!("*"))),
         ("IM001", "describing security groups", stmt(json!("ec2:DescribeSecurityGroups"), json!("*"))),

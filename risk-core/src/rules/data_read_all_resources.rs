@@ -15,14 +15,16 @@ pub static META: RuleMeta = RuleMeta {
     what: "Data-plane reads on all resources: `s3:GetObject` on `*`, `arn:aws:s3:::*` or \
 `arn:aws:s3:::*/*`; DynamoDB `GetItem`/`Query`/`Scan`; SQS `ReceiveMessage`; Kinesis \
 `GetRecords`; CloudWatch Logs events; EBS snapshot blocks; ECR images; CodeCommit pulls; \
-Athena results and similar.",
+Athena results and similar; and, as a separate finding, reads of secret values.",
     why: "Reading everything means the holder can copy any dataset the account holds, \
 including ones created after the grant.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::*/*"}]}"#,
     safer: "Name the buckets and prefixes (`arn:aws:s3:::reports-bucket/exports/*`) and the \
 tables the task reads.",
     scoring: "6 on all resources; 7 when three or more data services are readable that way. \
-Scoped reads are not reported.",
+Secret-value reads on all resources (`secretsmanager:GetSecretValue`, `ssm:GetParameter*`, \
+`kms:Decrypt`, as in Cloudsplaining's data-exfiltration list) are a separate finding of 5 (CE001 \
+scores their credential side). Scoped reads are not reported.",
 };
 
 /// Data-plane reads.
@@ -93,6 +95,18 @@ impl super::Rule for Rule {
             tiers,
             "read data",
             "Scope data reads to the specific buckets, prefixes, tables or queues the task needs.",
+            out,
+        );
+        // Cloudsplaining counts secret-value reads as data exfiltration too; the credential
+        // side is CE001's, so this finding stays medium and does not count towards the
+        // several-categories step on its own.
+        check_list(
+            a,
+            &META,
+            &super::secret_read_all_resources::SECRET_VALUES,
+            Tiers { all: 5, self_scoped: None, specific: None },
+            "read secret values (scored as credentials exposure by CE001)",
+            "Scope secret reads to the specific secret ARNs or parameter paths the task needs.",
             out,
         );
     }

@@ -16,7 +16,8 @@ pub static META: RuleMeta = RuleMeta {
     what: "*Write* actions whose verb is destructive (`Delete*`, `Terminate*`, `Destroy*`, \
 `Purge*`, `Drop*`, `Remove*` outside tagging) plus `kms:ScheduleKeyDeletion`, `kms:DisableKey` \
 and `s3:PutLifecycleConfiguration`. Acknowledging queue messages (`sqs:DeleteMessage`) is a \
-routine consumer operation and is not counted.",
+routine consumer operation and is not counted, nor is discarding a support-case draft \
+(`support-console:DeleteCaseDraft`).",
     why: "Deletion is often irreversible; on every resource, one call can take down production \
 or wipe data.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ec2:TerminateInstances", "Resource": "*"}]}"#,
@@ -35,7 +36,11 @@ pub(crate) const EXTRA: &[&str] = &[
 ];
 
 /// Routine consumer operations named like deletes.
-pub(crate) const NOT_COUNTED: &[&str] = &["sqs:DeleteMessage"];
+pub(crate) const NOT_COUNTED: &[&str] = &[
+    "sqs:DeleteMessage",
+    // Discards an unsent support-case draft in the console: no resource is lost.
+    "support-console:DeleteCaseDraft",
+];
 
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     let mut s =

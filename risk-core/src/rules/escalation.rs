@@ -5,7 +5,7 @@ use super::support::{evidence, list_phrase, names};
 use super::{Finding, RuleMeta};
 use crate::analysis::Analysis;
 use crate::glob;
-use crate::resources::Breadth;
+use crate::resources::{self, Breadth};
 use once_cell::sync::Lazy;
 
 /// How a path escalates (the `kind` column of the data file).
@@ -105,6 +105,54 @@ fn path_principals(id: &str) -> &'static [&'static str] {
 
 static PASSROLE: Lazy<Option<usize>> = Lazy::new(|| iam_catalog::action_index("iam:PassRole"));
 
+/// Actions that act on a customer managed policy's versions. AWS managed policies
+/// (`arn:aws:iam::aws:policy/…`, account `aws`) belong to AWS: customers cannot create, delete
+/// or switch their versions, so a grant on them is no escalation (IAM User Guide, "AWS managed
+/// policies": "You cannot change the permissions defined in AWS managed policies"; after
+/// BishopFox iam-vulnerable `fp4-NonExploitableResourceConstraint`).
+pub(crate) const POLICY_VERSION_ACTIONS: &[&str] = &["iam:CreatePolicyVersion", "iam:SetDefaultPolicyVersion"];
+
+static POLICY_VERSION_IDX: Lazy<Vec<usize>> =
+    Lazy::new(|| POLICY_VERSION_ACTIONS.iter().filter_map(|n| iam_catalog::action_index(n)).collect());
+
+/// Is this resource pattern an AWS managed policy ARN (account field literally `aws`)? Only
+/// the exact literal counts: `*` or a glob in the account field still reaches customer
+/// accounts.
+fn is_aws_managed_policy_pattern(p: &str) -> bool {
+    let mut f = p.splitn(6, ':');
+    matches!(
+        (f.next(), f.next(), f.next(), f.next(), f.next()),
+        (Some("arn"), Some(_), Some("iam"), Some(""), Some("aws"))
+    )
+}
+
+/// Breadth of a policy-version action over customer managed policies only: patterns naming
+/// AWS managed policies are dropped from `Resource` lists. Never wider than the grant's own
+/// breadth (which already has denies subtracted).
+fn customer_policy_breadth(a: &Analysis<'_>, i: usize) -> Breadth {
+    let mut best = Breadth::None;
+    for g in &a.grants {
+        let b = g.pinned_breadth(i);
+        if b == Breadth::None {
+            continue;
+        }
+        let b = match &g.stmt.resource {
+            Some(r) if !r.not && r.patterns.iter().any(|p| is_aws_managed_policy_pattern(p)) => {
+                let kept: Vec<resources::Pattern<'_>> = r
+                    .patterns
+                    .iter()
+                    .filter(|p| !is_aws_managed_policy_pattern(p))
+                    .map(|p| resources::Pattern::new(p, a.policy.version))
+                    .collect();
+                b.min(resources::breadth_of(&iam_catalog::ACTIONS[i], false, &kept))
+            }
+            _ => b,
+        };
+        best = best.max(b);
+    }
+    best
+}
+
 /// Breadth of `iam:PassRole` usable for this path, and whether a `PassedToService` condition
 /// narrowed it. A grant restricted to services the path does not use does not count.
 fn passrole_breadth(a: &Analysis<'_>, path: &Path, pr: usize) -> (Breadth, bool) {
@@ -158,7 +206,8 @@ fn score_path(a: &Analysis<'_>, path: &Path) -> Option<(u8, &'static str)> {
             passrole = Some((b, narrowed));
             continue;
         }
-        let b = a.breadth(i);
+        // A grant pinned by a literal resource-tag condition counts as on named resources.
+        let b = if POLICY_VERSION_IDX.contains(&i) { customer_policy_breadth(a, i) } else { a.pinned_breadth(i) };
         if b == Breadth::None {
             return None;
         }
@@ -180,6 +229,13 @@ fn score_path(a: &Analysis<'_>, path: &Path) -> Option<(u8, &'static str)> {
             None if wide(weakest) => (8, "without needing iam:PassRole"),
             None => (6, "on the named resources"),
         },
+        Kind::ExistingPassRole if path.names.iter().any(|n| n.eq_ignore_ascii_case("iam:SetDefaultPolicyVersion")) => {
+            if wide(weakest) {
+                (7, "by making an existing, more permissive version of a customer managed policy the default")
+            } else {
+                (5, "through the named policies, if one of their existing versions grants more")
+            }
+        }
         Kind::ExistingPassRole => {
             if wide(weakest) {
                 (7, "through compute or stacks that already run with a privileged role")
@@ -232,8 +288,17 @@ pub fn check(a: &Analysis<'_>, kind: Kind, meta: &'static RuleMeta, out: &mut Ve
     let all_idx: Vec<usize> = hits.iter().flat_map(|(p, _, _)| p.actions.clone().unwrap_or_default()).collect();
     let ev = evidence(a, all_idx.iter().copied(), Breadth::Specific);
     let described: Vec<String> = hits.iter().map(|(p, _, _)| format!("{} ({})", p.id, p.names.join(" + "))).collect();
+    // Say when a condition lowered it: some action of the top path is granted on all
+    // resources only through grants a resource-tag condition pins.
+    let pinned = hits[0].0.actions.as_deref().unwrap_or(&[]).iter().find_map(|&i| {
+        (a.breadth(i) == Breadth::All && a.pinned_breadth(i) < Breadth::All)
+            .then(|| a.grants.iter().find_map(|g| (g.breadth(i) == Breadth::All).then(|| g.pin.resources.clone())))
+            .flatten()
+            .flatten()
+    });
+    let pinned = pinned.map(|p| format!(" ({p} pins the resources, so they count as named)")).unwrap_or_default();
     let msg = format!(
-        "opens {} privilege-escalation {} ({}): {}; {why}",
+        "opens {} privilege-escalation {} ({}): {}; {why}{pinned}",
         hits.len(),
         if hits.len() == 1 { "path" } else { "paths" },
         kind.as_str(),

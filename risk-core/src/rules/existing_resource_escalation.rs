@@ -12,9 +12,12 @@ pub static META: RuleMeta = RuleMeta {
     summary: "can run code in compute that already has a role (update Lambda code, SSM commands, stack updates…)",
     what: "The `existing-passrole` paths: actions such as `lambda:UpdateFunctionCode`, \
 `ssm:SendCommand`, `ssm:StartSession`, `cloudformation:UpdateStack` or `glue:UpdateDevEndpoint` \
-that let the holder act through a resource that already runs with a role.",
-    why: "Whether this is an escalation depends on the roles already in the account, which a \
-policy alone cannot show. It is flagged because those roles are often privileged.",
+that let the holder act through a resource that already runs with a role, and \
+`iam:SetDefaultPolicyVersion`, which makes an existing (perhaps more permissive) version of a \
+customer managed policy the one in force. Grants on AWS managed policies \
+(`arn:aws:iam::aws:policy/…`) are not counted: customers cannot version them.",
+    why: "Whether this is an escalation depends on the roles (or policy versions) already in the \
+account, which a policy alone cannot show. It is flagged because those roles are often privileged.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "ssm:SendCommand", "Resource": "*"}]}"#,
     safer: "Scope these actions to the specific functions, instances or stacks the task \
 needs, or use tag conditions (`aws:ResourceTag/team`).",

@@ -13,7 +13,8 @@ pub static META: RuleMeta = RuleMeta {
     what: "Grants of the `self-escalation` paths in the escalation table, such as \
 `iam:CreatePolicyVersion`, `iam:PutUserPolicy`, `iam:AttachRolePolicy` or `iam:AddUserToGroup`, \
 on all resources or on the caller's own user (`${aws:username}`), including combinations split \
-across statements.",
+across statements. `iam:CreatePolicyVersion` on AWS managed policies (`arn:aws:iam::aws:policy/…`) \
+is not counted: customers cannot version them.",
     why: "A principal that can attach or write policies for itself can grant itself \
 `AdministratorAccess`: the policy's other limits stop meaning anything.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "iam:AttachUserPolicy", "Resource": "arn:aws:iam::*:user/${aws:username}"}]}"#,

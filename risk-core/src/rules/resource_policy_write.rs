@@ -21,7 +21,9 @@ such as `ec2:ModifySnapshotAttribute`, `ec2:ModifyImageAttribute`, \
 `rds:ModifyDBSnapshotAttribute`, and turning off S3 Block Public Access \
 (`s3:PutBucketPublicAccessBlock`, `s3:PutAccountPublicAccessBlock`, which also authorise the \
 `Delete…PublicAccessBlock` API calls). Permissions-management actions that only read \
-policies (`Get*`, `List*`, `Describe*`) are not counted.",
+policies (`Get*`, `List*`, `Describe*`) are not counted, nor is \
+`cloudformation:SetStackPolicy` (a stack policy limits what stack updates may change; it \
+grants no one access).",
     why: "These actions decide who else can read or write a resource; one call can make a \
 bucket public or share a database snapshot with another account.",
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:PutBucketPolicy", "Resource": "*"}]}"#,
@@ -54,6 +56,11 @@ pub(crate) const NAMES: &[&str] = &[
     "sqs:SetQueueAttributes",
 ];
 
+/// Actions the catalog classes as *Permissions management* that do not decide who can reach a
+/// resource. A CloudFormation stack policy only says which resources a stack *update* may
+/// replace or delete; it grants no principal anything.
+pub(crate) const NOT_ACCESS_CONTROL: &[&str] = &["cloudformation:SetStackPolicy"];
+
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     let mut s = resolve_set(NAMES);
     for (i, a) in CATALOG.iter().enumerate() {
@@ -67,8 +74,15 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
             s.insert(i);
         }
     }
+    s.subtract(&resolve_set(NOT_ACCESS_CONTROL));
     s
 });
+
+/// Is catalog action `i` one that decides who can reach a resource? (What this rule counts,
+/// for other rules that weigh a service by it.)
+pub(crate) fn changes_access(i: usize) -> bool {
+    ACTIONS.contains(i)
+}
 
 pub struct Rule;
 
@@ -78,7 +92,7 @@ impl super::Rule for Rule {
     }
 
     fn action_names(&self) -> &'static [&'static [&'static str]] {
-        &[NAMES]
+        &[NAMES, NOT_ACCESS_CONTROL]
     }
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {

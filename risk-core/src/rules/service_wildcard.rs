@@ -20,10 +20,22 @@ including destructive and permission-changing ones, across every resource of the
     example: r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "kms:*", "Resource": "*"}]}"#,
     safer: "Name the actions needed (`s3:GetObject`, `s3:PutObject`) and the resources they act on.",
     scoring: "9 for `iam` and `organizations`; 8 for other sensitive services (built-in: kms, \
-secretsmanager, ssm, sts, plus the organisation's additions); 7 for any other service.",
+secretsmanager, ssm, sts, plus the organisation's additions); 7 for a service with \
+*Permissions management* actions (it can change who may access its resources); 4 (medium) for \
+any other service (`support:*`, `tag:*`), whose concrete risks the other rules score.",
 };
 
 pub const BUILTIN_SENSITIVE: &[&str] = &["iam", "organizations", "kms", "secretsmanager", "ssm", "sts"];
+
+/// Can some action of the service change who may access its resources (a *Permissions
+/// management* action that is not a read: `s3:PutBucketPolicy`, `kms:CreateGrant`,
+/// `lambda:AddPermission`)? A whole-service grant of such a service can open its resources
+/// to anyone; one without them (`support:*`, `tag:*`) can only do what its actions do, and
+/// those are scored by the other rules (destructive, data, write, escalation).
+fn changes_access(actions: std::ops::Range<u32>) -> bool {
+    // The same actions RX001 counts; IAM, STS and Organizations are scored above already.
+    actions.into_iter().any(|i| super::resource_policy_write::changes_access(i as usize))
+}
 
 pub struct Rule;
 
@@ -71,7 +83,8 @@ impl super::Rule for Rule {
             let s = match svc.prefix {
                 "iam" | "organizations" => 9,
                 _ if sensitive => 8,
-                _ => 7,
+                _ if changes_access(r.clone()) => 7,
+                _ => 4,
             };
             score = score.max(s);
             services.push(format!("{}:*", svc.prefix));

@@ -169,6 +169,29 @@ pub fn condition_note(ev: &Evidence) -> &'static str {
     }
 }
 
+/// Does grant `g` give action `i` on some resource that is not the caller's own? A grant whose
+/// breadth is `SelfScoped` may still list a named resource beside `${aws:username}` (the
+/// widest pattern decides its breadth), so the other patterns are checked on their own.
+fn reaches_beyond_self(a: &Analysis<'_>, g: &crate::analysis::Grant<'_>, i: usize) -> bool {
+    match g.breadth(i) {
+        Breadth::None => false,
+        Breadth::Specific | Breadth::All => true,
+        Breadth::SelfScoped => match &g.stmt.resource {
+            Some(r) if !r.not => {
+                let others: Vec<crate::resources::Pattern<'_>> = r
+                    .patterns
+                    .iter()
+                    .map(|p| crate::resources::Pattern::new(p, a.policy.version))
+                    .filter(|p| !p.is_self_scoped())
+                    .collect();
+                crate::resources::breadth_of(&ACTIONS[i], false, &others) != Breadth::None
+            }
+            // A missing `Resource` or a `NotResource` is never self-scoped; be generous.
+            _ => true,
+        },
+    }
+}
+
 /// Scores by breadth for a list rule; `None` means "not reported at that breadth".
 #[derive(Debug, Clone, Copy)]
 pub struct Tiers {
@@ -188,8 +211,20 @@ pub fn check_list(
     suggestion: &str,
     out: &mut Vec<Finding>,
 ) {
-    let all = a.all.and_members(candidates, a.all_list.as_deref());
-    let (hits, score, breadth, scope) = if !all.is_empty() {
+    let all_raw = a.all.and_members(candidates, a.all_list.as_deref());
+    // A grant narrowed by a pinning resource-tag condition counts as on named resources; an
+    // action stays "on all resources" if any other grant gives it there.
+    let any_pinned = a.grants.iter().any(|g| g.pin.resources.is_some());
+    let all: Vec<usize> = if any_pinned {
+        all_raw
+            .iter()
+            .copied()
+            .filter(|&i| a.grants.iter().any(|g| g.pin.resources.is_none() && g.breadth(i) == Breadth::All))
+            .collect()
+    } else {
+        all_raw.clone()
+    };
+    let (hits, mut score, breadth, scope) = if !all.is_empty() {
         (all, tiers.all, Breadth::All, "on all resources")
     } else {
         let selfs = a.self_scoped.and_members(candidates, a.self_list.as_deref());
@@ -197,19 +232,53 @@ pub fn check_list(
             (Some(s), false) => (selfs, s, Breadth::SelfScoped, "on the caller's own resources"),
             _ => {
                 let Some(s) = tiers.specific else { return };
-                let eff = a.effective.and_members(candidates, a.effective_list.as_deref());
+                let mut eff = a.effective.and_members(candidates, a.effective_list.as_deref());
+                if tiers.self_scoped.is_none() {
+                    // "Not reported on the caller's own resources": an action granted only on
+                    // `${aws:username}` resources must not come back as a named-resource grant.
+                    eff.retain(|&i| a.grants.iter().any(|g| reaches_beyond_self(a, g, i)));
+                }
                 if eff.is_empty() {
                     return;
                 }
-                (eff, s, Breadth::Specific, "on the named resources")
+                let scope = if eff.iter().any(|i| all_raw.contains(i)) {
+                    "only on the resources a condition pins"
+                } else {
+                    "on the named resources"
+                };
+                (eff, s, Breadth::Specific, scope)
             }
         }
     };
     let total = hits.len();
     let listed = names(hits.iter().copied());
+    // The grants behind the finding, and what their conditions certainly narrow.
+    let behind: Vec<&crate::analysis::Grant<'_>> = a
+        .grants
+        .iter()
+        .filter(|g| hits.iter().any(|&i| g.breadth(i) >= breadth && g.breadth(i) != Breadth::None))
+        .collect();
+    let mut notes: Vec<String> = Vec::new();
+    for g in &behind {
+        if let Some(p) = g.pin.resources.as_ref().filter(|_| breadth == Breadth::Specific) {
+            notes.push(format!("{p} pins the resources, so they count as named"));
+        }
+        if let Some(v) = &g.pin.void {
+            notes.push(v.clone());
+        }
+    }
+    let origin: Vec<&String> = behind.iter().filter_map(|g| g.pin.origin.as_ref()).collect();
+    if !behind.is_empty() && origin.len() == behind.len() && score > 2 {
+        // Every grant works only from one network: credentials taken elsewhere are useless,
+        // while the holder's own code inside it keeps the full grant, so one step only.
+        score -= 1;
+        notes.push(format!("{} limits it to one network, which lowers the score by 1", origin[0]));
+    }
+    notes.dedup();
     let ev = evidence(a, hits.iter().copied(), breadth);
     let more = if total > MAX_LISTED { format!(" ({total} actions in all)") } else { String::new() };
-    let msg = format!("can {what} {scope}: {}{more}{}", list_phrase(&listed, 4), condition_note(&ev));
+    let cond = if notes.is_empty() { condition_note(&ev).to_string() } else { format!(" ({})", notes.join("; ")) };
+    let msg = format!("can {what} {scope}: {}{more}{cond}", list_phrase(&listed, 4));
     out.push(Finding::new(meta, score, listed, ev, msg, suggestion.to_string()));
 }
 

@@ -17,7 +17,8 @@ pub static META: RuleMeta = RuleMeta {
 resources. Actions that AWS only allows on `*` (for example `cloudwatch:PutMetricData`) are not \
 counted: scoping them is impossible. Neither are append-only telemetry writes that every \
 workload needs (`logs:CreateLogGroup`, `logs:CreateLogStream`, `logs:PutLogEvents`, X-Ray trace \
-uploads, the SSM agent's messaging channel), nor the few `Get*`/`List*`/`Describe*` actions \
+uploads, the SSM agent's messaging channel), nor creating an unassigned virtual MFA device \
+(`iam:CreateVirtualMFADevice`, which self-service MFA policies grant on `mfa/*`), nor the few `Get*`/`List*`/`Describe*` actions \
 the catalog classes as Write. Not reported when the policy is full-admin (FA001).",
     why: "A wildcard resource on a write turns one mistaken or malicious call into a change to \
 every resource of that type, including ones that belong to other teams. Tagging writes matter \
@@ -43,6 +44,11 @@ pub(crate) const NOT_COUNTED: &[&str] = &[
     "ec2messages:FailMessage",
     "ec2messages:SendReply",
     "ssm:UpdateInstanceInformation",
+    // A new virtual MFA device is unassigned: it changes no existing resource and grants
+    // nothing until `iam:EnableMFADevice` ties it to a user. AWS's self-service examples grant
+    // it on `arn:aws:iam::*:mfa/*` because device names are free-form (IAM User Guide, "AWS:
+    // Allows MFA-authenticated IAM users to manage their own credentials…").
+    "iam:CreateVirtualMFADevice",
 ];
 
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
