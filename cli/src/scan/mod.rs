@@ -5,6 +5,7 @@
 pub mod authdetails;
 pub mod cloudformation;
 pub mod command;
+pub mod managed;
 pub mod output;
 pub mod plan;
 pub mod sarif;
