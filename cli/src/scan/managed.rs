@@ -71,9 +71,7 @@ pub fn document(name_or_arn: &str) -> Option<(String, Value)> {
 /// Is this an AWS managed policy for service-linked roles (`/aws-service-role/`)? Those are
 /// attached by AWS to its own roles; IAM refuses to attach them to any other role.
 pub fn is_service_linked(name_or_arn: &str) -> bool {
-    parse(name_or_arn)
-        .and_then(|(name, _)| table().get(name))
-        .is_some_and(|e| e.path == SERVICE_LINKED_PATH)
+    parse(name_or_arn).and_then(|(name, _)| table().get(name)).is_some_and(|e| e.path == SERVICE_LINKED_PATH)
 }
 
 /// Does `name_or_arn` have the form of an AWS managed policy ARN (account `aws`)?
