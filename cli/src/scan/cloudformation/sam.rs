@@ -91,7 +91,16 @@ fn expand(name: &str, given: &Node, line: usize) -> Result<Option<Node>, String>
         ));
     }
     let definition = t.get("Definition").map(|d| node_of(d, line)).unwrap_or_else(|| Node::new(line, Kind::Null));
-    Ok(Some(substitute(definition, &wanted, given)))
+    let mut doc = substitute(definition, &wanted, given);
+    // SAM writes no `Version`; its `${…}` are `Fn::Sub` variables, resolved at deploy, and no
+    // template uses an IAM policy variable (a test checks). Without the version the engine
+    // would read the opaque placeholders as policy variables that need one (VA004).
+    if let Kind::Map(entries) = &mut doc.kind {
+        if !entries.iter().any(|(k, _)| k == "Version") {
+            entries.insert(0, ("Version".into(), str_node(line, "2012-10-17")));
+        }
+    }
+    Ok(Some(doc))
 }
 
 /// `Policies` of a SAM function or state machine: a string, a document, a template, an
@@ -308,6 +317,7 @@ Resources:
         assert!(s3["Definition"]["Statement"].is_array());
         for (name, t) in t {
             assert!(t["Definition"].get("Statement").is_some(), "{name}");
+            assert!(!t["Definition"].to_string().contains("${aws:"), "{name} uses an IAM policy variable");
         }
     }
 
