@@ -891,6 +891,9 @@ impl Cx {
                 for v in self.alts(b)? {
                     push_unique(&mut out, v);
                 }
+                if out.len() > MAX_VARIANTS {
+                    return Err(too_many());
+                }
                 return Ok(out);
             }
             return Ok(self.text_alts(n)?.into_iter().map(|s| Some(Value::String(s))).collect());
@@ -972,6 +975,9 @@ impl Cx {
                     for t in texts {
                         push_unique(&mut out, t);
                     }
+                }
+                if out.len() > MAX_VARIANTS {
+                    return Err(too_many());
                 }
                 Ok(out)
             }
@@ -1401,6 +1407,23 @@ Resources:
         assert!(ex.errors[0].message.contains("more than 256 variants"), "{}", ex.errors[0].message);
         assert_eq!(ex.errors[0].address.as_deref(), Some("P"));
         assert_eq!(ex.policies.len(), 1, "the other document is still read");
+        // Nested `!If`s in one value are bounded too: a full tree of depth 9 has 512 leaves.
+        fn tree(depth: usize, leaf: &str) -> String {
+            match depth {
+                0 => format!("\"s3:{leaf}\""),
+                d => format!(
+                    "{{\"Fn::If\": [C{d}, {}, {}]}}",
+                    tree(d - 1, &format!("{leaf}a")),
+                    tree(d - 1, &format!("{leaf}b"))
+                ),
+            }
+        }
+        let ex = run(&template(&format!(
+            "  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Statement:\n          - {{Effect: Allow, Resource: \"*\", Action: {}}}\n",
+            tree(9, "X")
+        )));
+        assert_eq!(ex.errors.len(), 1, "{:?}", ex.errors);
+        assert!(ex.policies.is_empty());
     }
 
     #[test]
