@@ -6,6 +6,7 @@ pub mod authdetails;
 pub mod cloudformation;
 pub mod command;
 pub mod hcl_eval;
+pub mod managed;
 pub mod output;
 pub mod plan;
 pub mod sarif;
