@@ -224,3 +224,29 @@ fn a_module_source_outside_the_scanned_paths_is_unresolved() {
     assert_eq!(u, vec!["module.app"]);
     assert!(ex.unresolved[0].reason.contains("outside the scanned paths"));
 }
+
+#[test]
+fn attached_aws_managed_policies_are_scored_as_published() {
+    let (v, _, _) = scan_module();
+    let admin = by_address(&v, "aws_iam_role_policy_attachment.admin[AdministratorAccess]");
+    assert_eq!(admin["result"]["score"], 10, "{admin:#}");
+    assert_eq!(admin["principal"], "role app");
+    assert!(notes(admin).contains("AWS managed policy AdministratorAccess"));
+    let ro = by_address(&v, "aws_iam_role.legacy[ReadOnlyAccess]");
+    assert!(ro["result"]["score"].as_u64().unwrap() >= 5, "{ro:#}");
+    let dir = fixtures().join("terraform-module");
+    let cx = Context::disk(std::slice::from_ref(&dir));
+    let label = dir.join("attachments.tf").display().to_string();
+    let text = std::fs::read_to_string(&label).unwrap();
+    let ex = extract_with(&label, &label, &text, &cx);
+    let u: Vec<(&str, usize)> = ex.unresolved.iter().map(|u| (u.address.as_str(), u.line)).collect();
+    // The own policy is scored at `aws_iam_policy.combined`; the customer ARN and the
+    // variable are not in this configuration.
+    assert_eq!(
+        u,
+        vec![("aws_iam_user_policy_attachment.customer", 13), ("aws_iam_role.legacy", 19)],
+        "{:?}",
+        ex.unresolved
+    );
+    assert!(ex.unresolved[0].reason.contains("customer managed policy"));
+}

@@ -433,6 +433,7 @@ fn extract_unit(
                             );
                         }
                     }
+                    attachments(&mut ev, block, rtype, &address_base, &mut found, ex);
                     if bound {
                         ev.unbind(1);
                     }
@@ -577,6 +578,91 @@ fn normalize_dir(dir: &str, source: &str) -> String {
     }
     let lead = if joined.starts_with('/') { "/" } else { "" };
     format!("{lead}{}", parts.join("/"))
+}
+
+/// Managed policies attached by ARN (`aws_iam_role_policy_attachment` and its kin,
+/// `aws_iam_role.managed_policy_arns`, SSO permission sets): an AWS managed policy is scored
+/// as the document AWS publishes; a policy of this configuration (`aws_iam_policy.x.arn`) is
+/// scored at its own address; anything else is unresolved.
+fn attachments(
+    ev: &mut Eval<'_>,
+    block: &Block,
+    rtype: &str,
+    address: &str,
+    found: &mut Vec<Found>,
+    ex: &mut Extracted,
+) {
+    let (attr, principal_attr) = match rtype {
+        "aws_iam_role_policy_attachment" => ("policy_arn", Some("role")),
+        "aws_iam_user_policy_attachment" => ("policy_arn", Some("user")),
+        "aws_iam_group_policy_attachment" => ("policy_arn", Some("group")),
+        "aws_iam_policy_attachment" => ("policy_arn", None),
+        "aws_ssoadmin_managed_policy_attachment" => ("managed_policy_arn", None),
+        "aws_iam_role" => ("managed_policy_arns", None),
+        _ => return,
+    };
+    let Some(a) = block.body.get_attribute(attr) else { return };
+    let line = ev.line_of(&a.value);
+    let principal = principal_attr.and_then(|p| block.body.get_attribute(p)).map(|p| {
+        let v = ev.eval(&p.value);
+        let who = v.v.text().unwrap_or_else(|| ev.src(&p.value));
+        format!("{} {who}", principal_attr.unwrap_or_default())
+    });
+    let v = ev.eval(&a.value);
+    let arns: Vec<Val> = match v.v {
+        V::List(items) => items,
+        V::Null => return,
+        other => vec![Val::new(v.line, other)],
+    };
+    for arn in arns {
+        let text = match &arn.v {
+            V::Str(s) => s.clone(),
+            V::Unknown(src) if src.starts_with("aws_iam_policy.") => continue, // scored at the policy
+            V::Unknown(src) => {
+                ex.unresolved.push(Unresolved::new(
+                    line,
+                    address.to_string(),
+                    format!("the attached policy `{src}` is not known from this module; scan a plan to score it"),
+                ));
+                continue;
+            }
+            _ => continue,
+        };
+        // `arn:${data.aws_partition.current.partition}:iam::aws:policy/…`: any partition.
+        let lookup = match text.split_once(':').and_then(|(_, rest)| rest.split_once(':')) {
+            Some((part, rest)) if part.starts_with("${") => format!("arn:aws:{rest}"),
+            _ => text.clone(),
+        };
+        match super::managed::document(&lookup) {
+            Some((name, document)) => {
+                let node = super::tree::parse_json(&document.to_string()).ok();
+                found.push(Found {
+                    address: format!("{address}[{name}]"),
+                    principal: principal.clone(),
+                    line,
+                    statement_lines: Vec::new(),
+                    policy_type: Some(PolicyType::Identity),
+                    document: node.map(|n| n.to_value()).unwrap_or(document),
+                    notes: vec![format!("AWS managed policy {name}, version as of {}", super::managed::CORPUS_DATE)],
+                });
+            }
+            None if text.contains(":policy/") && !super::managed::is_aws_managed_arn(&lookup) => {
+                ex.unresolved.push(Unresolved::new(
+                    line,
+                    address.to_string(),
+                    format!("`{text}` is a customer managed policy not defined here; its document is not in this configuration"),
+                ));
+            }
+            None => ex.unresolved.push(Unresolved::new(
+                line,
+                address.to_string(),
+                format!(
+                    "`{text}` is not an AWS managed policy known as of {} (or one for service-linked roles only)",
+                    super::managed::CORPUS_DATE
+                ),
+            )),
+        }
+    }
 }
 
 /// A resource's instances: one (no `for_each`), or one per element of a known `for_each`
