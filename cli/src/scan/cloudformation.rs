@@ -6,7 +6,7 @@
 //! `!GetAtt Role.Arn` becomes `${Role.Arn}`, `!Sub` keeps its template, `!Join` joins its parts.
 //! `Fn::If` is read as every combination of its branches: an Allow statement counts what any
 //! branch grants (each distinct variant is scored as its own statement), while a Deny is relied
-//! upon only as far as every branch denies (see [`Cx::settle`]), so a condition can never make
+//! upon only as far as every branch denies (see `Cx::settle`), so a condition can never make
 //! the score lower than what the stack may deploy. Policy-bearing properties that cannot be
 //! read (a document given by `!Ref`, a managed policy we have no document for, …) are counted
 //! as [`Unresolved`], never dropped silently.
