@@ -223,15 +223,7 @@ impl ModScope<'_> {
                 ev.opaque = false;
                 ev.chose = false;
                 let d = policy_document(ev, block, &mut notes, &mut unresolved);
-                if ev.opaque {
-                    notes.push(OPAQUE_NOTE.to_string());
-                }
-                for v in &ev.defaults {
-                    notes.push(format!("`var.{v}` is read at its default; a caller may pass another value"));
-                }
-                if ev.chose {
-                    notes.push("a value chosen by an unknown condition is read as every branch may give".into());
-                }
+                assumption_notes(ev, &mut notes);
                 ev.opaque |= saved.0;
                 ev.defaults.extend(saved.1);
                 ev.chose |= saved.2;
@@ -357,6 +349,20 @@ pub fn extract_in(
     let found = extract_unit(&scope, unit, ex, modules, 0);
     ex.policies.extend(found);
     Ok(())
+}
+
+/// What the evaluator had to assume for a document, as notes: unknown values kept opaque,
+/// variables read at their default, unknown choices read as every branch.
+fn assumption_notes(ev: &Eval<'_>, notes: &mut Vec<String>) {
+    if ev.opaque {
+        notes.push(OPAQUE_NOTE.to_string());
+    }
+    for v in &ev.defaults {
+        notes.push(format!("`var.{v}` is read at its default; a caller may pass another value"));
+    }
+    if ev.chose {
+        notes.push("a value chosen by an unknown condition is read as every branch may give".into());
+    }
 }
 
 /// Does `count` (or `for_each`) certainly make this block absent? A literal `count = 0`
@@ -794,15 +800,7 @@ fn policy_attribute(
     for f in &ev.files {
         notes.push(format!("read from `{f}`"));
     }
-    if ev.opaque {
-        notes.push(OPAQUE_NOTE.to_string());
-    }
-    for v in &ev.defaults {
-        notes.push(format!("`var.{v}` is read at its default; a caller may pass another value"));
-    }
-    if ev.chose {
-        notes.push("a value chosen by an unknown condition is read as every branch may give".into());
-    }
+    assumption_notes(ev, &mut notes);
     out.push(Found {
         address,
         principal,
