@@ -12,6 +12,7 @@ mod remote;
 mod render;
 mod sarif;
 pub mod scan;
+pub mod text;
 
 use clap::{Parser, ValueEnum};
 use risk_core::{OptionsInput, Report};
@@ -262,14 +263,14 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
     let (old, new) = match (read(&a.old), read(&a.new)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => {
-            let _ = writeln!(io.stderr, "error: {e}");
+            let _ = writeln!(io.stderr, "error: {}", text::visible(&e));
             return exit::BAD_INPUT;
         }
     };
     let d = match risk_core::diff::diff_json(&old, &new, &options) {
         Ok(d) => d,
         Err(e) => {
-            let _ = writeln!(io.stderr, "error: {e}");
+            let _ = writeln!(io.stderr, "error: {}", text::visible(&e.to_string()));
             return exit::BAD_INPUT;
         }
     };
@@ -389,7 +390,7 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
     };
     for o in &outcomes {
         if let Err(e) = &o.result {
-            let _ = writeln!(io.stderr, "error: {}: {}", o.label, e.message);
+            let _ = writeln!(io.stderr, "error: {}: {}", text::visible(&o.label), text::visible(&e.message));
         }
     }
     let text = match a.format {
@@ -452,7 +453,7 @@ fn options(a: &ScoreArgs) -> Result<OptionsInput, String> {
 /// Report invalid options, one line each, as `error: PATH MESSAGE` (exit 2).
 fn options_error(problems: &[risk_core::Problem], io: &mut Io<'_>) -> i32 {
     for p in problems {
-        let _ = writeln!(io.stderr, "error: {p}");
+        let _ = writeln!(io.stderr, "error: {}", text::visible(&p.to_string()));
     }
     exit::BAD_INPUT
 }
