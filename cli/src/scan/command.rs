@@ -6,6 +6,7 @@
 //! be read or scored — everything else is still scanned and reported first.
 
 use super::{output, pair, scan_text, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind};
+use crate::text::visible;
 use crate::{exit, Format, Io};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -241,14 +242,14 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
 /// Print errors, render, write the extra outputs and step outputs, and choose the exit code.
 fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: bool, io: &mut Io<'_>) -> i32 {
     for e in &run.errors {
-        let mut at = e.file.clone();
+        let mut at = visible(&e.file).into_owned();
         if let Some(l) = e.line {
             at.push_str(&format!(":{l}"));
         }
         if let Some(addr) = &e.address {
-            at.push_str(&format!(" ({addr})"));
+            at.push_str(&format!(" ({})", visible(addr)));
         }
-        let _ = writeln!(io.stderr, "error: {at}: {}", e.message);
+        let _ = writeln!(io.stderr, "error: {at}: {}", visible(&e.message));
     }
     let render = |f: Format, color: bool| match f {
         Format::Human => output::human(run, color),
