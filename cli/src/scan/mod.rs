@@ -178,10 +178,59 @@ pub fn extract(name: &str, text: &str) -> Extracted {
     }
 }
 
+/// The keys of a JSON text's top-level object, read without building the document (duplicates
+/// kept); `Ok(None)` when the top level is not an object. A 50 MB plan or export is classified
+/// without a `serde_json::Value` of it: only the line-aware tree is ever built for a container.
+fn top_level_keys(text: &str) -> Result<Option<Vec<String>>, serde_json::Error> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                keys.push(k);
+            }
+            Ok(Some(keys))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let keys = (&mut de).deserialize_any(Keys)?;
+    de.end()?;
+    Ok(keys)
+}
+
 fn extract_json(text: &str) -> Extracted {
-    use risk_core::json::{JsonError, JsonErrorKind};
+    use risk_core::json::JsonErrorKind;
     // The core's strict reader, as for `iam-risk-score FILE`: a repeated key is an error.
-    let refuse = |e: &JsonError| {
+    let refuse = |text: &str| {
+        let Err(e) = risk_core::json::from_str(text) else { return Extracted::skip() };
         let message = match e.kind {
             JsonErrorKind::DuplicateKey { .. } => format!("{} {}", e.path, e.predicate()),
             _ => e.predicate().trim_start_matches("is ").to_string(),
@@ -190,21 +239,19 @@ fn extract_json(text: &str) -> Extracted {
         ex.errors[0].line = Some(e.line);
         ex
     };
-    let value: Value = match risk_core::json::from_str(text) {
-        Ok(v) => v,
-        // A key given twice in a template, plan or export: read on as below, where `tree`
-        // refuses a repeated key inside each policy document (as that document's error) and
-        // leaves the rest of the file's alone. Only a standalone policy fails as a whole.
-        Err(e) if matches!(e.kind, JsonErrorKind::DuplicateKey { .. }) => match serde_json::from_str::<Value>(text) {
-            Ok(v) if v.is_object() && v.get("Statement").is_none() => v,
-            Ok(_) if looks_like_policy_json(text) => return refuse(&e),
-            _ => return Extracted::skip(),
-        },
-        Err(e) if looks_like_policy_json(text) => return refuse(&e),
+    let keys = match top_level_keys(text) {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return Extracted::skip(),
+        Err(_) if looks_like_policy_json(text) => return refuse(text),
         Err(_) => return Extracted::skip(),
     };
-    let Value::Object(top) = &value else { return Extracted::skip() };
-    if top.contains_key("Statement") {
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    if has("Statement") {
+        // A standalone policy: strict, so a key given twice anywhere in it is refused.
+        let value = match risk_core::json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => return refuse(text),
+        };
         let line = text.len() - text.trim_start().len();
         let line = text[..line].matches('\n').count() + 1;
         let found = Found {
@@ -218,14 +265,14 @@ fn extract_json(text: &str) -> Extracted {
         };
         return Extracted { policies: vec![found], ..Extracted::of(SourceKind::Policy) };
     }
-    let kind = if top.contains_key("UserDetailList")
-        || top.contains_key("RoleDetailList")
-        || top.contains_key("GroupDetailList")
-    {
+    // A key given twice in a template, plan or export is left to `tree`, which refuses a
+    // repeated key inside each policy document (as that document's error) and leaves the rest
+    // of the file alone.
+    let kind = if has("UserDetailList") || has("RoleDetailList") || has("GroupDetailList") {
         SourceKind::AuthorizationDetails
-    } else if top.contains_key("format_version") {
+    } else if has("format_version") {
         SourceKind::TerraformPlan
-    } else if top.contains_key("Resources") || top.contains_key("AWSTemplateFormatVersion") {
+    } else if has("Resources") || has("AWSTemplateFormatVersion") {
         SourceKind::Cloudformation
     } else {
         return Extracted::skip();
