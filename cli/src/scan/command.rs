@@ -251,21 +251,27 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
         }
         let _ = writeln!(io.stderr, "error: {at}: {}", visible(&e.message));
     }
-    let render = |f: Format, color: bool| match f {
-        Format::Human => output::human(run, color),
-        Format::Json => output::json(run),
-        Format::Markdown => output::markdown(run),
-        Format::Sarif => super::sarif::sarif(run),
-        Format::Github => output::github(run),
+    // JSON and SARIF are streamed: for a large export they are several times the input.
+    let render = |f: Format, color: bool, w: &mut dyn Write| match f {
+        Format::Human => w.write_all(output::human(run, color).as_bytes()),
+        Format::Json => output::write_json(run, w),
+        Format::Markdown => w.write_all(output::markdown(run).as_bytes()),
+        Format::Sarif => super::sarif::write_sarif(run, w),
+        Format::Github => w.write_all(output::github(run).as_bytes()),
     };
     let mut code = exit::OK;
     for (f, path) in outputs {
-        if let Err(e) = std::fs::write(path, render(*f, false)) {
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut w = std::io::BufWriter::new(file);
+            render(*f, false, &mut w)?;
+            w.flush()
+        });
+        if let Err(e) = written {
             let _ = writeln!(io.stderr, "error: cannot write {}: {e}", path.display());
             code = exit::BAD_INPUT;
         }
     }
-    let _ = io.stdout.write_all(render(format, color).as_bytes());
+    let _ = render(format, color, io.stdout);
     if format == Format::Github || outputs.iter().any(|(f, _)| *f == Format::Github) {
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             let lines = output::step_outputs(run);

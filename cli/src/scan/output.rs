@@ -113,8 +113,9 @@ struct ScanOut<'a> {
 }
 
 /// `{"api_version": "v1", "kind": "scan", "results": [...], "errors": [...], "unresolved": [...],
-/// "totals": {...}}`.
-pub fn json(run: &ScanRun) -> String {
+/// "totals": {...}}`, written straight to `w`: for a large export the text is several times
+/// the input, and need not be held in memory as well.
+pub fn write_json(run: &ScanRun, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let out = ScanOut {
         api_version: risk_core::output::v1::API_VERSION,
         kind: "scan",
@@ -141,10 +142,8 @@ pub fn json(run: &ScanRun) -> String {
         gate: &run.gate,
         versions: risk_core::versions(),
     };
-    let mut buf = Vec::with_capacity(run.entries.len() * 8192);
-    let _ = serde_json::to_writer_pretty(&mut buf, &out);
-    buf.push(b'\n');
-    String::from_utf8(buf).unwrap_or_default()
+    serde_json::to_writer_pretty(&mut *w, &out)?;
+    w.write_all(b"\n")
 }
 
 fn finding_line(out: &mut String, sign: &str, e: &Entry, f: &Finding, color: bool) {

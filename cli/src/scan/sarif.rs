@@ -219,7 +219,8 @@ struct Log<'a> {
     runs: [Run<'a>; 1],
 }
 
-pub fn sarif(run: &ScanRun) -> String {
+/// The SARIF log, written straight to `w` (see [`super::output::write_json`]).
+pub fn write_sarif(run: &ScanRun, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let docs = risk_core::explain::rule_docs();
     let mut rules = crate::sarif::rules(&docs);
     let rule_index: HashMap<&str, usize> = docs.iter().enumerate().map(|(i, d)| (d.code, i)).collect();
@@ -277,10 +278,8 @@ pub fn sarif(run: &ScanRun) -> String {
             properties: json!({"versions": risk_core::versions()}),
         }],
     };
-    let mut buf = Vec::with_capacity(run.entries.len() * 4096);
-    let _ = serde_json::to_writer_pretty(&mut buf, &log);
-    buf.push(b'\n');
-    String::from_utf8(buf).unwrap_or_default()
+    serde_json::to_writer_pretty(&mut *w, &log)?;
+    w.write_all(b"\n")
 }
 
 #[cfg(test)]
