@@ -840,3 +840,16 @@ fn hidden_characters_are_escaped_in_every_human_facing_format() {
     assert!(r.stderr.contains("bad\\u{a}name.json"), "{}", r.stderr);
     assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
 }
+
+#[test]
+fn diff_fails_at_the_scorers_default_threshold_unless_told_otherwise() {
+    let f = Files::new();
+    let (old, new) = (f.write("old.json", BENIGN), f.write("new.json", PASSROLE));
+    assert!(score_of(PASSROLE) >= 5);
+    assert_eq!(run(&["diff", &old, &new]).code, 1, "the new policy is at or above 5");
+    assert_eq!(run(&["diff", &old, &new, "--no-threshold"]).code, 0);
+    assert_eq!(run(&["diff", &old, &new, "--threshold", "10"]).code, 0);
+    assert_eq!(run(&["diff", &new, &old]).code, 0, "the new policy is below 5");
+    let r = run(&["diff", &old, &new, "--threshold", "6", "--no-threshold"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

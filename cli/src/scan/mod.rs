@@ -18,8 +18,54 @@ use serde::Serialize;
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 
-/// Largest file `scan` reads: plans and authorization exports are far larger than one policy.
+/// Largest file `scan` reads by default (`--max-file-size` changes it). Plans and authorization
+/// exports are far larger than one policy: tens of MB for a big account. A larger file is one
+/// error entry, and the rest of the run goes on. See docs/scan.md, "Limits", for what a file
+/// of this size costs in memory.
 pub const MAX_SCAN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `64MiB`, `200MB`, `512KiB`, `1GiB`, `1000000`: a size for `--max-file-size`. Binary
+/// (KiB, MiB, GiB; K, M, G) and decimal (kB, MB, GB) units, case-insensitive; a bare number is
+/// bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let mult: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("`{s}` is not a size: write e.g. `128MiB`, `200MB` or a number of bytes")),
+    };
+    let n: f64 =
+        num.parse().map_err(|_| format!("`{s}` is not a size: write e.g. `128MiB`, `200MB` or a number of bytes"))?;
+    let bytes = n * mult as f64;
+    if bytes.is_nan() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("`{s}` is not a usable size: give at least one byte"));
+    }
+    Ok(bytes as u64)
+}
+
+/// `67108864` → `64 MiB`, for messages.
+pub fn show_size(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else if bytes >= 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
 
 /// What kind of file a policy came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -247,7 +293,20 @@ fn extract_json(text: &str) -> Extracted {
     };
     let has = |k: &str| keys.iter().any(|x| x == k);
     if has("Statement") {
-        // A standalone policy: strict, so a key given twice anywhere in it is refused.
+        // A standalone policy is held to the plain scorer's limit: IAM's own are 6 to 20 KiB,
+        // and the engine's cost grows with the statements (about 35× the text in memory), so a
+        // file of tens of MB that calls itself a policy is refused rather than scored.
+        if text.len() as u64 > crate::MAX_INPUT_BYTES {
+            return Extracted::failed(
+                SourceKind::Policy,
+                format!(
+                    "a policy document of {}, larger than the {} a policy may be (AWS's own limits are 6 to 20 KiB), is not scored",
+                    show_size(text.len() as u64),
+                    show_size(crate::MAX_INPUT_BYTES)
+                ),
+            );
+        }
+        // Strict, so a key given twice anywhere in it is refused.
         let value = match risk_core::json::from_str(text) {
             Ok(v) => v,
             Err(_) => return refuse(text),
@@ -424,14 +483,26 @@ pub fn scan_text(label: &str, uri: &str, text: &str, options: &ScoreOptions) -> 
     FileScan { label: label.to_string(), uri: uri.to_string(), source: ex.source, policies, errors, unresolved }
 }
 
-/// Read a file for scanning: size-limited UTF-8.
-pub fn read(path: &Path) -> Result<String, String> {
+/// Read a file for scanning: UTF-8 of at most `max` bytes. A larger file is refused before
+/// it is read (by its size on disk, then by what is actually read, for files that grow).
+pub fn read(path: &Path, max: u64) -> Result<String, String> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(MAX_SCAN_BYTES + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if buf.len() as u64 > MAX_SCAN_BYTES {
-        return Err(format!("file is larger than {} MiB", MAX_SCAN_BYTES / 1024 / 1024));
+    let too_big = |size: String| {
+        format!(
+            "file is {size}, larger than scan's limit of {} per file; raise it with `--max-file-size` (e.g. `--max-file-size {}`) if this file is meant to be scanned",
+            show_size(max),
+            show_size(max.saturating_mul(4)).replace(' ', "")
+        )
+    };
+    let on_disk = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if on_disk > max {
+        return Err(too_big(show_size(on_disk)));
+    }
+    let mut buf = Vec::with_capacity(on_disk as usize);
+    f.take(max + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if buf.len() as u64 > max {
+        return Err(too_big(format!("more than {}", show_size(max))));
     }
     String::from_utf8(buf)
         .map_err(|e| format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
@@ -655,6 +726,12 @@ impl ScanRun {
     pub fn compared(&self) -> bool {
         self.entries.iter().any(|e| e.change.is_some()) || self.base.is_some()
     }
+
+    /// No policy, no error and nothing unresolved under any path: most likely a mistyped path
+    /// or a directory that moved, which must not pass a CI gate as "no risk".
+    pub fn found_nothing(&self) -> bool {
+        self.entries.is_empty() && self.errors.is_empty() && self.unresolved.is_empty()
+    }
 }
 
 /// Why the run fails, if it does.
@@ -722,6 +799,42 @@ mod tests {
         assert_eq!(d["Statement"][0]["Resource"][0], "arn:aws:iam::*:user/*");
         assert_eq!(d["Statement"][0]["Resource"][1], "arn:aws:s3:::${aws:username}/*");
         assert_eq!(d["Statement"][0]["Resource"][2], "arn:aws:iam::*:role/x");
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units_and_show_plainly() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("2kb"), Ok(2_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "MiB", "0", "0.1", "1TB", "-5", "1,5MB", "1e9"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(show_size(MAX_SCAN_BYTES), "64 MiB");
+        assert_eq!(show_size(80 * (1 << 20) + (1 << 19)), "80.5 MiB");
+        assert_eq!(show_size(2048), "2 KiB");
+        assert_eq!(show_size(2100), "2.1 KiB");
+        assert_eq!(show_size(12), "12 bytes");
+    }
+
+    #[test]
+    fn a_container_is_classified_by_its_top_level_keys_alone() {
+        assert_eq!(
+            top_level_keys(r#"{"a": {"b": [1, {"c": 2}]}, "Statement": []}"#).unwrap(),
+            Some(vec!["a".into(), "Statement".into()])
+        );
+        assert_eq!(top_level_keys("[1, 2]").unwrap(), None);
+        assert_eq!(top_level_keys("\"x\"").unwrap(), None);
+        assert!(top_level_keys(r#"{"a": 1} trailing"#).is_err());
+        // A repeated key in a plan, outside any policy, does not refuse the file.
+        let plan = r#"{"format_version": "1.2", "format_version": "1.2", "planned_values": {"root_module": {"resources": []}}}"#;
+        let ex = extract("p.json", plan);
+        assert_eq!((ex.source, ex.errors.len()), (Some(SourceKind::TerraformPlan), 0));
+        // In a standalone policy it does.
+        let ex = extract("p.json", r#"{"Statement": [], "Statement": []}"#);
+        assert_eq!(ex.errors.len(), 1, "{:?}", ex.errors.iter().map(|e| &e.message).collect::<Vec<_>>());
     }
 
     #[test]
