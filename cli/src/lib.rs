@@ -276,7 +276,8 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
     let d = match risk_core::diff::diff_json(&old, &new, &options) {
         Ok(d) => d,
         Err(e) => {
-            let _ = writeln!(io.stderr, "error: {}", text::visible(&e.to_string()));
+            let hint = input::yaml_hint(&old).or_else(|| input::yaml_hint(&new)).map(|h| format!("; {h}"));
+            let _ = writeln!(io.stderr, "error: {}{}", text::visible(&e.to_string()), hint.unwrap_or_default());
             return exit::BAD_INPUT;
         }
     };
@@ -358,7 +359,13 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
                     .map(|report| Scored { report, statement_lines: locate::statement_lines(&text) }),
                 None => match risk_core::score_json(&text, &options) {
                     Ok(report) => Ok(Scored { report, statement_lines: locate::statement_lines(&text) }),
-                    Err(e) => Err(InputError { message: e.to_string(), problems: e.problems().to_vec(), api: false }),
+                    Err(e) => {
+                        let mut message = e.to_string();
+                        if let Some(hint) = input::yaml_hint(&text) {
+                            message = format!("{message}; {hint}");
+                        }
+                        Err(InputError { message, problems: e.problems().to_vec(), api: false })
+                    }
                 },
             },
         };

@@ -842,6 +842,34 @@ fn hidden_characters_are_escaped_in_every_human_facing_format() {
 }
 
 #[test]
+fn a_yaml_policy_or_template_says_what_to_do() {
+    let f = Files::new();
+    let policy = f.write(
+        "policy.yaml",
+        "Version: '2012-10-17'\nStatement:\n  - Effect: Allow\n    Action: s3:GetObject\n    Resource: '*'\n",
+    );
+    let r = run(&[&policy]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not valid JSON"), "{}", r.stderr);
+    assert!(r.stderr.contains("a policy written in YAML") && r.stderr.contains("yq -o=json"), "{}", r.stderr);
+    let template = f.write(
+        "stack.yaml",
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Statement: []\n",
+    );
+    let r = run(&[&template]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("CloudFormation template") && r.stderr.contains("iam-risk-score scan"), "{}", r.stderr);
+    // JSON with a mistake gets no YAML hint.
+    let r = bad("{\"Statement\": [}]}");
+    assert!(!r.stderr.contains("YAML"), "{}", r.stderr);
+    // `diff` says the same.
+    let benign = f.write("benign.json", BENIGN);
+    let r = run(&["diff", &benign, &policy]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("a policy written in YAML"), "{}", r.stderr);
+}
+
+#[test]
 fn diff_fails_at_the_scorers_default_threshold_unless_told_otherwise() {
     let f = Files::new();
     let (old, new) = (f.write("old.json", BENIGN), f.write("new.json", PASSROLE));
