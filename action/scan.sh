@@ -45,7 +45,16 @@ args=(scan "${paths[@]}")
 if [[ -n "${INPUT_THRESHOLD:-}" ]]; then
     [[ "$INPUT_THRESHOLD" =~ ^([1-9]|10)$ ]] || die "threshold must be a number from 1 to 10, not \`$INPUT_THRESHOLD\`"
     args+=(--threshold "$INPUT_THRESHOLD")
+else
+    # The input's documented default is "off"; the CLI's own default (5) would gate every
+    # changed policy scoring 5 or more.
+    args+=(--no-threshold)
 fi
+case "${INPUT_ALLOW_EMPTY:-false}" in
+    true) args+=(--allow-empty) ;;
+    false) ;;
+    *) die "allow-empty must be true or false, not \`$INPUT_ALLOW_EMPTY\`" ;;
+esac
 case "${INPUT_FAIL_ON_INCREASE:-true}" in
     true) [[ -z "$base" ]] || args+=(--fail-on-increase) ;;
     false) ;;

@@ -86,3 +86,28 @@ pub fn read_file(p: &Path) -> Result<String, String> {
 pub fn read_stdin(stdin: &mut dyn Read) -> Result<String, String> {
     limited(stdin, "standard input")
 }
+
+/// What to do with a YAML text given where a JSON policy is expected: `None` when the text is
+/// JSON (its problems are the document's, not its format's) or not YAML at all.
+pub fn yaml_hint(text: &str) -> Option<String> {
+    let start = text.trim_start_matches('\u{feff}').trim_start();
+    if start.starts_with('{') || start.starts_with('[') || start.is_empty() {
+        return None;
+    }
+    let root = crate::scan::tree::parse_yaml(text).ok()?;
+    if !root.is_map() {
+        return None;
+    }
+    if crate::scan::cloudformation::is_template(&root) {
+        return Some(
+            "this is a CloudFormation template (YAML): score the policies in it with `iam-risk-score scan FILE`".into(),
+        );
+    }
+    if root.get("Statement").is_some() {
+        return Some(
+            "this is a policy written in YAML, and the scorer reads JSON policy documents: convert it first (e.g. `yq -o=json FILE > policy.json`)"
+                .into(),
+        );
+    }
+    Some("this looks like YAML, not JSON; `iam-risk-score scan PATH` reads CloudFormation YAML templates".into())
+}

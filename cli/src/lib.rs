@@ -12,6 +12,7 @@ mod remote;
 mod render;
 mod sarif;
 pub mod scan;
+pub mod text;
 
 use clap::{Parser, ValueEnum};
 use risk_core::{OptionsInput, Report};
@@ -52,7 +53,8 @@ const AFTER_HELP: &str = "Other commands:
   iam-risk-score rules                         every rule with its code and category
   iam-risk-score catalog                       the bundled AWS action catalog's version and size
 
-Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.";
+Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.
+`scan` and `diff` use the same default threshold of 5 (`--no-threshold` turns it off there).";
 
 /// Score AWS IAM policies for risk before granting access.
 #[derive(Debug, Parser)]
@@ -138,9 +140,13 @@ struct DiffArgs {
     /// Exit 1 when the score rises or a finding appears.
     #[arg(long)]
     fail_on_increase: bool,
-    /// Exit 1 when the new score is at or above this (1-10).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    /// Exit 1 when the new score (of directories and infrastructure files: a changed policy's)
+    /// is at or above this (1-10) [default: 5, as `iam-risk-score FILE` and `scan`].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10), conflicts_with = "no_threshold")]
     threshold: Option<u8>,
+    /// No score threshold: fail only on --fail-on-increase / --fail-on-category conditions.
+    #[arg(long)]
+    no_threshold: bool,
     /// Exit 1 on a new finding of this category (repeatable), e.g. privilege-escalation.
     #[arg(long = "fail-on-category", value_name = "CATEGORY")]
     fail_on_category: Vec<String>,
@@ -243,8 +249,9 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
         Ok(o) => o,
         Err(problems) => return options_error(&problems, io),
     };
+    let threshold = if a.no_threshold { None } else { Some(a.threshold.unwrap_or(scan::command::DEFAULT_THRESHOLD)) };
     let rules = scan::GateRules {
-        threshold: a.threshold,
+        threshold,
         fail_on_increase: a.fail_on_increase,
         fail_on_category: a.fail_on_category.clone(),
     };
@@ -262,21 +269,22 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
     let (old, new) = match (read(&a.old), read(&a.new)) {
         (Ok(o), Ok(n)) => (o, n),
         (Err(e), _) | (_, Err(e)) => {
-            let _ = writeln!(io.stderr, "error: {e}");
+            let _ = writeln!(io.stderr, "error: {}", text::visible(&e));
             return exit::BAD_INPUT;
         }
     };
     let d = match risk_core::diff::diff_json(&old, &new, &options) {
         Ok(d) => d,
         Err(e) => {
-            let _ = writeln!(io.stderr, "error: {e}");
+            let hint = input::yaml_hint(&old).or_else(|| input::yaml_hint(&new)).map(|h| format!("; {h}"));
+            let _ = writeln!(io.stderr, "error: {}{}", text::visible(&e.to_string()), hint.unwrap_or_default());
             return exit::BAD_INPUT;
         }
     };
     let _ = io.stdout.write_all(render::diff(&d, a.format).as_bytes());
     let increased = d.risk_delta > 0 || !d.new_findings.is_empty();
     let category = d.new_findings.iter().any(|f| a.fail_on_category.contains(&f.category));
-    if (a.fail_on_increase && increased) || a.threshold.is_some_and(|t| d.new_score >= t) || category {
+    if (a.fail_on_increase && increased) || threshold.is_some_and(|t| d.new_score >= t) || category {
         exit::AT_OR_ABOVE_THRESHOLD
     } else {
         exit::OK
@@ -351,7 +359,13 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
                     .map(|report| Scored { report, statement_lines: locate::statement_lines(&text) }),
                 None => match risk_core::score_json(&text, &options) {
                     Ok(report) => Ok(Scored { report, statement_lines: locate::statement_lines(&text) }),
-                    Err(e) => Err(InputError { message: e.to_string(), problems: e.problems().to_vec(), api: false }),
+                    Err(e) => {
+                        let mut message = e.to_string();
+                        if let Some(hint) = input::yaml_hint(&text) {
+                            message = format!("{message}; {hint}");
+                        }
+                        Err(InputError { message, problems: e.problems().to_vec(), api: false })
+                    }
                 },
             },
         };
@@ -389,7 +403,7 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
     };
     for o in &outcomes {
         if let Err(e) = &o.result {
-            let _ = writeln!(io.stderr, "error: {}: {}", o.label, e.message);
+            let _ = writeln!(io.stderr, "error: {}: {}", text::visible(&o.label), text::visible(&e.message));
         }
     }
     let text = match a.format {
@@ -452,7 +466,7 @@ fn options(a: &ScoreArgs) -> Result<OptionsInput, String> {
 /// Report invalid options, one line each, as `error: PATH MESSAGE` (exit 2).
 fn options_error(problems: &[risk_core::Problem], io: &mut Io<'_>) -> i32 {
     for p in problems {
-        let _ = writeln!(io.stderr, "error: {p}");
+        let _ = writeln!(io.stderr, "error: {}", text::visible(&p.to_string()));
     }
     exit::BAD_INPUT
 }

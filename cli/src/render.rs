@@ -1,6 +1,7 @@
 //! Human, JSON, GitHub and Markdown renderings of scored policies, plus `rules`, `explain`
 //! and `catalog` output.
 
+use crate::text::{gh_data as esc_data, gh_prop as esc_prop, md as md_cell, visible};
 use crate::{Format, Outcome};
 use risk_core::explain::{Explanation, RuleDoc};
 use std::fmt::Write;
@@ -44,7 +45,7 @@ pub fn human(outcomes: &[Outcome], threshold: u8, color: bool) -> String {
                     out,
                     "{} {}\n  {}\n",
                     p.bold("IAM Policy Risk Score"),
-                    p.dim(&format!("({})", o.label)),
+                    p.dim(&format!("({})", visible(&o.label))),
                     p.wrap("1;31", "error: see standard error")
                 );
             }
@@ -52,7 +53,7 @@ pub fn human(outcomes: &[Outcome], threshold: u8, color: bool) -> String {
         };
         let r = &s.report;
         let title = if many {
-            format!("{} {}", p.bold("IAM Policy Risk Score"), p.dim(&format!("({})", o.label)))
+            format!("{} {}", p.bold("IAM Policy Risk Score"), p.dim(&format!("({})", visible(&o.label))))
         } else {
             p.bold("IAM Policy Risk Score")
         };
@@ -77,7 +78,7 @@ pub fn human(outcomes: &[Outcome], threshold: u8, color: bool) -> String {
             for f in &r.findings {
                 let tier = risk_core::score::tier(f.score);
                 let loc = match (f.statement, &f.sid) {
-                    (Some(i), Some(sid)) => format!("statement {i} ({sid})"),
+                    (Some(i), Some(sid)) => format!("statement {i} ({})", visible(sid)),
                     (Some(i), None) => format!("statement {i}"),
                     _ => String::new(),
                 };
@@ -94,29 +95,29 @@ pub fn human(outcomes: &[Outcome], threshold: u8, color: bool) -> String {
                     f.name,
                     p.dim(&format!("[{}] {loc}{line}", f.category))
                 );
-                let _ = writeln!(out, "      {}", f.message);
+                let _ = writeln!(out, "      {}", visible(&f.message));
             }
         } else {
             let _ = writeln!(out, "\n{}", p.bold("Risk factors:"));
             for f in &r.factors {
-                let _ = writeln!(out, "  - {f}");
+                let _ = writeln!(out, "  - {}", visible(f));
             }
         }
         let extra: Vec<&String> = r.factors.iter().filter(|f| !r.findings.iter().any(|x| &x.message == *f)).collect();
         if !r.findings.is_empty() && !extra.is_empty() {
             let _ = writeln!(out, "\n{}", p.bold("Also:"));
             for f in extra {
-                let _ = writeln!(out, "  - {f}");
+                let _ = writeln!(out, "  - {}", visible(f));
             }
         }
         if !r.suggestions.is_empty() {
             let _ = writeln!(out, "\n{}", p.bold("Suggestions to reduce risk:"));
             for s in &r.suggestions {
-                let _ = writeln!(out, "  - {s}");
+                let _ = writeln!(out, "  - {}", visible(s));
             }
         }
         if let Some(n) = &r.llm_narrative {
-            let _ = writeln!(out, "\n{}\n  {n}", p.bold("Narrative:"));
+            let _ = writeln!(out, "\n{}\n  {}", p.bold("Narrative:"), visible(n));
         }
         if many {
             out.push('\n');
@@ -212,7 +213,7 @@ pub fn github(outcomes: &[Outcome], threshold: u8) -> String {
                             props.push(format!("line={l}"));
                         }
                     }
-                    props.push(format!("title={} {}", f.rule, esc_prop(&f.name)));
+                    props.push(format!("title={}", esc_prop(&format!("{} {}", f.rule, f.name))));
                     let _ = writeln!(
                         out,
                         "::{lvl} {}::{} Fix: {}",
@@ -225,18 +226,6 @@ pub fn github(outcomes: &[Outcome], threshold: u8) -> String {
         }
     }
     out
-}
-
-fn esc_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
-fn esc_prop(s: &str) -> String {
-    esc_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
-fn md_cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 pub fn markdown(outcomes: &[Outcome], threshold: u8) -> String {
@@ -385,19 +374,19 @@ pub fn diff(d: &risk_core::diff::PolicyDiff, format: Format) -> String {
         for (level, actions) in levels {
             let shown: Vec<&str> = actions.iter().take(8).map(String::as_str).collect();
             let more = if actions.len() > 8 { format!(" and {} more", actions.len() - 8) } else { String::new() };
-            let _ = writeln!(out, "  + {svc} {level}: {}{more}", shown.join(", "));
+            let _ = writeln!(out, "  + {} {level}: {}{more}", visible(svc), visible(&shown.join(", ")));
         }
     }
     if !d.new_findings.is_empty() {
         let _ = writeln!(out, "New findings:");
         for f in &d.new_findings {
-            let _ = writeln!(out, "  + [{}] {} {}: {}", f.score, f.rule, f.name, f.message);
+            let _ = writeln!(out, "  + [{}] {} {}: {}", f.score, f.rule, f.name, visible(&f.message));
         }
     }
     if !d.resolved_findings.is_empty() {
         let _ = writeln!(out, "Resolved findings:");
         for f in &d.resolved_findings {
-            let _ = writeln!(out, "  - [{}] {} {}: {}", f.score, f.rule, f.name, f.message);
+            let _ = writeln!(out, "  - [{}] {} {}: {}", f.score, f.rule, f.name, visible(&f.message));
         }
     }
     out

@@ -59,7 +59,7 @@ pub fn sarif(outcomes: &[Outcome]) -> String {
             let mut res = json!({
                 "ruleId": f.rule,
                 "level": level(f.score),
-                "message": {"text": format!("{} (score {}/10). {}", f.message, f.score, f.suggestion)},
+                "message": {"text": crate::text::visible(&format!("{} (score {}/10). {}", f.message, f.score, f.suggestion))},
                 "locations": [{
                     "physicalLocation": {
                         "artifactLocation": {"uri": uri},

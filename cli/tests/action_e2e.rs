@@ -214,6 +214,8 @@ fn widening_pull_request_fails_with_outputs_summary_sarif_and_annotations() {
     let (dir, base) = repo(NARROW, WIDE);
     let run = run_action(dir.path(), &base, &[("install", "none"), ("paths", "iam")]);
     assert_eq!(run.status, 1, "the gate fails the job:\n{}", run.stdout);
+    // No `threshold` input: off, as documented, not the CLI's default of 5.
+    assert!(run.stdout.contains(" --no-threshold"), "{}", run.stdout);
     assert_eq!(run.outputs["max-score"], "9", "{:?}", run.outputs);
     assert!(run.outputs["risk-delta"].parse::<i32>().unwrap() > 0, "{:?}", run.outputs);
     assert!(run.outputs["new-findings"].parse::<u32>().unwrap() >= 1);

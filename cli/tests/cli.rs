@@ -789,3 +789,95 @@ fn predecessor_flags_still_work() {
     let r = run_full(&["--offline", "-"], PASSROLE.as_bytes(), false);
     assert!(r.stdout.contains(&format!("Score:     {s}/10")), "{}", r.stdout);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10: hidden characters, YAML given to the scorer, `diff`'s default threshold.
+
+/// A policy whose `Sid` and an (unknown) action carry U+202E RIGHT-TO-LEFT OVERRIDE, which
+/// reverses how the rest of a line is displayed: the core's finding message quotes the action.
+const BIDI: &str = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"Read\u{202e}Only\", \"Effect\": \"Allow\", \"Action\": [\"iam:PassRole\", \"lambda:CreateFunction\", \"s3:Get\u{202e}Object\"], \"Resource\": \"*\"}]}";
+
+#[test]
+fn hidden_characters_are_escaped_in_every_human_facing_format() {
+    let f = Files::new();
+    let p = f.write("tricky\u{2066}name.json", BIDI);
+    // Two files, so that the human output names each.
+    let other = f.write("other.json", BENIGN);
+    for format in ["human", "markdown", "github", "sarif"] {
+        let r = run(&["--format", format, "--color", "always", &p, &other]);
+        assert_eq!(r.code, 1, "{format}: {}", r.stderr);
+        // SARIF: the texts shown to people; fingerprints and URIs are identifiers, not text.
+        let shown = if format == "sarif" {
+            let messages: Vec<String> = r.json()["runs"][0]["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|res| res["message"]["text"].as_str().unwrap().to_string())
+                .collect();
+            messages.join("\n")
+        } else {
+            r.stdout.clone()
+        };
+        for hidden in ['\u{202e}', '\u{2066}'] {
+            assert!(!shown.contains(hidden), "{format} prints U+{:04X} raw:\n{shown}", hidden as u32);
+        }
+        assert!(shown.contains("s3:Get\\u{202e}Object"), "{format}: the quoted action is escaped:\n{shown}");
+        if format != "sarif" {
+            // SARIF's artifact location is a URI (percent-encoded), not text for a reader.
+            assert!(shown.contains("tricky\\u{2066}name.json"), "{format}: the file name is escaped:\n{shown}");
+        }
+    }
+    let human = run(&["--color", "always", &p]).stdout;
+    assert!(human.contains("statement 0 (Read\\u{202e}Only)"), "{human}");
+    assert!(has_ansi(&human), "our own colour codes stay");
+    // JSON is data: exact.
+    let v = run(&["--format", "json", &p]).json();
+    assert!(v["findings"].as_array().unwrap().iter().any(|f| f["sid"] == "Read\u{202e}Only"));
+    // Standard error too: a file that cannot be scored, named with a line break.
+    let bad = f.write("bad\nname.json", "{\"Statement\": [");
+    let r = run(&[&bad]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("bad\\u{a}name.json"), "{}", r.stderr);
+    assert_eq!(r.stderr.lines().count(), 1, "{}", r.stderr);
+}
+
+#[test]
+fn a_yaml_policy_or_template_says_what_to_do() {
+    let f = Files::new();
+    let policy = f.write(
+        "policy.yaml",
+        "Version: '2012-10-17'\nStatement:\n  - Effect: Allow\n    Action: s3:GetObject\n    Resource: '*'\n",
+    );
+    let r = run(&[&policy]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("not valid JSON"), "{}", r.stderr);
+    assert!(r.stderr.contains("a policy written in YAML") && r.stderr.contains("yq -o=json"), "{}", r.stderr);
+    let template = f.write(
+        "stack.yaml",
+        "AWSTemplateFormatVersion: '2010-09-09'\nResources:\n  P:\n    Type: AWS::IAM::ManagedPolicy\n    Properties:\n      PolicyDocument:\n        Statement: []\n",
+    );
+    let r = run(&[&template]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("CloudFormation template") && r.stderr.contains("iam-risk-score scan"), "{}", r.stderr);
+    // JSON with a mistake gets no YAML hint.
+    let r = bad("{\"Statement\": [}]}");
+    assert!(!r.stderr.contains("YAML"), "{}", r.stderr);
+    // `diff` says the same.
+    let benign = f.write("benign.json", BENIGN);
+    let r = run(&["diff", &benign, &policy]);
+    assert_eq!(r.code, 2);
+    assert!(r.stderr.contains("a policy written in YAML"), "{}", r.stderr);
+}
+
+#[test]
+fn diff_fails_at_the_scorers_default_threshold_unless_told_otherwise() {
+    let f = Files::new();
+    let (old, new) = (f.write("old.json", BENIGN), f.write("new.json", PASSROLE));
+    assert!(score_of(PASSROLE) >= 5);
+    assert_eq!(run(&["diff", &old, &new]).code, 1, "the new policy is at or above 5");
+    assert_eq!(run(&["diff", &old, &new, "--no-threshold"]).code, 0);
+    assert_eq!(run(&["diff", &old, &new, "--threshold", "10"]).code, 0);
+    assert_eq!(run(&["diff", &new, &old]).code, 0, "the new policy is below 5");
+    let r = run(&["diff", &old, &new, "--threshold", "6", "--no-threshold"]);
+    assert_eq!(r.code, 2, "{}", r.stderr);
+}

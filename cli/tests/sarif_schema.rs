@@ -32,7 +32,10 @@ fn scan_sarif_validates_for_every_input_format() {
         let run = &log["runs"][0];
         let rules = run["tool"]["driver"]["rules"].as_array().unwrap();
         assert!(rules.iter().all(|r| r["help"]["text"].is_string() && r["helpUri"].is_string()));
-        assert!(rules.iter().all(|r| r["properties"]["security-severity"].is_string()));
+        // Engine rules carry a security severity; `unresolved-policy` (not a vulnerability) does not.
+        assert!(rules
+            .iter()
+            .all(|r| r["properties"]["security-severity"].is_string() == (r["id"] != "unresolved-policy")));
         let results = run["results"].as_array().unwrap();
         assert!(!results.is_empty(), "{dir}");
         for r in results {
@@ -45,6 +48,15 @@ fn scan_sarif_validates_for_every_input_format() {
             assert_eq!(rule["id"], r["ruleId"]);
         }
     }
+    // What the export leaves unresolved (a managed policy it does not hold) is a `note` result,
+    // with its own rule, in the log that validated above.
+    let log = sarif(&fixtures, &["scan", "authdetails", "--format", "sarif"]);
+    let run = &log["runs"][0];
+    let note = run["results"].as_array().unwrap().iter().find(|r| r["ruleId"] == "unresolved-policy").expect("a note");
+    assert_eq!(note["level"], "note");
+    assert_eq!(note["locations"][0]["logicalLocations"][0]["fullyQualifiedName"], "role/ci");
+    assert!(note["message"]["text"].as_str().unwrap().contains("AdministratorAccess"), "{note:#}");
+    assert_eq!(run["tool"]["driver"]["rules"][note["ruleIndex"].as_u64().unwrap() as usize]["id"], "unresolved-policy");
     // Files that could not be scanned are notifications, and the log still validates.
     let log = sarif(&fixtures, &["scan", "standalone", "--format", "sarif"]);
     let notes = log["runs"][0]["invocations"][0]["toolExecutionNotifications"].as_array().unwrap();

@@ -81,7 +81,8 @@ fn standalone_policies_skip_other_files_and_report_broken_ones() {
 #[test]
 fn cloudformation_yaml_and_json_with_intrinsics() {
     let (v, code, stderr) = json_scan("cloudformation", &[]);
-    assert_eq!(code, 0, "{stderr}");
+    assert_eq!(code, 1, "policies at or above the default threshold 5: {stderr}");
+    assert_eq!(v["threshold"], 5);
     let addresses: Vec<&str> =
         v["results"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap()).collect();
     assert_eq!(
@@ -121,8 +122,9 @@ fn cloudformation_yaml_and_json_with_intrinsics() {
 
 #[test]
 fn terraform_data_sources_jsonencode_heredoc_and_dynamic_parts() {
-    let (v, code, stderr) = json_scan("terraform", &[]);
+    let (v, code, stderr) = json_scan("terraform", &["--no-threshold"]);
     assert_eq!(code, 0, "{stderr}");
+    assert!(v["threshold"].is_null());
     assert_eq!(v["totals"]["files_scanned"], 3);
     assert_eq!(v["totals"]["files_with_policies"], 2, "variables.tf has no policy");
     let assume = by_address(&v, "data.aws_iam_policy_document.assume_lambda");
@@ -150,7 +152,7 @@ fn terraform_data_sources_jsonencode_heredoc_and_dynamic_parts() {
 
 #[test]
 fn terraform_plan_values_exactly() {
-    let (v, code, stderr) = json_scan("plan", &[]);
+    let (v, code, stderr) = json_scan("plan", &["--threshold", "10"]);
     assert_eq!(code, 0, "{stderr}");
     let addresses: Vec<&str> =
         v["results"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap()).collect();
@@ -172,7 +174,7 @@ fn terraform_plan_values_exactly() {
 
 #[test]
 fn authorization_details_rank_principals_on_the_union_of_their_grants() {
-    let (v, code, stderr) = json_scan("authdetails", &[]);
+    let (v, code, stderr) = json_scan("authdetails", &["--no-threshold"]);
     assert_eq!(code, 0, "{stderr}");
     let results = v["results"].as_array().unwrap();
     let scores: Vec<u64> = results.iter().map(|r| r["result"]["score"].as_u64().unwrap()).collect();
@@ -203,8 +205,27 @@ fn gates_threshold_and_category() {
     let (v, code, _) = json_scan("plan", &["--fail-on-category", "resource-exposure"]);
     assert_eq!(code, 1);
     assert!(v["gate"]["reasons"].to_string().contains("resource-exposure"));
-    let (_, code, _) = json_scan("plan", &["--fail-on-category", "full-admin"]);
+    let (_, code, _) = json_scan("plan", &["--fail-on-category", "full-admin", "--no-threshold"]);
     assert_eq!(code, 0);
+    // No --threshold: the plain scorer's default, 5, and the reasons say so.
+    let (v, code, _) = json_scan("plan", &[]);
+    assert_eq!(code, 1);
+    assert_eq!(v["threshold"], 5);
+    let reasons = v["gate"]["reasons"].to_string();
+    assert!(
+        reasons
+            .contains("`module.ci.aws_iam_policy.ci` in `plan/tfplan.json` scores 9/10, at or above the threshold 5"),
+        "{reasons}"
+    );
+    let (v, code, _) = json_scan("plan", &["--no-threshold"]);
+    assert_eq!((code, v["gate"]["failed"].as_bool()), (0, Some(false)));
+    let out = cli(&fixtures(), &["scan", "plan", "--threshold", "7", "--no-threshold"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("cannot be used with"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let out = cli(&fixtures(), &["scan", "plan", "--fail-on-category", "nope"]);
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("unknown category `nope`"));
@@ -328,8 +349,13 @@ fn scan_base_reports_what_the_branch_adds() {
     assert_eq!(v["totals"]["removed"], 1);
     // From a subdirectory, with the same base: the same pairing.
     let out = cli(&repo.join("infra"), &["scan", ".", "--base", "main", "--format", "json"]);
-    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(out.status.code(), Some(1), "the modified policy is at or above the default threshold 5");
     let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    // Only changed policies meet the default threshold: the unchanged 10/10 group policy in the
+    // same file, and the whole unchanged template, do not.
+    let reasons: Vec<&str> = v["gate"]["reasons"].as_array().unwrap().iter().map(|r| r.as_str().unwrap()).collect();
+    assert_eq!(reasons.len(), 1, "{reasons:?}");
+    assert!(reasons[0].starts_with("`aws_iam_policy.ci` in `iam.tf` scores"), "{reasons:?}");
     assert_eq!(by_address(&v, "aws_iam_policy.ci")["file"], "infra/iam.tf");
     assert_eq!(v["totals"]["modified"], 1);
     let out = cli(repo, &["scan", "infra", "--base", "no-such-ref"]);
@@ -419,4 +445,288 @@ fn a_key_given_twice_in_a_policy_is_that_documents_error() {
     assert_eq!(addresses.len(), 7, "{addresses:?}");
     // alice is scored on her other inline policy only, and the refused one is an error above.
     assert_eq!(by_address(&v, "user/alice")["notes"][0], "union of inline `ok`");
+}
+
+// ---------------------------------------------------------------------------------------------
+// Issue 10: nothing silent, inputs that find nothing or too much, output that can be trusted.
+
+/// A plan with one known policy, and four it cannot read: a policy known only after apply, an
+/// inline policy of a role known only after apply, a data source read during apply, and a
+/// policy attribute that is a number.
+fn unresolved_plan() -> String {
+    let known = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}"#;
+    let v = serde_json::json!({
+        "format_version": "1.2",
+        "planned_values": {"root_module": {"resources": [
+            {"address": "aws_iam_policy.known", "mode": "managed", "type": "aws_iam_policy", "name": "known",
+             "values": {"name": "known", "policy": known}},
+            {"address": "aws_iam_policy.computed", "mode": "managed", "type": "aws_iam_policy", "name": "computed",
+             "values": {"name": "computed"}},
+            {"address": "aws_iam_role_policy.number", "mode": "managed", "type": "aws_iam_role_policy", "name": "number",
+             "values": {"policy": 42}}
+        ]}},
+        "resource_changes": [
+            {"address": "aws_iam_policy.known", "mode": "managed", "type": "aws_iam_policy", "name": "known",
+             "change": {"actions": ["create"], "after_unknown": {"id": true, "policy": false}}},
+            {"address": "aws_iam_policy.computed", "mode": "managed", "type": "aws_iam_policy", "name": "computed",
+             "change": {"actions": ["create"], "after_unknown": {"id": true, "policy": true}}},
+            {"address": "aws_iam_role.app", "mode": "managed", "type": "aws_iam_role", "name": "app",
+             "change": {"actions": ["update"], "after": {"inline_policy": [{"name": "logs"}]},
+                        "after_unknown": {"inline_policy": [{"policy": true}]}}},
+            {"address": "data.aws_iam_policy_document.late", "mode": "data", "type": "aws_iam_policy_document", "name": "late",
+             "change": {"actions": ["read"], "after_unknown": {"json": true}}}
+        ]
+    });
+    serde_json::to_string_pretty(&v).unwrap()
+}
+
+#[test]
+fn unresolved_constructs_are_counted_listed_and_rendered_in_every_format() {
+    let dir = tempfile::tempdir().unwrap();
+    let text = unresolved_plan();
+    std::fs::write(dir.path().join("tfplan.json"), &text).unwrap();
+    let lines: Vec<&str> = text.lines().collect();
+    let out = cli(dir.path(), &["scan", "tfplan.json", "--format", "json", "--no-threshold"]);
+    assert_eq!(out.status.code(), Some(0), "unresolved constructs are reported, not failed on");
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["totals"]["policies"], 1);
+    assert_eq!(v["totals"]["unresolved"], 4);
+    let unresolved = v["unresolved"].as_array().unwrap();
+    let find = |address: &str| {
+        unresolved
+            .iter()
+            .find(|u| u["address"] == address)
+            .unwrap_or_else(|| panic!("no unresolved `{address}` in {unresolved:#?}"))
+    };
+    for (address, attr, needle) in [
+        ("aws_iam_policy.computed", "`policy` is known only after apply", "\"policy\": true"),
+        (
+            "aws_iam_role.app.inline_policy[logs]",
+            "`inline_policy` `policy` is known only after apply",
+            "\"policy\": true",
+        ),
+        ("data.aws_iam_policy_document.late", "`json` is known only after apply", "\"json\": true"),
+        ("aws_iam_role_policy.number", "`policy` is a number, not the JSON text", "\"policy\": 42"),
+    ] {
+        let u = find(address);
+        assert_eq!(u["file"], "tfplan.json");
+        assert!(u["reason"].as_str().unwrap().starts_with(attr), "{u:#}");
+        let line = u["line"].as_u64().unwrap() as usize;
+        assert!(
+            lines[line - 1].contains(needle),
+            "line {line} of the plan is `{}`, not the construct",
+            lines[line - 1]
+        );
+    }
+    let computed_line = find("aws_iam_policy.computed")["line"].as_u64().unwrap();
+
+    let human = String::from_utf8(cli(dir.path(), &["scan", "tfplan.json", "--color", "never"]).stdout).unwrap();
+    assert!(
+        human.contains(&format!(
+            "  unresolved: tfplan.json:{computed_line} aws_iam_policy.computed — `policy` is known only after apply"
+        )),
+        "{human}"
+    );
+    assert!(human.contains("Scanned 1 files: 1 policies in 1 files, max score 1/10, 4 unresolved"), "{human}");
+
+    let md = String::from_utf8(cli(dir.path(), &["scan", "tfplan.json", "--format", "markdown"]).stdout).unwrap();
+    assert!(
+        md.contains(
+            "<details><summary>⚠️ 4 policy construct(s) could not be resolved, so they are not scored</summary>"
+        ),
+        "{md}"
+    );
+    assert!(
+        md.contains(&format!(
+            "- `tfplan.json:{computed_line}` `aws_iam_policy.computed`: `policy` is known only after apply"
+        )),
+        "{md}"
+    );
+
+    let gh = String::from_utf8(cli(dir.path(), &["scan", "tfplan.json", "--format", "github"]).stdout).unwrap();
+    assert!(
+        gh.contains(&format!("::notice file=tfplan.json,line={computed_line},title=IAM policy not resolved (not scored)::aws_iam_policy.computed: `policy` is known only after apply")),
+        "{gh}"
+    );
+
+    let sarif: Value =
+        serde_json::from_slice(&cli(dir.path(), &["scan", "tfplan.json", "--format", "sarif"]).stdout).unwrap();
+    let run = &sarif["runs"][0];
+    let notes: Vec<&Value> =
+        run["results"].as_array().unwrap().iter().filter(|r| r["ruleId"] == "unresolved-policy").collect();
+    assert_eq!(notes.len(), 4);
+    let note = notes
+        .iter()
+        .find(|r| r["locations"][0]["logicalLocations"][0]["fullyQualifiedName"] == "aws_iam_policy.computed")
+        .unwrap();
+    assert_eq!(note["level"], "note");
+    assert_eq!(note["locations"][0]["physicalLocation"]["region"]["startLine"], computed_line);
+    assert_eq!(run["tool"]["driver"]["rules"][note["ruleIndex"].as_u64().unwrap() as usize]["id"], "unresolved-policy");
+}
+
+#[test]
+fn with_a_base_only_changed_files_report_what_they_leave_unresolved() {
+    let dir = tempfile::tempdir().unwrap();
+    let repo = dir.path();
+    git(repo, &["init", "-q", "-b", "main"]);
+    let plan = unresolved_plan();
+    std::fs::write(repo.join("same.json"), &plan).unwrap();
+    std::fs::write(repo.join("changed.json"), &plan).unwrap();
+    git(repo, &["add", "."]);
+    git(repo, &["commit", "-q", "-m", "base"]);
+    std::fs::write(repo.join("changed.json"), plan.replace("\"known\"", "\"known2\"")).unwrap();
+    let out = cli(repo, &["scan", ".", "--base", "main", "--format", "json", "--no-threshold"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let files: Vec<&str> = v["unresolved"].as_array().unwrap().iter().map(|u| u["file"].as_str().unwrap()).collect();
+    assert_eq!(files, ["changed.json"; 4], "{:#}", v["unresolved"]);
+    assert_eq!(v["totals"]["unresolved"], 4);
+}
+
+#[test]
+fn a_path_with_nothing_to_scan_is_an_error_unless_allowed() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::create_dir(dir.path().join("empty")).unwrap();
+    std::fs::create_dir(dir.path().join("other")).unwrap();
+    std::fs::write(dir.path().join("other/package.json"), r#"{"name": "x"}"#).unwrap();
+    for path in ["empty", "other"] {
+        let out = cli(dir.path(), &["scan", path, "--format", "json"]);
+        assert_eq!(out.status.code(), Some(2), "{path}");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains(&format!("error: no IAM policy found in `{path}`")), "{stderr}");
+        assert!(stderr.contains("--allow-empty"), "{stderr}");
+        let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+        assert_eq!(v["results"], serde_json::json!([]), "the output is still written");
+        let out = cli(dir.path(), &["scan", path, "--format", "json", "--allow-empty"]);
+        assert_eq!(out.status.code(), Some(0), "{path}: {}", String::from_utf8_lossy(&out.stderr));
+        assert!(out.stderr.is_empty());
+    }
+    // A file that is only unresolved is not "nothing".
+    std::fs::write(dir.path().join("other/tfplan.json"), unresolved_plan().replace("\"known\"", "\"k\"")).unwrap();
+    let out = cli(dir.path(), &["scan", "other", "--no-threshold"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = cli(dir.path(), &["scan", "no-such-dir"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("path not found: no-such-dir"));
+}
+
+#[test]
+fn files_over_the_size_limit_are_one_error_each_and_the_run_goes_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let policy = r#"{"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}]}"#;
+    std::fs::write(dir.path().join("big.json"), format!("{policy}{}", " ".repeat(2048))).unwrap();
+    std::fs::write(dir.path().join("small.json"), policy).unwrap();
+    let out = cli(dir.path(), &["scan", ".", "--format", "json", "--max-file-size", "1KiB"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"].as_array().unwrap().len(), 1);
+    assert_eq!(v["errors"][0]["file"], "big.json");
+    let message = v["errors"][0]["message"].as_str().unwrap();
+    assert!(
+        message.starts_with(
+            "file is 2.1 KiB, larger than scan's limit of 1 KiB per file; raise it with `--max-file-size` (e.g. `--max-file-size 4KiB`)"
+        ),
+        "{message}"
+    );
+    assert_eq!(v["results"][0]["file"], "small.json", "the rest is scanned");
+    let out = cli(dir.path(), &["scan", ".", "--format", "json", "--max-file-size", "1MB"]);
+    assert_eq!(out.status.code(), Some(0), "{}", String::from_utf8_lossy(&out.stderr));
+    // The default limit (64 MiB) reads both.
+    assert_eq!(cli(dir.path(), &["scan", "."]).status.code(), Some(0));
+    // A standalone policy is held to the plain scorer's 1 MiB: no IAM policy is that large.
+    let many = format!(
+        "{{\"Version\": \"2012-10-17\", \"Statement\": [{}]}}",
+        vec![r#"{"Effect": "Allow", "Action": "s3:GetObject", "Resource": "arn:aws:s3:::b/*"}"#; 15_000].join(",\n")
+    );
+    std::fs::write(dir.path().join("huge-policy.json"), &many).unwrap();
+    let out = cli(dir.path(), &["scan", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["errors"][0]["file"], "huge-policy.json");
+    assert!(
+        v["errors"][0]["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("a policy document of 1.1 MiB, larger than the 1 MiB a policy may be"),
+        "{}",
+        v["errors"][0]
+    );
+    assert_eq!(v["totals"]["policies"], 2, "the others are scored");
+    for bad in ["lots", "0", "12PB", "1.5.5MB"] {
+        let out = cli(dir.path(), &["scan", ".", "--max-file-size", bad]);
+        assert_eq!(out.status.code(), Some(2), "{bad}");
+        assert!(String::from_utf8_lossy(&out.stderr).contains("--max-file-size"), "{bad}");
+    }
+}
+
+#[test]
+fn hidden_characters_in_names_addresses_and_policies_are_escaped_in_every_human_facing_format() {
+    let dir = tempfile::tempdir().unwrap();
+    // A file name with a line break and a right-to-left override; a Sid and an unknown action
+    // with an override (the core's message quotes the action).
+    let name = "evil\u{202e}nosj.\n.json";
+    let policy = "{\"Version\": \"2012-10-17\", \"Statement\": [{\"Sid\": \"A\u{202e}B\", \"Effect\": \"Allow\", \"Action\": [\"*\", \"s3:Get\u{202e}X\"], \"Resource\": \"*\"}]}";
+    std::fs::write(dir.path().join(name), policy).unwrap();
+    // A Terraform plan address with an isolate (a `for_each` key can hold anything), and one
+    // that is unresolved.
+    let plan = serde_json::json!({
+        "format_version": "1.2",
+        "planned_values": {"root_module": {"resources": [
+            {"address": "aws_iam_policy.p[\"a\u{2067}b\"]", "mode": "managed", "type": "aws_iam_policy", "name": "p",
+             "values": {"policy": "{\"Statement\": [{\"Effect\": \"Allow\", \"Action\": \"*\", \"Resource\": \"*\"}]}"}}
+        ]}},
+        "resource_changes": [
+            {"address": "aws_iam_policy.q[\"c\u{200b}d\"]", "mode": "managed", "type": "aws_iam_policy", "name": "q",
+             "change": {"actions": ["create"], "after_unknown": {"policy": true}}}
+        ]
+    });
+    std::fs::write(dir.path().join("tfplan.json"), serde_json::to_string_pretty(&plan).unwrap()).unwrap();
+    // A file that cannot be read, named with an override: its error goes to standard error.
+    std::fs::write(dir.path().join("bad\u{202e}.json"), "{\"Statement\": [").unwrap();
+    let raw = ['\u{202e}', '\u{2067}', '\u{200b}'];
+    for format in ["human", "markdown", "github", "sarif"] {
+        let out = cli(dir.path(), &["scan", ".", "--format", format, "--color", "always"]);
+        assert_eq!(out.status.code(), Some(2), "{format}: the broken file");
+        let stdout = String::from_utf8(out.stdout).unwrap();
+        let stderr = String::from_utf8(out.stderr).unwrap();
+        let shown = if format == "sarif" {
+            // The texts shown to people; URIs are percent-encoded, fingerprints are hashes.
+            let v: Value = serde_json::from_str(&stdout).unwrap();
+            let run = &v["runs"][0];
+            let mut texts: Vec<String> = run["results"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|r| r["message"]["text"].as_str().unwrap().to_string())
+                .collect();
+            for n in run["invocations"][0]["toolExecutionNotifications"].as_array().unwrap() {
+                texts.push(n["message"]["text"].as_str().unwrap().to_string());
+            }
+            texts.join("\n")
+        } else {
+            stdout.clone()
+        };
+        for c in raw {
+            assert!(!shown.contains(c), "{format} prints U+{:04X} raw:\n{shown}", c as u32);
+            assert!(!stderr.contains(c), "standard error prints U+{:04X} raw:\n{stderr}", c as u32);
+        }
+        assert!(!shown.contains("nosj.\n"), "{format}: a line break in a file name is printed raw:\n{shown}");
+        assert!(stderr.contains("error: bad\\u{202e}.json:"), "{stderr}");
+        for escaped in ["aws_iam_policy.p[\"a\\u{2067}b\"]", "aws_iam_policy.q[\"c\\u{200b}d\"]"] {
+            assert!(shown.contains(escaped), "{format}: `{escaped}` missing:\n{shown}");
+        }
+        if format != "sarif" {
+            assert!(shown.contains("evil\\u{202e}nosj.\\u{a}.json"), "{format}: the file name is escaped:\n{shown}");
+        }
+        if format == "markdown" || format == "sarif" {
+            // Human and GitHub output list findings scoring 4 or more; the unknown action's is below.
+            assert!(shown.contains("s3:Get\\u{202e}X"), "{format}: the quoted action is escaped:\n{shown}");
+        }
+    }
+    // JSON keeps the data exact.
+    let out = cli(dir.path(), &["scan", ".", "--format", "json"]);
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert!(v["results"].as_array().unwrap().iter().any(|r| r["file"] == name));
+    assert!(v["results"].as_array().unwrap().iter().any(|r| r["address"] == "aws_iam_policy.p[\"a\u{2067}b\"]"));
+    assert_eq!(v["unresolved"][0]["address"], "aws_iam_policy.q[\"c\u{200b}d\"]");
 }

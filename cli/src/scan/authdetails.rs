@@ -6,9 +6,13 @@
 //!
 //! The AWS CLI prints policy documents as JSON objects; the raw API (and some exporters) give
 //! them as URL-encoded JSON strings. Both are accepted.
+//!
+//! An attached managed policy or a group that the export does not hold (a filtered export), or
+//! a managed policy without a default version, is [`Unresolved`] for each principal it leaves
+//! short, besides a note on that principal's result: its grants are missing from the score.
 
 use super::tree::{Kind, Node};
-use super::{FileError, Found};
+use super::{FileError, Found, Unresolved};
 use risk_core::PolicyType;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -145,28 +149,52 @@ impl Grants {
         }
     }
 
-    fn attached(&mut self, list: Option<&Node>, from: &str, managed: &HashMap<String, Result<Doc, DocError>>) {
+    fn attached(
+        &mut self,
+        list: Option<&Node>,
+        from: &str,
+        managed: &HashMap<String, Managed>,
+        address: &str,
+        unresolved: &mut Vec<Unresolved>,
+    ) {
         for p in list.and_then(Node::as_seq).unwrap_or(&[]) {
             let Some(arn) = p.get("PolicyArn").and_then(Node::as_str) else { continue };
             let name = p.get("PolicyName").and_then(Node::as_str).unwrap_or(arn);
             match managed.get(arn) {
-                Some(Ok(doc)) => {
+                Some(Managed::Doc(Ok(doc))) => {
                     self.statements.extend(doc.statements.iter().cloned());
                     self.sources.push(format!("{from}managed `{name}`"));
                 }
-                Some(Err(e)) => self.notes.push(format!("{from}managed policy `{arn}` not scored: {e}")),
-                None => self.notes.push(format!(
-                    "{from}managed policy `{arn}` is not in the export (fetch it with `--filter AWSManagedPolicy`), so its grants are missing"
-                )),
+                // Reported once, as the managed policy's own error.
+                Some(Managed::Doc(Err(e))) => self.notes.push(format!("{from}managed policy `{arn}` not scored: {e}")),
+                Some(Managed::NoDefaultVersion) => {
+                    let why = format!("{from}managed policy `{arn}` has no default version in the export, so its grants are missing from this principal's score");
+                    self.notes.push(why.clone());
+                    unresolved.push(Unresolved::new(p.line, address, why));
+                }
+                None => {
+                    let why = format!(
+                        "{from}managed policy `{arn}` is not in the export (export without `--filter`, or add `--filter AWSManagedPolicy LocalManagedPolicy`), so its grants are missing from this principal's score"
+                    );
+                    self.notes.push(why.clone());
+                    unresolved.push(Unresolved::new(p.line, address, why));
+                }
             }
         }
     }
 }
 
+/// A managed policy of the export, by ARN.
+enum Managed {
+    /// Its default version's document (or why that could not be read: an error of its own).
+    Doc(Result<Doc, DocError>),
+    NoDefaultVersion,
+}
+
 pub fn extract(root: &Node, ex: &mut super::Extracted) {
-    let (out, errors) = (&mut ex.policies, &mut ex.errors);
+    let (out, errors, unresolved) = (&mut ex.policies, &mut ex.errors, &mut ex.unresolved);
     // Managed policies: default version's document, by ARN.
-    let mut managed: HashMap<String, Result<Doc, DocError>> = HashMap::new();
+    let mut managed: HashMap<String, Managed> = HashMap::new();
     for p in root.get("Policies").and_then(Node::as_seq).unwrap_or(&[]) {
         let Some(arn) = p.get("Arn").and_then(Node::as_str) else { continue };
         let default = p.get("DefaultVersionId").and_then(Node::as_str);
@@ -187,9 +215,9 @@ pub fn extract(root: &Node, ex: &mut super::Extracted) {
                         format!("managed policy: {e}"),
                     ));
                 }
-                doc
+                Managed::Doc(doc)
             }
-            None => Err("no default policy version in the export".into()),
+            None => Managed::NoDefaultVersion,
         };
         managed.insert(arn.to_string(), doc);
     }
@@ -223,15 +251,22 @@ pub fn extract(root: &Node, ex: &mut super::Extracted) {
         let address = format!("user/{name}");
         let mut g = Grants::new();
         g.inline(u.get("UserPolicyList"), "", &address, errors);
-        g.attached(u.get("AttachedManagedPolicies"), "", &managed);
-        for gname in u.get("GroupList").and_then(Node::as_seq).unwrap_or(&[]).iter().filter_map(Node::as_str) {
+        g.attached(u.get("AttachedManagedPolicies"), "", &managed, &address, unresolved);
+        for gn_node in u.get("GroupList").and_then(Node::as_seq).unwrap_or(&[]) {
+            let Some(gname) = gn_node.as_str() else { continue };
             match groups.get(gname) {
                 Some(gn) => {
                     let from = format!("group `{gname}` ");
                     g.inline(gn.get("GroupPolicyList"), &from, &address, errors);
-                    g.attached(gn.get("AttachedManagedPolicies"), &from, &managed);
+                    g.attached(gn.get("AttachedManagedPolicies"), &from, &managed, &address, unresolved);
                 }
-                None => g.notes.push(format!("group `{gname}` is not in the export, so its grants are missing")),
+                None => {
+                    let why = format!(
+                        "group `{gname}` is not in the export, so its grants are missing from this principal's score"
+                    );
+                    g.notes.push(why.clone());
+                    unresolved.push(Unresolved::new(gn_node.line, address.as_str(), why));
+                }
             }
         }
         emit("user", name, u, g, out);
@@ -241,7 +276,7 @@ pub fn extract(root: &Node, ex: &mut super::Extracted) {
         let address = format!("group/{name}");
         let mut g = Grants::new();
         g.inline(gn.get("GroupPolicyList"), "", &address, errors);
-        g.attached(gn.get("AttachedManagedPolicies"), "", &managed);
+        g.attached(gn.get("AttachedManagedPolicies"), "", &managed, &address, unresolved);
         emit("group", name, gn, g, out);
     }
     for r in root.get("RoleDetailList").and_then(Node::as_seq).unwrap_or(&[]) {
@@ -249,7 +284,7 @@ pub fn extract(root: &Node, ex: &mut super::Extracted) {
         let address = format!("role/{name}");
         let mut g = Grants::new();
         g.inline(r.get("RolePolicyList"), "", &address, errors);
-        g.attached(r.get("AttachedManagedPolicies"), "", &managed);
+        g.attached(r.get("AttachedManagedPolicies"), "", &managed, &address, unresolved);
         emit("role", name, r, g, out);
         if let Some(trust) = r.get("AssumeRolePolicyDocument") {
             let trust_addr = format!("{address}.AssumeRolePolicyDocument");

@@ -1,13 +1,16 @@
 //! The `scan` command line, and `diff` of infrastructure files or directories: flags, the
 //! git base, parallel scoring, rendering and exit codes.
 //!
-//! Exit codes: 0 passed; 1 a failing condition was met (`--threshold`, `--fail-on-increase`,
-//! `--fail-on-category`); 2 bad flags, or a (changed) file that looks like a policy could not
-//! be read or scored — everything else is still scanned and reported first.
+//! Exit codes: 0 passed; 1 a failing condition was met (a policy at or above the threshold,
+//! 5 unless `--threshold`/`--no-threshold` say otherwise, `--fail-on-increase`,
+//! `--fail-on-category`); 2 bad flags, nothing found under the paths (unless `--allow-empty`),
+//! or a (changed) file that looks like a policy could not be read or scored — everything else
+//! is still scanned and reported first.
 
 use super::{
     output, pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind,
 };
+use crate::text::visible;
 use crate::{exit, Format, Io};
 use clap::{Parser, ValueEnum};
 use rayon::prelude::*;
@@ -23,14 +26,25 @@ enum Color {
     Never,
 }
 
+/// The threshold when none is given: the plain scorer's (`iam-risk-score FILE`), so that
+/// `scan` of a file fails exactly when scoring it does.
+pub const DEFAULT_THRESHOLD: u8 = 5;
+
 const SCAN_HELP: &str =
     "Reads standalone policy JSON (identity, resource, trust), CloudFormation templates (JSON, YAML),
 Terraform (*.tf), Terraform plans (`terraform show -json`) and account authorization details
 (`aws iam get-account-authorization-details`). Directories are searched for *.json, *.yaml, *.yml,
 *.template and *.tf; hidden directories are skipped. Other files are skipped silently.
 
-Exit codes: 0 passed, 1 a --threshold / --fail-on-increase / --fail-on-category condition was met,
-2 bad flags or a file that looks like a policy could not be read (the rest is still scanned).";
+A policy scan sees but cannot resolve (a variable, a module output, a value known only after
+apply, a managed policy missing from an export) is listed as `unresolved`, never dropped.
+Files larger than --max-file-size (default 64MiB) are an error each; the rest is scanned.
+
+Exit codes: 0 passed; 1 a policy (with --base: a changed one) scores at or above the threshold
+(default 5, as `iam-risk-score FILE`; --no-threshold turns it off), or a --fail-on-increase /
+--fail-on-category condition was met; 2 bad flags, nothing found under the paths (no policy, no
+error, nothing unresolved; --allow-empty accepts that), or a file that looks like a policy could
+not be read or scored (the rest is still scanned and reported first).";
 
 /// Find and score every IAM policy under the given paths.
 #[derive(Debug, Parser)]
@@ -48,9 +62,18 @@ pub struct ScanArgs {
     /// Also write a format to a file (repeatable), e.g. `--output sarif=results.sarif`.
     #[arg(long = "output", value_name = "FORMAT=FILE")]
     outputs: Vec<String>,
-    /// Exit 1 when a policy (with --base: a changed one) scores at or above this (1-10).
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
+    /// Exit 1 when a policy (with --base: a changed one) scores at or above this (1-10) [default: 5].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10), conflicts_with = "no_threshold")]
     threshold: Option<u8>,
+    /// No score threshold: fail only on --fail-on-increase / --fail-on-category conditions.
+    #[arg(long)]
+    no_threshold: bool,
+    /// Exit 0 when the paths hold no policy at all (by default that is exit 2: a mistyped path).
+    #[arg(long)]
+    allow_empty: bool,
+    /// Largest file read (e.g. 256MiB, 100MB); a larger file is an error entry [default: 64MiB].
+    #[arg(long, value_name = "SIZE", value_parser = super::parse_size)]
+    max_file_size: Option<u64>,
     /// Exit 1 when a policy's score rises or a finding appears (needs --base).
     #[arg(long)]
     fail_on_increase: bool,
@@ -130,11 +153,13 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
         },
     };
     let keep_text = repo_base.is_some();
-    let cx = Context::disk(&a.paths);
+    let max_bytes = a.max_file_size.unwrap_or(super::MAX_SCAN_BYTES);
+    let cx = Context::disk_limited(&a.paths, max_bytes);
+    let threshold = if a.no_threshold { None } else { Some(a.threshold.unwrap_or(DEFAULT_THRESHOLD)) };
     let scan_one = |p: &PathBuf| -> (FileScan, Option<String>) {
         let label = label_of(p);
         let uri = repo_base.as_ref().and_then(|(r, _)| r.repo_path(p)).unwrap_or_else(|| label.clone());
-        match super::read(p) {
+        match super::read(p, max_bytes) {
             Ok(text) => {
                 let fs = scan_text_with(&label, &uri, &text, &options, &cx);
                 (fs, keep_text.then_some(text))
@@ -227,49 +252,62 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
             base = Some((a.base.clone().unwrap_or_default(), commit.clone()));
         }
     }
-    let rules = GateRules {
-        threshold: a.threshold,
-        fail_on_increase: a.fail_on_increase,
-        fail_on_category: a.fail_on_category.clone(),
-    };
+    let rules =
+        GateRules { threshold, fail_on_increase: a.fail_on_increase, fail_on_category: a.fail_on_category.clone() };
     let gate = super::evaluate(&entries, &rules);
-    let run =
-        ScanRun { entries, errors, unresolved, files_scanned, files_with_policies, base, threshold: a.threshold, gate };
+    let run = ScanRun { entries, errors, unresolved, files_scanned, files_with_policies, base, threshold, gate };
     let color = match a.color {
         Color::Always => true,
         Color::Never => false,
         Color::Auto => io.stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
     };
-    finish(&run, a.format, &outputs, color, io)
+    let code = finish(&run, a.format, &outputs, color, io);
+    if code == exit::OK && !a.allow_empty && run.found_nothing() {
+        let paths: Vec<String> = a.paths.iter().map(|p| format!("`{}`", visible(&p.display().to_string()))).collect();
+        let _ = writeln!(
+            io.stderr,
+            "error: no IAM policy found in {} ({} file(s) looked at): check the path, or pass `--allow-empty` if nothing is expected there",
+            paths.join(", "),
+            run.files_scanned
+        );
+        return exit::BAD_INPUT;
+    }
+    code
 }
 
 /// Print errors, render, write the extra outputs and step outputs, and choose the exit code.
 fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: bool, io: &mut Io<'_>) -> i32 {
     for e in &run.errors {
-        let mut at = e.file.clone();
+        let mut at = visible(&e.file).into_owned();
         if let Some(l) = e.line {
             at.push_str(&format!(":{l}"));
         }
         if let Some(addr) = &e.address {
-            at.push_str(&format!(" ({addr})"));
+            at.push_str(&format!(" ({})", visible(addr)));
         }
-        let _ = writeln!(io.stderr, "error: {at}: {}", e.message);
+        let _ = writeln!(io.stderr, "error: {at}: {}", visible(&e.message));
     }
-    let render = |f: Format, color: bool| match f {
-        Format::Human => output::human(run, color),
-        Format::Json => output::json(run),
-        Format::Markdown => output::markdown(run),
-        Format::Sarif => super::sarif::sarif(run),
-        Format::Github => output::github(run),
+    // JSON and SARIF are streamed: for a large export they are several times the input.
+    let render = |f: Format, color: bool, w: &mut dyn Write| match f {
+        Format::Human => w.write_all(output::human(run, color).as_bytes()),
+        Format::Json => output::write_json(run, w),
+        Format::Markdown => w.write_all(output::markdown(run).as_bytes()),
+        Format::Sarif => super::sarif::write_sarif(run, w),
+        Format::Github => w.write_all(output::github(run).as_bytes()),
     };
     let mut code = exit::OK;
     for (f, path) in outputs {
-        if let Err(e) = std::fs::write(path, render(*f, false)) {
+        let written = std::fs::File::create(path).and_then(|file| {
+            let mut w = std::io::BufWriter::new(file);
+            render(*f, false, &mut w)?;
+            w.flush()
+        });
+        if let Err(e) = written {
             let _ = writeln!(io.stderr, "error: cannot write {}: {e}", path.display());
             code = exit::BAD_INPUT;
         }
     }
-    let _ = io.stdout.write_all(render(format, color).as_bytes());
+    let _ = render(format, color, io.stdout);
     if format == Format::Github || outputs.iter().any(|(f, _)| *f == Format::Github) {
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
             let lines = output::step_outputs(run);
@@ -313,7 +351,7 @@ pub fn diff_infra(
     // (relative key, label, old text, new text)
     let mut pairs: Vec<(String, Option<String>, Option<String>)> = Vec::new();
     let mut errors = Vec::new();
-    let read = |p: &Path, errors: &mut Vec<FileError>| match super::read(p) {
+    let read = |p: &Path, errors: &mut Vec<FileError>| match super::read(p, super::MAX_SCAN_BYTES) {
         Ok(t) => Some(t),
         Err(message) => {
             errors.push(FileError { file: label_of(p), line: None, address: None, message, details: Vec::new() });
@@ -347,7 +385,9 @@ pub fn diff_infra(
             pairs.push((k, o, n));
         }
     } else {
-        let (Ok(o), Ok(n)) = (super::read(old), super::read(new)) else { return None };
+        let (Ok(o), Ok(n)) = (super::read(old, super::MAX_SCAN_BYTES), super::read(new, super::MAX_SCAN_BYTES)) else {
+            return None;
+        };
         let (eo, en) = (super::extract(&label_of(old), &o), super::extract(&label_of(new), &n));
         let plain = |s: Option<SourceKind>| matches!(s, None | Some(SourceKind::Policy));
         if plain(eo.source) && plain(en.source) {
@@ -366,14 +406,19 @@ pub fn diff_infra(
         } else {
             (label_of(&old.join(&key)), label_of(&new.join(&key)))
         };
+        let unchanged = o.is_some() && o == n;
         let os = o.map(|t| scan_text_with(&old_label, &old_label, &t, options, &cx));
         let ns = n.map(|t| scan_text_with(&new_label, &new_label, &t, options, &cx));
         let label = if ns.is_some() { new_label } else { old_label };
         let source =
             ns.as_ref().and_then(|s| s.source).or(os.as_ref().and_then(|s| s.source)).unwrap_or(SourceKind::Policy);
         if let Some(ns) = &ns {
-            errors.extend(ns.errors.iter().cloned());
-            unresolved.extend(ns.unresolved.iter().cloned());
+            // As with `scan --base`: what an unchanged file leaves unread or unresolved is not
+            // this change's.
+            if !unchanged {
+                errors.extend(ns.errors.iter().cloned());
+                unresolved.extend(ns.unresolved.iter().cloned());
+            }
             files_with_policies += usize::from(!ns.policies.is_empty());
         }
         let old_p = os.map(|s| s.policies).unwrap_or_default();

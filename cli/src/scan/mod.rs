@@ -22,8 +22,54 @@ use std::collections::HashMap;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
 
-/// Largest file `scan` reads: plans and authorization exports are far larger than one policy.
+/// Largest file `scan` reads by default (`--max-file-size` changes it). Plans and authorization
+/// exports are far larger than one policy: tens of MB for a big account. A larger file is one
+/// error entry, and the rest of the run goes on. See docs/scan.md, "Limits", for what a file
+/// of this size costs in memory.
 pub const MAX_SCAN_BYTES: u64 = 64 * 1024 * 1024;
+
+/// `64MiB`, `200MB`, `512KiB`, `1GiB`, `1000000`: a size for `--max-file-size`. Binary
+/// (KiB, MiB, GiB; K, M, G) and decimal (kB, MB, GB) units, case-insensitive; a bare number is
+/// bytes.
+pub fn parse_size(s: &str) -> Result<u64, String> {
+    let t = s.trim();
+    let split = t.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(t.len());
+    let (num, unit) = t.split_at(split);
+    let unit = unit.trim().to_ascii_lowercase();
+    let mult: u64 = match unit.as_str() {
+        "" | "b" => 1,
+        "k" | "kib" => 1 << 10,
+        "m" | "mib" => 1 << 20,
+        "g" | "gib" => 1 << 30,
+        "kb" => 1_000,
+        "mb" => 1_000_000,
+        "gb" => 1_000_000_000,
+        _ => return Err(format!("`{s}` is not a size: write e.g. `128MiB`, `200MB` or a number of bytes")),
+    };
+    let n: f64 =
+        num.parse().map_err(|_| format!("`{s}` is not a size: write e.g. `128MiB`, `200MB` or a number of bytes"))?;
+    let bytes = n * mult as f64;
+    if bytes.is_nan() || bytes < 1.0 || bytes > u64::MAX as f64 {
+        return Err(format!("`{s}` is not a usable size: give at least one byte"));
+    }
+    Ok(bytes as u64)
+}
+
+/// `67108864` → `64 MiB`, for messages.
+pub fn show_size(bytes: u64) -> String {
+    const MIB: u64 = 1 << 20;
+    if bytes >= MIB && bytes % MIB == 0 {
+        format!("{} MiB", bytes / MIB)
+    } else if bytes >= MIB {
+        format!("{:.1} MiB", bytes as f64 / MIB as f64)
+    } else if bytes >= 1024 && bytes % 1024 == 0 {
+        format!("{} KiB", bytes / 1024)
+    } else if bytes >= 1024 {
+        format!("{:.1} KiB", bytes as f64 / 1024.0)
+    } else {
+        format!("{bytes} bytes")
+    }
+}
 
 /// What kind of file a policy came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -160,8 +206,8 @@ pub struct Context {
 enum Source {
     /// Each file alone.
     Alone,
-    /// Files on disk; reads stay under these (canonical) directories.
-    Disk(Vec<PathBuf>),
+    /// Files on disk; reads stay under these (canonical) directories and within the size limit.
+    Disk(Vec<PathBuf>, u64),
     /// A revision's files by repository path.
     Texts(Arc<HashMap<String, String>>),
 }
@@ -175,6 +221,12 @@ impl Context {
     /// Files on disk under `paths` (a file's directory for a file): `file()` reads nothing
     /// outside them, and no symbolic link leads out.
     pub fn disk(paths: &[PathBuf]) -> Self {
+        Context::disk_limited(paths, MAX_SCAN_BYTES)
+    }
+
+    /// As [`Context::disk`], reading no file (a module's other files, a `file()`) larger than
+    /// `max_bytes` (`--max-file-size`).
+    pub fn disk_limited(paths: &[PathBuf], max_bytes: u64) -> Self {
         let roots = paths
             .iter()
             .filter_map(|p| {
@@ -183,7 +235,7 @@ impl Context {
                 dir.canonicalize().ok()
             })
             .collect();
-        Context { source: Source::Disk(roots), modules: Mutex::new(HashMap::new()) }
+        Context { source: Source::Disk(roots, max_bytes), modules: Mutex::new(HashMap::new()) }
     }
 
     /// A revision's files (repository path → text); files are looked up by their `uri`.
@@ -207,7 +259,7 @@ impl Context {
     /// The Terraform module in directory `dir` (a local `module` source), if it is under a
     /// scanned path (on disk) or in the revision's files.
     fn module_of_dir(&self, dir: &str) -> Option<Arc<terraform::Module>> {
-        if let Source::Disk(roots) = &self.source {
+        if let Source::Disk(roots, _) = &self.source {
             let real = Path::new(if dir.is_empty() { "." } else { dir }).canonicalize().ok()?;
             if !roots.iter().any(|r| real.starts_with(r)) {
                 return None;
@@ -241,7 +293,7 @@ impl Context {
         let mut files: Vec<(String, String)> = Vec::new();
         match &self.source {
             Source::Alone => {}
-            Source::Disk(_) => {
+            Source::Disk(_, max) => {
                 let list = std::fs::read_dir(if dir.is_empty() { "." } else { dir });
                 for entry in list.into_iter().flatten().flatten() {
                     let name = entry.file_name().to_string_lossy().to_string();
@@ -249,7 +301,7 @@ impl Context {
                         continue;
                     }
                     let label = join(dir, &name);
-                    if let Some(text) = read(Path::new(&label)).ok().and_then(|t| as_hcl(&name, t)) {
+                    if let Some(text) = read(Path::new(&label), *max).ok().and_then(|t| as_hcl(&name, t)) {
                         files.push((label, text));
                     }
                 }
@@ -268,9 +320,9 @@ impl Context {
         let dir_owned = dir.to_string();
         let reader: terraform::FileReader = match &self.source {
             Source::Alone => Arc::new(|p: &str| Err(format!("`{p}` is not read"))),
-            Source::Disk(roots) => {
-                let roots = roots.clone();
-                Arc::new(move |p: &str| read_under(&roots, &dir_owned, p))
+            Source::Disk(roots, max) => {
+                let (roots, max) = (roots.clone(), *max);
+                Arc::new(move |p: &str| read_under(&roots, &dir_owned, p, max))
             }
             Source::Texts(map) => {
                 let map = map.clone();
@@ -326,13 +378,13 @@ fn normalize(p: &str) -> String {
 }
 
 /// Read a file `file()` names, only if it is (after links are followed) under a scanned root.
-fn read_under(roots: &[PathBuf], dir: &str, p: &str) -> Result<String, String> {
+fn read_under(roots: &[PathBuf], dir: &str, p: &str, max: u64) -> Result<String, String> {
     let path = PathBuf::from(resolve(dir, p));
     let real = path.canonicalize().map_err(|e| format!("cannot open {p}: {e}"))?;
     if !roots.iter().any(|r| real.starts_with(r)) {
         return Err(format!("`{p}` is outside the scanned paths"));
     }
-    read(&real)
+    read(&real, max)
 }
 
 /// Find the policies in one file's text, read alone. `name` decides only between HCL and
@@ -397,10 +449,59 @@ pub fn extract_with(name: &str, uri: &str, text: &str, cx: &Context) -> Extracte
     }
 }
 
+/// The keys of a JSON text's top-level object, read without building the document (duplicates
+/// kept); `Ok(None)` when the top level is not an object. A 50 MB plan or export is classified
+/// without a `serde_json::Value` of it: only the line-aware tree is ever built for a container.
+fn top_level_keys(text: &str) -> Result<Option<Vec<String>>, serde_json::Error> {
+    use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
+    struct Keys;
+    impl<'de> Visitor<'de> for Keys {
+        type Value = Option<Vec<String>>;
+        fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("any JSON value")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+            let mut keys = Vec::new();
+            while let Some(k) = map.next_key::<String>()? {
+                map.next_value::<IgnoredAny>()?;
+                keys.push(k);
+            }
+            Ok(Some(keys))
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+            while seq.next_element::<IgnoredAny>()?.is_some() {}
+            Ok(None)
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_str<E>(self, _: &str) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+        fn visit_unit<E>(self) -> Result<Self::Value, E> {
+            Ok(None)
+        }
+    }
+    let mut de = serde_json::Deserializer::from_str(text);
+    let keys = (&mut de).deserialize_any(Keys)?;
+    de.end()?;
+    Ok(keys)
+}
+
 fn extract_json(text: &str) -> Extracted {
-    use risk_core::json::{JsonError, JsonErrorKind};
+    use risk_core::json::JsonErrorKind;
     // The core's strict reader, as for `iam-risk-score FILE`: a repeated key is an error.
-    let refuse = |e: &JsonError| {
+    let refuse = |text: &str| {
+        let Err(e) = risk_core::json::from_str(text) else { return Extracted::skip() };
         let message = match e.kind {
             JsonErrorKind::DuplicateKey { .. } => format!("{} {}", e.path, e.predicate()),
             _ => e.predicate().trim_start_matches("is ").to_string(),
@@ -409,21 +510,32 @@ fn extract_json(text: &str) -> Extracted {
         ex.errors[0].line = Some(e.line);
         ex
     };
-    let value: Value = match risk_core::json::from_str(text) {
-        Ok(v) => v,
-        // A key given twice in a template, plan or export: read on as below, where `tree`
-        // refuses a repeated key inside each policy document (as that document's error) and
-        // leaves the rest of the file's alone. Only a standalone policy fails as a whole.
-        Err(e) if matches!(e.kind, JsonErrorKind::DuplicateKey { .. }) => match serde_json::from_str::<Value>(text) {
-            Ok(v) if v.is_object() && v.get("Statement").is_none() => v,
-            Ok(_) if looks_like_policy_json(text) => return refuse(&e),
-            _ => return Extracted::skip(),
-        },
-        Err(e) if looks_like_policy_json(text) => return refuse(&e),
+    let keys = match top_level_keys(text) {
+        Ok(Some(keys)) => keys,
+        Ok(None) => return Extracted::skip(),
+        Err(_) if looks_like_policy_json(text) => return refuse(text),
         Err(_) => return Extracted::skip(),
     };
-    let Value::Object(top) = &value else { return Extracted::skip() };
-    if top.contains_key("Statement") {
+    let has = |k: &str| keys.iter().any(|x| x == k);
+    if has("Statement") {
+        // A standalone policy is held to the plain scorer's limit: IAM's own are 6 to 20 KiB,
+        // and the engine's cost grows with the statements (about 35× the text in memory), so a
+        // file of tens of MB that calls itself a policy is refused rather than scored.
+        if text.len() as u64 > crate::MAX_INPUT_BYTES {
+            return Extracted::failed(
+                SourceKind::Policy,
+                format!(
+                    "a policy document of {}, larger than the {} a policy may be (AWS's own limits are 6 to 20 KiB), is not scored",
+                    show_size(text.len() as u64),
+                    show_size(crate::MAX_INPUT_BYTES)
+                ),
+            );
+        }
+        // Strict, so a key given twice anywhere in it is refused.
+        let value = match risk_core::json::from_str(text) {
+            Ok(v) => v,
+            Err(_) => return refuse(text),
+        };
         let line = text.len() - text.trim_start().len();
         let line = text[..line].matches('\n').count() + 1;
         let found = Found {
@@ -437,14 +549,14 @@ fn extract_json(text: &str) -> Extracted {
         };
         return Extracted { policies: vec![found], ..Extracted::of(SourceKind::Policy) };
     }
-    let kind = if top.contains_key("UserDetailList")
-        || top.contains_key("RoleDetailList")
-        || top.contains_key("GroupDetailList")
-    {
+    // A key given twice in a template, plan or export is left to `tree`, which refuses a
+    // repeated key inside each policy document (as that document's error) and leaves the rest
+    // of the file alone.
+    let kind = if has("UserDetailList") || has("RoleDetailList") || has("GroupDetailList") {
         SourceKind::AuthorizationDetails
-    } else if top.contains_key("format_version") {
+    } else if has("format_version") {
         SourceKind::TerraformPlan
-    } else if top.contains_key("Resources") || top.contains_key("AWSTemplateFormatVersion") {
+    } else if has("Resources") || has("AWSTemplateFormatVersion") {
         SourceKind::Cloudformation
     } else {
         return Extracted::skip();
@@ -601,14 +713,26 @@ pub fn scan_text_with(label: &str, uri: &str, text: &str, options: &ScoreOptions
     FileScan { label: label.to_string(), uri: uri.to_string(), source: ex.source, policies, errors, unresolved }
 }
 
-/// Read a file for scanning: size-limited UTF-8.
-pub fn read(path: &Path) -> Result<String, String> {
+/// Read a file for scanning: UTF-8 of at most `max` bytes. A larger file is refused before
+/// it is read (by its size on disk, then by what is actually read, for files that grow).
+pub fn read(path: &Path, max: u64) -> Result<String, String> {
     use std::io::Read;
     let f = std::fs::File::open(path).map_err(|e| format!("cannot open {}: {e}", path.display()))?;
-    let mut buf = Vec::new();
-    f.take(MAX_SCAN_BYTES + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-    if buf.len() as u64 > MAX_SCAN_BYTES {
-        return Err(format!("file is larger than {} MiB", MAX_SCAN_BYTES / 1024 / 1024));
+    let too_big = |size: String| {
+        format!(
+            "file is {size}, larger than scan's limit of {} per file; raise it with `--max-file-size` (e.g. `--max-file-size {}`) if this file is meant to be scanned",
+            show_size(max),
+            show_size(max.saturating_mul(4)).replace(' ', "")
+        )
+    };
+    let on_disk = f.metadata().map(|m| m.len()).unwrap_or(0);
+    if on_disk > max {
+        return Err(too_big(show_size(on_disk)));
+    }
+    let mut buf = Vec::with_capacity(on_disk as usize);
+    f.take(max + 1).read_to_end(&mut buf).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+    if buf.len() as u64 > max {
+        return Err(too_big(format!("more than {}", show_size(max))));
     }
     String::from_utf8(buf)
         .map_err(|e| format!("not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
@@ -832,6 +956,12 @@ impl ScanRun {
     pub fn compared(&self) -> bool {
         self.entries.iter().any(|e| e.change.is_some()) || self.base.is_some()
     }
+
+    /// No policy, no error and nothing unresolved under any path: most likely a mistyped path
+    /// or a directory that moved, which must not pass a CI gate as "no risk".
+    pub fn found_nothing(&self) -> bool {
+        self.entries.is_empty() && self.errors.is_empty() && self.unresolved.is_empty()
+    }
 }
 
 /// Why the run fails, if it does.
@@ -899,6 +1029,42 @@ mod tests {
         assert_eq!(d["Statement"][0]["Resource"][0], "arn:aws:iam::*:user/*");
         assert_eq!(d["Statement"][0]["Resource"][1], "arn:aws:s3:::${aws:username}/*");
         assert_eq!(d["Statement"][0]["Resource"][2], "arn:aws:iam::*:role/x");
+    }
+
+    #[test]
+    fn sizes_parse_in_binary_and_decimal_units_and_show_plainly() {
+        assert_eq!(parse_size("64MiB"), Ok(64 << 20));
+        assert_eq!(parse_size("64m"), Ok(64 << 20));
+        assert_eq!(parse_size("1.5GiB"), Ok(3 << 29));
+        assert_eq!(parse_size("100MB"), Ok(100_000_000));
+        assert_eq!(parse_size("2kb"), Ok(2_000));
+        assert_eq!(parse_size("4096"), Ok(4096));
+        for bad in ["", "MiB", "0", "0.1", "1TB", "-5", "1,5MB", "1e9"] {
+            assert!(parse_size(bad).is_err(), "{bad}");
+        }
+        assert_eq!(show_size(MAX_SCAN_BYTES), "64 MiB");
+        assert_eq!(show_size(80 * (1 << 20) + (1 << 19)), "80.5 MiB");
+        assert_eq!(show_size(2048), "2 KiB");
+        assert_eq!(show_size(2100), "2.1 KiB");
+        assert_eq!(show_size(12), "12 bytes");
+    }
+
+    #[test]
+    fn a_container_is_classified_by_its_top_level_keys_alone() {
+        assert_eq!(
+            top_level_keys(r#"{"a": {"b": [1, {"c": 2}]}, "Statement": []}"#).unwrap(),
+            Some(vec!["a".into(), "Statement".into()])
+        );
+        assert_eq!(top_level_keys("[1, 2]").unwrap(), None);
+        assert_eq!(top_level_keys("\"x\"").unwrap(), None);
+        assert!(top_level_keys(r#"{"a": 1} trailing"#).is_err());
+        // A repeated key in a plan, outside any policy, does not refuse the file.
+        let plan = r#"{"format_version": "1.2", "format_version": "1.2", "planned_values": {"root_module": {"resources": []}}}"#;
+        let ex = extract("p.json", plan);
+        assert_eq!((ex.source, ex.errors.len()), (Some(SourceKind::TerraformPlan), 0));
+        // In a standalone policy it does.
+        let ex = extract("p.json", r#"{"Statement": [], "Statement": []}"#);
+        assert_eq!(ex.errors.len(), 1, "{:?}", ex.errors.iter().map(|e| &e.message).collect::<Vec<_>>());
     }
 
     #[test]

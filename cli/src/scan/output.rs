@@ -1,7 +1,11 @@
 //! Renderings of a scan: human, JSON (v1: per-policy results plus totals), Markdown (a pull
 //! request comment or job summary) and GitHub workflow commands with step outputs.
+//!
+//! Every string that comes from the scanned files (names, addresses, `Sid`s quoted in
+//! messages, notes) goes through [`crate::text`] in the human-facing formats; JSON keeps it exact.
 
-use super::{Entry, ScanRun, Status};
+use super::{Entry, ScanRun, Status, Unresolved};
+use crate::text::{gh_data as esc_data, gh_prop as esc_prop, md as cell, visible};
 use risk_core::output::v1::Finding;
 use serde_json::{json, Value};
 use std::fmt::Write;
@@ -35,9 +39,9 @@ fn delta(d: i16) -> String {
 }
 
 fn place(e: &Entry) -> String {
-    let mut s = format!("{}:{}", e.file, e.found.line);
+    let mut s = format!("{}:{}", visible(&e.file), e.found.line);
     if !e.found.address.is_empty() {
-        s.push_str(&format!("  {}", e.found.address));
+        s.push_str(&format!("  {}", visible(&e.found.address)));
     }
     s
 }
@@ -55,6 +59,7 @@ pub fn totals(run: &ScanRun) -> Value {
         "files_with_policies": run.files_with_policies,
         "policies": current.len(),
         "errors": run.errors.len(),
+        "unresolved": run.unresolved.len(),
         "max_score": current.iter().filter_map(|e| e.score()).max(),
         "findings": current.iter().filter_map(|e| e.report.as_ref()).map(|r| r.findings.len()).sum::<usize>(),
         "by_tier": by_tier,
@@ -101,13 +106,16 @@ struct ScanOut<'a> {
     threshold: Option<u8>,
     results: Vec<EntryOut<'a>>,
     errors: &'a [super::FileError],
+    unresolved: &'a [Unresolved],
     totals: Value,
     gate: &'a super::Gate,
     versions: risk_core::output::v1::Versions,
 }
 
-/// `{"api_version": "v1", "kind": "scan", "results": [...], "errors": [...], "totals": {...}}`.
-pub fn json(run: &ScanRun) -> String {
+/// `{"api_version": "v1", "kind": "scan", "results": [...], "errors": [...], "unresolved": [...],
+/// "totals": {...}}`, written straight to `w`: for a large export the text is several times
+/// the input, and need not be held in memory as well.
+pub fn write_json(run: &ScanRun, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let out = ScanOut {
         api_version: risk_core::output::v1::API_VERSION,
         kind: "scan",
@@ -129,14 +137,13 @@ pub fn json(run: &ScanRun) -> String {
             })
             .collect(),
         errors: &run.errors,
+        unresolved: &run.unresolved,
         totals: totals(run),
         gate: &run.gate,
         versions: risk_core::versions(),
     };
-    let mut buf = Vec::with_capacity(run.entries.len() * 8192);
-    let _ = serde_json::to_writer_pretty(&mut buf, &out);
-    buf.push(b'\n');
-    String::from_utf8(buf).unwrap_or_default()
+    serde_json::to_writer_pretty(&mut *w, &out)?;
+    w.write_all(b"\n")
 }
 
 fn finding_line(out: &mut String, sign: &str, e: &Entry, f: &Finding, color: bool) {
@@ -148,7 +155,7 @@ fn finding_line(out: &mut String, sign: &str, e: &Entry, f: &Finding, color: boo
         f.name,
         paint(color, "2", &format!("[{}] line {}", f.category, e.line_of(f)))
     );
-    let _ = writeln!(out, "          {}", f.message);
+    let _ = writeln!(out, "          {}", visible(&f.message));
 }
 
 pub fn human(run: &ScanRun, color: bool) -> String {
@@ -170,7 +177,7 @@ pub fn human(run: &ScanRun, color: bool) -> String {
                     let mut parts = Vec::new();
                     for (svc, levels) in &c.added_actions {
                         for (level, actions) in levels {
-                            parts.push(format!("{svc} {level} ({})", actions.len()));
+                            parts.push(format!("{} {level} ({})", visible(svc), actions.len()));
                         }
                     }
                     let _ = writeln!(out, "      + {} actions: {}", c.added_actions_total, parts.join(", "));
@@ -184,7 +191,7 @@ pub fn human(run: &ScanRun, color: bool) -> String {
             }
             (None, Some(r)) => {
                 let score = format!("{:>2}/10 {:<6}", r.score, r.tier);
-                let who = e.found.principal.as_ref().map(|p| format!("  [{p}]")).unwrap_or_default();
+                let who = e.found.principal.as_ref().map(|p| format!("  [{}]", visible(p))).unwrap_or_default();
                 let _ = writeln!(out, "  {}  {}{who}", paint(color, tier_code(r.score), &score), place(e));
                 for f in r.findings.iter().filter(|f| f.score >= 4) {
                     finding_line(&mut out, "", e, f, color);
@@ -194,8 +201,17 @@ pub fn human(run: &ScanRun, color: bool) -> String {
         }
         if e.change.as_ref().is_none_or(|c| c.status != Status::Unchanged) {
             for n in &e.found.notes {
-                let _ = writeln!(out, "      {}", paint(color, "2", &format!("note: {n}")));
+                let _ = writeln!(out, "      {}", paint(color, "2", &format!("note: {}", visible(n))));
             }
+        }
+    }
+    if !run.unresolved.is_empty() {
+        if !out.is_empty() {
+            out.push('\n');
+        }
+        let _ = writeln!(out, "Not resolved, so not scored ({}):", run.unresolved.len());
+        for u in &run.unresolved {
+            let _ = writeln!(out, "  unresolved: {}", unresolved_line(u));
         }
     }
     if !out.is_empty() {
@@ -208,9 +224,15 @@ pub fn human(run: &ScanRun, color: bool) -> String {
         t["files_with_policies"],
         t["max_score"].as_u64().map(|s| format!("{s}/10")).unwrap_or_else(|| "-".into())
     );
+    if !run.unresolved.is_empty() {
+        let _ = write!(summary, ", {} unresolved", run.unresolved.len());
+    }
     if compared {
-        let base =
-            run.base.as_ref().map(|(r, c)| format!(" against {r} ({})", &c[..c.len().min(12)])).unwrap_or_default();
+        let base = run
+            .base
+            .as_ref()
+            .map(|(r, c)| format!(" against {} ({})", visible(r), &c[..c.len().min(12)]))
+            .unwrap_or_default();
         let _ = write!(
             summary,
             "\nChanges{base}: {} added, {} modified, {} removed ({hidden} unchanged not shown); max risk delta {}, {} new findings",
@@ -229,10 +251,15 @@ pub fn human(run: &ScanRun, color: bool) -> String {
     if run.gate.failed {
         let _ = writeln!(out, "{}", paint(color, "1;31", "FAIL"));
         for r in &run.gate.reasons {
-            let _ = writeln!(out, "  - {r}");
+            let _ = writeln!(out, "  - {}", visible(r));
         }
     }
     out
+}
+
+/// `file:line address — reason`, escaped for a terminal.
+fn unresolved_line(u: &Unresolved) -> String {
+    format!("{}:{} {} — {}", visible(&u.file), u.line, visible(&u.address), visible(&u.reason))
 }
 
 fn badge(score: u8) -> String {
@@ -242,10 +269,6 @@ fn badge(score: u8) -> String {
         _ => "🔴",
     };
     format!("{dot} {score}/10 {}", tier(score))
-}
-
-fn cell(s: &str) -> String {
-    s.replace('|', "\\|").replace('\n', " ")
 }
 
 fn name_md(e: &Entry) -> String {
@@ -337,13 +360,14 @@ pub fn markdown(run: &ScanRun) -> String {
                     out.push_str("**Newly granted actions**\n\n| Service | Access level | Actions |\n|---|---|---|\n");
                     for (svc, levels) in &c.added_actions {
                         for (level, actions) in levels {
-                            let shown: Vec<String> = actions.iter().take(20).map(|a| format!("`{a}`")).collect();
+                            let shown: Vec<String> =
+                                actions.iter().take(20).map(|a| format!("`{}`", cell(a))).collect();
                             let more = if actions.len() > 20 {
                                 format!(" and {} more", actions.len() - 20)
                             } else {
                                 String::new()
                             };
-                            let _ = writeln!(out, "| {svc} | {level} | {}{more} |", shown.join(", "));
+                            let _ = writeln!(out, "| {} | {level} | {}{more} |", cell(svc), shown.join(", "));
                         }
                     }
                     out.push('\n');
@@ -403,26 +427,30 @@ pub fn markdown(run: &ScanRun) -> String {
         for e in &run.errors {
             let _ = writeln!(
                 out,
-                "- `{}`{}: {}",
+                "- `{}`{}{}: {}",
                 cell(&e.file),
                 e.line.map(|l| format!(" line {l}")).unwrap_or_default(),
+                e.address.as_ref().map(|a| format!(" `{}`", cell(a))).unwrap_or_default(),
                 cell(&e.message)
             );
         }
     }
+    if !run.unresolved.is_empty() {
+        let _ = writeln!(
+            out,
+            "\n<details><summary>⚠️ {} policy construct(s) could not be resolved, so they are not scored</summary>\n",
+            run.unresolved.len()
+        );
+        for u in &run.unresolved {
+            let _ = writeln!(out, "- `{}:{}` `{}`: {}", cell(&u.file), u.line, cell(&u.address), cell(&u.reason));
+        }
+        out.push_str("\n</details>\n");
+    }
     out
 }
 
-fn esc_data(s: &str) -> String {
-    s.replace('%', "%25").replace('\r', "%0D").replace('\n', "%0A")
-}
-
-fn esc_prop(s: &str) -> String {
-    esc_data(s).replace(':', "%3A").replace(',', "%2C")
-}
-
 /// GitHub workflow commands: an annotation per (new) finding at its statement's line, one per
-/// changed policy at the policy's line, and one per error.
+/// changed policy at the policy's line, one per error, and a notice per unresolved construct.
 pub fn github(run: &ScanRun) -> String {
     let mut out = String::new();
     for e in &run.entries {
@@ -483,7 +511,16 @@ pub fn github(run: &ScanRun) -> String {
             out,
             "::error file={}{line},title=IAM policy could not be scanned::{}",
             esc_prop(&err.file),
-            esc_data(&err.message)
+            esc_data(&format!("{}{}", err.address.as_ref().map(|a| format!("{a}: ")).unwrap_or_default(), err.message))
+        );
+    }
+    for u in &run.unresolved {
+        let _ = writeln!(
+            out,
+            "::notice file={},line={},title=IAM policy not resolved (not scored)::{}",
+            esc_prop(&u.file),
+            u.line,
+            esc_data(&format!("{}: {}", u.address, u.reason))
         );
     }
     let t = totals(run);
@@ -503,7 +540,7 @@ pub fn github(run: &ScanRun) -> String {
 
 /// `name=value` lines for `$GITHUB_OUTPUT`: `max-score` (of the changed policies with a base),
 /// `risk-delta` (the largest per-policy change), `risk-delta-total`, `new-findings`,
-/// `policies`, `changed`, `errors`, `failed`.
+/// `policies`, `changed`, `errors`, `unresolved`, `failed`.
 pub fn step_outputs(run: &ScanRun) -> String {
     let t = totals(run);
     let compared = run.compared();
@@ -520,6 +557,7 @@ pub fn step_outputs(run: &ScanRun) -> String {
     let _ = writeln!(s, "policies={}", t["policies"]);
     let _ = writeln!(s, "changed={changed}");
     let _ = writeln!(s, "errors={}", run.errors.len());
+    let _ = writeln!(s, "unresolved={}", run.unresolved.len());
     let _ = writeln!(s, "failed={}", run.gate.failed);
     s
 }

@@ -3,9 +3,12 @@
 //! `security-severity`, and partial fingerprints that survive unrelated edits to the file.
 //!
 //! With a base, `baselineState` says whether a finding is new; files that could not be
-//! scanned are tool execution notifications rather than results.
+//! scanned are tool execution notifications rather than results. A policy-bearing construct
+//! that could not be resolved is a result of level `note` under the rule `unresolved-policy`.
+//! Message texts are escaped with [`crate::text::visible`]: code scanning shows them to people.
 
-use super::{Entry, ScanRun};
+use super::{Entry, ScanRun, Unresolved};
+use crate::text::visible;
 use serde::Serialize;
 use serde_json::{json, Value};
 use std::collections::HashMap;
@@ -46,6 +49,9 @@ struct SarifResult<'a> {
     baseline_state: Option<&'static str>,
     properties: Properties<'a>,
 }
+
+/// The rule id of [`Unresolved`] results.
+pub const UNRESOLVED_RULE: &str = "unresolved-policy";
 
 #[derive(Serialize)]
 struct Text {
@@ -92,12 +98,18 @@ struct Fingerprints {
 }
 
 #[derive(Serialize)]
-#[serde(rename_all = "camelCase")]
-struct Properties<'a> {
-    score: u8,
-    category: &'a str,
-    policy_score: u8,
-    source: &'static str,
+#[serde(untagged)]
+enum Properties<'a> {
+    #[serde(rename_all = "camelCase")]
+    Finding {
+        score: u8,
+        category: &'a str,
+        policy_score: u8,
+        source: &'static str,
+    },
+    Unresolved {
+        reason: &'a str,
+    },
 }
 
 fn results_of<'a>(e: &'a Entry, uri: &'a str, rule_index: &HashMap<&str, usize>, out: &mut Vec<SarifResult<'a>>) {
@@ -118,7 +130,9 @@ fn results_of<'a>(e: &'a Entry, uri: &'a str, rule_index: &HashMap<&str, usize>,
             rule_id: &f.rule,
             rule_index: rule_index.get(f.rule.as_str()).copied(),
             level: crate::sarif::level(f.score),
-            message: Text { text: format!("{prefix}{} (score {}/10). {}", f.message, f.score, f.suggestion) },
+            message: Text {
+                text: visible(&format!("{prefix}{} (score {}/10). {}", f.message, f.score, f.suggestion)).into_owned(),
+            },
             locations: [Location {
                 physical_location: Physical {
                     artifact_location: Artifact { uri },
@@ -132,7 +146,7 @@ fn results_of<'a>(e: &'a Entry, uri: &'a str, rule_index: &HashMap<&str, usize>,
             }],
             partial_fingerprints: Fingerprints { v1: fnv(&key) },
             baseline_state,
-            properties: Properties {
+            properties: Properties::Finding {
                 score: f.score,
                 category: &f.category,
                 policy_score: r.score,
@@ -140,6 +154,51 @@ fn results_of<'a>(e: &'a Entry, uri: &'a str, rule_index: &HashMap<&str, usize>,
             },
         });
     }
+}
+
+fn unresolved_result<'a>(u: &'a Unresolved, uri: &'a str, rule_index: usize) -> SarifResult<'a> {
+    SarifResult {
+        rule_id: UNRESOLVED_RULE,
+        rule_index: Some(rule_index),
+        level: "note",
+        message: Text { text: visible(&format!("{}: not scored: {}", u.address, u.reason)).into_owned() },
+        locations: [Location {
+            physical_location: Physical {
+                artifact_location: Artifact { uri },
+                region: Region { start_line: u.line.max(1) },
+            },
+            logical_locations: if u.address.is_empty() {
+                Vec::new()
+            } else {
+                vec![Logical { fully_qualified_name: &u.address, kind: "resource" }]
+            },
+        }],
+        // The line is left out, as for findings: the same construct stays the same alert.
+        partial_fingerprints: Fingerprints { v1: fnv(&format!("{UNRESOLVED_RULE}|{}|{}", u.file, u.address)) },
+        baseline_state: None,
+        properties: Properties::Unresolved { reason: &u.reason },
+    }
+}
+
+/// The rule descriptor of [`UNRESOLVED_RULE`]: not an engine rule, so no score or
+/// `security-severity` (code scanning would rank it as a vulnerability).
+fn unresolved_rule() -> Value {
+    let text = "A policy-bearing construct (a policy given by a variable, a module output, a file outside the \
+                repository, a value known only after apply, a managed policy missing from an export) that scan \
+                found but could not turn into a policy document, so it is not scored.";
+    json!({
+        "id": UNRESOLVED_RULE,
+        "name": "unresolved-policy",
+        "shortDescription": {"text": "A policy scan found but could not resolve, so it is not scored"},
+        "fullDescription": {"text": text},
+        "help": {
+            "text": format!("{text}\n\nReview it by hand, or give scan the resolved form: a Terraform plan (`terraform show -json`) instead of the HCL, the file the policy is read from, or a complete authorization-details export."),
+            "markdown": format!("{text}\n\nReview it by hand, or give scan the resolved form: a Terraform plan (`terraform show -json`) instead of the HCL, the file the policy is read from, or a complete authorization-details export.")
+        },
+        "helpUri": "https://github.com/iam-risk-score/iam-risk-score/blob/main/docs/scan.md#unresolved",
+        "defaultConfiguration": {"level": "note"},
+        "properties": {"tags": ["iam"]}
+    })
 }
 
 #[derive(Serialize)]
@@ -160,14 +219,21 @@ struct Log<'a> {
     runs: [Run<'a>; 1],
 }
 
-pub fn sarif(run: &ScanRun) -> String {
+/// The SARIF log, written straight to `w` (see [`super::output::write_json`]).
+pub fn write_sarif(run: &ScanRun, w: &mut dyn std::io::Write) -> std::io::Result<()> {
     let docs = risk_core::explain::rule_docs();
-    let rules = crate::sarif::rules(&docs);
+    let mut rules = crate::sarif::rules(&docs);
     let rule_index: HashMap<&str, usize> = docs.iter().enumerate().map(|(i, d)| (d.code, i)).collect();
     let uris: Vec<String> = run.entries.iter().map(|e| uri(&e.uri)).collect();
     let mut results = Vec::new();
     for (e, u) in run.entries.iter().zip(&uris) {
         results_of(e, u, &rule_index, &mut results);
+    }
+    let unresolved_uris: Vec<String> = run.unresolved.iter().map(|u| uri(&u.file)).collect();
+    if !run.unresolved.is_empty() {
+        rules.push(unresolved_rule());
+        let index = rules.len() - 1;
+        results.extend(run.unresolved.iter().zip(&unresolved_uris).map(|(u, uri)| unresolved_result(u, uri, index)));
     }
     let mut seen = std::collections::HashSet::new();
     let artifacts: Vec<Value> = run
@@ -187,7 +253,7 @@ pub fn sarif(run: &ScanRun) -> String {
             }
             json!({
                 "level": "error",
-                "message": {"text": format!("{}{}", e.address.as_ref().map(|a| format!("{a}: ")).unwrap_or_default(), e.message)},
+                "message": {"text": visible(&format!("{}{}", e.address.as_ref().map(|a| format!("{a}: ")).unwrap_or_default(), e.message))},
                 "locations": [loc]
             })
         })
@@ -212,10 +278,8 @@ pub fn sarif(run: &ScanRun) -> String {
             properties: json!({"versions": risk_core::versions()}),
         }],
     };
-    let mut buf = Vec::with_capacity(run.entries.len() * 4096);
-    let _ = serde_json::to_writer_pretty(&mut buf, &log);
-    buf.push(b'\n');
-    String::from_utf8(buf).unwrap_or_default()
+    serde_json::to_writer_pretty(&mut *w, &log)?;
+    w.write_all(b"\n")
 }
 
 #[cfg(test)]
