@@ -1,45 +1,12 @@
 //! `iam-risk-score scan` and `diff` over the fixture repositories in `tests/fixtures/scan/`:
 //! every input format, the tricky cases, outputs, exit codes and `--base` against real git.
 
+mod common;
+
+use common::{by_address, cli, fixtures, json_scan, rules};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
-}
-
-fn cli(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_iam-risk-score"))
-        .args(args)
-        .current_dir(dir)
-        .env_remove("GITHUB_OUTPUT")
-        .output()
-        .expect("run iam-risk-score")
-}
-
-fn json_scan(path: &str, extra: &[&str]) -> (Value, i32, String) {
-    let mut args = vec!["scan", path, "--format", "json"];
-    args.extend_from_slice(extra);
-    let out = cli(&fixtures(), &args);
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (v, out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn by_address<'a>(v: &'a Value, address: &str) -> &'a Value {
-    v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["address"] == address)
-        .unwrap_or_else(|| panic!("no result for `{address}` in {:#}", v["results"]))
-}
-
-fn rules(r: &Value) -> Vec<&str> {
-    r["result"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect()
-}
+use std::path::Path;
+use std::process::Command;
 
 #[test]
 fn standalone_policies_skip_other_files_and_report_broken_ones() {

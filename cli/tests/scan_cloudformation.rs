@@ -3,53 +3,18 @@
 //! attachments, SAM policies and templates, and the resource types that carry policies.
 //! (What cannot be resolved is tested on the extractor, in `src/scan/cloudformation.rs`.)
 
+mod common;
+
+use common::{by_address, json_scan, notes, rules};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
-}
-
-/// `scan PATH --format json EXTRA…`: the output and the exit code.
-fn json_scan(path: &str, extra: &[&str]) -> (Value, i32) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iam-risk-score"))
-        .args(["scan", path, "--format", "json"])
-        .args(extra)
-        .current_dir(fixtures())
-        .env_remove("GITHUB_OUTPUT")
-        .output()
-        .expect("run iam-risk-score");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (v, out.status.code().unwrap_or(-1))
-}
-
-fn by_address<'a>(v: &'a Value, address: &str) -> &'a Value {
-    v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["address"] == address)
-        .unwrap_or_else(|| panic!("no result for `{address}` in {:#}", v["results"]))
-}
 
 fn addresses(v: &Value) -> Vec<&str> {
     v["results"].as_array().unwrap().iter().map(|r| r["address"].as_str().unwrap()).collect()
 }
 
-fn rules(r: &Value) -> Vec<&str> {
-    r["result"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap()).collect()
-}
-
-fn notes(r: &Value) -> String {
-    r["notes"].to_string()
-}
-
 #[test]
 fn if_in_an_action_scores_what_either_branch_grants_and_a_conditional_deny_is_not_relied_upon() {
-    let (v, code) = json_scan("cloudformation-sam/conditional-role.yaml", &[]);
+    let (v, code, _) = json_scan("cloudformation-sam/conditional-role.yaml", &[]);
     assert_eq!(code, 1, "the default threshold (5) fails on these policies");
     // `Action: !If [IsProd, s3:GetObject, iam:*]` scored 1 when the `!If` was opaque.
     let app = by_address(&v, "AppRole.Policies[app]");
@@ -63,14 +28,14 @@ fn if_in_an_action_scores_what_either_branch_grants_and_a_conditional_deny_is_no
     assert!(rules(guarded).contains(&"BA001"));
     assert!(notes(guarded).contains("not relied upon"));
     // The gate sees it.
-    let (v, code) = json_scan("cloudformation-sam/conditional-role.yaml", &["--threshold", "9"]);
+    let (v, code, _) = json_scan("cloudformation-sam/conditional-role.yaml", &["--threshold", "9"]);
     assert_eq!(code, 1);
     assert!(v["gate"]["reasons"].to_string().contains("`AppRole.Policies[app]`"), "{}", v["gate"]);
 }
 
 #[test]
 fn managed_policy_arns_are_scored_as_the_aws_documents() {
-    let (v, code) = json_scan("cloudformation-sam/managed-arns.yaml", &[]);
+    let (v, code, _) = json_scan("cloudformation-sam/managed-arns.yaml", &[]);
     assert_eq!(code, 1, "the default threshold (5)");
     assert_eq!(
         addresses(&v),
@@ -95,7 +60,7 @@ fn managed_policy_arns_are_scored_as_the_aws_documents() {
 
 #[test]
 fn sam_function_policies_managed_names_templates_and_inline_statements() {
-    let (v, code) = json_scan("cloudformation-sam/sam-function.yaml", &[]);
+    let (v, code, _) = json_scan("cloudformation-sam/sam-function.yaml", &[]);
     assert_eq!(code, 1, "the default threshold (5)");
     assert_eq!(
         addresses(&v),
@@ -126,7 +91,7 @@ fn sam_function_policies_managed_names_templates_and_inline_statements() {
 
 #[test]
 fn resource_types_that_carry_policies() {
-    let (v, code) = json_scan("cloudformation-sam/resource-policies.template.json", &[]);
+    let (v, code, _) = json_scan("cloudformation-sam/resource-policies.template.json", &[]);
     assert_eq!(code, 1, "the default threshold (5)");
     assert_eq!(
         addresses(&v),

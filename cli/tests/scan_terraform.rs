@@ -2,43 +2,14 @@
 //! `tests/fixtures/scan/terraform-module/` reproduces public patterns (see its README.md).
 //! Each test states what the policy really grants once the module's own values are known.
 
+mod common;
+
+use common::{by_address, fixtures, json_scan, notes, rules};
 use risk_cli::scan::{extract_with, Context};
 use serde_json::Value;
-use std::path::{Path, PathBuf};
-use std::process::Command;
-
-fn fixtures() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/scan")
-}
 
 fn scan_module() -> (Value, i32, String) {
-    let out = Command::new(env!("CARGO_BIN_EXE_iam-risk-score"))
-        .args(["scan", "terraform-module", "--format", "json", "--threshold", "10"])
-        .current_dir(fixtures())
-        .env_remove("GITHUB_OUTPUT")
-        .output()
-        .expect("run iam-risk-score");
-    let v: Value = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!("{e}: {}{}", String::from_utf8_lossy(&out.stdout), String::from_utf8_lossy(&out.stderr))
-    });
-    (v, out.status.code().unwrap_or(-1), String::from_utf8_lossy(&out.stderr).into_owned())
-}
-
-fn by_address<'a>(v: &'a Value, address: &str) -> &'a Value {
-    v["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["address"] == address)
-        .unwrap_or_else(|| panic!("no result for `{address}` in {:#}", v["results"]))
-}
-
-fn rules(r: &Value) -> Vec<String> {
-    r["result"]["findings"].as_array().unwrap().iter().map(|f| f["rule"].as_str().unwrap().to_string()).collect()
-}
-
-fn notes(r: &Value) -> String {
-    r["notes"].to_string()
+    json_scan("terraform-module", &["--threshold", "10"])
 }
 
 #[test]
@@ -48,6 +19,12 @@ fn the_module_scans_without_errors() {
     // Exit 1 only because full-admin documents reach --threshold 10; nothing failed to read.
     assert_eq!(code, 1, "{stderr}");
     assert_eq!(v["totals"]["errors"], 0);
+    // What the module cannot know is listed in the output, not dropped.
+    let unresolved = v["unresolved"].as_array().unwrap();
+    assert_eq!(v["totals"]["unresolved"], unresolved.len());
+    let external = unresolved.iter().find(|u| u["address"] == "aws_iam_policy.external").expect("listed");
+    assert_eq!(external["file"], "terraform-module/unresolved.tf");
+    assert_eq!(external["line"], 3);
 }
 
 #[test]
@@ -76,7 +53,7 @@ fn locals_and_variable_defaults_come_from_other_files_of_the_module() {
     let combined = by_address(&v, "data.aws_iam_policy_document.combined");
     // source (Read, Pass on one role) + own (Run) + override (Pass on every role):
     // PassRole on * with RunInstances is the EC2 escalation path.
-    assert!(rules(combined).contains(&"PE002".to_string()), "{combined:#}");
+    assert!(rules(combined).contains(&"PE002"), "{combined:#}");
     assert_eq!(combined["result"]["score"], 9);
     assert_eq!(combined["statement_lines"].as_array().unwrap().len(), 3, "{combined:#}");
     assert!(notes(combined).contains("`override_policy_documents` merged"));
@@ -87,7 +64,7 @@ fn locals_and_variable_defaults_come_from_other_files_of_the_module() {
 fn files_and_templates_in_the_tree_are_read() {
     let (v, _, _) = scan_module();
     let f = by_address(&v, "aws_iam_policy.from_file");
-    assert!(rules(f).contains(&"PE001".to_string()), "{f:#}");
+    assert!(rules(f).contains(&"PE001"), "{f:#}");
     assert!(notes(f).contains("read from `terraform-module/policies/deploy.json`"));
     let t = by_address(&v, "aws_iam_policy.from_template");
     // `actions` and `bucket` given; `missing` is not, so it stays opaque.
@@ -103,7 +80,7 @@ fn for_expressions_and_for_each_expand() {
     assert_eq!(p["statement_lines"].as_array().unwrap().len(), 2, "{p:#}");
     assert!(p["result"]["findings"].to_string().contains("kms:Decrypt"), "{p:#}");
     assert_eq!(by_address(&v, "aws_iam_role_policy.each[\"reader\"]")["result"]["score"], 6);
-    assert!(rules(by_address(&v, "aws_iam_role_policy.each[\"admin\"]")).contains(&"PE001".to_string()));
+    assert!(rules(by_address(&v, "aws_iam_role_policy.each[\"admin\"]")).contains(&"PE001"));
 }
 
 #[test]
@@ -112,7 +89,7 @@ fn terraform_json_syntax_is_read_with_its_lines() {
     let k = by_address(&v, "data.aws_iam_policy_document.keys");
     assert_eq!(k["file"], "terraform-module/json/main.tf.json");
     assert_eq!(k["line"], 7);
-    assert!(rules(k).contains(&"CE002".to_string()), "{k:#}");
+    assert!(rules(k).contains(&"CE002"), "{k:#}");
     assert_eq!(by_address(&v, "aws_iam_policy.admin")["result"]["score"], 10);
 }
 
