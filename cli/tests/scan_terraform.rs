@@ -227,3 +227,16 @@ fn attached_aws_managed_policies_are_scored_as_published() {
     );
     assert!(ex.unresolved[0].reason.contains("customer managed policy"));
 }
+
+#[test]
+fn splats_over_optional_documents_follow_their_count() {
+    let (v, _, _) = scan_module();
+    // Read on its own, `count = var.attach_extra ? 1 : 0` is 0 only at the default: the
+    // optional document may exist, so its iam:CreateUser is in the gathered policy.
+    let alone = by_address(&v, "data.aws_iam_policy_document.selected");
+    assert!(alone["result"]["findings"].to_string().contains("iam:CreateUser"), "{alone:#}");
+    // In the module call the default is the value: the document does not exist.
+    let called = by_address(&v, "module.app.data.aws_iam_policy_document.selected");
+    assert!(!called["result"]["findings"].to_string().contains("iam:CreateUser"), "{called:#}");
+    assert!(called["result"]["score"].as_u64().unwrap() < alone["result"]["score"].as_u64().unwrap());
+}

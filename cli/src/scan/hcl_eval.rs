@@ -546,8 +546,16 @@ impl<'s> Eval<'s> {
                         Some(doc) => {
                             // `data.x.NAME[0].json` (with `count`) and `data.x.NAME.json` alike.
                             let mut i = 2;
-                            if matches!(
-                                ops.get(i).map(|o| o.value()),
+                            let next = ops.get(i).map(|o| o.value());
+                            let splat =
+                                matches!(next, Some(TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_)));
+                            if doc.is_null() {
+                                // Certainly absent (`count` 0): only a splat reads it (as empty).
+                                if !splat {
+                                    return unknown(self);
+                                }
+                            } else if matches!(
+                                next,
                                 Some(TraversalOperator::Index(_) | TraversalOperator::LegacyIndex(_))
                             ) {
                                 i += 1;
@@ -563,9 +571,27 @@ impl<'s> Eval<'s> {
             Expression::Variable(_) => return unknown(self),
             other => (self.eval(other), 0),
         };
-        for op in &ops[used..] {
+        for (n, op) in ops[used..].iter().enumerate() {
             if cur.is_unknown() {
                 return unknown(self);
+            }
+            if matches!(op.value(), TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_)) {
+                // `x[*].a`: the rest applied to each element; a single value is a list of one,
+                // null an empty list.
+                let items = match cur.v {
+                    V::List(items) => items,
+                    V::Null => Vec::new(),
+                    _ => vec![cur],
+                };
+                let rest = &ops[used + n + 1..];
+                let mut out = Vec::new();
+                for item in items {
+                    match self.apply(item, rest, line) {
+                        Some(v) => out.push(v),
+                        None => return unknown(self),
+                    }
+                }
+                return Val::new(line, V::List(out));
             }
             cur = match op.value() {
                 TraversalOperator::GetAttr(id) => match &cur.v {
@@ -595,10 +621,32 @@ impl<'s> Eval<'s> {
                     },
                     _ => return unknown(self),
                 },
-                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => return unknown(self),
+                TraversalOperator::AttrSplat(_) | TraversalOperator::FullSplat(_) => return unknown(self), // handled above
             };
         }
         cur
+    }
+
+    /// Attribute and index operators applied to a known value (after a splat); `None` where
+    /// the result is not known.
+    fn apply(&mut self, mut cur: Val, ops: &[hcl_edit::Decorated<TraversalOperator>], line: usize) -> Option<Val> {
+        for op in ops {
+            cur = match (op.value(), &cur.v) {
+                (TraversalOperator::GetAttr(id), V::Obj(_)) => {
+                    cur.get(id.as_str()).cloned().unwrap_or_else(|| Val::new(line, V::Null))
+                }
+                (TraversalOperator::Index(ix), V::List(items)) => {
+                    let items = items.clone();
+                    match self.eval(ix).v {
+                        V::Num(n) => items.get(n.as_u64()? as usize)?.clone(),
+                        _ => return None,
+                    }
+                }
+                (TraversalOperator::LegacyIndex(i), V::List(items)) => items.get(*i.value() as usize)?.clone(),
+                _ => return None,
+            };
+        }
+        Some(cur)
     }
 
     fn for_expr(&mut self, whole: &Expression, f: &hcl_edit::expr::ForExpr, line: usize) -> Val {

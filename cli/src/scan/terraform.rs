@@ -276,6 +276,15 @@ impl Scope for ModScope<'_> {
         if let Some(cached) = self.docs.borrow().get(name) {
             return cached.clone();
         }
+        // A document whose `count` makes it certainly absent is null: `data.x.NAME[*].json`
+        // is then an empty list, as in Terraform.
+        if let Some((unit, block)) = self.m.documents.get(name) {
+            if self.in_unit(ev, *unit, None, |ev| absent(self, ev, block)) {
+                let null = Some(Val::new(line, V::Null));
+                self.docs.borrow_mut().insert(name.to_string(), null.clone());
+                return null;
+            }
+        }
         let rendered = self.render_document(ev, name);
         let out = rendered.map(|(mut doc, notes, unresolved)| {
             doc.relocate(line);
@@ -690,8 +699,12 @@ fn resource_instances(ev: &mut Eval<'_>, block: &Block, base: &str) -> Vec<(Stri
         Some(items) if !items.is_empty() => items
             .into_iter()
             .map(|(k, v)| {
-                let key = k.v.text().unwrap_or_default();
-                (format!("{base}[\"{key}\"]"), Some(each(k, v)))
+                // A key not known here (`${k}`) is not shown as if it were one.
+                let address = match k.v.text().filter(|t| !t.contains("${")) {
+                    Some(key) => format!("{base}[\"{key}\"]"),
+                    None => format!("{base}[*]"),
+                };
+                (address, Some(each(k, v)))
             })
             .collect(),
         _ => {
