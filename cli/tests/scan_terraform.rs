@@ -240,3 +240,30 @@ fn splats_over_optional_documents_follow_their_count() {
     assert!(!called["result"]["findings"].to_string().contains("iam:CreateUser"), "{called:#}");
     assert!(called["result"]["score"].as_u64().unwrap() < alone["result"]["score"].as_u64().unwrap());
 }
+
+#[test]
+fn a_deny_a_caller_can_switch_off_is_not_relied_on_alone_but_is_in_a_call() {
+    let (v, _, _) = scan_module();
+    // Alone: `enforce_deny` is true only at its default; the Deny may be switched off.
+    let alone = by_address(&v, "data.aws_iam_policy_document.guarded");
+    assert!(alone["result"]["score"].as_u64().unwrap() >= 7, "{alone:#}");
+    assert!(notes(alone).contains("exists only by a caller's choice is not relied on"), "{}", notes(alone));
+    let switched = by_address(&v, "data.aws_iam_policy_document.switched");
+    assert!(switched["result"]["findings"].to_string().contains("s3:DeleteBucket"), "{switched:#}");
+    assert!(notes(switched).contains("the `Deny` statements of its documents are not relied on"));
+    // In the call the default is the value: the Denies exist and remove what they cover.
+    let called = by_address(&v, "module.app.data.aws_iam_policy_document.guarded");
+    assert_eq!(called["result"]["score"], 1, "{called:#}");
+    let called = by_address(&v, "module.app.data.aws_iam_policy_document.switched");
+    assert_eq!(called["result"]["score"], 1, "{called:#}");
+}
+
+#[test]
+fn a_placeholder_replaced_at_apply_stays_opaque_in_a_known_document() {
+    let (v, _, _) = scan_module();
+    let p = by_address(&v, "aws_s3_bucket_policy.placeholder");
+    assert_eq!(p["result"]["policy_type"], "resource");
+    assert!(notes(p).contains("opaque"), "{}", notes(p));
+    // The public principal is read although the bucket ARN is known only at apply.
+    assert!(rules(p).contains(&"RX002"), "{p:#}");
+}

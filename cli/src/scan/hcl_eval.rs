@@ -386,10 +386,14 @@ impl<'s> Eval<'s> {
             Expression::Traversal(t) => self.traversal(e, &t.expr, &t.operators, line),
             Expression::FuncCall(f) => self.call(e, f, line),
             Expression::Conditional(c) => {
+                let before = self.default_reads;
                 let cond = self.eval(&c.cond_expr);
+                // A condition known only through a variable's default is a caller's choice:
+                // read as either branch, like an unknown one.
+                let settled = self.default_reads == before;
                 match cond.v {
-                    V::Bool(true) => self.eval(&c.true_expr),
-                    V::Bool(false) => self.eval(&c.false_expr),
+                    V::Bool(true) if settled => self.eval(&c.true_expr),
+                    V::Bool(false) if settled => self.eval(&c.false_expr),
                     _ => {
                         let (a, b) = (self.eval(&c.true_expr), self.eval(&c.false_expr));
                         let src = self.src(e);
@@ -423,6 +427,7 @@ impl<'s> Eval<'s> {
             V::Null => true,
             V::List(items) => items.is_empty(),
             V::Obj(entries) => entries.is_empty(),
+            V::Str(s) => s.is_empty(),
             _ => false,
         };
         if a == b {
@@ -1007,11 +1012,20 @@ impl<'s> Eval<'s> {
                 _ => return unknown(self),
             },
             // Only the plain-substring form (`/re/` patterns are left unknown).
-            ("replace", [_, _, _]) => match (text(0), text(1), text(2)) {
+            ("replace", [_, _, to_val]) => match (text(0), text(1), text(2)) {
                 (Some(s), Some(from), Some(to))
                     if !(from.starts_with('/') && from.ends_with('/') && from.len() > 1) =>
                 {
                     V::Str(s.replace(from.as_str(), &to))
+                }
+                // A placeholder replaced by a value known only at apply (terraform-aws-s3-bucket's
+                // `_S3_BUCKET_ARN_`): the text is known but that part, which stays opaque.
+                (Some(s), Some(from), None)
+                    if to_val.is_unknown() && !(from.starts_with('/') && from.ends_with('/') && from.len() > 1) =>
+                {
+                    let V::Unknown(src) = &to_val.v else { return unknown(self) };
+                    self.opaque = true;
+                    V::Str(s.replace(from.as_str(), &opaque(&src.replace(['"', '\\'], "'"))))
                 }
                 _ => return unknown(self),
             },

@@ -183,8 +183,9 @@ fn label(b: &Block, i: usize) -> Option<&str> {
 /// A rendered policy document, its notes, and its unresolved parts (line, reason).
 type Rendered = (Val, Vec<String>, Vec<(usize, String)>);
 
-/// One instance of a block: its body, line, and the iterator it binds (`dynamic`).
-type Instance<'b> = (&'b Body, usize, Option<(String, Val)>);
+/// One instance of a block: its body, line, the iterator it binds (`dynamic`), and whether
+/// it may not exist (its `for_each` depends on a choice a caller makes).
+type Instance<'b> = (&'b Body, usize, Option<(String, Val)>, bool);
 
 /// The module seen from one extraction: caches rendered documents, guards against cycles.
 struct ModScope<'m> {
@@ -881,7 +882,7 @@ fn instances<'b>(ev: &mut Eval<'_>, body: &'b Body, ident: &str, notes: &mut Vec
     let mut out = Vec::new();
     for b in body.blocks() {
         match (b.ident.as_str(), label(b, 0)) {
-            (i, _) if i == ident => out.push((&b.body, ev.line_of(b), None)),
+            (i, _) if i == ident => out.push((&b.body, ev.line_of(b), None, false)),
             ("dynamic", Some(l)) if l == ident => {
                 let Some(content) = b.body.get_blocks("content").next() else { continue };
                 let iterator =
@@ -889,8 +890,11 @@ fn instances<'b>(ev: &mut Eval<'_>, body: &'b Body, ident: &str, notes: &mut Vec
                 let line = ev.line_of(b);
                 let Some(fe) = b.body.get_attribute("for_each") else { continue };
                 let before = ev.default_reads;
+                let chose_before = std::mem::replace(&mut ev.chose, false);
                 let coll = ev.eval(&fe.value);
                 let from_default = ev.default_reads > before;
+                let optional = from_default || ev.chose;
+                ev.chose |= chose_before;
                 let iter_val = |k: Val, v: Val| Val::new(line, V::Obj(vec![("key".into(), k), ("value".into(), v)]));
                 let items: Option<Vec<(Val, Val)>> = match &coll.v {
                     V::List(items) => Some(
@@ -905,7 +909,7 @@ fn instances<'b>(ev: &mut Eval<'_>, body: &'b Body, ident: &str, notes: &mut Vec
                 match items {
                     Some(items) if !items.is_empty() => {
                         for (k, v) in items {
-                            out.push((&content.body, line, Some((iterator.clone(), iter_val(k, v)))));
+                            out.push((&content.body, line, Some((iterator.clone(), iter_val(k, v))), optional));
                         }
                     }
                     Some(_) if !from_default => {} // literally empty: no block
@@ -919,7 +923,7 @@ fn instances<'b>(ev: &mut Eval<'_>, body: &'b Body, ident: &str, notes: &mut Vec
                             Val::unknown(line, format!("{iterator}.key")),
                             Val::unknown(line, format!("{iterator}.value")),
                         );
-                        out.push((&content.body, line, Some((iterator, it))));
+                        out.push((&content.body, line, Some((iterator, it)), true));
                     }
                 }
             }
@@ -956,13 +960,20 @@ fn policy_document(
         }
     }
     let mut own = Vec::new();
-    for (sbody, sline, it) in instances(ev, body, "statement", notes) {
+    for (sbody, sline, it, optional) in instances(ev, body, "statement", notes) {
         let bound = it.is_some();
         if let Some((name, v)) = it {
             ev.bind(&name, v);
         }
-        if let Some(st) = statement(ev, sbody, sline, notes) {
-            own.push(st);
+        match statement(ev, sbody, sline, notes) {
+            // A Deny that exists only if a caller chooses so is not relied on.
+            Some(st) if optional && st.get("Effect").and_then(|e| e.v.text()).as_deref() == Some("Deny") => {
+                notes.push(format!(
+                    "a `Deny` statement (line {sline}) that exists only by a caller's choice is not relied on"
+                ));
+            }
+            Some(st) => own.push(st),
+            None => {}
         }
         if bound {
             ev.unbind(1);
@@ -989,7 +1000,11 @@ fn documents_of(
 ) -> Vec<Vec<Val>> {
     let Some(a) = body.get_attribute(attr) else { return Vec::new() };
     let line = ev.line_of(&a.value);
+    let (before, chose_before) = (ev.default_reads, std::mem::replace(&mut ev.chose, false));
     let v = ev.eval(&a.value);
+    // Which documents are merged depends on a caller's choice: their Denies may be absent.
+    let by_choice = ev.chose || ev.default_reads > before;
+    ev.chose |= chose_before;
     let items = match v.v {
         V::List(items) => items,
         V::Null => return Vec::new(),
@@ -1009,11 +1024,24 @@ fn documents_of(
         };
         match doc.as_ref().and_then(|d| d.get("Statement")) {
             Some(st) => {
-                let list = match &st.v {
+                let mut list = match &st.v {
                     V::List(items) => items.clone(),
                     _ => vec![st.clone()],
                 };
-                notes.push(format!("`{attr}` merged"));
+                let merged = format!("`{attr}` merged");
+                if !notes.contains(&merged) {
+                    notes.push(merged);
+                }
+                let is_deny = |s: &Val| s.get("Effect").and_then(|e| e.v.text()).as_deref() == Some("Deny");
+                if by_choice && list.iter().any(is_deny) {
+                    list.retain(|s| !is_deny(s));
+                    let note = format!(
+                        "`{attr}` is chosen by a caller's settings: the `Deny` statements of its documents are not relied on"
+                    );
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                }
                 out.push(list);
             }
             None => {
@@ -1106,7 +1134,7 @@ fn statement(ev: &mut Eval<'_>, body: &Body, line: usize, notes: &mut Vec<String
         let mut by_type: Vec<(String, Val)> = Vec::new();
         let mut star = false;
         let mut any = false;
-        for (pb, pline, it) in instances(ev, body, ident, notes) {
+        for (pb, pline, it, _) in instances(ev, body, ident, notes) {
             any = true;
             let bound = it.is_some();
             if let Some((name, v)) = it {
@@ -1180,7 +1208,12 @@ fn statement(ev: &mut Eval<'_>, body: &Body, line: usize, notes: &mut Vec<String
         }
     }
     let mut conditions: Vec<(String, Val)> = Vec::new();
-    for (cb, cline, it) in instances(ev, body, "condition", notes) {
+    for (cb, cline, it, optional) in instances(ev, body, "condition", notes) {
+        if optional && !deny {
+            // An Allow's condition only narrows: one a caller may leave out is not counted on.
+            notes.push("a `condition` that exists only by a caller's choice is not counted on".into());
+            continue;
+        }
         let bound = it.is_some();
         if let Some((name, v)) = it {
             ev.bind(&name, v);
