@@ -1091,3 +1091,64 @@ fn format(fmt: &str, args: &[Val]) -> Option<String> {
     }
     Some(out)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A module with no variables, locals or documents.
+    struct Empty;
+
+    impl Scope for Empty {
+        fn variable(&self, _: &mut Eval<'_>, _: &str, _: usize) -> Option<(Val, bool)> {
+            None
+        }
+        fn local(&self, _: &mut Eval<'_>, _: &str, _: usize) -> Option<Val> {
+            None
+        }
+        fn policy_document(&self, _: &mut Eval<'_>, _: &str, _: usize) -> Option<Val> {
+            None
+        }
+        fn read_file(&self, p: &str) -> Result<String, String> {
+            Err(p.to_string())
+        }
+        fn module_path(&self) -> String {
+            ".".into()
+        }
+    }
+
+    fn eval(src: &str) -> (serde_json::Value, bool) {
+        let e = hcl_edit::parser::parse_expr(src).expect("an expression");
+        let scope = Empty;
+        let mut ev = Eval::new(&scope, src.into(), Arc::new(Lines::new(src)));
+        let v = ev.eval(&e);
+        (v.to_node().to_value(), ev.chose)
+    }
+
+    #[test]
+    fn known_values_are_computed() {
+        assert_eq!(eval(r#"format("arn:aws:s3:::%s/*", "b")"#).0, "arn:aws:s3:::b/*");
+        assert_eq!(eval(r#"[for s in ["a", "b", "c"] : upper(s) if s != "b"]"#).0, serde_json::json!(["A", "C"]));
+        assert_eq!(eval(r#"{for k, v in {x = 1, y = 2} : v => k}"#).0, serde_json::json!({"1": "x", "2": "y"}));
+        assert_eq!(eval(r#"[{a = 1}, {a = 2}][*].a"#).0, serde_json::json!([1, 2]));
+        assert_eq!(eval(r#"merge({a = 1, b = 2}, {b = 3})"#).0, serde_json::json!({"a": 1, "b": 3}));
+        assert_eq!(eval(r#"compact(flatten([["a", ""], ["b"]]))"#).0, serde_json::json!(["a", "b"]));
+        assert_eq!(eval(r#"jsonencode({Action = "s3:*"})"#).0, r#"{"Action":"s3:*"}"#);
+        assert_eq!(eval(r#"length([1, 2]) > 1 ? "two" : "one""#).0, "two");
+    }
+
+    #[test]
+    fn unknowns_stay_opaque_and_choices_give_either_branch() {
+        assert_eq!(eval("aws_s3_bucket.b.arn").0, "${aws_s3_bucket.b.arn}");
+        assert_eq!(eval(r#""${aws_s3_bucket.b.arn}/*""#).0, "${aws_s3_bucket.b.arn}/*");
+        let (v, chose) = eval(r#"var.prod ? ["s3:GetObject"] : ["iam:*"]"#);
+        assert_eq!(v, serde_json::json!(["s3:GetObject", "iam:*"]));
+        assert!(chose);
+        let (v, chose) = eval(r#"var.on ? ["s3:GetObject"] : []"#);
+        assert_eq!(v, serde_json::json!(["s3:GetObject"]), "the empty branch gives way");
+        assert!(chose);
+        // `x && false` is known whatever `x` is.
+        assert_eq!(eval("var.x && false").0, false);
+        assert_eq!(eval(r#"replace("arn:_ID_", "_ID_", aws_s3_bucket.b.id)"#).0, "arn:${aws_s3_bucket.b.id}");
+    }
+}
