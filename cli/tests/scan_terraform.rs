@@ -267,3 +267,30 @@ fn a_placeholder_replaced_at_apply_stays_opaque_in_a_known_document() {
     // The public principal is read although the bucket ARN is known only at apply.
     assert!(rules(p).contains(&"RX002"), "{p:#}");
 }
+
+#[test]
+fn a_broken_expression_in_terraform_json_is_one_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("bad.tf.json"),
+        r#"{"resource": {"aws_iam_policy": {"p": {"policy": "${jsonencode({\"a\": }"}}}}"#,
+    )
+    .unwrap();
+    std::fs::write(
+        dir.path().join("good.tf"),
+        "resource \"aws_iam_policy\" \"g\" {\n  policy = jsonencode({ Statement = [{ Effect = \"Allow\", Action = \"s3:GetObject\", Resource = \"*\" }] })\n}\n",
+    )
+    .unwrap();
+    let out = common::cli(dir.path(), &["scan", ".", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(2));
+    let v: Value = serde_json::from_slice(&out.stdout).unwrap();
+    let e = &v["errors"][0];
+    assert_eq!(e["file"], "bad.tf.json");
+    let msg = e["message"].as_str().unwrap();
+    assert!(
+        msg.starts_with("a `${…}` expression in a string of this Terraform JSON file is not valid HCL at line"),
+        "{msg}"
+    );
+    // The rest of the directory is still scanned.
+    assert_eq!(v["totals"]["policies"], 1);
+}

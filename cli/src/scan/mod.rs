@@ -422,6 +422,13 @@ pub fn extract_with(name: &str, uri: &str, text: &str, cx: &Context) -> Extracte
         };
         if let Err(e) = result {
             if text.contains("aws_iam") || text.contains("policy") {
+                // In `*.tf.json` the JSON itself parsed: what failed is a `${…}` expression in
+                // one of its strings (the reader converts the file to HCL to evaluate them).
+                let e = if name.to_ascii_lowercase().ends_with(".tf.json") {
+                    format!("a `${{…}}` expression in a string of this Terraform JSON file is {e}")
+                } else {
+                    e
+                };
                 return Extracted::failed(SourceKind::Terraform, e);
             }
             return Extracted::skip();

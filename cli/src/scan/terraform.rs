@@ -331,7 +331,10 @@ pub fn extract_in(
     ex: &mut Extracted,
     modules: &dyn Fn(&str) -> Option<Arc<Module>>,
 ) -> Result<(), String> {
-    let body = hcl_edit::parser::parse_body(text).map_err(|e| format!("not valid HCL: {}", e.to_string().trim()))?;
+    let body = hcl_edit::parser::parse_body(text).map_err(|e| {
+        let at = e.location();
+        format!("not valid HCL at line {}, column {}: {}", at.line(), at.column(), e.message())
+    })?;
     let owned;
     let module = match module.unit(file) {
         Some(i) if &*module.units[i].text == text => module,
