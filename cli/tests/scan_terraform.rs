@@ -48,7 +48,13 @@ fn either_or_attributes_unknown_here_are_read_as_the_further_reaching_one() {
 fn locals_and_variable_defaults_come_from_other_files_of_the_module() {
     let (v, _, _) = scan_module();
     let base = by_address(&v, "data.aws_iam_policy_document.base");
-    assert!(notes(base).contains("`var.admin_actions` is read at its default"), "{}", notes(base));
+    // Both defaults it rests on are named: `var.admin_actions` directly, `var.bucket_name`
+    // through `local.bucket_arn` (a local remembers what it read).
+    assert!(
+        notes(base).contains("`var.admin_actions`, `var.bucket_name` are read at their defaults"),
+        "{}",
+        notes(base)
+    );
     assert!(!notes(base).contains("opaque"), "everything in `base` is known: {}", notes(base));
     let combined = by_address(&v, "data.aws_iam_policy_document.combined");
     // source (Read, Pass on one role) + own (Run) + override (Pass on every role):
@@ -293,4 +299,24 @@ fn a_broken_expression_in_terraform_json_is_one_clear_error() {
     );
     // The rest of the directory is still scanned.
     assert_eq!(v["totals"]["policies"], 1);
+}
+
+#[test]
+fn a_local_that_rests_on_a_default_stays_a_choice_at_every_use() {
+    let (v, _, _) = scan_module();
+    // Read alone, `count = local.extra_on ? 1 : 0` is 0 only at a default: both documents may
+    // exist. (The local is evaluated once; its second use must not read as settled.)
+    for name in ["optional_first", "optional_second"] {
+        let r = by_address(&v, &format!("data.aws_iam_policy_document.{name}"));
+        assert!(r["result"]["findings"].to_string().contains("iam:PassRole"), "{r:#}");
+    }
+    // In the module call the value is known (enforce_deny = true): neither exists.
+    let called: Vec<&str> = v["results"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|r| r["address"].as_str())
+        .filter(|a| a.starts_with("module.app.data.aws_iam_policy_document.optional"))
+        .collect();
+    assert!(called.is_empty(), "{called:?}");
 }

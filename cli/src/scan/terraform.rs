@@ -180,6 +180,15 @@ fn label(b: &Block, i: usize) -> Option<&str> {
     b.labels.get(i).map(|l| l.as_str())
 }
 
+/// What a cached local's value rested on when it was computed, replayed at each use.
+#[derive(Debug, Clone, Default)]
+struct Provenance {
+    default_reads: usize,
+    defaults: std::collections::BTreeSet<String>,
+    chose: bool,
+    opaque: bool,
+}
+
 /// A rendered policy document, its notes, and its unresolved parts (line, reason).
 type Rendered = (Val, Vec<String>, Vec<(usize, String)>);
 
@@ -192,7 +201,7 @@ struct ModScope<'m> {
     m: &'m Module,
     in_progress: RefCell<Vec<String>>,
     docs: RefCell<HashMap<String, Option<Val>>>,
-    locals: RefCell<HashMap<String, Val>>,
+    locals: RefCell<HashMap<String, (Val, Provenance)>>,
     /// The inputs of a `module` call reading this module; `None` when read on its own.
     inputs: Option<HashMap<String, Val>>,
 }
@@ -258,15 +267,34 @@ impl Scope for ModScope<'_> {
         // Evaluated once per extraction (at its own lines): a chain of locals that each use
         // the one before twice stays linear.
         let cached = self.locals.borrow().get(name).cloned();
-        let mut v = match cached {
-            Some(v) => v,
+        let (mut v, how) = match cached {
+            Some(hit) => hit,
             None => {
+                // What the local's value rests on is kept with it and replayed at every use:
+                // a condition on `local.x` is a caller's choice if `local.x` read a default.
+                let saved = (ev.default_reads, std::mem::take(&mut ev.defaults), ev.chose, ev.opaque);
+                ev.chose = false;
+                ev.opaque = false;
                 let v =
-                    self.guarded(format!("local:{name}"), || Some(self.in_unit(ev, *unit, None, |ev| ev.eval(expr))))?;
-                self.locals.borrow_mut().insert(name.to_string(), v.clone());
-                v
+                    self.guarded(format!("local:{name}"), || Some(self.in_unit(ev, *unit, None, |ev| ev.eval(expr))));
+                let how = Provenance {
+                    default_reads: ev.default_reads - saved.0,
+                    defaults: std::mem::replace(&mut ev.defaults, saved.1),
+                    chose: ev.chose,
+                    opaque: ev.opaque,
+                };
+                ev.default_reads = saved.0;
+                ev.chose = saved.2;
+                ev.opaque = saved.3;
+                let v = v?;
+                self.locals.borrow_mut().insert(name.to_string(), (v.clone(), how.clone()));
+                (v, how)
             }
         };
+        ev.default_reads += how.default_reads;
+        ev.defaults.extend(how.defaults);
+        ev.chose |= how.chose;
+        ev.opaque |= how.opaque;
         if !same_unit {
             v.relocate(line);
         }
@@ -370,8 +398,15 @@ fn assumption_notes(ev: &Eval<'_>, notes: &mut Vec<String>) {
     if ev.opaque {
         notes.push(OPAQUE_NOTE.to_string());
     }
-    for v in &ev.defaults {
-        notes.push(format!("`var.{v}` is read at its default; a caller may pass another value"));
+    match ev.defaults.len() {
+        0 => {}
+        1 => notes.extend(
+            ev.defaults.iter().map(|v| format!("`var.{v}` is read at its default; a caller may pass another value")),
+        ),
+        _ => {
+            let vars: Vec<String> = ev.defaults.iter().map(|v| format!("`var.{v}`")).collect();
+            notes.push(format!("{} are read at their defaults; a caller may pass other values", vars.join(", ")));
+        }
     }
     if ev.chose {
         notes.push("a value chosen by an unknown condition is read as every branch may give".into());
@@ -740,9 +775,10 @@ fn policy_attribute(
     ex: &mut Extracted,
 ) {
     let line = ev.line_of(e);
-    let src = ev.src(e);
-    if !referenced_documents(&src).is_empty() && !src.contains("jsonencode") && !src.contains("templatefile") {
-        // `data.aws_iam_policy_document.NAME.json`: scored at the data block.
+    if only_document_references(ev, e) {
+        // `data.aws_iam_policy_document.NAME.json` (or a choice of such and nothing): scored at
+        // the data block. Anything else built from one (`replace(…)`, a variable as the
+        // alternative) is read here, so no alternative is lost.
         return;
     }
     ev.opaque = false;
@@ -827,6 +863,35 @@ fn policy_attribute(
         document: doc.to_value(),
         notes,
     });
+}
+
+/// Is the expression only references to policy documents of this module, possibly chosen
+/// among or absent (`data.x.d[0].json`, `c ? data.x.d[0].json : ""`, `try(data.x.d[0].json, null)`)?
+fn only_document_references(ev: &Eval<'_>, e: &Expression) -> bool {
+    match e {
+        Expression::Traversal(_) => {
+            let src = ev.src(e);
+            let Some(rest) = src.strip_prefix("data.aws_iam_policy_document.") else { return false };
+            let name_end =
+                rest.find(|c: char| !(c.is_ascii_alphanumeric() || c == '_' || c == '-')).unwrap_or(rest.len());
+            let tail = rest[name_end..].trim_start_matches("[0]").trim_start_matches("[*]");
+            tail == ".json" || tail == ".minified_json"
+        }
+        Expression::Null(_) => true,
+        Expression::String(s) => s.value().is_empty(),
+        Expression::StringTemplate(t) => match t.iter().collect::<Vec<_>>().as_slice() {
+            [hcl_edit::template::Element::Interpolation(i)] => only_document_references(ev, &i.expr),
+            _ => false,
+        },
+        Expression::Parenthesis(p) => only_document_references(ev, p.inner()),
+        Expression::Conditional(c) => {
+            only_document_references(ev, &c.true_expr) && only_document_references(ev, &c.false_expr)
+        }
+        Expression::FuncCall(f) if matches!(f.name.name.as_str(), "try" | "one" | "coalesce") => {
+            f.args.iter().all(|a| only_document_references(ev, a))
+        }
+        _ => false,
+    }
 }
 
 fn single_interpolation(e: &Expression) -> bool {
