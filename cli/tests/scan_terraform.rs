@@ -153,8 +153,9 @@ data "aws_iam_policy_document" "p" {
 
 #[test]
 fn a_hostile_module_cannot_make_the_reader_explode() {
-    // 40 locals, each twice the one before: 2^40 elements if expanded. Locals are evaluated
-    // once and a collection past the size cap is unknown, so this finishes at once.
+    // 40 locals, each twice the one before: 2^40 elements if expanded (no machine holds that:
+    // without the cap the test runs out of memory). Locals are evaluated once and a collection
+    // past the size cap is unknown. No timing is asserted; the value is.
     let mut text = String::from("locals {\n  l0 = [\"s3:GetObject\"]\n");
     for i in 1..=40 {
         text.push_str(&format!("  l{i} = concat(local.l{}, local.l{})\n", i - 1, i - 1));
@@ -167,9 +168,7 @@ fn a_hostile_module_cannot_make_the_reader_explode() {
     std::fs::write(dir.path().join("main.tf"), &text).unwrap();
     let cx = Context::disk(&[dir.path().to_path_buf()]);
     let label = dir.path().join("main.tf").display().to_string();
-    let started = std::time::Instant::now();
     let ex = extract_with(&label, &label, &text, &cx);
-    assert!(started.elapsed() < std::time::Duration::from_secs(20), "took {:?}", started.elapsed());
     assert_eq!(ex.policies.len(), 1, "{:?}", ex.errors);
     let st = &ex.policies[0].document["Statement"];
     assert!(st[0]["Action"].as_str().is_some_and(|a| a.starts_with("${")), "past the cap: unknown, {st}");
