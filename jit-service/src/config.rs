@@ -1,0 +1,182 @@
+//! Configuration: a TOML file (`--config` or `IAM_JIT_CONFIG`), then `IAM_JIT_*` environment
+//! variables, then command-line flags — each later source wins. Unknown keys are errors.
+
+use crate::approval::ApprovalPolicy;
+use crate::notify::Smtp;
+use serde::Deserialize;
+use std::path::Path;
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `ADDR:PORT` to listen on.
+    pub listen: String,
+    /// SQLite file path or URL (`sqlite://…`), or `postgres://…`.
+    pub database: String,
+    /// Development mode: recording provisioner, magic links in responses, no Secure cookie.
+    pub dev: bool,
+    /// The URL users reach the service at (links in mail and webhooks).
+    pub public_url: String,
+    /// Names this deployment on every role it creates (tag `iam-jit:deployment-id`).
+    pub deployment_id: String,
+    /// `recording` (no AWS calls; stores them) or `none`.
+    pub provisioner: String,
+    pub permission_boundary_arn: Option<String>,
+    /// The service's own role: trusted by grants of requesters with no AWS principal of
+    /// their own (e-mail users), who get credentials brokered by the service, pinned to them
+    /// by `sts:SourceIdentity`. In `--dev` a placeholder ARN is used.
+    pub hub_role_arn: Option<String>,
+    pub smtp: Option<Smtp>,
+    /// Key for signed audit checkpoints (HMAC-SHA256). Without it truncation of the audit log
+    /// cannot be detected.
+    pub audit_key: Option<String>,
+    pub checkpoint_interval_secs: u64,
+    pub sweep_interval_secs: u64,
+    pub outbox_interval_secs: u64,
+    /// API tokens unused this long are revoked.
+    pub token_inactivity_days: u32,
+    pub body_limit_bytes: usize,
+    /// Requests per minute per token (or per address for unauthenticated routes); 0 = off.
+    pub rate_limit_per_minute: u32,
+    pub rate_limit_burst: u32,
+    /// Log as JSON lines (one object per event, with request ids).
+    pub json_logs: bool,
+    /// The approval policy to start with when the database has none (later changes go through
+    /// the API and need a second admin).
+    pub approval_policy: Option<ApprovalPolicy>,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            listen: "127.0.0.1:8080".into(),
+            database: "iam-jit.db".into(),
+            dev: false,
+            public_url: String::new(),
+            deployment_id: "default".into(),
+            provisioner: "none".into(),
+            permission_boundary_arn: None,
+            hub_role_arn: None,
+            smtp: None,
+            audit_key: None,
+            checkpoint_interval_secs: 300,
+            sweep_interval_secs: 15,
+            outbox_interval_secs: 2,
+            token_inactivity_days: 90,
+            body_limit_bytes: 256 * 1024,
+            rate_limit_per_minute: 600,
+            rate_limit_burst: 120,
+            json_logs: false,
+            approval_policy: None,
+        }
+    }
+}
+
+impl Config {
+    /// Read `path` (if any) and apply `IAM_JIT_*` variables from `env`.
+    pub fn load(path: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
+        let mut c = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p)
+                    .map_err(|e| anyhow::anyhow!("cannot read the configuration file {}: {e}", p.display()))?;
+                toml::from_str(&text).map_err(|e| anyhow::anyhow!("{}: {e}", p.display()))?
+            }
+            None => Config::default(),
+        };
+        let num = |name: &str, v: String| -> anyhow::Result<u64> {
+            v.trim().parse().map_err(|_| anyhow::anyhow!("{name} must be a whole number, not `{v}`"))
+        };
+        if let Some(v) = env("IAM_JIT_LISTEN") {
+            c.listen = v;
+        }
+        if let Some(v) = env("IAM_JIT_DATABASE") {
+            c.database = v;
+        }
+        if let Some(v) = env("IAM_JIT_PUBLIC_URL") {
+            c.public_url = v;
+        }
+        if let Some(v) = env("IAM_JIT_DEPLOYMENT_ID") {
+            c.deployment_id = v;
+        }
+        if let Some(v) = env("IAM_JIT_AUDIT_KEY") {
+            c.audit_key = Some(v);
+        }
+        if let Some(v) = env("IAM_JIT_HUB_ROLE_ARN") {
+            c.hub_role_arn = Some(v);
+        }
+        if let Some(v) = env("IAM_JIT_PROVISIONER") {
+            c.provisioner = v;
+        }
+        if let Some(v) = env("IAM_JIT_SWEEP_INTERVAL_SECS") {
+            c.sweep_interval_secs = num("IAM_JIT_SWEEP_INTERVAL_SECS", v)?;
+        }
+        if let Some(v) = env("IAM_JIT_CHECKPOINT_INTERVAL_SECS") {
+            c.checkpoint_interval_secs = num("IAM_JIT_CHECKPOINT_INTERVAL_SECS", v)?;
+        }
+        if let Some(v) = env("IAM_JIT_OUTBOX_INTERVAL_SECS") {
+            c.outbox_interval_secs = num("IAM_JIT_OUTBOX_INTERVAL_SECS", v)?;
+        }
+        if let Some(v) = env("IAM_JIT_RATE_LIMIT_PER_MINUTE") {
+            c.rate_limit_per_minute = num("IAM_JIT_RATE_LIMIT_PER_MINUTE", v)? as u32;
+        }
+        if let Some(v) = env("IAM_JIT_SMTP_URL") {
+            c.smtp = Some(parse_smtp_url(&v, env("IAM_JIT_SMTP_FROM").unwrap_or_else(|| "iam-jit@localhost".into()))?);
+        }
+        if let Some(v) = env("IAM_JIT_JSON_LOGS") {
+            c.json_logs = matches!(v.as_str(), "1" | "true" | "yes");
+        }
+        Ok(c)
+    }
+
+    pub fn validate(&self) -> anyhow::Result<()> {
+        if !matches!(self.provisioner.as_str(), "recording" | "none") {
+            anyhow::bail!("provisioner must be \"recording\" or \"none\", not `{}`", self.provisioner);
+        }
+        if let Some(p) = &self.approval_policy {
+            let errs = p.validate();
+            if !errs.is_empty() {
+                let list: Vec<String> =
+                    errs.iter().map(|e| format!("approval_policy.{}: {}", e.path, e.message)).collect();
+                anyhow::bail!("the configuration's approval policy is not valid:\n  {}", list.join("\n  "));
+            }
+        }
+        if let Some(k) = &self.audit_key {
+            if k.len() < 16 {
+                anyhow::bail!("audit_key must be at least 16 characters");
+            }
+        }
+        if self.body_limit_bytes < 1024 {
+            anyhow::bail!("body_limit_bytes must be at least 1024");
+        }
+        if self.deployment_id.is_empty() || self.deployment_id.len() > 64 {
+            anyhow::bail!("deployment_id must be 1-64 characters");
+        }
+        Ok(())
+    }
+}
+
+/// `smtp://[user:pass@]host:port` (plain), `smtp+starttls://…`, `smtps://…`.
+pub fn parse_smtp_url(url: &str, from: String) -> anyhow::Result<Smtp> {
+    let (scheme, rest) =
+        url.split_once("://").ok_or_else(|| anyhow::anyhow!("IAM_JIT_SMTP_URL must look like smtp://host:port"))?;
+    let tls = match scheme {
+        "smtp" => "none",
+        "smtp+starttls" => "starttls",
+        "smtps" => "tls",
+        _ => anyhow::bail!("IAM_JIT_SMTP_URL: scheme must be smtp, smtp+starttls or smtps"),
+    };
+    let (creds, hostport) = match rest.rsplit_once('@') {
+        Some((c, h)) => (Some(c), h),
+        None => (None, rest),
+    };
+    let (host, port) = hostport
+        .trim_end_matches('/')
+        .rsplit_once(':')
+        .ok_or_else(|| anyhow::anyhow!("IAM_JIT_SMTP_URL needs a port"))?;
+    let port: u16 = port.parse().map_err(|_| anyhow::anyhow!("IAM_JIT_SMTP_URL: bad port `{port}`"))?;
+    let (username, password) = match creds.and_then(|c| c.split_once(':')) {
+        Some((u, p)) => (Some(u.to_string()), Some(p.to_string())),
+        None => (None, None),
+    };
+    Ok(Smtp { host: host.to_string(), port, tls: tls.into(), from, username, password })
+}

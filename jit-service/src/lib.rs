@@ -1,0 +1,101 @@
+//! iam-jit: a self-hosted just-in-time AWS access service.
+//!
+//! Requests (the predecessor's `RoleRequest`) are scored by `risk-core`, decided by people
+//! (N-of-M quorum per risk tier, approver groups scoped by account and tier, no
+//! self-approval unless a tier opts in) or an opt-in evaluator, provisioned through a
+//! [`provision::Provisioner`], ended exactly once at expiry, and every change is appended to
+//! a hash-chained audit log kept in the database. SQLite is embedded by default; PostgreSQL
+//! serves several replicas of one deployment. See `docs/jit.md` and `ARCHITECTURE.md`.
+
+pub mod api;
+pub mod approval;
+pub mod audit;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod identity;
+pub mod notify;
+pub mod provision;
+pub mod requests;
+pub mod util;
+pub mod worker;
+
+pub use config::Config;
+pub use util::now_ms;
+
+use risk_narrative::Narrator;
+use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+
+/// The hub role `--dev` records in trust policies when none is configured (the recording
+/// provisioner makes no AWS call, so no real account is named).
+pub const DEV_HUB_ROLE_ARN: &str = "arn:aws:iam::000000000000:role/iam-jit-hub-dev";
+
+/// Shared state of one `iam-jit serve` process.
+#[derive(Clone)]
+pub struct AppState {
+    pub store: db::Store,
+    pub config: Arc<Config>,
+    pub provisioner: Arc<dyn provision::Provisioner>,
+    pub narrator: Option<Arc<Narrator>>,
+    pub metrics: Arc<api::Metrics>,
+    pub limiter: Option<Arc<scorer_api::ratelimit::RateLimiter>>,
+    pub shutting_down: Arc<AtomicBool>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState").field("store", &self.store).field("provisioner", &self.provisioner.name()).finish()
+    }
+}
+
+impl AppState {
+    /// Connect to the database (migrating it), bootstrap the approval policy from the
+    /// configuration when the database has none, and pick the provisioner.
+    pub async fn new(mut config: Config) -> anyhow::Result<AppState> {
+        if config.dev && config.provisioner == "none" {
+            config.provisioner = "recording".into();
+        }
+        if config.dev && config.hub_role_arn.is_none() {
+            config.hub_role_arn = Some(DEV_HUB_ROLE_ARN.into());
+        }
+        if config.public_url.is_empty() {
+            config.public_url = format!("http://{}", config.listen);
+        }
+        config.validate()?;
+        let store = db::Store::connect(&config.database).await?;
+        if let Some(policy) = &config.approval_policy {
+            let (version, _) = approval::active(&mut *store.pool.acquire().await?).await?;
+            if version == 0 {
+                let mut w = store.write().await?;
+                approval::propose(&mut w, "system:config", policy, true).await.map_err(|e| anyhow::anyhow!("{e}"))?;
+                w.commit().await?;
+            }
+        }
+        let provisioner: Arc<dyn provision::Provisioner> = match config.provisioner.as_str() {
+            "recording" => Arc::new(provision::RecordingProvisioner { store: store.clone() }),
+            _ => Arc::new(provision::Unconfigured),
+        };
+        let narrator = risk_narrative::Config::from_env(|k| std::env::var(k).ok())
+            .map_err(|e| anyhow::anyhow!("narrative configuration: {e}"))?
+            .map(|c| Arc::new(Narrator::new(c)));
+        let limiter =
+            scorer_api::ratelimit::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst, 100_000)
+                .map(Arc::new);
+        Ok(AppState {
+            store,
+            config: Arc::new(config),
+            provisioner,
+            narrator,
+            metrics: Arc::new(api::Metrics::new()),
+            limiter,
+            shutting_down: Arc::new(AtomicBool::new(false)),
+        })
+    }
+
+    /// The audit checkpoint key, if configured.
+    pub fn audit_key(&self) -> Option<&[u8]> {
+        self.config.audit_key.as_deref().map(str::as_bytes)
+    }
+}
