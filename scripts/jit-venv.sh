@@ -1,0 +1,25 @@
+#!/usr/bin/env bash
+# scripts/jit-venv.sh — the Python tools the jit-service tests drive, in one venv.
+#
+#   scripts/jit-venv.sh        create/update target/venv-jit and print its python's path
+#
+# aiosmtpd: the local SMTP server mail tests deliver to; schemathesis: fuzzes the API against
+# its OpenAPI document. Versions pinned; idempotent (installs only what is missing).
+
+set -euo pipefail
+ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
+VENV="${IAM_JIT_VENV:-$ROOT/target/venv-jit}"
+PKGS=("aiosmtpd==1.4.6" "schemathesis==4.32.5")
+
+if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
+    rm -rf "$VENV"
+    python3 -m venv "$VENV" >&2
+fi
+missing=()
+"$VENV/bin/python" -c 'import aiosmtpd' 2>/dev/null || missing+=("${PKGS[0]}")
+"$VENV/bin/schemathesis" --version 2>/dev/null | grep -q 4.32.5 || missing+=("${PKGS[1]}")
+if ((${#missing[@]})); then
+    echo "--> installing ${missing[*]} into ${VENV#"$ROOT"/}" >&2
+    "$VENV/bin/pip" install -q --disable-pip-version-check "${missing[@]}" >&2
+fi
+echo "$VENV/bin/python"
