@@ -25,6 +25,8 @@ use sqlx::{AssertSqlSafe, Row};
 pub const API_VERSION: &str = "iam-jit.dev/v1alpha1";
 pub const KIND: &str = "RoleRequest";
 const HOUR_MS: i64 = 3_600_000;
+/// Engine findings that make a request invalid rather than merely risky.
+pub const REFUSED_RULES: [&str; 4] = ["VA001", "VA002", "VA004", "VA005"];
 
 pub const STATES: [&str; 10] = [
     "pending",
@@ -450,6 +452,24 @@ pub async fn score(state: &AppState, p: &Parsed) -> ApiResult<Report> {
             .unwrap_or_else(|| "the policy is not valid".into());
         ApiError::invalid(detail, errors)
     })?;
+    // A grant that names unknown actions, pairs actions with resources they never act on, or
+    // grants nothing is a mistake to fix before anyone reviews it, not a low score.
+    let refused: Vec<FieldError> = report
+        .findings
+        .iter()
+        .filter(|f| REFUSED_RULES.contains(&f.rule.as_str()))
+        .map(|f| FieldError {
+            path: match f.statement {
+                Some(i) => format!("spec.policy.Statement[{i}]"),
+                None => "spec.policy".to_string(),
+            },
+            message: format!("{} ({} {}); {}", f.message, f.rule, f.name, f.suggestion),
+        })
+        .collect();
+    if !refused.is_empty() {
+        let detail = format!("{}: {}", refused[0].path, refused[0].message);
+        return Err(ApiError::invalid(detail, refused));
+    }
     if let Some(n) = &state.narrator {
         let narration = n.narrate(&report, &p.policy, &options).await;
         risk_narrative::apply(&mut report, &narration);
