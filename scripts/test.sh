@@ -157,6 +157,21 @@ cargo_test() {
     return "$rc"
 }
 
+# The components the jit-service tests start themselves: a throwaway PostgreSQL cluster
+# (Debian's postgresql, installed when missing; started by the tests through
+# scripts/postgres.sh and stopped when this run ends) and a local SMTP server (aiosmtpd, in the
+# venv of scripts/jit-venv.sh).
+section_components() {
+    section "test components"
+    step "PostgreSQL (Debian package; scripts/postgres.sh install)" \
+        "install it by hand with \`apt-get install postgresql\` and rerun" \
+        bash scripts/postgres.sh install
+    step "Python test tools: aiosmtpd, schemathesis (scripts/jit-venv.sh)" \
+        "rerun \`bash scripts/jit-venv.sh\`; it needs python3 with venv and PyPI access" \
+        bash scripts/jit-venv.sh
+    trap 'bash scripts/postgres.sh stop >/dev/null 2>&1 || true' EXIT
+}
+
 section_rust() {
     section "rust"
     if ((QUICK)); then
@@ -182,7 +197,7 @@ section_rust() {
 # Later surfaces. Each adds its section here and its call in `main`, e.g.
 #   section_python   risk-py: venv under target/, `pip install maturin pytest`, `maturin develop`, pytest
 #   section_wasm     risk-wasm: wasm32 build, wasm-bindgen, tests in headless chromium
-#   section_services scorer-api, jit-service: start PostgreSQL / moto from the script, run their tests
+#   section_services scorer-api, jit-service: fuzz the live servers against their OpenAPI documents
 # ---------------------------------------------------------------------------------------------
 
 # risk-py: builds the wheel with `pip install ./risk-py` in target/venv-py (maturin, pytest and
@@ -211,12 +226,16 @@ section_services() {
     step "scoring API against its OpenAPI document (scripts/test-api.sh, schemathesis)" \
         "rerun \`bash scripts/test-api.sh\`; server log in target/test-logs/api-server.log" \
         bash scripts/test-api.sh
+    step "iam-jit against its OpenAPI document (scripts/test-jit.sh, schemathesis)" \
+        "rerun \`bash scripts/test-jit.sh\`; server log in target/test-logs/jit-server.log" \
+        bash scripts/test-jit.sh
 }
 
 main() {
     printf '%siam-risk-score test suite%s (%s%s)\n' "$BOLD" "$RESET" \
         "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
     section_toolchain
+    section_components
     section_rust
     section_python
     section_wasm
