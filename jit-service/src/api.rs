@@ -219,7 +219,11 @@ async fn limits(State(s): State<AppState>, req: Request, next: Next) -> Response
                 a.hash(&mut h);
                 scorer_api::ratelimit::ClientId::Key(h.finish() as usize)
             }
-            None => scorer_api::ratelimit::ClientId::Unknown,
+            // Unauthenticated calls (login) count per peer address (behind a proxy: per proxy).
+            None => match req.extensions().get::<axum::extract::ConnectInfo<std::net::SocketAddr>>() {
+                Some(ci) => scorer_api::ratelimit::ClientId::Ip(ci.0.ip()),
+                None => scorer_api::ratelimit::ClientId::Unknown,
+            },
         };
         if let Err(retry) = limiter.check(&key, Instant::now()) {
             let mut e = ApiError::new(

@@ -376,7 +376,7 @@ async fn serve(config: Config) -> ExitCode {
     let workers = worker::spawn(&state);
     let shutting = state.shutting_down.clone();
     let app = api::app(state.clone());
-    let served = axum::serve(listener, app)
+    let served = axum::serve(listener, app.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .with_graceful_shutdown(async move {
             shutdown_signal().await;
             shutting.store(true, Ordering::Relaxed);

@@ -26,7 +26,8 @@ pub const API_VERSION: &str = "iam-jit.dev/v1alpha1";
 pub const KIND: &str = "RoleRequest";
 const HOUR_MS: i64 = 3_600_000;
 /// Engine findings that make a request invalid rather than merely risky.
-pub const REFUSED_RULES: [&str; 4] = ["VA001", "VA002", "VA004", "VA005"];
+/// (Resource mismatches, VA002, stay findings: AWS's own managed policies carry hundreds.)
+pub const REFUSED_RULES: [&str; 2] = ["VA001", "VA005"];
 
 pub const STATES: [&str; 10] = [
     "pending",
@@ -452,8 +453,8 @@ pub async fn score(state: &AppState, p: &Parsed) -> ApiResult<Report> {
             .unwrap_or_else(|| "the policy is not valid".into());
         ApiError::invalid(detail, errors)
     })?;
-    // A grant that names unknown actions, pairs actions with resources they never act on, or
-    // grants nothing is a mistake to fix before anyone reviews it, not a low score.
+    // A grant that names unknown actions or grants nothing is a mistake to fix before anyone
+    // reviews it, not a low score.
     let refused: Vec<FieldError> = report
         .findings
         .iter()
@@ -1705,6 +1706,32 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
         if s.state == "active" {
             update(&mut w, &s, &[("expiry_warned", json!(1))]).await?;
             notify::enqueue(&mut w, state, "request.expiring", &s, None).await?;
+        }
+        w.commit().await?;
+    }
+    // A replica that died while provisioning leaves the request in `provisioning`: after five
+    // minutes it goes back to `approved` and is provisioned again (provisioners are idempotent).
+    let interrupted: Vec<String> =
+        sqlx::query("SELECT id FROM requests WHERE state = 'provisioning' AND updated_at <= $1 LIMIT 20")
+            .bind(now - 5 * 60_000)
+            .fetch_all(&state.store.pool)
+            .await?
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+    for id in interrupted {
+        let mut w = state.store.write().await?;
+        let s = lock(&mut w, &id).await?;
+        if s.state == "provisioning" && s.updated_at <= now - 5 * 60_000 {
+            transition(
+                &mut w,
+                &s,
+                "system:provisioner",
+                "approved",
+                Some("provisioning was interrupted; retrying"),
+                &[],
+            )
+            .await?;
         }
         w.commit().await?;
     }
