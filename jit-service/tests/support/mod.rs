@@ -59,6 +59,8 @@ impl Received {
 
 struct Inner {
     status: AtomicU16,
+    /// Hold the next request this long before answering (once).
+    stall_next_ms: AtomicU64,
     log: Mutex<Vec<Received>>,
 }
 
@@ -79,7 +81,11 @@ impl Receiver {
     pub async fn bind(addr: &str) -> Receiver {
         let listener = tokio::net::TcpListener::bind(addr).await.unwrap_or_else(|e| panic!("bind {addr}: {e}"));
         let addr = listener.local_addr().unwrap();
-        let inner = Arc::new(Inner { status: AtomicU16::new(200), log: Mutex::new(Vec::new()) });
+        let inner = Arc::new(Inner {
+            status: AtomicU16::new(200),
+            stall_next_ms: AtomicU64::new(0),
+            log: Mutex::new(Vec::new()),
+        });
         let app = Router::new().fallback(record).with_state(inner.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
@@ -93,6 +99,11 @@ impl Receiver {
 
     pub fn set_status(&self, status: u16) {
         self.inner.status.store(status, Ordering::SeqCst);
+    }
+
+    /// Answer the next request only after `ms` (a slow subscriber), then answer at once again.
+    pub fn stall_next(&self, ms: u64) {
+        self.inner.stall_next_ms.store(ms, Ordering::SeqCst);
     }
 
     pub fn received(&self) -> Vec<Received> {
@@ -115,6 +126,10 @@ async fn record(State(inner): State<Arc<Inner>>, req: Request) -> StatusCode {
     let (parts, body) = req.into_parts();
     let body = to_bytes(body, 1 << 20).await.unwrap_or_default();
     let header = |name: &str| parts.headers.get(name).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let stall = inner.stall_next_ms.swap(0, Ordering::SeqCst);
+    if stall > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(stall)).await;
+    }
     let status = inner.status.load(Ordering::SeqCst);
     inner.log.lock().unwrap().push(Received {
         path: parts.uri.path().to_string(),
