@@ -247,6 +247,10 @@ async fn documented_signature_checks_work_on_a_real_delivery() {
         section[start..start + len].to_string()
     };
     let (python, shell) = (block("python"), block("sh"));
+    assert!(
+        std::process::Command::new("openssl").arg("version").output().is_ok_and(|o| o.status.success()),
+        "the documented shell check needs `openssl` on the PATH"
+    );
     // The example header in the text is a real signature.
     assert!(section.contains(&format!(
         "X-IAM-JIT-Signature: {}",

@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 use support::*;
 
 const IAM_JIT: &str = env!("CARGO_BIN_EXE_iam-jit");
+/// Both replicas sign audit checkpoints with it (each second), so truncation is checked too.
+const AUDIT_KEY: &str = "replica-test-audit-key-0123456789";
 
 // ---------------------------------------------------------------------------------------------
 // In process: two services on one database
@@ -160,6 +162,8 @@ impl Replica {
         cmd.args(["serve", "--dev", "--listen", "127.0.0.1:0", "--database", database])
             .env("IAM_JIT_OUTBOX_INTERVAL_SECS", "1")
             .env("IAM_JIT_SWEEP_INTERVAL_SECS", "1")
+            .env("IAM_JIT_CHECKPOINT_INTERVAL_SECS", "1")
+            .env("IAM_JIT_AUDIT_KEY", AUDIT_KEY)
             .env("IAM_JIT_RATE_LIMIT_PER_MINUTE", "0")
             .env("IAM_JIT_LOG", "warn,sqlx=error")
             .env("NO_COLOR", "1")
@@ -562,7 +566,11 @@ async fn two_serve_processes_on_one_postgres_decide_each_request_once() {
     let verify = {
         let database = database.clone();
         tokio::task::spawn_blocking(move || {
-            Command::new(IAM_JIT).args(["audit", "verify", "--database", &database]).output().unwrap()
+            Command::new(IAM_JIT)
+                .args(["audit", "verify", "--database", &database])
+                .env("IAM_JIT_AUDIT_KEY", AUDIT_KEY)
+                .output()
+                .unwrap()
         })
         .await
         .unwrap()
@@ -573,7 +581,15 @@ async fn two_serve_processes_on_one_postgres_decide_each_request_once() {
         String::from_utf8_lossy(&verify.stdout),
         String::from_utf8_lossy(&verify.stderr)
     );
-    assert!(String::from_utf8_lossy(&verify.stdout).contains("audit chain intact"));
+    let said = String::from_utf8_lossy(&verify.stdout).to_string();
+    assert!(said.contains("audit chain intact") && !said.contains("truncation not checked"), "{said}");
+    let checkpoints: u64 = said
+        .split(" checkpoint(s)")
+        .next()
+        .and_then(|s| s.rsplit(' ').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("{said}"));
+    assert!(checkpoints >= 1, "the replicas signed no checkpoint: {said}");
 
     // Webhooks: every message delivered by one of the two workers, once.
     let deadline = Instant::now() + Duration::from_secs(30);
