@@ -437,9 +437,11 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> ApiResult<usize> {
         .collect();
     let mut n = 0;
     for id in due {
-        // Lease: one replica takes the message for 60 s.
+        // Lease: one replica takes the message for 60 s. The message must still be due: the
+        // list above may be stale, and another replica may have tried it since (and scheduled
+        // the next attempt after its backoff).
         let claimed = sqlx::query(
-            "UPDATE outbox SET locked_until = $1 WHERE id = $2 AND status = 'pending' AND locked_until < $3",
+            "UPDATE outbox SET locked_until = $1 WHERE id = $2 AND status = 'pending' AND locked_until < $3 AND next_attempt_at <= $3",
         )
         .bind(now_ms() + 60_000)
         .bind(&id)

@@ -1703,7 +1703,14 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     for id in soon {
         let mut w = state.store.write().await?;
         let s = lock(&mut w, &id).await?;
-        if s.state == "active" {
+        // Under the row lock, read again what the list was chosen by: another replica's sweep
+        // may have warned (or an extension moved the expiry) since.
+        let warned: i64 = sqlx::query("SELECT expiry_warned FROM requests WHERE id = $1")
+            .bind(&id)
+            .fetch_one(&mut *w.tx)
+            .await?
+            .get(0);
+        if s.state == "active" && warned == 0 && s.expires_at.is_some_and(|t| t <= now + 15 * 60_000) {
             update(&mut w, &s, &[("expiry_warned", json!(1))]).await?;
             notify::enqueue(&mut w, state, "request.expiring", &s, None).await?;
         }
