@@ -6,7 +6,8 @@
 #   scripts/postgres.sh url       print the admin URL (postgres://postgres@127.0.0.1:PORT/postgres)
 #   scripts/postgres.sh stop      stop it
 #
-# Data lives in $IAM_JIT_PG_DIR (default target/pg); port $IAM_JIT_PG_PORT (default 55432).
+# Data lives in $IAM_JIT_PG_DIR (default target/pg); port $IAM_JIT_PG_PORT (default: 55000-55899,
+# derived from the checkout's path).
 # Idempotent: `start` on a running cluster only prints the URL. As root the cluster runs as the
 # `postgres` user (initdb refuses root); otherwise as the current user. Trust authentication on
 # 127.0.0.1 only: this cluster is for tests, never for data.
@@ -14,7 +15,8 @@
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 DIR="${IAM_JIT_PG_DIR:-$ROOT/target/pg}"
-PORT="${IAM_JIT_PG_PORT:-55432}"
+# One port per checkout (derived from its path), so clusters of several worktrees never clash.
+PORT="${IAM_JIT_PG_PORT:-$((55000 + $(printf '%s' "$ROOT" | cksum | cut -d' ' -f1) % 900))}"
 URL="postgres://postgres@127.0.0.1:$PORT/postgres"
 
 bindir() {

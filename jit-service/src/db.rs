@@ -57,6 +57,15 @@ impl Write {
         self.tx.commit().await
     }
 
+    /// Serialise one-time set-up (the first admin) across processes: an advisory lock on
+    /// PostgreSQL until commit; SQLite's write lock already covers it.
+    pub async fn bootstrap_lock(&mut self) -> Result<(), sqlx::Error> {
+        if self.backend == Backend::Postgres {
+            sqlx::query("SELECT pg_advisory_xact_lock(7341002)").execute(&mut *self.tx).await?;
+        }
+        Ok(())
+    }
+
     /// `" FOR UPDATE"` on PostgreSQL (row lock until commit), nothing on SQLite (where the
     /// whole database is already locked for writing).
     pub fn lock(&self) -> &'static str {

@@ -397,14 +397,15 @@ async fn serve(config: Config) -> ExitCode {
 async fn dev_banner(state: &AppState, addr: &str) {
     let admin = "email:admin@localhost";
     let res: anyhow::Result<String> = async {
-        if identity::admin_count(&mut *state.store.pool.acquire().await?).await? == 0 {
-            let mut w = state.store.write().await?;
+        let mut w = state.store.write().await?;
+        w.bootstrap_lock().await?;
+        if identity::admin_count(&mut w.tx).await? == 0 {
             identity::insert_user(&mut w, admin, identity::Role::Admin, &[], Some("dev admin"))
                 .await
                 .map_err(|e| anyhow::anyhow!("{e}"))?;
             audit::append(&mut w, "system:dev", "user.created", admin, json!({"role": "admin", "dev": true})).await?;
-            w.commit().await?;
         }
+        w.commit().await?;
         let link = identity::create_magic_link(&state.store, admin).await?;
         Ok(link)
     }
@@ -452,6 +453,7 @@ async fn seed_admin(config: Config, email: String, token: bool) -> ExitCode {
     };
     let res: Result<Option<String>, ExitCode> = async {
         let mut w = store.write().await.map_err(|e| fail(4, e))?;
+        w.bootstrap_lock().await.map_err(|e| fail(4, e))?;
         let admins = identity::admin_count(&mut w.tx).await.map_err(|e| fail(4, e))?;
         if admins > 0 {
             return Err(fail(

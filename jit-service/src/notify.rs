@@ -90,10 +90,33 @@ fn payload(event: &str, s: &Stored, note: Option<&str>, base_url: &str) -> Value
     })
 }
 
+/// What happened, as words after "request … by …".
+fn phrase(event: &str) -> String {
+    match event {
+        "request.submitted" => "was submitted".into(),
+        "request.edited" => "was edited".into(),
+        "request.approved" => "was approved".into(),
+        "request.rejected" => "was rejected".into(),
+        "request.changes_requested" => "needs changes".into(),
+        "request.cancelled" => "was cancelled".into(),
+        "request.commented" => "has a new comment".into(),
+        "request.active" => "is active".into(),
+        "request.provisioning_failed" => "could not be provisioned".into(),
+        "request.expiring" => "expires within 15 minutes".into(),
+        "request.expired" => "has expired".into(),
+        "request.revoked" => "was revoked".into(),
+        "request.break_glass" => "is BREAK-GLASS access, active now".into(),
+        "request.extension_requested" => "asks for an extension".into(),
+        "request.extended" => "was extended".into(),
+        "request.extension_rejected" => "was not extended".into(),
+        other => format!("had event {}", other.trim_start_matches("request.")),
+    }
+}
+
 fn summary(event: &str, s: &Stored, note: Option<&str>) -> String {
-    let what = event.trim_start_matches("request.").replace('_', " ");
+    let what = phrase(event);
     let mut line = format!(
-        "iam-jit: request {} by {} is {what} (risk {} / {}, accounts {})",
+        "iam-jit: request {} by {} {what} (risk {} / {}, accounts {})",
         s.id,
         s.owner,
         s.risk_score,
@@ -458,6 +481,8 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> ApiResult<usize> {
             .await?;
         let (kind, target, body, attempts): (String, String, String, i64) = (r.get(0), r.get(1), r.get(2), r.get(3));
         let started = Instant::now();
+        // Errors that no retry can fix end the message at once.
+        let mut permanent = false;
         let result: Result<Option<u16>, (Option<u16>, String)> = match kind.as_str() {
             "webhook" => {
                 let hook = sqlx::query("SELECT url, secret, enabled FROM webhooks WHERE id = $1")
@@ -468,14 +493,20 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> ApiResult<usize> {
                     Some(h) if h.get::<i64, _>("enabled") != 0 => {
                         send_webhook(h.get("url"), h.get("secret"), body).await.map(Some)
                     }
-                    _ => Err((None, "the webhook was disabled".to_string())),
+                    _ => {
+                        permanent = true;
+                        Err((None, "the webhook was disabled or deleted; not retried".to_string()))
+                    }
                 }
             }
             "email" => match &state.config.smtp {
                 Some(smtp) => send_mail(smtp, &target, &body).await.map(|_| None).map_err(|e| (None, e)),
                 None => Err((None, "SMTP is not configured".to_string())),
             },
-            other => Err((None, format!("unknown outbox kind `{other}`"))),
+            other => {
+                permanent = true;
+                Err((None, format!("unknown outbox kind `{other}`")))
+            }
         };
         let took = started.elapsed().as_millis() as i64;
         let attempt = attempts + 1;
@@ -504,7 +535,7 @@ pub async fn deliver_due(state: &AppState, batch: i64) -> ApiResult<usize> {
                     .await?;
             }
             Some(e) => {
-                let status = if attempt >= MAX_ATTEMPTS { "failed" } else { "pending" };
+                let status = if permanent || attempt >= MAX_ATTEMPTS { "failed" } else { "pending" };
                 sqlx::query("UPDATE outbox SET status = $1, attempts = $2, next_attempt_at = $3, last_error = $4, locked_until = 0 WHERE id = $5")
                     .bind(status)
                     .bind(attempt)

@@ -126,7 +126,7 @@ both!(webhooks_deliver_signed_json_and_slack_bodies_for_subscribed_events, |app|
         assert!(text.contains(&id) && text.contains("email:alice@example.com"), "{text}");
         texts.push(text);
     }
-    for what in ["is submitted", "is approved", "is active"] {
+    for what in ["was submitted", "was approved", "is active"] {
         assert_eq!(texts.iter().filter(|t| t.contains(what)).count(), 1, "{what}: {texts:?}");
     }
 
@@ -347,7 +347,7 @@ async fn mail_to_approvers_and_requester(kind: Kind) {
     let mails = sink.take_new();
     assert_eq!(recipients(&mails), vec!["admin@example.com", "bob@example.com", "carol@example.com"], "{mails:#?}");
     for m in &mails {
-        assert!(m.subject.contains(&r1) && m.subject.contains("is submitted"), "{m:#?}");
+        assert!(m.subject.contains(&r1) && m.subject.contains("was submitted"), "{m:#?}");
         assert!(m.from.contains("iam-jit@example.com"), "{m:#?}");
         assert!(m.text.contains("read the deployment configuration bucket"), "{m:#?}");
     }
@@ -358,7 +358,7 @@ async fn mail_to_approvers_and_requester(kind: Kind) {
     deliver_all(&app.state).await;
     let mut mails = sink.take_new();
     mails.sort_by_key(|m| m.subject.contains("is active"));
-    assert_one(&mails[..1], "alice@example.com", &r1, "is approved");
+    assert_one(&mails[..1], "alice@example.com", &r1, "was approved");
     assert_one(&mails[1..], "alice@example.com", &r1, "is active");
 
     // Rejected, with the approver's reason.
@@ -369,7 +369,7 @@ async fn mail_to_approvers_and_requester(kind: Kind) {
         app.post(&format!("/api/v1/requests/{r2}/reject"), &carol, json!({"comment": "not for production data"})).await;
     assert_eq!(st, StatusCode::OK, "{v}");
     deliver_all(&app.state).await;
-    let m = assert_one(&sink.take_new(), "alice@example.com", &r2, "is rejected");
+    let m = assert_one(&sink.take_new(), "alice@example.com", &r2, "was rejected");
     assert!(m.text.contains("not for production data"), "{m:#?}");
 
     // Changes requested, with what to change.
@@ -385,7 +385,7 @@ async fn mail_to_approvers_and_requester(kind: Kind) {
         .await;
     assert_eq!(st, StatusCode::OK, "{v}");
     deliver_all(&app.state).await;
-    let m = assert_one(&sink.take_new(), "alice@example.com", &r3, "is changes requested");
+    let m = assert_one(&sink.take_new(), "alice@example.com", &r3, "needs changes");
     assert!(m.text.contains("narrow it to the cfg/app prefix"), "{m:#?}");
 
     // Expiring soon: warned once, however often the sweep runs.
@@ -393,14 +393,14 @@ async fn mail_to_approvers_and_requester(kind: Kind) {
     jit_service::requests::sweep(&app.state).await.unwrap();
     jit_service::requests::sweep(&app.state).await.unwrap();
     deliver_all(&app.state).await;
-    assert_one(&sink.take_new(), "alice@example.com", &r1, "is expiring");
+    assert_one(&sink.take_new(), "alice@example.com", &r1, "expires within 15 minutes");
 
     // Expired: the sweep ends the grant and tells the requester.
     set_expiry(&app, &r1, jit_service::now_ms() - 1000).await;
     assert_eq!(jit_service::requests::sweep(&app.state).await.unwrap(), 1);
     assert_eq!(app.state_of(&r1).await, "expired");
     deliver_all(&app.state).await;
-    assert_one(&sink.take_new(), "alice@example.com", &r1, "is expired");
+    assert_one(&sink.take_new(), "alice@example.com", &r1, "has expired");
 
     // Every mail went out at the first attempt.
     let failed: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM outbox WHERE kind = 'email' AND status <> 'delivered'")
