@@ -631,3 +631,49 @@ async fn scoping_sqlite() {
 async fn scoping_postgres() {
     scoping(Kind::Postgres).await;
 }
+
+/// The last *enabled* admin can be neither disabled, demoted nor deleted: a disabled admin
+/// does not count, or the deployment could be left with no admin able to log in.
+async fn last_enabled_admin(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let me = "/api/v1/users/email:admin@example.com";
+    let b = app.user("email:b@example.com", Role::Admin, &[]).await;
+    let (st, v) = app
+        .call(Method::PATCH, "/api/v1/users/email:b@example.com", Some(&app.admin), Some(json!({"enabled": false})))
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, _) = app.get("/api/v1/me", &b).await;
+    assert_eq!(st, StatusCode::FORBIDDEN);
+    for (method, body) in [
+        (Method::PATCH, Some(json!({"enabled": false}))),
+        (Method::PATCH, Some(json!({"roles": ["approver"]}))),
+        (Method::DELETE, None),
+    ] {
+        let (st, v) = app.call(method.clone(), me, Some(&app.admin), body.clone()).await;
+        assert_eq!(st, StatusCode::CONFLICT, "{method} {body:?}: {v}");
+    }
+    let (st, v) = app.get("/api/v1/me", &app.admin).await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    // The disabled admin itself may still be demoted or deleted while another admin is enabled.
+    let (st, v) = app
+        .call(
+            Method::PATCH,
+            "/api/v1/users/email:b@example.com",
+            Some(&app.admin),
+            Some(json!({"roles": ["requester"]})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK, "{v}");
+    let (st, v) = app.call(Method::DELETE, "/api/v1/users/email:b@example.com", Some(&app.admin), None).await;
+    assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_enabled_admin_sqlite() {
+    last_enabled_admin(Kind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn last_enabled_admin_postgres() {
+    last_enabled_admin(Kind::Postgres).await;
+}
