@@ -145,8 +145,10 @@ pub async fn list(store: &Store, f: &Filter) -> Result<Vec<Record>, sqlx::Error>
         args.push(a.clone());
     }
     if let Some(p) = &f.action_prefix {
-        push(&mut sql, " AND action LIKE ?");
-        args.push(format!("{}%", p.replace('%', "").replace('_', "\\_")));
+        // A prefix, matched literally. The escape character is named: SQLite's LIKE has none by
+        // default (so `\_` matched nothing there), PostgreSQL's is `\`.
+        push(&mut sql, " AND action LIKE ? ESCAPE '\\'");
+        args.push(format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     }
     for (clause, v) in [(" AND ts >= ?", f.since_ms), (" AND ts < ?", f.until_ms), (" AND seq > ?", f.after_seq)] {
         if let Some(v) = v {
