@@ -677,3 +677,72 @@ async fn last_enabled_admin_sqlite() {
 async fn last_enabled_admin_postgres() {
     last_enabled_admin(Kind::Postgres).await;
 }
+
+/// Browser sessions: the cookie authenticates, every unsafe method also needs the session's
+/// CSRF token, a disabled user's session is refused (403), and after logout the cookie is a
+/// credential that no longer authenticates (401).
+async fn sessions(kind: Kind) {
+    let app = TestApp::new(kind).await;
+    let owner = app.user(OWNER, Role::Requester, &[]).await;
+    let link = identity::create_magic_link(&app.state.store, OWNER).await.unwrap();
+    let resp = app.raw(Request::get(format!("/api/v1/auth/callback?token={link}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::OK);
+    let cookie = resp.headers()[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    let body: Value = serde_json::from_slice(&to_bytes(resp.into_body(), 1 << 20).await.unwrap()).unwrap();
+    let csrf = body["csrf_token"].as_str().unwrap().to_string();
+    // The link works once.
+    let resp = app.raw(Request::get(format!("/api/v1/auth/callback?token={link}")).body(Body::empty()).unwrap()).await;
+    assert_eq!(resp.status(), StatusCode::UNAUTHORIZED);
+
+    let send = |method: Method, path: &str, csrf: Option<&str>, body: Option<Value>| {
+        let mut req = Request::builder().method(method).uri(path).header(header::COOKIE, &cookie);
+        if let Some(c) = csrf {
+            req = req.header(identity::CSRF_HEADER, c);
+        }
+        let req = match body {
+            Some(b) => req.header(header::CONTENT_TYPE, "application/json").body(Body::from(b.to_string())),
+            None => req.body(Body::empty()),
+        }
+        .unwrap();
+        let app = &app;
+        async move {
+            let resp = app.raw(req).await;
+            (resp.status(), resp.headers().get(header::WWW_AUTHENTICATE).cloned())
+        }
+    };
+    assert_eq!(send(Method::GET, "/api/v1/me", None, None).await.0, StatusCode::OK);
+    let submit = || Some(role_request(ACCOUNT, 2, read_policy()));
+    assert_eq!(send(Method::POST, "/api/v1/requests", None, submit()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(send(Method::POST, "/api/v1/requests", Some("wrong"), submit()).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(send(Method::POST, "/api/v1/requests", Some(&csrf), submit()).await.0, StatusCode::CREATED);
+    // Disabled: refused while disabled, accepted again once enabled.
+    let patch = |enabled: bool| {
+        app.call(
+            Method::PATCH,
+            "/api/v1/users/email:owner@example.com",
+            Some(&app.admin),
+            Some(json!({"enabled": enabled})),
+        )
+    };
+    assert_eq!(patch(false).await.0, StatusCode::OK);
+    assert_eq!(send(Method::GET, "/api/v1/me", None, None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(app.get("/api/v1/me", &owner).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(patch(true).await.0, StatusCode::OK);
+    assert_eq!(send(Method::GET, "/api/v1/me", None, None).await.0, StatusCode::OK);
+    // Logout needs the CSRF token too, then ends the session.
+    assert_eq!(send(Method::POST, "/api/v1/auth/logout", None, None).await.0, StatusCode::FORBIDDEN);
+    assert_eq!(send(Method::POST, "/api/v1/auth/logout", Some(&csrf), None).await.0, StatusCode::OK);
+    let (st, www) = send(Method::GET, "/api/v1/me", None, None).await;
+    assert_eq!(st, StatusCode::UNAUTHORIZED);
+    assert_eq!(www.as_ref().and_then(|v| v.to_str().ok()), Some("Bearer"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_sqlite() {
+    sessions(Kind::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sessions_postgres() {
+    sessions(Kind::Postgres).await;
+}
