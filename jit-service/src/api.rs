@@ -554,7 +554,11 @@ async fn users_patch(
         None => u.role,
     };
     let enabled = b.enabled.unwrap_or(u.enabled);
-    if u.role == Role::Admin && (role < Role::Admin || !enabled) && identity::admin_count(&mut w.tx).await? <= 1 {
+    if u.role == Role::Admin
+        && u.enabled
+        && (role < Role::Admin || !enabled)
+        && identity::enabled_admin_count(&mut w.tx).await? <= 1
+    {
         return Err(ApiError::conflict("this is the last admin: make another admin first"));
     }
     sqlx::query("UPDATE users SET role = $1, enabled = $2, display_name = COALESCE($3, display_name), updated_at = $4 WHERE id = $5")
@@ -591,7 +595,7 @@ async fn users_delete(State(s): State<AppState>, caller: Caller, Path(uid): Path
     if u.deleted {
         return Err(ApiError::conflict(format!("user `{uid}` is already deleted")));
     }
-    if u.role == Role::Admin && identity::admin_count(&mut w.tx).await? <= 1 {
+    if u.role == Role::Admin && u.enabled && identity::enabled_admin_count(&mut w.tx).await? <= 1 {
         return Err(ApiError::conflict("this is the last admin: make another admin first"));
     }
     // Deleted users keep their history; their tokens and sessions stop working.

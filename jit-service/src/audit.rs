@@ -145,8 +145,10 @@ pub async fn list(store: &Store, f: &Filter) -> Result<Vec<Record>, sqlx::Error>
         args.push(a.clone());
     }
     if let Some(p) = &f.action_prefix {
+        // A prefix, matched literally. The escape character is named: SQLite's LIKE has none by
+        // default (so `\_` matched nothing there), PostgreSQL's is `\`.
         push(&mut sql, " AND action LIKE ? ESCAPE '\\'");
-        args.push(format!("{}%", p.replace('%', "").replace('_', "\\_")));
+        args.push(format!("{}%", p.replace('\\', "\\\\").replace('%', "\\%").replace('_', "\\_")));
     }
     for (clause, v) in [(" AND ts >= ?", f.since_ms), (" AND ts < ?", f.until_ms), (" AND seq > ?", f.after_seq)] {
         if let Some(v) = v {
@@ -187,7 +189,14 @@ pub struct Verification {
 
 /// Walk the whole chain from the first record, in pages; stop at the first bad record.
 pub async fn verify(store: &Store, key: Option<&[u8]>) -> Result<Verification, sqlx::Error> {
-    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_optional(&store.pool).await?;
+    // One snapshot for the head, the records and the checkpoints: read separately, records
+    // appended during the walk looked like a log longer than its head (reported as tampering).
+    // SQLite's read transaction keeps its snapshot in WAL mode; PostgreSQL needs REPEATABLE READ.
+    let mut tx = store.pool.begin().await?;
+    if store.backend == crate::db::Backend::Postgres {
+        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY").execute(&mut *tx).await?;
+    }
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_optional(&mut *tx).await?;
     let Some(head) = head else {
         return Ok(Verification {
             ok: false,
@@ -209,7 +218,7 @@ pub async fn verify(store: &Store, key: Option<&[u8]>) -> Result<Verification, s
             "SELECT seq, ts, actor, action, subject, data, prev_hash, hash FROM audit_log WHERE seq >= $1 ORDER BY seq LIMIT 5000",
         )
         .bind(expect_seq)
-        .fetch_all(&store.pool)
+        .fetch_all(&mut *tx)
         .await?;
         if rows.is_empty() {
             break;
@@ -257,7 +266,8 @@ pub async fn verify(store: &Store, key: Option<&[u8]>) -> Result<Verification, s
         });
     }
     let cps =
-        sqlx::query("SELECT seq, hash, key_id, mac FROM audit_checkpoints ORDER BY seq").fetch_all(&store.pool).await?;
+        sqlx::query("SELECT seq, hash, key_id, mac FROM audit_checkpoints ORDER BY seq").fetch_all(&mut *tx).await?;
+    tx.rollback().await?;
     let n_cp = cps.len() as i64;
     if bad.is_none() {
         if let Some(key) = key {

@@ -225,9 +225,18 @@ pub fn validate_group(g: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// Number of enabled, not deleted admins.
+/// Number of admins not deleted, enabled or not (`seed-admin` refuses when there is one).
 pub async fn admin_count(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
     Ok(sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted = 0")
+        .fetch_one(&mut *conn)
+        .await?
+        .get::<i64, _>(0))
+}
+
+/// Number of admins who can act: enabled and not deleted. The "last admin" guards count these,
+/// or the only enabled admin could disable itself while a disabled one still "counted".
+pub async fn enabled_admin_count(conn: &mut sqlx::AnyConnection) -> Result<i64, sqlx::Error> {
+    Ok(sqlx::query("SELECT COUNT(*) FROM users WHERE role = 'admin' AND deleted = 0 AND enabled = 1")
         .fetch_one(&mut *conn)
         .await?
         .get::<i64, _>(0))

@@ -1053,12 +1053,25 @@ pub async fn approve(
         .bind(now)
         .execute(&mut *w.tx)
         .await?;
-    let have: i64 = sqlx::query("SELECT COUNT(*) FROM approvals WHERE request_id = $1 AND round = $2")
+    // An approval counts while its approver may still give it: one who was disabled, deleted or
+    // moved out of the approver group since no longer makes up the quorum.
+    let approvers: Vec<String> = sqlx::query("SELECT approver FROM approvals WHERE request_id = $1 AND round = $2")
         .bind(id)
         .bind(&round)
-        .fetch_one(&mut *w.tx)
+        .fetch_all(&mut *w.tx)
         .await?
-        .get(0);
+        .iter()
+        .map(|r| r.get(0))
+        .collect();
+    let mut have: i64 = 0;
+    for a in &approvers {
+        let user = crate::identity::get_user(&mut w.tx, a).await?;
+        if user.is_some_and(|u| {
+            policy.may_approve(&u, &s.tier, &s.accounts) && (*a != s.owner || rule.allow_self_approval)
+        }) {
+            have += 1;
+        }
+    }
     audit::append(
         &mut w,
         caller.id(),
