@@ -626,8 +626,10 @@ async fn users_add_principal(
     let uid = user_path(&uid)?;
     let arn = identity::normalise_principal_arn(&b.principal_arn).map_err(|m| ApiError::field("principal_arn", m))?;
     let mut w = s.store.write().await?;
-    if identity::get_user(&mut w.tx, &uid).await?.is_none() {
-        return Err(ApiError::not_found(format!("no user `{uid}`")));
+    match identity::get_user(&mut w.tx, &uid).await? {
+        None => return Err(ApiError::not_found(format!("no user `{uid}`"))),
+        Some(u) if u.deleted => return Err(ApiError::conflict(format!("user `{uid}` is deleted"))),
+        Some(_) => {}
     }
     let exists = sqlx::query("SELECT user_id FROM user_principals WHERE principal_arn = $1")
         .bind(&arn)

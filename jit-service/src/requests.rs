@@ -571,6 +571,40 @@ pub struct Approval {
     pub self_approval: bool,
     pub comment: Option<String>,
     pub at: String,
+    /// Whether it counts toward the quorum now (its approver may still approve this request).
+    pub counts: bool,
+}
+
+/// Whether an approval by `approver` counts for `s` now: the approver must still be allowed
+/// to approve it (enabled, not deleted, in scope), and the owner only where the tier allows
+/// self-approval. The evaluator's approval stands (it is audited when given).
+pub async fn approval_counts(
+    conn: &mut sqlx::AnyConnection,
+    s: &Stored,
+    policy: &ApprovalPolicy,
+    approver: &str,
+) -> Result<bool, sqlx::Error> {
+    if approver.starts_with("evaluator:") {
+        return Ok(true);
+    }
+    let rule = policy.tier_rule(&s.tier);
+    let user = crate::identity::get_user(conn, approver).await?;
+    Ok(user.is_some_and(|u| {
+        policy.may_approve(&u, &s.tier, &s.accounts) && (approver != s.owner || rule.allow_self_approval)
+    }))
+}
+
+/// The approvals of `s`, each marked with whether it counts now.
+async fn counted(
+    conn: &mut sqlx::AnyConnection,
+    s: &Stored,
+    policy: &ApprovalPolicy,
+) -> Result<Vec<Approval>, sqlx::Error> {
+    let mut list = approvals(conn, &s.id).await?;
+    for a in &mut list {
+        a.counts = approval_counts(conn, s, policy, &a.approver).await?;
+    }
+    Ok(list)
 }
 
 async fn approvals(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Vec<Approval>, sqlx::Error> {
@@ -585,6 +619,7 @@ async fn approvals(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Vec<Appro
             self_approval: r.get::<i64, _>("self_approval") != 0,
             comment: opt_str(r, "comment"),
             at: fmt_ts(r.get("created_at")),
+            counts: false,
         })
         .collect())
 }
@@ -599,7 +634,7 @@ fn round_for(s: &Stored) -> String {
 /// The API form of a request (the predecessor's RoleRequest shape plus status details).
 pub fn to_json(s: &Stored, approvals: &[Approval], policy: &ApprovalPolicy) -> Value {
     let round = round_for(s);
-    let have = approvals.iter().filter(|a| a.round == round).count();
+    let have = approvals.iter().filter(|a| a.round == round && a.counts).count();
     let rule = policy.tier_rule(&s.tier);
     let mut status = json!({
         "state": s.state,
@@ -659,8 +694,9 @@ pub async fn view(state: &AppState, id: &str) -> ApiResult<Value> {
     let s = load(&mut *state.store.pool.acquire().await?, id)
         .await?
         .ok_or_else(|| ApiError::not_found(format!("no request `{id}`")))?;
-    let a = approvals(&mut *state.store.pool.acquire().await?, id).await?;
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let mut conn = state.store.pool.acquire().await?;
+    let (_, policy) = approval::active(&mut conn).await?;
+    let a = counted(&mut conn, &s, &policy).await?;
     Ok(to_json(&s, &a, &policy))
 }
 
@@ -1026,12 +1062,14 @@ pub async fn approve(
     let mut w = state.store.write().await?;
     let s = lock(&mut w, id).await?;
     check_visible(caller, &s)?;
+    // Who may decide is checked before what state the request is in: an approver out of
+    // scope learns nothing about the request's progress.
+    let rule = policy.tier_rule(&s.tier);
+    let own = check_decider(caller, &s, &policy, rule.allow_self_approval)?;
     let extension = s.state == "active" && s.extension.is_some();
     if s.state != "pending" && !extension {
         return Err(ApiError::conflict(format!("a {} request cannot be approved", s.state)));
     }
-    let rule = policy.tier_rule(&s.tier);
-    let own = check_decider(caller, &s, &policy, rule.allow_self_approval)?;
     check_version(&s, expected)?;
     let round = round_for(&s);
     let already = sqlx::query("SELECT approver FROM approvals WHERE request_id = $1 AND round = $2 AND approver = $3")
@@ -1065,10 +1103,7 @@ pub async fn approve(
         .collect();
     let mut have: i64 = 0;
     for a in &approvers {
-        let user = crate::identity::get_user(&mut w.tx, a).await?;
-        if user.is_some_and(|u| {
-            policy.may_approve(&u, &s.tier, &s.accounts) && (*a != s.owner || rule.allow_self_approval)
-        }) {
+        if approval_counts(&mut w.tx, &s, &policy, a).await? {
             have += 1;
         }
     }
@@ -1603,11 +1638,12 @@ pub async fn list(state: &AppState, caller: &Caller, q: &ListQuery) -> ApiResult
     }
     let rows = query.fetch_all(&state.store.pool).await?;
     let more = rows.len() as i64 > limit;
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let mut conn = state.store.pool.acquire().await?;
+    let (_, policy) = approval::active(&mut conn).await?;
     let mut items = Vec::new();
     for r in rows.iter().take(limit as usize) {
         let s = from_row(r);
-        let a = approvals(&mut *state.store.pool.acquire().await?, &s.id).await?;
+        let a = counted(&mut conn, &s, &policy).await?;
         items.push(to_json(&s, &a, &policy));
     }
     Ok(

@@ -409,3 +409,23 @@ both!(magic_link_session_and_csrf, |app| async move {
     assert_eq!(st, StatusCode::ACCEPTED);
     assert!(v.get("login_url").is_none());
 });
+
+both!(displayed_quorum_counts_only_approvers_still_eligible, |app| async move {
+    let alice = app.user("email:alice@example.com", Role::Requester, &[]).await;
+    let b1 = app.user("email:b1@example.com", Role::Approver, &[]).await;
+    let id = app.submit(&alice, role_request("111122223333", 1, admin_policy())).await;
+    let (_, v) = app.post(&format!("/api/v1/requests/{id}/approve"), &b1, json!({})).await;
+    assert_eq!(v["request"]["status"]["quorum"]["have"], 1);
+    let (st, _) = app
+        .call(
+            axum::http::Method::PATCH,
+            "/api/v1/users/email:b1@example.com",
+            Some(&app.admin),
+            Some(json!({"enabled": false})),
+        )
+        .await;
+    assert_eq!(st, StatusCode::OK);
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &alice).await;
+    assert_eq!(v["request"]["status"]["quorum"]["have"], 0, "{v}");
+    assert_eq!(v["request"]["status"]["approvals"][0]["counts"], false);
+});
