@@ -3,7 +3,7 @@
 //! a file in the working directory) and on PostgreSQL (several replicas of one deployment).
 //!
 //! Writes go through [`Store::write`], a transaction that serialises with every other writer
-//! on the rows it touches: on PostgreSQL by row locks (`FOR UPDATE`, see [`Store::lock`]), on
+//! on the rows it touches: on PostgreSQL by row locks (`FOR UPDATE`, see [`Write::lock`]), on
 //! SQLite by `BEGIN IMMEDIATE` (the database's single writer lock, shared with other
 //! processes on the same file) plus an in-process mutex so this process's own writers queue
 //! instead of spinning on `SQLITE_BUSY`.
