@@ -68,7 +68,10 @@ pub async fn fresh_database(kind: Kind) -> String {
             let admin = pg_admin_url();
             let name = unique("t");
             let mut c = sqlx::AnyConnection::connect(&admin).await.expect("connect to the test cluster");
-            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}"))).execute(&mut c).await.expect("create database");
+            sqlx::raw_sql(sqlx::AssertSqlSafe(format!("CREATE DATABASE {name}")))
+                .execute(&mut c)
+                .await
+                .expect("create database");
             let base = admin.rsplit_once('/').map(|(b, _)| b).unwrap_or(&admin).to_string();
             format!("{base}/{name}")
         }
@@ -114,7 +117,13 @@ impl TestApp {
         seed(&self.state, id, role, groups).await
     }
 
-    pub async fn call(&self, method: Method, path: &str, token: Option<&str>, body: Option<Value>) -> (StatusCode, Value) {
+    pub async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> (StatusCode, Value) {
         let mut req = Request::builder().method(method).uri(path);
         if let Some(t) = token {
             req = req.header("authorization", format!("Bearer {t}"));
@@ -126,7 +135,11 @@ impl TestApp {
         let resp = self.router.clone().oneshot(req).await.unwrap();
         let status = resp.status();
         let bytes = to_bytes(resp.into_body(), 64 << 20).await.unwrap();
-        let v = if bytes.is_empty() { Value::Null } else { serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into())) };
+        let v = if bytes.is_empty() {
+            Value::Null
+        } else {
+            serde_json::from_slice(&bytes).unwrap_or_else(|_| Value::String(String::from_utf8_lossy(&bytes).into()))
+        };
         (status, v)
     }
 
