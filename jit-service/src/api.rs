@@ -8,6 +8,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::identity::{self, Caller, Role};
 use crate::notify;
 use crate::provision;
+use crate::reports;
 use crate::requests;
 use crate::util::now_ms;
 use crate::AppState;
@@ -104,6 +105,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/approval-policy/versions/{version}/reject", Admin, false, post(policy_reject)),
         r(Method::GET, "/api/v1/audit/verify", Admin, false, get(audit_verify)),
         r(Method::GET, "/api/v1/reports/audit-log", Admin, false, get(audit_log)),
+        r(Method::GET, "/api/v1/reports/grants", Admin, false, get(reports::grants)),
+        r(Method::GET, "/api/v1/reports/activity", Admin, false, get(reports::activity)),
+        r(Method::GET, "/api/v1/reports/approvals", Admin, false, get(reports::approvals)),
+        r(Method::GET, "/api/v1/reports/risk-distribution", Admin, false, get(reports::risk_distribution)),
+        r(Method::GET, "/api/v1/reports/users", Admin, false, get(reports::users)),
         r(Method::GET, "/api/v1/webhooks", Admin, false, get(webhooks_list)),
         r(Method::POST, "/api/v1/webhooks", Admin, false, post(webhooks_create)),
         r(Method::DELETE, "/api/v1/webhooks/{id}", Admin, false, delete(webhooks_delete)),

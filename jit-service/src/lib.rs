@@ -17,6 +17,7 @@ pub mod error;
 pub mod identity;
 pub mod notify;
 pub mod provision;
+pub mod reports;
 pub mod requests;
 pub mod util;
 pub mod worker;
