@@ -4,6 +4,7 @@
 
 use crate::approval::{self, ApprovalPolicy};
 use crate::audit;
+use crate::docs;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::{self, Caller, Role};
 use crate::notify;
@@ -67,6 +68,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/healthz", Public, false, get(healthz)),
         r(Method::GET, "/readyz", Public, false, get(readyz)),
         r(Method::GET, "/metrics", Public, false, get(metrics_text)),
+        r(Method::GET, "/openapi.json", Public, false, get(docs::openapi_json)),
+        r(Method::GET, "/docs", Public, false, get(docs::docs_page)),
         r(Method::POST, "/api/v1/auth/login", Public, false, post(login)),
         r(Method::GET, "/api/v1/auth/callback", Public, false, get(login_callback)),
         r(Method::POST, "/api/v1/auth/logout", Requester, false, post(logout)),
@@ -199,7 +202,9 @@ async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Res
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    // A page that needs more (the /docs style sheet) sets its own, no wider than it needs.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     if !s.config.dev {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }

@@ -547,7 +547,7 @@ async fn lock(w: &mut Write, id: &str) -> ApiResult<Stored> {
         .ok_or_else(|| ApiError::not_found(format!("no request `{id}`")))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Approval {
     pub approver: String,
     pub round: String,
