@@ -61,8 +61,9 @@ pub struct ReportQuery {
     /// Only requests touching this AWS account (12 digits).
     #[param(pattern = r"^[0-9]{12}$", example = "111122223333")]
     pub account: Option<String>,
-    /// Only this user: `email:…`, `iam:arn:…`, a bare e-mail address, or (activity) a system
-    /// actor such as `system:expiry` or `evaluator:auto`.
+    /// Only this user — the requester (grants, approvals, risk-distribution), the actor
+    /// (activity: also `system:…` and `evaluator:auto`), or the one user listed (users) — as
+    /// `email:…`, `iam:arn:…` or a bare e-mail address.
     #[param(example = "email:alice@example.com")]
     pub user: Option<String>,
     /// Only requests in these states (comma-separated). Not accepted by the activity report.
