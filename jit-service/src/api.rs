@@ -4,10 +4,12 @@
 
 use crate::approval::{self, ApprovalPolicy};
 use crate::audit;
+use crate::docs;
 use crate::error::{ApiError, ApiResult};
 use crate::identity::{self, Caller, Role};
 use crate::notify;
 use crate::provision;
+use crate::reports;
 use crate::requests;
 use crate::util::now_ms;
 use crate::AppState;
@@ -66,6 +68,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/healthz", Public, false, get(healthz)),
         r(Method::GET, "/readyz", Public, false, get(readyz)),
         r(Method::GET, "/metrics", Public, false, get(metrics_text)),
+        r(Method::GET, "/openapi.json", Public, false, get(docs::openapi_json)),
+        r(Method::GET, "/docs", Public, false, get(docs::docs_page)),
         r(Method::POST, "/api/v1/auth/login", Public, false, post(login)),
         r(Method::GET, "/api/v1/auth/callback", Public, false, get(login_callback)),
         r(Method::POST, "/api/v1/auth/logout", Requester, false, post(logout)),
@@ -104,6 +108,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/approval-policy/versions/{version}/reject", Admin, false, post(policy_reject)),
         r(Method::GET, "/api/v1/audit/verify", Admin, false, get(audit_verify)),
         r(Method::GET, "/api/v1/reports/audit-log", Admin, false, get(audit_log)),
+        r(Method::GET, "/api/v1/reports/grants", Admin, false, get(reports::grants)),
+        r(Method::GET, "/api/v1/reports/activity", Admin, false, get(reports::activity)),
+        r(Method::GET, "/api/v1/reports/approvals", Admin, false, get(reports::approvals)),
+        r(Method::GET, "/api/v1/reports/risk-distribution", Admin, false, get(reports::risk_distribution)),
+        r(Method::GET, "/api/v1/reports/users", Admin, false, get(reports::users)),
         r(Method::GET, "/api/v1/webhooks", Admin, false, get(webhooks_list)),
         r(Method::POST, "/api/v1/webhooks", Admin, false, post(webhooks_create)),
         r(Method::DELETE, "/api/v1/webhooks/{id}", Admin, false, delete(webhooks_delete)),
@@ -120,6 +129,7 @@ pub fn app(state: AppState) -> Router {
     }
     router
         .fallback(fallback)
+        .layer(axum::middleware::from_fn(json_errors))
         .layer(from_fn_with_state(state.clone(), limits))
         .layer(tower_http::catch_panic::CatchPanicLayer::custom(|_: Box<dyn std::any::Any + Send>| {
             ApiError::internal("internal error").into_response()
@@ -192,7 +202,9 @@ async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Res
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
-    h.insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
+    // A page that needs more (the /docs style sheet) sets its own, no wider than it needs.
+    h.entry(header::CONTENT_SECURITY_POLICY)
+        .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));
     if !s.config.dev {
         h.insert(header::STRICT_TRANSPORT_SECURITY, HeaderValue::from_static("max-age=31536000; includeSubDomains"));
     }
@@ -210,6 +222,10 @@ async fn limits(State(s): State<AppState>, req: Request, next: Next) -> Response
         if len > s.config.body_limit_bytes {
             return too_large(s.config.body_limit_bytes);
         }
+    }
+    if req.uri().path_and_query().is_some_and(|pq| pq.as_str().to_ascii_lowercase().contains("%00")) {
+        // PostgreSQL cannot store or compare U+0000 in text: refuse it before any query.
+        return ApiError::bad_request("the URL contains an encoded NUL character (%00)").into_response();
     }
     if let Some(limiter) = &s.limiter {
         let key = match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
@@ -236,6 +252,40 @@ async fn limits(State(s): State<AppState>, req: Request, next: Next) -> Response
         }
     }
     next.run(req).await
+}
+
+/// axum's own rejections (a path segment that is not a number, bad percent-encoding, a
+/// method the route does not have) answer in plain text or with no body; every error of this
+/// API has the JSON shape, so they are rewritten here.
+async fn json_errors(req: Request, next: Next) -> Response {
+    let resp = next.run(req).await;
+    let status = resp.status();
+    let is_json = resp
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/json"));
+    if !status.is_client_error() || is_json {
+        return resp;
+    }
+    let allow = resp.headers().get(header::ALLOW).cloned();
+    let text = to_bytes(resp.into_body(), 4096).await.map(|b| String::from_utf8_lossy(&b).into_owned());
+    let text = text.unwrap_or_default();
+    let (code, detail) = match status {
+        StatusCode::METHOD_NOT_ALLOWED => {
+            ("method_not_allowed", "this route does not take that method; see /openapi.json".to_string())
+        }
+        StatusCode::NOT_FOUND => ("not_found", if text.is_empty() { "not found".to_string() } else { text }),
+        StatusCode::PAYLOAD_TOO_LARGE => ("too_large", text),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ("media_type", text),
+        StatusCode::UNPROCESSABLE_ENTITY => ("invalid", text),
+        _ => ("bad_request", if text.is_empty() { "bad request".to_string() } else { text }),
+    };
+    let mut resp = ApiError::new(status, code, detail).into_response();
+    if let Some(a) = allow {
+        resp.headers_mut().insert(header::ALLOW, a);
+    }
+    resp
 }
 
 fn too_large(limit: usize) -> Response {
@@ -305,10 +355,23 @@ async fn read_json(req: Request, state: &AppState, optional: bool) -> ApiResult<
         let p = e.problems().first().map(|p| p.message.clone()).unwrap_or_else(|| "malformed JSON".into());
         ApiError::bad_request(format!("malformed JSON: {p}"))
     })?;
+    if has_nul(&v) {
+        // PostgreSQL cannot store U+0000 in text; refuse it on every backend alike.
+        return Err(ApiError::field("body", "must not contain the NUL character (\\u0000)"));
+    }
     if !v.is_object() {
         return Err(ApiError::field("body", "must be a JSON object"));
     }
     Ok(v)
+}
+
+fn has_nul(v: &Value) -> bool {
+    match v {
+        Value::String(s) => s.contains('\0'),
+        Value::Array(a) => a.iter().any(has_nul),
+        Value::Object(o) => o.iter().any(|(k, v)| k.contains('\0') || has_nul(v)),
+        _ => false,
+    }
 }
 
 /// A query string decoded strictly: unknown parameters are 400s that name them.

@@ -20,7 +20,7 @@ pub const TIERS: [&str; 3] = ["low", "medium", "high"];
 /// Services the evaluator never auto-approves unless `auto_approval.allow_sensitive` names them.
 pub const SENSITIVE_SERVICES: [&str; 5] = ["iam", "organizations", "sts", "kms", "secretsmanager"];
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct TierRule {
     /// Distinct approvers needed (N of the M eligible).
@@ -30,7 +30,7 @@ pub struct TierRule {
     pub allow_self_approval: bool,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApproverGroup {
     pub group: String,
@@ -40,7 +40,7 @@ pub struct ApproverGroup {
     pub tiers: Vec<String>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct Durations {
     pub default_max_hours: u32,
@@ -49,7 +49,7 @@ pub struct Durations {
     pub accounts: BTreeMap<String, u32>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BreakGlass {
     pub enabled: bool,
@@ -57,7 +57,7 @@ pub struct BreakGlass {
     pub max_hours: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AutoApproval {
     pub enabled: bool,
@@ -81,7 +81,7 @@ pub struct AutoApproval {
     pub hourly_quota: u32,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct ApprovalPolicy {
     pub tiers: BTreeMap<String, TierRule>,
@@ -292,7 +292,7 @@ impl ApprovalPolicy {
 }
 
 /// One stored version.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct PolicyVersion {
     pub version: i64,
     pub status: String,

@@ -19,7 +19,7 @@ use sqlx::{AssertSqlSafe, Row};
 pub const GENESIS: &str = "genesis";
 
 /// One record as stored and exported.
-#[derive(Debug, Clone, Serialize, PartialEq)]
+#[derive(Debug, Clone, Serialize, PartialEq, utoipa::ToSchema)]
 pub struct Record {
     pub seq: i64,
     pub ts: String,
@@ -169,13 +169,13 @@ pub async fn list(store: &Store, f: &Filter) -> Result<Vec<Record>, sqlx::Error>
 }
 
 /// The first problem found in the chain.
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct BadRecord {
     pub seq: i64,
     pub reason: String,
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct Verification {
     pub ok: bool,
     pub records: i64,

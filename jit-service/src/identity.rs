@@ -23,7 +23,7 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 pub const MAGIC_LINK_TTL_MS: i64 = 15 * 60 * 1000;
 pub const SESSION_TTL_MS: i64 = 24 * 3600 * 1000;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "lowercase")]
 pub enum Role {
     Requester,
@@ -49,7 +49,7 @@ impl Role {
     }
 }
 
-#[derive(Debug, Clone, Serialize, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, PartialEq, Eq, utoipa::ToSchema)]
 pub struct User {
     pub user_id: String,
     /// The roles this user holds (each role includes the ones below it).
@@ -246,7 +246,7 @@ pub async fn enabled_admin_count(conn: &mut sqlx::AnyConnection) -> Result<i64, 
 // API tokens
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct TokenInfo {
     /// `sha256:` of the token: how it is listed and revoked (the token itself is never stored).
     pub hash: String,

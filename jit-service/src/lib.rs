@@ -13,11 +13,14 @@ pub mod audit;
 pub mod client;
 pub mod config;
 pub mod db;
+pub mod docs;
 pub mod error;
 pub mod identity;
 pub mod notify;
 pub mod provision;
+pub mod reports;
 pub mod requests;
+pub mod schema;
 pub mod util;
 pub mod worker;
 

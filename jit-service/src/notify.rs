@@ -212,7 +212,7 @@ pub async fn enqueue(
 // Webhook subscriptions (admin)
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Debug, Deserialize)]
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct NewWebhook {
     pub url: String,
@@ -224,7 +224,7 @@ pub struct NewWebhook {
     pub secret: Option<String>,
 }
 
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct Webhook {
     pub id: String,
     pub url: String,

@@ -378,9 +378,13 @@ pub fn parse(body: &Value) -> ApiResult<Parsed> {
         match p.as_object() {
             Some(o) => {
                 e.unknown(o, "spec.provisioning", &["mode"]);
-                match o.get("mode").and_then(Value::as_str) {
-                    None | Some("classic_iam") => {}
-                    Some(m) => e.add("spec.provisioning.mode", format!("`{m}` is not supported (use classic_iam)")),
+                match o.get("mode") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::String(m)) if m == "classic_iam" => {}
+                    Some(Value::String(m)) => {
+                        e.add("spec.provisioning.mode", format!("`{m}` is not supported (use classic_iam)"))
+                    }
+                    Some(_) => e.add("spec.provisioning.mode", "must be the string \"classic_iam\""),
                 }
                 out_spec.insert("provisioning".into(), json!({"mode": "classic_iam"}));
             }
@@ -564,7 +568,7 @@ async fn lock(w: &mut Write, id: &str) -> ApiResult<Stored> {
         .ok_or_else(|| ApiError::not_found(format!("no request `{id}`")))
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Approval {
     pub approver: String,
     pub round: String,
