@@ -184,7 +184,14 @@ fn matrix() -> Vec<Row> {
         row(get.clone(), "/api/v1/webhooks", None,                                "U U U U U F F | F F F F A"),
         row(post.clone(), "/api/v1/webhooks", None,                               "U U U U U F F | F F F F A"),
         row(delete.clone(), "/api/v1/webhooks/{id}", Webhook,                     "U U U U U F F | F F F F A"),
-        row(get, "/api/v1/webhooks/deliveries", None,                             "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/webhooks/deliveries", None,                     "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/reports/grants", None,                          "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/reports/activity", None,                        "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/reports/approvals", None,                       "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/reports/risk-distribution", None,               "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/reports/users", None,                           "U U U U U F F | F F F F A"),
+        row(get.clone(), "/openapi.json", None,                                   "A A A A A A A | A A A A A"),
+        row(get, "/docs", None,                                                   "A A A A A A A | A A A A A"),
     ]
 }
 
