@@ -842,6 +842,16 @@ struct Decision {
     version: Option<i64>,
 }
 
+/// `value` trimmed, when it is `min..=max` characters long; else a 422 on `field` saying `hint`.
+fn text(field: &str, value: &str, min: usize, max: usize, hint: &str) -> ApiResult<String> {
+    let t = value.trim();
+    if (min..=max).contains(&t.chars().count()) {
+        Ok(t.to_string())
+    } else {
+        Err(ApiError::field(field, hint))
+    }
+}
+
 fn check_comment(c: &Option<String>) -> ApiResult<()> {
     if c.as_ref().is_some_and(|c| c.chars().count() > 4000) {
         return Err(ApiError::field("comment", "must be at most 4000 characters"));
@@ -885,12 +895,9 @@ async fn requests_changes(
     Path(id): Path<String>,
     Json(b): Json<ChangesBody>,
 ) -> ApiResult<Response> {
-    let n = b.comment.trim().chars().count();
-    if !(1..=4000).contains(&n) {
-        return Err(ApiError::field("comment", "say what should change (1-4000 characters)"));
-    }
+    let comment = text("comment", &b.comment, 1, 4000, "say what should change (1-4000 characters)")?;
     Ok(ok(
-        json!({"request": requests::request_changes(&s, &caller, &id, b.comment.trim().to_string(), b.suggested_constraints, b.version).await?}),
+        json!({"request": requests::request_changes(&s, &caller, &id, comment, b.suggested_constraints, b.version).await?}),
     ))
 }
 
@@ -937,11 +944,8 @@ async fn requests_comment(
     Path(id): Path<String>,
     Json(b): Json<CommentBody>,
 ) -> ApiResult<Response> {
-    let n = b.body.trim().chars().count();
-    if !(1..=4000).contains(&n) {
-        return Err(ApiError::field("body", "must be 1-4000 characters"));
-    }
-    Ok(created(requests::comment(&s, &caller, &id, b.body.trim().to_string()).await?))
+    let body = text("body", &b.body, 1, 4000, "must be 1-4000 characters")?;
+    Ok(created(requests::comment(&s, &caller, &id, body).await?))
 }
 
 async fn requests_retry(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
@@ -964,11 +968,8 @@ async fn requests_extend(
     if !(1..=8760).contains(&b.hours) {
         return Err(ApiError::field("hours", "must be 1-8760"));
     }
-    let n = b.reason.trim().chars().count();
-    if !(10..=2000).contains(&n) {
-        return Err(ApiError::field("reason", "say why more time is needed (10-2000 characters)"));
-    }
-    Ok(ok(json!({"request": requests::extend(&s, &caller, &id, b.hours, b.reason.trim().to_string()).await?})))
+    let reason = text("reason", &b.reason, 10, 2000, "say why more time is needed (10-2000 characters)")?;
+    Ok(ok(json!({"request": requests::extend(&s, &caller, &id, b.hours, reason).await?})))
 }
 
 #[derive(Deserialize)]
@@ -983,11 +984,8 @@ async fn requests_review(
     Path(id): Path<String>,
     Json(b): Json<ReviewBody>,
 ) -> ApiResult<Response> {
-    let n = b.comment.trim().chars().count();
-    if !(1..=4000).contains(&n) {
-        return Err(ApiError::field("comment", "must be 1-4000 characters"));
-    }
-    Ok(ok(json!({"request": requests::review(&s, &caller, &id, b.comment.trim().to_string()).await?})))
+    let comment = text("comment", &b.comment, 1, 4000, "must be 1-4000 characters")?;
+    Ok(ok(json!({"request": requests::review(&s, &caller, &id, comment).await?})))
 }
 
 async fn requests_history(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {

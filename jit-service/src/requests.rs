@@ -704,6 +704,26 @@ pub async fn view(state: &AppState, id: &str) -> ApiResult<Value> {
     Ok(to_json(&s, &a, &policy))
 }
 
+/// The active approval policy.
+async fn active_policy(state: &AppState) -> ApiResult<ApprovalPolicy> {
+    Ok(approval::active(&mut *state.store.pool.acquire().await?).await?.1)
+}
+
+/// A write transaction with request `id` locked in it, if the caller may see the request.
+async fn open_locked(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(Write, Stored)> {
+    let mut w = state.store.write().await?;
+    let s = lock(&mut w, id).await?;
+    check_visible(caller, &s)?;
+    Ok((w, s))
+}
+
+/// [`open_locked`], with the active approval policy (read before the transaction starts).
+async fn open(state: &AppState, caller: &Caller, id: &str) -> ApiResult<(ApprovalPolicy, Write, Stored)> {
+    let policy = active_policy(state).await?;
+    let (w, s) = open_locked(state, caller, id).await?;
+    Ok((policy, w, s))
+}
+
 /// 404 for a request the caller may not see (it does not reveal that the id exists).
 pub fn check_visible(caller: &Caller, s: &Stored) -> ApiResult<()> {
     if s.owner == caller.id() || caller.has(Role::Approver) {
@@ -820,7 +840,7 @@ fn check_duration(p: &Parsed, policy: &ApprovalPolicy) -> ApiResult<()> {
 /// `POST /requests/preview`: validate and score, store nothing.
 pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<Value> {
     let p = parse(body)?;
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let policy = active_policy(state).await?;
     check_duration(&p, &policy)?;
     trust_principal(caller, &p)?;
     let report = score(state, &p).await?;
@@ -841,7 +861,7 @@ pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResu
 pub async fn submit(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<(Value, Report)> {
     caller.require(Role::Requester)?;
     let p = parse(body)?;
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let policy = active_policy(state).await?;
     check_duration(&p, &policy)?;
     let principal = trust_principal(caller, &p)?;
     if p.break_glass_reason.is_some() && !policy.break_glass.enabled {
@@ -982,13 +1002,11 @@ pub async fn edit(state: &AppState, caller: &Caller, id: &str, body: &Value) -> 
             "an existing request cannot become break-glass; submit a new one",
         ));
     }
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let policy = active_policy(state).await?;
     check_duration(&p, &policy)?;
     trust_principal(caller, &p)?;
     let report = score(state, &p).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (mut w, s) = open_locked(state, caller, id).await?;
     if s.owner != caller.id() {
         return Err(ApiError::forbidden("only the requester can edit a request"));
     }
@@ -1062,10 +1080,7 @@ pub async fn approve(
     comment: Option<String>,
     expected: Option<i64>,
 ) -> ApiResult<Value> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (policy, mut w, s) = open(state, caller, id).await?;
     // Who may decide is checked before what state the request is in: an approver out of
     // scope learns nothing about the request's progress.
     let rule = policy.tier_rule(&s.tier);
@@ -1173,10 +1188,7 @@ pub async fn reject(
     comment: Option<String>,
     expected: Option<i64>,
 ) -> ApiResult<Value> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (policy, mut w, s) = open(state, caller, id).await?;
     check_decider(caller, &s, &policy, false)?;
     check_version(&s, expected)?;
     if s.state == "active" && s.extension.is_some() {
@@ -1206,10 +1218,7 @@ pub async fn request_changes(
     suggested: Option<Value>,
     expected: Option<i64>,
 ) -> ApiResult<Value> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (policy, mut w, s) = open(state, caller, id).await?;
     check_decider(caller, &s, &policy, false)?;
     check_version(&s, expected)?;
     if s.state != "pending" {
@@ -1228,9 +1237,7 @@ pub async fn request_changes(
 
 /// `POST /requests/{id}/cancel`: the owner (or an admin) withdraws a request not yet active.
 pub async fn cancel(state: &AppState, caller: &Caller, id: &str, reason: Option<String>) -> ApiResult<Value> {
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (mut w, s) = open_locked(state, caller, id).await?;
     if s.owner != caller.id() && !caller.has(Role::Admin) {
         return Err(ApiError::forbidden("only the requester or an admin can cancel a request"));
     }
@@ -1280,9 +1287,7 @@ async fn add_comment(
 
 /// `POST /requests/{id}/comments`.
 pub async fn comment(state: &AppState, caller: &Caller, id: &str, body: String) -> ApiResult<Value> {
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (mut w, s) = open_locked(state, caller, id).await?;
     let cid = add_comment(&mut w, id, caller.id(), "comment", &body, None).await?;
     audit::append(
         &mut w,
@@ -1317,10 +1322,7 @@ pub async fn comments(state: &AppState, caller: &Caller, id: &str) -> ApiResult<
 
 /// `POST /requests/{id}/extend`: ask for more time; access continues until decided.
 pub async fn extend(state: &AppState, caller: &Caller, id: &str, hours: u32, reason: String) -> ApiResult<Value> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (policy, mut w, s) = open(state, caller, id).await?;
     if s.owner != caller.id() {
         return Err(ApiError::forbidden("only the requester can extend a grant"));
     }
@@ -1362,10 +1364,7 @@ pub async fn extend(state: &AppState, caller: &Caller, id: &str, hours: u32, rea
 
 /// `POST /requests/{id}/review`: the mandatory post-hoc review of a break-glass grant.
 pub async fn review(state: &AppState, caller: &Caller, id: &str, comment: String) -> ApiResult<Value> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    check_visible(caller, &s)?;
+    let (policy, mut w, s) = open(state, caller, id).await?;
     check_decider(caller, &s, &policy, false)?;
     if !s.review_required || s.reviewed_by.is_some() {
         return Err(ApiError::conflict("this request has no pending break-glass review"));
@@ -1384,7 +1383,7 @@ pub async fn review(state: &AppState, caller: &Caller, id: &str, comment: String
 
 /// `POST /requests/{id}/revoke`: end an active grant now (owner, admin, or an eligible approver).
 pub async fn revoke(state: &AppState, caller: &Caller, id: &str, reason: Option<String>) -> ApiResult<Value> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let policy = active_policy(state).await?;
     let s = get_visible(state, caller, id).await?;
     let allowed = s.owner == caller.id()
         || caller.has(Role::Admin)
@@ -1444,7 +1443,7 @@ async fn end_grant(state: &AppState, id: &str, actor: &str, to: &str, reason: Op
 /// Provision an approved request: approved → provisioning → active | provisioning_failed.
 /// Safe to call from several places (handler, retry, sweep): only one moves it forward.
 pub async fn provision(state: &AppState, id: &str) -> ApiResult<()> {
-    let (_, policy) = approval::active(&mut *state.store.pool.acquire().await?).await?;
+    let policy = active_policy(state).await?;
     let mut w = state.store.write().await?;
     let s = lock(&mut w, id).await?;
     if s.state != "approved" {
