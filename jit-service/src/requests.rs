@@ -837,6 +837,13 @@ fn check_duration(p: &Parsed, policy: &ApprovalPolicy) -> ApiResult<()> {
     Ok(())
 }
 
+/// Queue `event` with the request as it is now inside `w` (after the caller's changes).
+async fn notify_current(w: &mut Write, state: &AppState, id: &str, event: &str, note: Option<&str>) -> ApiResult<()> {
+    let s = lock(w, id).await?;
+    notify::enqueue(w, state, event, &s, note).await?;
+    Ok(())
+}
+
 /// `POST /requests/preview`: validate and score, store nothing.
 pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<Value> {
     let p = parse(body)?;
@@ -1049,8 +1056,7 @@ pub async fn edit(state: &AppState, caller: &Caller, id: &str, body: &Value) -> 
         json!({"revision": rev, "risk_score": report.score, "tier": report.tier, "policy_fingerprint": report.policy_fingerprint, "from": s.state}),
     )
     .await?;
-    let s2 = lock(&mut w, id).await?;
-    notify::enqueue(&mut w, state, "request.edited", &s2, None).await?;
+    notify_current(&mut w, state, id, "request.edited", None).await?;
     w.commit().await?;
     Ok((view(state, id).await?, report))
 }
@@ -1160,15 +1166,13 @@ pub async fn approve(
                 json!({"hours": ext.get("hours"), "expires_at": fmt_ts(new_expiry)}),
             )
             .await?;
-            let s2 = lock(&mut w, id).await?;
-            notify::enqueue(&mut w, state, "request.extended", &s2, None).await?;
+            notify_current(&mut w, state, id, "request.extended", None).await?;
         } else {
             update(&mut w, &s, &[]).await?;
         }
     } else if met {
         transition(&mut w, &s, caller.id(), "approved", None, &[("approved_at", json!(now))]).await?;
-        let s2 = lock(&mut w, id).await?;
-        notify::enqueue(&mut w, state, "request.approved", &s2, comment.as_deref()).await?;
+        notify_current(&mut w, state, id, "request.approved", comment.as_deref()).await?;
         provision_now = true;
     } else {
         update(&mut w, &s, &[]).await?;
@@ -1194,13 +1198,11 @@ pub async fn reject(
     if s.state == "active" && s.extension.is_some() {
         update(&mut w, &s, &[("extension", Value::Null)]).await?;
         audit::append(&mut w, caller.id(), "request.extension_rejected", id, json!({"comment": comment})).await?;
-        let s2 = lock(&mut w, id).await?;
-        notify::enqueue(&mut w, state, "request.extension_rejected", &s2, comment.as_deref()).await?;
+        notify_current(&mut w, state, id, "request.extension_rejected", comment.as_deref()).await?;
     } else if matches!(s.state.as_str(), "pending" | "needs_changes") {
         transition(&mut w, &s, caller.id(), "rejected", comment.as_deref(), &[("ended_at", json!(now_ms()))]).await?;
         add_comment(&mut w, id, caller.id(), "rejection", comment.as_deref().unwrap_or(""), None).await?;
-        let s2 = lock(&mut w, id).await?;
-        notify::enqueue(&mut w, state, "request.rejected", &s2, comment.as_deref()).await?;
+        notify_current(&mut w, state, id, "request.rejected", comment.as_deref()).await?;
     } else {
         return Err(ApiError::conflict(format!("a {} request cannot be rejected", s.state)));
     }
@@ -1229,8 +1231,7 @@ pub async fn request_changes(
     }
     transition(&mut w, &s, caller.id(), "needs_changes", Some(&comment), &[]).await?;
     add_comment(&mut w, id, caller.id(), "changes_requested", &comment, suggested.clone()).await?;
-    let s2 = lock(&mut w, id).await?;
-    notify::enqueue(&mut w, state, "request.changes_requested", &s2, Some(&comment)).await?;
+    notify_current(&mut w, state, id, "request.changes_requested", Some(&comment)).await?;
     w.commit().await?;
     view(state, id).await
 }
@@ -1250,8 +1251,7 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str, reason: Option<
     }
     let needs_revoke = s.state == "provisioning_failed";
     transition(&mut w, &s, caller.id(), "cancelled", reason.as_deref(), &[("ended_at", json!(now_ms()))]).await?;
-    let s2 = lock(&mut w, id).await?;
-    notify::enqueue(&mut w, state, "request.cancelled", &s2, reason.as_deref()).await?;
+    notify_current(&mut w, state, id, "request.cancelled", reason.as_deref()).await?;
     w.commit().await?;
     if needs_revoke {
         // A failed provisioning may have created some of the roles: remove what exists.
@@ -1356,8 +1356,7 @@ pub async fn extend(state: &AppState, caller: &Caller, id: &str, hours: u32, rea
     let ext = json!({"number": n, "hours": hours, "reason": reason, "requested_at": fmt_ts(now_ms())});
     update(&mut w, &s, &[("extension", json!(ext.to_string()))]).await?;
     audit::append(&mut w, caller.id(), "request.extension_requested", id, ext.clone()).await?;
-    let s2 = lock(&mut w, id).await?;
-    notify::enqueue(&mut w, state, "request.extension_requested", &s2, Some(&reason)).await?;
+    notify_current(&mut w, state, id, "request.extension_requested", Some(&reason)).await?;
     w.commit().await?;
     view(state, id).await
 }
@@ -1434,8 +1433,7 @@ async fn end_grant(state: &AppState, id: &str, actor: &str, to: &str, reason: Op
         return Ok(false);
     }
     transition(&mut w, &s, actor, to, reason, &[("ended_at", json!(now_ms())), ("extension", Value::Null)]).await?;
-    let s2 = lock(&mut w, id).await?;
-    notify::enqueue(&mut w, state, &format!("request.{to}"), &s2, reason).await?;
+    notify_current(&mut w, state, id, &format!("request.{to}"), reason).await?;
     w.commit().await?;
     Ok(true)
 }
@@ -1505,13 +1503,11 @@ pub async fn provision(state: &AppState, id: &str) -> ApiResult<()> {
                 ],
             )
             .await?;
-            let s2 = lock(&mut w, id).await?;
-            notify::enqueue(&mut w, state, "request.active", &s2, None).await?;
+            notify_current(&mut w, state, id, "request.active", None).await?;
         }
         Err(e) => {
             transition(&mut w, &s, "system:provisioner", "provisioning_failed", Some(&e), &[]).await?;
-            let s2 = lock(&mut w, id).await?;
-            notify::enqueue(&mut w, state, "request.provisioning_failed", &s2, Some(&e)).await?;
+            notify_current(&mut w, state, id, "request.provisioning_failed", Some(&e)).await?;
         }
     }
     w.commit().await?;
@@ -1695,19 +1691,18 @@ pub async fn current_review(state: &AppState, s: &Stored) -> ApiResult<Value> {
 // The sweep
 // ---------------------------------------------------------------------------------------------
 
+/// The ids `sql` selects, its one parameter bound to `t` (a time).
+async fn ids(state: &AppState, sql: &'static str, t: i64) -> ApiResult<Vec<String>> {
+    Ok(sqlx::query(sql).bind(t).fetch_all(&state.store.pool).await?.iter().map(|r| r.get(0)).collect())
+}
+
 /// One pass: expire due grants (revoking their roles), expire stale pending requests, warn
 /// owners of grants ending within 15 minutes, provision approved requests left behind by a
 /// crash. Returns the number of requests it changed.
 pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     let now = now_ms();
     let mut changed = 0;
-    let due: Vec<String> = sqlx::query("SELECT id FROM requests WHERE state = 'active' AND expires_at <= $1 AND sweep_lease < $1 ORDER BY expires_at LIMIT 100")
-        .bind(now)
-        .fetch_all(&state.store.pool)
-        .await?
-        .iter()
-        .map(|r| r.get(0))
-        .collect();
+    let due = ids(state, "SELECT id FROM requests WHERE state = 'active' AND expires_at <= $1 AND sweep_lease < $1 ORDER BY expires_at LIMIT 100", now).await?;
     for id in due {
         match end_grant(state, &id, "system:expiry", "expired", Some("the grant's time is up")).await {
             Ok(true) => changed += 1,
@@ -1716,15 +1711,12 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
             Err(e) => tracing::warn!(request = %id, error = %e, "expiring a grant failed; will retry"),
         }
     }
-    let stale: Vec<String> = sqlx::query(
+    let stale = ids(
+        state,
         "SELECT id FROM requests WHERE state IN ('pending', 'needs_changes') AND pending_until <= $1 LIMIT 100",
+        now,
     )
-    .bind(now)
-    .fetch_all(&state.store.pool)
-    .await?
-    .iter()
-    .map(|r| r.get(0))
-    .collect();
+    .await?;
     for id in stale {
         let mut w = state.store.write().await?;
         let s = lock(&mut w, &id).await?;
@@ -1738,20 +1730,17 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
                 &[("ended_at", json!(now))],
             )
             .await?;
-            let s2 = lock(&mut w, &id).await?;
-            notify::enqueue(&mut w, state, "request.expired", &s2, Some("not decided in time")).await?;
+            notify_current(&mut w, state, &id, "request.expired", Some("not decided in time")).await?;
             changed += 1;
         }
         w.commit().await?;
     }
-    let soon: Vec<String> =
-        sqlx::query("SELECT id FROM requests WHERE state = 'active' AND expiry_warned = 0 AND expires_at <= $1")
-            .bind(now + 15 * 60_000)
-            .fetch_all(&state.store.pool)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+    let soon = ids(
+        state,
+        "SELECT id FROM requests WHERE state = 'active' AND expiry_warned = 0 AND expires_at <= $1",
+        now + 15 * 60_000,
+    )
+    .await?;
     for id in soon {
         let mut w = state.store.write().await?;
         let s = lock(&mut w, &id).await?;
@@ -1770,14 +1759,12 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     }
     // A replica that died while provisioning leaves the request in `provisioning`: after five
     // minutes it goes back to `approved` and is provisioned again (provisioners are idempotent).
-    let interrupted: Vec<String> =
-        sqlx::query("SELECT id FROM requests WHERE state = 'provisioning' AND updated_at <= $1 LIMIT 20")
-            .bind(now - 5 * 60_000)
-            .fetch_all(&state.store.pool)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+    let interrupted = ids(
+        state,
+        "SELECT id FROM requests WHERE state = 'provisioning' AND updated_at <= $1 LIMIT 20",
+        now - 5 * 60_000,
+    )
+    .await?;
     for id in interrupted {
         let mut w = state.store.write().await?;
         let s = lock(&mut w, &id).await?;
@@ -1794,14 +1781,9 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
         }
         w.commit().await?;
     }
-    let stuck: Vec<String> =
-        sqlx::query("SELECT id FROM requests WHERE state = 'approved' AND updated_at <= $1 LIMIT 20")
-            .bind(now - 30_000)
-            .fetch_all(&state.store.pool)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
+    let stuck =
+        ids(state, "SELECT id FROM requests WHERE state = 'approved' AND updated_at <= $1 LIMIT 20", now - 30_000)
+            .await?;
     for id in stuck {
         provision(state, &id).await?;
         changed += 1;
