@@ -11,6 +11,10 @@ use crate::notify;
 use crate::provision;
 use crate::reports;
 use crate::requests;
+use crate::schema::{
+    CallbackQuery, ChangesBody, CommentBody, Decision, ExtendBody, LimitQuery, LoginBody, NewPrincipal, NewToken,
+    ReasonBody, ReviewBody, TokenQuery,
+};
 use crate::util::now_ms;
 use crate::AppState;
 use axum::body::{to_bytes, Bytes};
@@ -429,12 +433,6 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
 // Login
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LoginBody {
-    email: String,
-}
-
 async fn login(State(s): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
     let uid = identity::normalise_user_id(&format!("email:{}", body.email.trim()))
         .map_err(|m| ApiError::field("email", m))?;
@@ -462,12 +460,6 @@ async fn login(State(s): State<AppState>, Json(body): Json<LoginBody>) -> ApiRes
         }
     }
     Ok((StatusCode::ACCEPTED, axum::Json(out)).into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CallbackQuery {
-    token: String,
 }
 
 async fn login_callback(State(s): State<AppState>, Q(q): Q<CallbackQuery>) -> ApiResult<Response> {
@@ -673,12 +665,6 @@ async fn users_delete(State(s): State<AppState>, caller: Caller, Path(uid): Path
     Ok(StatusCode::NO_CONTENT.into_response())
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewPrincipal {
-    principal_arn: String,
-}
-
 async fn users_add_principal(
     State(s): State<AppState>,
     caller: Caller,
@@ -718,13 +704,6 @@ async fn users_add_principal(
 // Tokens
 // ---------------------------------------------------------------------------------------------
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct TokenQuery {
-    #[serde(default)]
-    user: Option<String>,
-}
-
 async fn tokens_list(State(s): State<AppState>, caller: Caller, Q(q): Q<TokenQuery>) -> ApiResult<Response> {
     let user = match q.user {
         Some(u) if u == "*" => {
@@ -741,17 +720,6 @@ async fn tokens_list(State(s): State<AppState>, caller: Caller, Q(q): Q<TokenQue
         None => Some(caller.id().to_string()),
     };
     Ok(ok(json!({"tokens": identity::list_tokens(&s.store, user.as_deref()).await?})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct NewToken {
-    name: String,
-    #[serde(default)]
-    expires_in_days: Option<u32>,
-    /// Admin only: create for another user.
-    #[serde(default)]
-    user_id: Option<String>,
 }
 
 async fn tokens_create(State(s): State<AppState>, caller: Caller, Json(b): Json<NewToken>) -> ApiResult<Response> {
@@ -833,15 +801,6 @@ async fn requests_edit(
     Ok(ok(json!({"request": req, "review": review})))
 }
 
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct Decision {
-    #[serde(default)]
-    comment: Option<String>,
-    #[serde(default)]
-    version: Option<i64>,
-}
-
 /// `value` trimmed, when it is `min..=max` characters long; else a 422 on `field` saying `hint`.
 fn text(field: &str, value: &str, min: usize, max: usize, hint: &str) -> ApiResult<String> {
     let t = value.trim();
@@ -879,16 +838,6 @@ async fn requests_reject(
     Ok(ok(json!({"request": requests::reject(&s, &caller, &id, b.comment, b.version).await?})))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ChangesBody {
-    comment: String,
-    #[serde(default)]
-    suggested_constraints: Option<Value>,
-    #[serde(default)]
-    version: Option<i64>,
-}
-
 async fn requests_changes(
     State(s): State<AppState>,
     caller: Caller,
@@ -899,13 +848,6 @@ async fn requests_changes(
     Ok(ok(
         json!({"request": requests::request_changes(&s, &caller, &id, comment, b.suggested_constraints, b.version).await?}),
     ))
-}
-
-#[derive(Deserialize, Default)]
-#[serde(deny_unknown_fields)]
-struct ReasonBody {
-    #[serde(default)]
-    reason: Option<String>,
 }
 
 async fn requests_cancel(
@@ -932,12 +874,6 @@ async fn requests_comments(State(s): State<AppState>, caller: Caller, Path(id): 
     Ok(ok(requests::comments(&s, &caller, &id).await?))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct CommentBody {
-    body: String,
-}
-
 async fn requests_comment(
     State(s): State<AppState>,
     caller: Caller,
@@ -952,13 +888,6 @@ async fn requests_retry(State(s): State<AppState>, caller: Caller, Path(id): Pat
     Ok(ok(json!({"request": requests::retry_provisioning(&s, &caller, &id).await?})))
 }
 
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ExtendBody {
-    hours: u32,
-    reason: String,
-}
-
 async fn requests_extend(
     State(s): State<AppState>,
     caller: Caller,
@@ -970,12 +899,6 @@ async fn requests_extend(
     }
     let reason = text("reason", &b.reason, 10, 2000, "say why more time is needed (10-2000 characters)")?;
     Ok(ok(json!({"request": requests::extend(&s, &caller, &id, b.hours, reason).await?})))
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct ReviewBody {
-    comment: String,
 }
 
 async fn requests_review(
@@ -1138,13 +1061,6 @@ async fn webhooks_delete(State(s): State<AppState>, caller: Caller, Path(id): Pa
     caller.require(Role::Admin)?;
     notify::delete_webhook(&s, caller.id(), &id).await?;
     Ok(StatusCode::NO_CONTENT.into_response())
-}
-
-#[derive(Deserialize)]
-#[serde(deny_unknown_fields)]
-struct LimitQuery {
-    #[serde(default)]
-    limit: Option<i64>,
 }
 
 async fn webhooks_deliveries(State(s): State<AppState>, caller: Caller, Q(q): Q<LimitQuery>) -> ApiResult<Response> {

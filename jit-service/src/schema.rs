@@ -1,10 +1,11 @@
-//! OpenAPI schemas of the HTTP bodies that have no Rust type of their own.
+//! OpenAPI schemas of the HTTP bodies.
 //!
 //! Types the service already has (users, tokens, the approval policy, audit records, webhooks,
-//! reports, the engine's `Report`) derive their schemas where they are defined. What is left
-//! here: the request bodies and query strings that `api.rs` decodes with private types or
-//! validates by hand (`RoleRequest`), and the `json!` envelopes of the responses. Each mirror
-//! says only what the service enforces, so a body that breaks the schema is always refused;
+//! reports, the engine's `Report`) derive their schemas where they are defined. Here: the small
+//! request bodies and query strings the handlers decode (defined once, here, with their schema),
+//! the mirrors of what is validated by hand (`RoleRequest`, whose parser reports every problem
+//! with its path; new users with their role names) and the `json!` envelopes of the responses.
+//! Each mirror says only what the service enforces, so a body that breaks the schema is always refused;
 //! `tests/openapi.rs` checks real answers against these schemas and sends every documented
 //! example, and `scripts/test-jit.sh` fuzzes the running service with schemathesis.
 
@@ -17,7 +18,7 @@ use crate::identity::{Role, TokenInfo};
 use crate::notify::Webhook;
 use crate::requests::Approval;
 use risk_core::Report;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
@@ -276,11 +277,11 @@ pub struct RoleRequestEdit {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Other request bodies (mirrors of api.rs's private types)
+// Other request bodies (the types the handlers decode)
 // ---------------------------------------------------------------------------------------------
 
 /// Ask for a login link (always 202: the answer does not reveal whether the address is a user).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"email": "alice@example.com"})))]
 pub struct LoginBody {
@@ -289,7 +290,7 @@ pub struct LoginBody {
 
 /// Approve or reject; `version` (optional) is the request version you read (409 when it
 /// changed since).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"comment": "ok for the release window", "version": 1})))]
 pub struct Decision {
@@ -299,7 +300,7 @@ pub struct Decision {
 }
 
 /// Send a pending request back to its requester.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"comment": "limit it to the cfg bucket", "suggested_constraints": {"resources": ["arn:aws:s3:::cfg/*"]}})))]
 pub struct ChangesBody {
@@ -312,7 +313,7 @@ pub struct ChangesBody {
 }
 
 /// An optional reason (cancel, revoke).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"reason": "no longer needed"})))]
 pub struct ReasonBody {
@@ -320,7 +321,7 @@ pub struct ReasonBody {
     pub reason: Option<String>,
 }
 
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"body": "which bucket exactly?"})))]
 pub struct CommentBody {
@@ -330,7 +331,7 @@ pub struct CommentBody {
 }
 
 /// Ask for more time on an active grant (needs approval like the request did).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"hours": 2, "reason": "the migration is still running"})))]
 pub struct ExtendBody {
@@ -342,7 +343,7 @@ pub struct ExtendBody {
 }
 
 /// The mandatory review of a break-glass grant.
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"comment": "checked CloudTrail: only the documented fix was made"})))]
 pub struct ReviewBody {
@@ -401,7 +402,7 @@ pub struct PatchUser {
 }
 
 /// Link an AWS principal to a user (its requests may then name it in `assume_by`).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"principal_arn": "arn:aws:iam::111122223333:role/Deployer"})))]
 pub struct NewPrincipal {
@@ -409,7 +410,7 @@ pub struct NewPrincipal {
 }
 
 /// A new API token (shown once).
-#[derive(Serialize, ToSchema)]
+#[derive(Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 #[schema(examples(json!({"name": "laptop", "expires_in_days": 30})))]
 pub struct NewToken {
@@ -423,7 +424,7 @@ pub struct NewToken {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Query strings (mirrors of api.rs's and requests.rs's private or plain types)
+// Query strings
 // ---------------------------------------------------------------------------------------------
 
 #[derive(Serialize, IntoParams)]
@@ -458,7 +459,8 @@ pub enum TierName {
     High,
 }
 
-#[derive(Serialize, IntoParams)]
+#[derive(Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct TokenQuery {
     /// Whose tokens: your own by default; another user's id or `*` (all) needs admin.
@@ -495,14 +497,16 @@ pub enum AuditFormat {
     Jsonl,
 }
 
-#[derive(Serialize, IntoParams)]
+#[derive(Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct LimitQuery {
     /// Most recent first; clamped to 1-1000 (default 100).
     pub limit: Option<i64>,
 }
 
-#[derive(Serialize, IntoParams)]
+#[derive(Serialize, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct CallbackQuery {
     /// The secret from the login link (64 hex digits).
