@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# scripts/jit-venv.sh — the Python tools the jit-service tests drive, in one venv.
+# scripts/jit-venv.sh — the Python tools the service tests drive, in one venv (the jit-service
+# tests; scripts/test-jit.sh and scripts/test-api.sh through scripts/lib/server.sh).
 #
 #   scripts/jit-venv.sh        create/update target/venv-jit and print its python's path
 #

@@ -19,63 +19,31 @@
 #
 # Idempotent: the venv comes from scripts/jit-venv.sh; the database is recreated under
 # target/tmp/test-jit; the server log is left in target/test-logs/jit-server.log. Ends with one
-# line `schemathesis: N passed, N failed` (operations).
+# line `schemathesis: N passed, N failed` (operations). The harness (build, start,
+# wait, fuzz, stop, sum up) is scripts/lib/server.sh, shared with scripts/test-api.sh.
 
 set -euo pipefail
-ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-cd "$ROOT"
+# shellcheck source=lib/server.sh
+source "$(dirname "${BASH_SOURCE[0]}")/lib/server.sh"
 
-EXAMPLES="${SCHEMATHESIS_EXAMPLES:-50}"
-SEED="${SCHEMATHESIS_SEED:-20261201}"
-TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BIN="$TARGET/debug/iam-jit"
+schemathesis_init 50 20261201
 WORK="$ROOT/target/tmp/test-jit"
-LOG_DIR="$ROOT/target/test-logs"
-SERVER_LOG="$LOG_DIR/jit-server.log"
-mkdir -p "$LOG_DIR"
 
-PY="$(bash "$ROOT/scripts/jit-venv.sh")"
-SCHEMATHESIS="$(dirname "$PY")/schemathesis"
-
-echo "--> building iam-jit (debug)"
-cargo build -q -p jit-service --bin iam-jit
+server_build jit-service iam-jit
 
 rm -rf "$WORK"
 mkdir -p "$WORK"
 DB="$WORK/iam-jit.db"
-TOKEN="$("$BIN" seed-admin --email schemathesis-admin@jit.test --token --database "$DB" 2>/dev/null)"
+TOKEN="$("$SERVER_BIN" seed-admin --email schemathesis-admin@jit.test --token --database "$DB" 2>/dev/null)"
 [[ $TOKEN == iamjit_* ]] || { echo "seed-admin did not print a token" >&2; exit 1; }
 
 # Port 0: the kernel picks a free port (no race with other tests); the log names it.
-(
-    cd "$WORK"
-    exec env -u IAM_RISK_SCORE_LLM_MODEL -u IAM_JIT_CONFIG IAM_JIT_RATE_LIMIT_PER_MINUTE=0 \
-        IAM_JIT_OUTBOX_INTERVAL_SECS=3600 IAM_JIT_JSON_LOGS=1 IAM_JIT_LOG=info,sqlx=warn \
-        "$BIN" serve --dev --listen 127.0.0.1:0 --database "$DB"
-) >"$SERVER_LOG" 2>&1 &
-pid=$!
-stop() {
-    if kill -0 "$pid" 2>/dev/null; then
-        kill -TERM "$pid" 2>/dev/null || true
-        wait "$pid" 2>/dev/null || true
-    fi
-}
-trap stop EXIT
+server_start "$WORK" "$LOG_DIR/jit-server.log" \
+    env -u IAM_RISK_SCORE_LLM_MODEL -u IAM_JIT_CONFIG IAM_JIT_RATE_LIMIT_PER_MINUTE=0 \
+    IAM_JIT_OUTBOX_INTERVAL_SECS=3600 IAM_JIT_JSON_LOGS=1 IAM_JIT_LOG=info,sqlx=warn \
+    "$SERVER_BIN" serve --dev --listen 127.0.0.1:0 --database "$DB"
+server_wait_addr 's/.*"listen":"\([0-9.:]*\)".*/\1/p' 300 /readyz
 
-addr=""
-for _ in $(seq 1 300); do
-    addr="$(sed -n 's/.*"listen":"\([0-9.:]*\)".*/\1/p' "$SERVER_LOG" | head -n1)"
-    if [[ -n $addr ]] && curl -fsS "http://$addr/readyz" >/dev/null 2>&1; then
-        break
-    fi
-    kill -0 "$pid" 2>/dev/null || { echo "the server exited early:" >&2; cat "$SERVER_LOG" >&2; exit 1; }
-    sleep 0.1
-done
-curl -fsS "http://$addr/readyz" >/dev/null || { echo "the server is not ready:" >&2; cat "$SERVER_LOG" >&2; exit 1; }
-echo "--> server on http://$addr (pid $pid)"
-
-seed_args=()
-[[ $SEED != random ]] && seed_args=(--seed "$SEED")
 # Operations that can lock the fuzzer's own admin out (revoke its token once a listing reveals
 # the hash; disable or delete it once it has made another admin) run in a second pass, so the
 # first pass keeps its credential for every other operation.
@@ -88,12 +56,9 @@ run() {
     local junit="$LOG_DIR/schemathesis-jit-$name-junit.xml"
     junits+=("$junit")
     echo "--> schemathesis: $name"
-    "$SCHEMATHESIS" run "http://$addr/openapi.json" \
-        --header "Authorization: Bearer $TOKEN" \
+    schemathesis_run "$junit" "$TOKEN" \
         --checks not_a_server_error,status_code_conformance,content_type_conformance,response_schema_conformance,negative_data_rejection \
-        --max-examples "$EXAMPLES" "${seed_args[@]}" \
-        --request-timeout 20 --no-color \
-        --report junit --report-junit-path "$junit" "$@" || rc=$?
+        --request-timeout 20 "$@" || rc=$?
 }
 main=()
 only=()
@@ -103,42 +68,12 @@ for id in "${lockout[@]}"; do
 done
 run main "${main[@]}"
 # The pass is only meaningful if the admin stayed an admin throughout.
-if ! curl -fsS -H "Authorization: Bearer $TOKEN" "http://$addr/api/v1/reports/users" >/dev/null; then
+if ! curl -fsS -H "Authorization: Bearer $TOKEN" "http://$SERVER_ADDR/api/v1/reports/users" >/dev/null; then
     echo "the fuzzer's admin token stopped working during the main pass" >&2
     rc=1
 fi
 run lockout "${only[@]}"
 
-# Graceful shutdown is part of the contract: SIGTERM, then exit status 0.
-kill -TERM "$pid"
-server_rc=0
-wait "$pid" || server_rc=$?
-trap - EXIT
-if ((server_rc != 0)); then
-    echo "the server exited with $server_rc after SIGTERM (log: ${SERVER_LOG#"$ROOT"/})" >&2
-    rc=1
-fi
-if grep -q '"status":5' "$SERVER_LOG"; then
-    echo "the server log records a 5xx answer (log: ${SERVER_LOG#"$ROOT"/}):" >&2
-    grep '"status":5' "$SERVER_LOG" | head -n 5 >&2
-    rc=1
-fi
-
-python3 - "${junits[@]}" <<'EOF'
-import sys, xml.etree.ElementTree as ET
-passed = failed = 0
-for path in sys.argv[1:]:
-    try:
-        cases = list(ET.parse(path).getroot().iter("testcase"))
-    except (OSError, ET.ParseError):
-        print(f"no report in {path}", file=sys.stderr)
-        failed += 1
-        continue
-    for c in cases:
-        if c.find("failure") is not None or c.find("error") is not None:
-            failed += 1
-        else:
-            passed += 1
-print(f"schemathesis: {passed} passed, {failed} failed")
-EOF
+server_stop || rc=1
+schemathesis_summary "${junits[@]}"
 exit "$rc"

@@ -1,5 +1,5 @@
 //! The OpenAPI 3.1 document (`/openapi.json`) and an HTML reference rendered from it (`/docs`,
-//! no external scripts or styles).
+//! no external scripts or styles) by the scoring API's renderer, [`scorer_api::docs::render_page`].
 //!
 //! The document is generated from the route table ([`api::routes`]): every route's method,
 //! path, path parameters, security (public, or a bearer token / session cookie) and the error
@@ -15,9 +15,8 @@ use crate::api::{self, Access, RouteDef};
 use crate::schema;
 use axum::http::{header, HeaderValue, Method, StatusCode};
 use axum::response::{IntoResponse, Response};
+use scorer_api::docs::{render_page, Page, PageOptions, RouteColumns};
 use serde_json::{json, Map, Value};
-use sha2::{Digest, Sha256};
-use std::fmt::Write as _;
 use std::sync::OnceLock;
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, OpenApi};
@@ -661,12 +660,9 @@ fn rendered() -> &'static Rendered {
     static R: OnceLock<Rendered> = OnceLock::new();
     R.get_or_init(|| {
         let doc = openapi();
-        let (html, style) = html(&doc);
-        let csp = format!(
-            "default-src 'none'; style-src 'sha256-{}'; frame-ancestors 'none'",
-            base64(&Sha256::digest(style.as_bytes()))
-        );
-        Rendered { json: serde_json::to_vec_pretty(&doc).unwrap_or_default(), html, csp }
+        let page = html(&doc);
+        let csp = format!("default-src 'none'; style-src {}; frame-ancestors 'none'", page.style_src);
+        Rendered { json: serde_json::to_vec_pretty(&doc).unwrap_or_default(), html: page.html, csp }
     })
 }
 
@@ -689,64 +685,7 @@ pub async fn docs_page() -> Response {
     resp
 }
 
-fn base64(bytes: &[u8]) -> String {
-    const A: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-    let mut out = String::new();
-    for chunk in bytes.chunks(3) {
-        let b = [chunk[0], *chunk.get(1).unwrap_or(&0), *chunk.get(2).unwrap_or(&0)];
-        let n = (u32::from(b[0]) << 16) | (u32::from(b[1]) << 8) | u32::from(b[2]);
-        for i in 0..4 {
-            if i <= chunk.len() {
-                out.push(A[((n >> (18 - 6 * i)) & 63) as usize] as char);
-            } else {
-                out.push('=');
-            }
-        }
-    }
-    out
-}
-
-fn esc(s: &str) -> String {
-    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;").replace('"', "&quot;")
-}
-
-/// Short type text for a schema: `string`, `integer | null`, `array of User`, `RoleRequest`.
-fn type_of(schema: &Value) -> String {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        return r.rsplit('/').next().unwrap_or(r).to_string();
-    }
-    if let Some(all) = schema.get("oneOf").or_else(|| schema.get("anyOf")).and_then(Value::as_array) {
-        return all.iter().map(type_of).collect::<Vec<_>>().join(" | ");
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        return e.iter().map(|v| v.to_string()).collect::<Vec<_>>().join(" | ");
-    }
-    let t = match schema.get("type") {
-        Some(Value::String(t)) => t.clone(),
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(" | "),
-        _ => "any".to_string(),
-    };
-    if t.starts_with("array") {
-        if let Some(items) = schema.get("items") {
-            return t.replacen("array", &format!("array of {}", type_of(items)), 1);
-        }
-    }
-    if t.starts_with("object") {
-        if let Some(extra) = schema.get("additionalProperties").filter(|v| v.is_object()) {
-            return t.replacen("object", &format!("map of {}", type_of(extra)), 1);
-        }
-    }
-    t
-}
-
-fn link(t: &str, schemas: &Map<String, Value>) -> String {
-    if schemas.contains_key(t) {
-        format!("<a href=\"#{n}\">{n}</a>", n = esc(t))
-    } else {
-        esc(t)
-    }
-}
-
+/// The page's style sheet; `/docs` allows it, inline, by its hash.
 const STYLE: &str =
     "body{font:15px/1.5 system-ui,sans-serif;max-width:72rem;margin:2rem auto;padding:0 1rem;color:#222}\
 code{font:13px ui-monospace,monospace;background:#f4f4f4;padding:.1rem .3rem}\
@@ -754,123 +693,9 @@ h2{border-top:1px solid #ddd;padding-top:1rem}table{border-collapse:collapse;mar
 td,th{border:1px solid #ddd;padding:.2rem .5rem;text-align:left;vertical-align:top}\
 .m{font-weight:bold;color:#06c}.a{color:#777;font-size:13px}";
 
-/// The reference page and its style sheet (for the CSP hash).
-pub fn html(doc: &Value) -> (String, &'static str) {
-    let mut out = String::new();
-    let empty = Map::new();
-    let schemas = doc["components"]["schemas"].as_object().unwrap_or(&empty);
-    let title = doc["info"]["title"].as_str().unwrap_or("API");
-    let _ = write!(
-        out,
-        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>{t}</title><style>{STYLE}</style></head>\
-<body><h1>{t} <small>{v}</small></h1><p>{d}</p><p>Machine-readable: <a href=\"/openapi.json\">/openapi.json</a>.</p>",
-        t = esc(title),
-        v = esc(doc["info"]["version"].as_str().unwrap_or("")),
-        d = esc(doc["info"]["description"].as_str().unwrap_or("")),
-    );
-    out.push_str(
-        "<h2>Routes</h2><table><tr><th>Route</th><th>What</th><th>Parameters and body</th><th>Answers</th></tr>",
-    );
-    if let Some(paths) = doc["paths"].as_object() {
-        for (path, item) in paths {
-            let Some(ops) = item.as_object() else { continue };
-            for (method, o) in ops {
-                let mut params = String::new();
-                for p in o["parameters"].as_array().into_iter().flatten() {
-                    let _ = write!(
-                        params,
-                        "<code>{}</code> <span class=\"a\">{}{}</span> {} <span class=\"a\">{}</span><br>",
-                        esc(p["name"].as_str().unwrap_or("")),
-                        esc(p["in"].as_str().unwrap_or("")),
-                        if p["required"] == json!(true) { ", required" } else { "" },
-                        esc(&type_of(&p["schema"])),
-                        esc(p["description"].as_str().unwrap_or("")),
-                    );
-                }
-                if let Some(b) = o.get("requestBody") {
-                    let _ = write!(
-                        params,
-                        "body{}: {}",
-                        if b["required"] == json!(true) { "" } else { " (optional)" },
-                        link(&type_of(&b["content"]["application/json"]["schema"]), schemas)
-                    );
-                }
-                let mut answers = String::new();
-                let mut errors = Vec::new();
-                for (status, r) in o["responses"].as_object().into_iter().flatten() {
-                    if !status.starts_with('2') {
-                        errors.push(format!("<b>{}</b> {}", esc(status), esc(r["description"].as_str().unwrap_or(""))));
-                        continue;
-                    }
-                    let bodies: Vec<String> = r["content"]
-                        .as_object()
-                        .into_iter()
-                        .flatten()
-                        .map(|(media, c)| {
-                            let t = type_of(&c["schema"]);
-                            if media == "application/json" {
-                                link(&t, schemas)
-                            } else {
-                                format!("<code>{}</code>", esc(media))
-                            }
-                        })
-                        .collect();
-                    let _ = write!(
-                        answers,
-                        "<b>{}</b> {} {}<br>",
-                        esc(status),
-                        esc(r["description"].as_str().unwrap_or("")),
-                        bodies.join(" or ")
-                    );
-                }
-                if !errors.is_empty() {
-                    let _ = write!(
-                        answers,
-                        "<span class=\"a\">{}<br>(errors: {})</span>",
-                        errors.join("<br>"),
-                        link("ErrorBody", schemas)
-                    );
-                }
-                let _ = write!(
-                    out,
-                    "<tr><td><span class=\"m\">{}</span> <code>{}</code></td><td><b>{}</b><br>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(&method.to_uppercase()),
-                    esc(path),
-                    esc(o["summary"].as_str().unwrap_or("")),
-                    esc(o["description"].as_str().unwrap_or("")).replace("\n\n", "<br>"),
-                    params,
-                    answers
-                );
-            }
-        }
-    }
-    out.push_str("</table><h2>Schemas</h2>");
-    for (name, schema) in schemas {
-        let _ = write!(out, "<h3 id=\"{n}\">{n}</h3>", n = esc(name));
-        if let Some(d) = schema["description"].as_str() {
-            let _ = write!(out, "<p>{}</p>", esc(d));
-        }
-        let required: Vec<&str> =
-            schema["required"].as_array().map(|r| r.iter().filter_map(Value::as_str).collect()).unwrap_or_default();
-        if let Some(props) = schema["properties"].as_object() {
-            out.push_str("<table><tr><th>Field</th><th>Type</th><th>Description</th></tr>");
-            for (field, p) in props {
-                let _ = write!(
-                    out,
-                    "<tr><td><code>{}</code>{}</td><td>{}</td><td>{}</td></tr>",
-                    esc(field),
-                    if required.contains(&field.as_str()) { " (required)" } else { "" },
-                    link(&type_of(p), schemas),
-                    esc(p["description"].as_str().unwrap_or(""))
-                );
-            }
-            out.push_str("</table>");
-        } else {
-            let _ = write!(out, "<p><code>{}</code></p>", esc(&type_of(schema)));
-        }
-    }
-    out.push_str("</body></html>\n");
-    (out, STYLE)
+/// The reference page (schema types link to their sections) and the CSP source of its style.
+pub fn html(doc: &Value) -> Page {
+    render_page(doc, &PageOptions { style: STYLE, link_schemas: true, routes: RouteColumns::ParametersAndAnswers })
 }
 
 #[cfg(test)]
@@ -878,12 +703,12 @@ mod tests {
     use super::*;
 
     #[test]
-    fn base64_matches_rfc_4648() {
-        for (input, want) in
-            [("", ""), ("f", "Zg=="), ("fo", "Zm8="), ("foo", "Zm9v"), ("foob", "Zm9vYg=="), ("foobar", "Zm9vYmFy")]
-        {
-            assert_eq!(base64(input.as_bytes()), want);
-        }
+    fn the_csp_allows_the_style_the_page_inlines() {
+        let r = rendered();
+        let style = r.html.split_once("<style>").and_then(|(_, s)| s.split_once("</style>")).unwrap().0;
+        let options = PageOptions { style, link_schemas: true, routes: RouteColumns::ParametersAndAnswers };
+        let style_src = render_page(&json!({}), &options).style_src;
+        assert_eq!(r.csp, format!("default-src 'none'; style-src {style_src}; frame-ancestors 'none'"));
     }
 
     #[test]

@@ -5,12 +5,15 @@
 //! accepted by the service. (The running service is fuzzed again by scripts/test-jit.sh.)
 
 mod common;
+#[path = "../../scorer-api/tests/support/schema_check.rs"]
+mod schema_check;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
 use common::*;
 use jit_service::identity::Role;
 use jit_service::{api, docs};
+use schema_check::check;
 use serde_json::{json, Value};
 use std::collections::BTreeSet;
 
@@ -129,90 +132,6 @@ fn request_bodies_have_the_real_shapes() {
 // ---------------------------------------------------------------------------------------------
 // Real answers against the document
 // ---------------------------------------------------------------------------------------------
-
-/// A small JSON-schema checker for what the document uses: `$ref`, `type` (string or list),
-/// `properties`, `required`, `additionalProperties`, `items`, `enum`, `oneOf`/`anyOf`,
-/// `minimum`/`maximum`. Keys the schema does not name are reported as drift.
-fn check(doc: &Value, schema: &Value, v: &Value, path: &str, errs: &mut Vec<String>) {
-    if let Some(r) = schema.get("$ref").and_then(Value::as_str) {
-        let name = r.trim_start_matches("#/components/schemas/");
-        return check(doc, &doc["components"]["schemas"][name], v, path, errs);
-    }
-    for key in ["oneOf", "anyOf"] {
-        if let Some(alts) = schema.get(key).and_then(Value::as_array) {
-            let ok = alts.iter().any(|s| {
-                let mut e = Vec::new();
-                check(doc, s, v, path, &mut e);
-                e.is_empty()
-            });
-            if !ok {
-                errs.push(format!("{path}: matches no alternative of {key}: {v}"));
-            }
-            return;
-        }
-    }
-    let actual = match v {
-        Value::Null => "null",
-        Value::Bool(_) => "boolean",
-        Value::Number(n) if n.is_i64() || n.is_u64() => "integer",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    };
-    let types: Vec<&str> = match schema.get("type") {
-        Some(Value::String(t)) => vec![t.as_str()],
-        Some(Value::Array(ts)) => ts.iter().filter_map(Value::as_str).collect(),
-        _ => vec![],
-    };
-    if !types.is_empty() && !types.iter().any(|t| *t == actual || (*t == "number" && actual == "integer")) {
-        errs.push(format!("{path}: is {actual}, schema says {types:?}"));
-        return;
-    }
-    if let Some(e) = schema.get("enum").and_then(Value::as_array) {
-        if !e.contains(v) {
-            errs.push(format!("{path}: {v} not in {e:?}"));
-        }
-    }
-    if let (Some(n), Some(min)) = (v.as_f64(), schema.get("minimum").and_then(Value::as_f64)) {
-        if n < min {
-            errs.push(format!("{path}: {n} < minimum {min}"));
-        }
-    }
-    if let (Some(n), Some(max)) = (v.as_f64(), schema.get("maximum").and_then(Value::as_f64)) {
-        if n > max {
-            errs.push(format!("{path}: {n} > maximum {max}"));
-        }
-    }
-    match v {
-        Value::Object(map) => {
-            let props = schema.get("properties").and_then(Value::as_object);
-            for r in schema.get("required").and_then(Value::as_array).into_iter().flatten() {
-                if !map.contains_key(r.as_str().unwrap_or("")) {
-                    errs.push(format!("{path}: required `{r}` missing"));
-                }
-            }
-            for (k, item) in map {
-                let sub = format!("{path}.{k}");
-                match (props.and_then(|p| p.get(k)), schema.get("additionalProperties")) {
-                    (Some(s), _) => check(doc, s, item, &sub, errs),
-                    (None, Some(Value::Bool(false))) => errs.push(format!("{sub}: not in the schema")),
-                    (None, Some(s @ Value::Object(_))) => check(doc, s, item, &sub, errs),
-                    (None, _) if props.is_some() => errs.push(format!("{sub}: not in the schema")),
-                    (None, _) => {}
-                }
-            }
-        }
-        Value::Array(items) => {
-            if let Some(s) = schema.get("items") {
-                for (i, item) in items.iter().enumerate() {
-                    check(doc, s, item, &format!("{path}[{i}]"), errs);
-                }
-            }
-        }
-        _ => {}
-    }
-}
 
 /// Send one request and check the answer against the document; returns status and body.
 async fn conforms(
@@ -562,18 +481,3 @@ both!(documented_examples_are_accepted, |app| async move {
     }
     assert!(tried >= 15, "only {tried} operations have examples");
 });
-
-#[test]
-fn the_checker_catches_drift() {
-    let doc = json!({"components": {"schemas": {"T": {"type": "object", "required": ["a"], "properties": {"a": {"type": ["integer", "null"]}}}}}});
-    let schema = json!({"$ref": "#/components/schemas/T"});
-    let mut errs = Vec::new();
-    check(&doc, &schema, &json!({"a": null}), "$", &mut errs);
-    assert!(errs.is_empty(), "{errs:?}");
-    check(&doc, &schema, &json!({"a": 1, "b": 2}), "$", &mut errs);
-    assert_eq!(errs, ["$.b: not in the schema"]);
-    errs.clear();
-    check(&doc, &schema, &json!({"a": "x"}), "$", &mut errs);
-    check(&doc, &schema, &json!({}), "$", &mut errs);
-    assert_eq!(errs.len(), 2, "{errs:?}");
-}
