@@ -136,21 +136,17 @@ pub async fn get_user(conn: &mut sqlx::AnyConnection, user_id: &str) -> Result<O
     else {
         return Ok(None);
     };
-    let groups = sqlx::query("SELECT group_name FROM user_groups WHERE user_id = $1 ORDER BY group_name")
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|g| g.get::<String, _>(0))
-        .collect();
-    let principals = sqlx::query("SELECT principal_arn FROM user_principals WHERE user_id = $1 ORDER BY principal_arn")
-        .bind(user_id)
-        .fetch_all(&mut *conn)
-        .await?
-        .iter()
-        .map(|g| g.get::<String, _>(0))
-        .collect();
+    let groups =
+        column(conn, "SELECT group_name FROM user_groups WHERE user_id = $1 ORDER BY group_name", user_id).await?;
+    let principals =
+        column(conn, "SELECT principal_arn FROM user_principals WHERE user_id = $1 ORDER BY principal_arn", user_id)
+            .await?;
     Ok(Some(user_from_row(&r, groups, principals)))
+}
+
+/// The first column of every row `sql` selects for `user_id`.
+async fn column(conn: &mut sqlx::AnyConnection, sql: &'static str, user_id: &str) -> Result<Vec<String>, sqlx::Error> {
+    Ok(sqlx::query(sql).bind(user_id).fetch_all(&mut *conn).await?.iter().map(|g| g.get::<String, _>(0)).collect())
 }
 
 fn user_from_row(r: &sqlx::any::AnyRow, groups: Vec<String>, principals: Vec<String>) -> User {
