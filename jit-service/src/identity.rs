@@ -75,7 +75,14 @@ pub fn normalise_user_id(raw: &str) -> Result<String, String> {
             && email.matches('@').count() == 1
             && !email.starts_with('@')
             && !email.ends_with('@')
-            && email.split('@').nth(1).is_some_and(|d| d.contains('.'))
+            // A host name (`localhost` included: a deployment's own mail domain may be one).
+            && email.split('@').nth(1).is_some_and(|d| {
+                !d.is_empty()
+                    && d.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'.' || b == b'-')
+                    && !d.starts_with(['.', '-'])
+                    && !d.ends_with(['.', '-'])
+                    && !d.contains("..")
+            })
             && !email.chars().any(|c| c.is_whitespace() || c.is_control() || c == '<' || c == '>' || c == ',');
         if !ok {
             return Err(format!("`{raw}` is not a valid e-mail user id (expected email:name@example.com)"));
@@ -614,6 +621,7 @@ mod tests {
     #[test]
     fn user_ids_normalise() {
         assert_eq!(normalise_user_id("email:Alice@Example.COM").unwrap(), "email:alice@example.com");
+        assert_eq!(normalise_user_id("email:admin@localhost").unwrap(), "email:admin@localhost");
         assert_eq!(
             normalise_user_id("iam:arn:aws:sts::123456789012:assumed-role/Deployer/ci-run-7").unwrap(),
             "iam:arn:aws:iam::123456789012:role/Deployer"
@@ -629,7 +637,9 @@ mod tests {
         for bad in [
             "alice@example.com",
             "email:alice",
-            "email:a@b",
+            "email:a@",
+            "email:a@-b",
+            "email:a@b..c",
             "iam:arn:aws:iam::12:role/x",
             "iam:arn:aws:s3:::bucket",
             "email:a b@c.d",

@@ -138,3 +138,24 @@ fn seed_admin_serve_and_client_commands() {
     assert!(o.status.success(), "{o:?}");
     assert!(stdout(&o).starts_with("audit chain intact"), "{}", stdout(&o));
 }
+
+/// The quick start of docs/jit.md: `serve --dev` alone makes a usable service — the dev admin
+/// exists, gets a token on the host, and can run the whole lifecycle.
+#[test]
+fn dev_quick_start_works_with_nothing_else() {
+    let dir = workdir("dev");
+    let port = free_port();
+    let server = start(&dir, port);
+    let base = format!("http://127.0.0.1:{port}");
+    let o = run(&dir, &["token", "create", "--user", "email:admin@localhost"], &[]);
+    assert!(o.status.success(), "{o:?}");
+    let admin = stdout(&o);
+    let example = common::root().join("examples/jit-request.json");
+    let env = [("IAM_JIT_BASE_URL", base.as_str()), ("IAM_JIT_API_TOKEN", admin.as_str())];
+    let o = run(&dir, &["request", "submit", example.to_str().unwrap()], &env);
+    assert!(o.status.success(), "{o:?}");
+    let line = stdout(&o);
+    assert!(line.contains("  pending  risk 1  approvals 0/1"), "{line}");
+    drop(server);
+    assert!(dir.join("iam-jit.db").exists());
+}
