@@ -161,8 +161,20 @@ cargo_test() {
 # (Debian's postgresql, installed when missing; started by the tests through
 # scripts/postgres.sh and stopped when this run ends) and a local SMTP server (aiosmtpd, in the
 # venv of scripts/jit-venv.sh).
+# Install Debian package PKG when COMMAND is missing (apt-get, with sudo unless root).
+ensure_debian() {
+    local cmd="$1" pkg="$2" sudo=()
+    command -v "$cmd" >/dev/null 2>&1 && { echo "    $cmd: $(command -v "$cmd")"; return 0; }
+    [[ $(id -u) == 0 ]] || sudo=(sudo)
+    "${sudo[@]}" apt-get update -qq || return $?
+    DEBIAN_FRONTEND=noninteractive "${sudo[@]}" apt-get install -y -qq "$pkg" >/dev/null || return $?
+}
+
 section_components() {
     section "test components"
+    # The webhook test runs docs/jit.md's shell snippet, which verifies a signature with openssl.
+    step "openssl (Debian package)" "install it by hand with \`apt-get install openssl\` and rerun" \
+        ensure_debian openssl openssl
     step "PostgreSQL (Debian package; scripts/postgres.sh install)" \
         "install it by hand with \`apt-get install postgresql\` and rerun" \
         bash scripts/postgres.sh install

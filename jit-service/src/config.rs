@@ -129,6 +129,17 @@ impl Config {
     }
 
     pub fn validate(&self) -> anyhow::Result<()> {
+        if let Some((scheme, _)) = self.database.split_once("://") {
+            if !matches!(scheme, "sqlite" | "postgres" | "postgresql") {
+                anyhow::bail!(
+                    "database: `{scheme}://` is not supported; give a SQLite file path, sqlite://PATH or postgres://…"
+                );
+            }
+        }
+        match self.listen.rsplit_once(':') {
+            Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
+            _ => anyhow::bail!("listen must be ADDR:PORT (e.g. 127.0.0.1:8080), not `{}`", self.listen),
+        }
         if !matches!(self.provisioner.as_str(), "recording" | "none") {
             anyhow::bail!("provisioner must be \"recording\" or \"none\", not `{}`", self.provisioner);
         }

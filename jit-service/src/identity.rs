@@ -172,14 +172,64 @@ fn user_from_row(r: &sqlx::any::AnyRow, groups: Vec<String>, principals: Vec<Str
 }
 
 pub async fn list_users(store: &Store) -> Result<Vec<User>, sqlx::Error> {
-    let rows = sqlx::query("SELECT id FROM users ORDER BY id").fetch_all(&store.pool).await?;
-    let mut out = Vec::with_capacity(rows.len());
-    for r in rows {
-        if let Some(u) = get_user(&mut *store.pool.acquire().await?, &r.get::<String, _>(0)).await? {
-            out.push(u);
-        }
+    load_users(&mut *store.pool.acquire().await?, Which::All).await
+}
+
+/// `(user id, value)` rows grouped by user id.
+async fn pairs(
+    conn: &mut sqlx::AnyConnection,
+    sql: String,
+) -> Result<std::collections::HashMap<String, Vec<String>>, sqlx::Error> {
+    let mut map: std::collections::HashMap<String, Vec<String>> = std::collections::HashMap::new();
+    for r in sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *conn).await? {
+        map.entry(r.get(0)).or_default().push(r.get(1));
     }
-    Ok(out)
+    Ok(map)
+}
+
+/// Which users [`load_users`] reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Which {
+    All,
+    /// Enabled, not deleted approvers and admins who have an e-mail address (mail recipients).
+    MailableApprovers,
+}
+
+/// Many users in three queries (users, groups, principals), not three per user: listings and
+/// the approver fan-out of a notification run inside hot paths.
+pub async fn load_users(conn: &mut sqlx::AnyConnection, which: Which) -> Result<Vec<User>, sqlx::Error> {
+    let filter = match which {
+        Which::All => "1 = 1",
+        Which::MailableApprovers => {
+            "role IN ('approver', 'admin') AND enabled = 1 AND deleted = 0 AND id LIKE 'email:%'"
+        }
+    };
+    let rows = sqlx::query(AssertSqlSafe(format!(
+        "SELECT id, role, enabled, deleted, display_name, created_at FROM users WHERE {filter} ORDER BY id"
+    )))
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut groups = pairs(
+        conn,
+        format!(
+        "SELECT user_id, group_name FROM user_groups WHERE user_id IN (SELECT id FROM users WHERE {filter}) ORDER BY user_id, group_name"
+        ),
+    )
+    .await?;
+    let mut principals = pairs(
+        conn,
+        format!(
+        "SELECT user_id, principal_arn FROM user_principals WHERE user_id IN (SELECT id FROM users WHERE {filter}) ORDER BY user_id, principal_arn"
+        ),
+    )
+    .await?;
+    Ok(rows
+        .iter()
+        .map(|r| {
+            let id: String = r.get("id");
+            user_from_row(r, groups.remove(&id).unwrap_or_default(), principals.remove(&id).unwrap_or_default())
+        })
+        .collect())
 }
 
 /// Insert a user inside `w`. Fails with 409 when the id exists.

@@ -209,6 +209,7 @@ fn load_config(db: &DbArgs) -> anyhow::Result<Config> {
     if let Some(d) = &db.database {
         c.database = d.clone();
     }
+    c.validate()?;
     Ok(c)
 }
 
@@ -228,6 +229,9 @@ fn main() -> ExitCode {
             config.dev |= dev;
             if let Some(l) = listen {
                 config.listen = l;
+            }
+            if let Err(e) = config.validate() {
+                return fail(2, e);
             }
             runtime().block_on(serve(config))
         }

@@ -176,20 +176,9 @@ pub async fn enqueue(
     }
     if TO_APPROVERS.contains(&event) {
         let (_, policy) = approval::active(&mut w.tx).await?;
-        let ids: Vec<String> = sqlx::query("SELECT id FROM users WHERE role IN ('approver', 'admin') AND enabled = 1 AND deleted = 0 AND id LIKE 'email:%' ORDER BY id")
-            .fetch_all(&mut *w.tx)
-            .await?
-            .iter()
-            .map(|r| r.get(0))
-            .collect();
-        for id in ids {
-            if id == s.owner {
-                continue;
-            }
-            if let Some(u) = crate::identity::get_user(&mut w.tx, &id).await? {
-                if u.role >= Role::Approver && policy.may_approve(&u, &s.tier, &s.accounts) {
-                    to.push(id.trim_start_matches("email:").to_string());
-                }
+        for u in crate::identity::load_users(&mut w.tx, crate::identity::Which::MailableApprovers).await? {
+            if u.user_id != s.owner && u.role >= Role::Approver && policy.may_approve(&u, &s.tier, &s.accounts) {
+                to.push(u.user_id.trim_start_matches("email:").to_string());
             }
         }
     }

@@ -606,6 +606,7 @@ async fn counted(
 ) -> Result<Vec<Approval>, sqlx::Error> {
     let mut list = approvals(conn, &s.id).await?;
     for a in &mut list {
+        // A request has a handful of approvals; each check is one user read.
         a.counts = approval_counts(conn, s, policy, &a.approver).await?;
     }
     Ok(list)

@@ -159,3 +159,16 @@ fn dev_quick_start_works_with_nothing_else() {
     drop(server);
     assert!(dir.join("iam-jit.db").exists());
 }
+
+/// Bad flags are usage errors (exit 2) that say what to write, before anything is opened.
+#[test]
+fn bad_listen_and_database_are_usage_errors() {
+    let dir = workdir("bad");
+    let o = run(&dir, &["serve", "--listen", "garbage"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("ADDR:PORT"), "{o:?}");
+    let o = run(&dir, &["audit", "verify", "--database", "mysql://db/x"], &[]);
+    assert_eq!(o.status.code(), Some(2), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("not supported"), "{o:?}");
+    assert!(!dir.join("iam-jit.db").exists(), "nothing is created for a refused command");
+}
