@@ -224,7 +224,7 @@ pub fn venv_python() -> PathBuf {
             .unwrap_or_else(|| workspace_root().join("target/venv-jit"));
         let py = venv.join("bin/python");
         let ready = Command::new(&py)
-            .args(["-c", "import aiosmtpd"])
+            .args(["-c", "import aiosmtpd, moto, hcl2"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
@@ -335,5 +335,56 @@ impl SmtpSink {
         let new = all[self.seen..].to_vec();
         self.seen = all.len();
         new
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// moto: a local IAM/STS
+// ---------------------------------------------------------------------------------------------
+
+/// A `moto_server` of its own (IAM, STS and the rest of moto's services) on a free port.
+/// `env` is passed to it (e.g. `INITIAL_NO_AUTH_ACTION_COUNT` to make it check signatures).
+pub struct Moto {
+    pub port: u16,
+    _child: ChildGuard,
+}
+
+impl Moto {
+    pub fn start() -> Moto {
+        Moto::start_with(&[])
+    }
+
+    pub fn start_with(env: &[(&str, &str)]) -> Moto {
+        let py = venv_python();
+        let server = py.parent().unwrap().join("moto_server");
+        for _attempt in 0..5 {
+            let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+            let mut cmd = Command::new(&server);
+            cmd.args(["-H", "127.0.0.1", "-p", &port.to_string()])
+                .stdin(Stdio::null())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null());
+            for (k, v) in env {
+                cmd.env(k, v);
+            }
+            let guard = ChildGuard(cmd.spawn().expect("cannot start moto_server"));
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                if let Ok(mut s) = std::net::TcpStream::connect(("127.0.0.1", port)) {
+                    use std::io::{Read, Write};
+                    let _ = s.write_all(b"GET /moto-api/ HTTP/1.0\r\nHost: localhost\r\n\r\n");
+                    let mut buf = [0u8; 12];
+                    if s.read_exact(&mut buf).is_ok() && buf.starts_with(b"HTTP/1.") {
+                        return Moto { port, _child: guard };
+                    }
+                }
+                std::thread::sleep(std::time::Duration::from_millis(100));
+            }
+        }
+        panic!("moto_server did not start");
+    }
+
+    pub fn url(&self) -> String {
+        format!("http://127.0.0.1:{}", self.port)
     }
 }
