@@ -2,6 +2,7 @@
 //! router is built from that table and the authorization-matrix test reads the same table,
 //! so a route cannot be added without deciding (and testing) who may call it.
 
+use crate::accounts;
 use crate::approval::{self, ApprovalPolicy};
 use crate::audit;
 use crate::docs;
@@ -105,6 +106,11 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/requests/{id}/history", Requester, true, get(requests_history)),
         r(Method::GET, "/api/v1/requests/{id}/assume", Requester, true, get(requests_assume)),
         r(Method::GET, "/api/v1/requests/{id}/provisioning-calls", Requester, true, get(requests_calls)),
+        r(Method::GET, "/api/v1/accounts", Requester, false, get(accounts_list)),
+        r(Method::POST, "/api/v1/accounts", Admin, false, post(accounts_register)),
+        r(Method::GET, "/api/v1/accounts/{account_id}", Requester, false, get(accounts_get)),
+        r(Method::DELETE, "/api/v1/accounts/{account_id}", Admin, false, delete(accounts_delete)),
+        r(Method::POST, "/api/v1/accounts/{account_id}/orphan-sweep", Admin, false, post(accounts_orphan_sweep)),
         r(Method::GET, "/api/v1/approval-policy", Requester, false, get(policy_get)),
         r(Method::PUT, "/api/v1/approval-policy", Admin, false, put(policy_propose)),
         r(Method::GET, "/api/v1/approval-policy/versions", Admin, false, get(policy_versions)),
@@ -924,6 +930,82 @@ async fn requests_calls(State(s): State<AppState>, caller: Caller, Path(id): Pat
     Ok(ok(
         json!({"request_id": id, "provisioner": s.provisioner.name(), "calls": provision::recorded_calls(&s.store, &id).await?}),
     ))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Destination accounts
+// ---------------------------------------------------------------------------------------------
+
+async fn accounts_list(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {
+    let admin = caller.has(Role::Admin);
+    let list: Vec<Value> = accounts::list(&s.store).await?.iter().map(|a| accounts::view(a, admin)).collect();
+    Ok(ok(json!({"accounts": list})))
+}
+
+async fn accounts_register(State(s): State<AppState>, caller: Caller, Json(b): Json<Value>) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let a = accounts::parse(&b)?;
+    let mut w = s.store.write().await?;
+    let (is_new, a) = accounts::upsert(&mut w, caller.id(), a, s.now()).await?;
+    w.commit().await?;
+    let v = json!({"account": a.to_json()});
+    Ok(if is_new { created(v) } else { ok(v) })
+}
+
+fn account_path(raw: &str) -> ApiResult<String> {
+    if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
+        Ok(raw.to_string())
+    } else {
+        Err(ApiError::field("account_id", format!("must be 12 digits, not `{raw}`")))
+    }
+}
+
+async fn accounts_get(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    let id = account_path(&id)?;
+    let a = accounts::get(&s.store, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("account {id} is not registered")))?;
+    Ok(ok(json!({"account": accounts::view(&a, caller.has(Role::Admin))})))
+}
+
+async fn accounts_delete(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let id = account_path(&id)?;
+    let live = accounts::live_requests(&s.store, &id).await?;
+    if !live.is_empty() {
+        return Err(ApiError::conflict(format!(
+            "account {id} still has grants that hold or may create roles there ({}); revoke them first",
+            live.join(", ")
+        )));
+    }
+    let mut w = s.store.write().await?;
+    let n =
+        sqlx::query("DELETE FROM accounts WHERE account_id = $1").bind(&id).execute(&mut *w.tx).await?.rows_affected();
+    if n == 0 {
+        return Err(ApiError::not_found(format!("account {id} is not registered")));
+    }
+    audit::append(&mut w, caller.id(), "account.removed", &id, json!({})).await?;
+    w.commit().await?;
+    Ok(ok(json!({"account_id": id, "removed": true})))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct SweepBody {
+    #[serde(default)]
+    delete: bool,
+}
+
+async fn accounts_orphan_sweep(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptJson(b): OptJson<SweepBody>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let id = account_path(&id)?;
+    let delete = b.delete;
+    Ok(ok(accounts::orphan_sweep(&s, caller.id(), &id, delete).await?))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -19,8 +19,12 @@ pub struct Config {
     pub public_url: String,
     /// Names this deployment on every role it creates (tag `iam-jit:deployment-id`).
     pub deployment_id: String,
-    /// `recording` (no AWS calls; stores them) or `none`.
+    /// `aws` (sts:AssumeRole into each registered account, then IAM; the default outside
+    /// `--dev`), `recording` (no AWS calls; stores them; the default with `--dev`) or `none`.
+    /// `auto` picks by `--dev`.
     pub provisioner: String,
+    /// How long before a grant ends its owner is told (minutes).
+    pub expiry_warning_minutes: u32,
     pub permission_boundary_arn: Option<String>,
     /// The service's own role: trusted by grants of requesters with no AWS principal of
     /// their own (e-mail users), who get credentials brokered by the service, pinned to them
@@ -54,7 +58,8 @@ impl Default for Config {
             dev: false,
             public_url: String::new(),
             deployment_id: "default".into(),
-            provisioner: "none".into(),
+            provisioner: "auto".into(),
+            expiry_warning_minutes: 15,
             permission_boundary_arn: None,
             hub_role_arn: None,
             smtp: None,
@@ -107,6 +112,9 @@ impl Config {
         if let Some(v) = env("IAM_JIT_PROVISIONER") {
             c.provisioner = v;
         }
+        if let Some(v) = env("IAM_JIT_EXPIRY_WARNING_MINUTES") {
+            c.expiry_warning_minutes = num("IAM_JIT_EXPIRY_WARNING_MINUTES", v)? as u32;
+        }
         if let Some(v) = env("IAM_JIT_SWEEP_INTERVAL_SECS") {
             c.sweep_interval_secs = num("IAM_JIT_SWEEP_INTERVAL_SECS", v)?;
         }
@@ -140,8 +148,11 @@ impl Config {
             Some((host, port)) if !host.is_empty() && port.parse::<u16>().is_ok() => {}
             _ => anyhow::bail!("listen must be ADDR:PORT (e.g. 127.0.0.1:8080), not `{}`", self.listen),
         }
-        if !matches!(self.provisioner.as_str(), "recording" | "none") {
-            anyhow::bail!("provisioner must be \"recording\" or \"none\", not `{}`", self.provisioner);
+        if !matches!(self.provisioner.as_str(), "aws" | "recording" | "none" | "auto") {
+            anyhow::bail!(
+                "provisioner must be \"aws\", \"recording\", \"none\" or \"auto\", not `{}`",
+                self.provisioner
+            );
         }
         if let Some(p) = &self.approval_policy {
             let errs = p.validate();

@@ -15,7 +15,10 @@ use std::time::Duration;
 use tokio::sync::{Mutex, OwnedMutexGuard};
 
 /// The migrations, in order; each runs once, recorded in `schema_migrations`.
-const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "init", include_str!("../migrations/0001_init.sql"))];
+const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "init", include_str!("../migrations/0001_init.sql")),
+    (2, "provisioning", include_str!("../migrations/0002_provisioning.sql")),
+];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {

@@ -7,15 +7,18 @@
 //! a hash-chained audit log kept in the database. SQLite is embedded by default; PostgreSQL
 //! serves several replicas of one deployment. See `docs/jit.md` and `ARCHITECTURE.md`.
 
+pub mod accounts;
 pub mod api;
 pub mod approval;
 pub mod audit;
+pub mod aws;
 pub mod client;
 pub mod config;
 pub mod db;
 pub mod docs;
 pub mod error;
 pub mod identity;
+pub mod jobs;
 pub mod notify;
 pub mod provision;
 pub mod reports;
@@ -45,6 +48,9 @@ pub struct AppState {
     pub metrics: Arc<api::Metrics>,
     pub limiter: Option<Arc<scorer_api::ratelimit::RateLimiter>>,
     pub shutting_down: Arc<AtomicBool>,
+    pub clock: Arc<util::Clock>,
+    /// Names this process as the holder of job leases.
+    pub replica_id: Arc<str>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -57,8 +63,8 @@ impl AppState {
     /// Connect to the database (migrating it), bootstrap the approval policy from the
     /// configuration when the database has none, and pick the provisioner.
     pub async fn new(mut config: Config) -> anyhow::Result<AppState> {
-        if config.dev && config.provisioner == "none" {
-            config.provisioner = "recording".into();
+        if config.provisioner == "auto" {
+            config.provisioner = if config.dev { "recording" } else { "aws" }.into();
         }
         if config.dev && config.hub_role_arn.is_none() {
             config.hub_role_arn = Some(DEV_HUB_ROLE_ARN.into());
@@ -78,6 +84,7 @@ impl AppState {
         }
         let provisioner: Arc<dyn provision::Provisioner> = match config.provisioner.as_str() {
             "recording" => Arc::new(provision::RecordingProvisioner { store: store.clone() }),
+            "aws" => Arc::new(aws::AwsProvisioner::new(aws::sdk_config(None, 5).await, store.clone())),
             _ => Arc::new(provision::Unconfigured),
         };
         let narrator = risk_narrative::Config::from_env(|k| std::env::var(k).ok())
@@ -94,7 +101,14 @@ impl AppState {
             metrics: Arc::new(api::Metrics::new()),
             limiter,
             shutting_down: Arc::new(AtomicBool::new(false)),
+            clock: Arc::new(util::Clock::default()),
+            replica_id: Arc::from(format!("{}-{}", std::process::id(), util::hex(&util::random_bytes(6)))),
         })
+    }
+
+    /// Now, by the service's clock (milliseconds since the epoch).
+    pub fn now(&self) -> i64 {
+        self.clock.now()
     }
 
     /// The audit checkpoint key, if configured.

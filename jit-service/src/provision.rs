@@ -23,11 +23,27 @@ pub struct ProvisionInput {
     pub policy: Value,
     /// The principal allowed to assume the role (authenticated, never client-supplied).
     pub trust_principal: Option<String>,
-    /// The requester, for `sts:SourceIdentity`.
+    /// The requester, for `sts:SourceIdentity` (already in the form STS accepts).
     pub source_identity: String,
     pub not_after_ms: i64,
+    /// Now, by the service's clock (bounds `MaxSessionDuration`).
+    pub now_ms: i64,
     pub deployment_id: String,
+    /// The boundary the recording provisioner names (the AWS provisioner takes each
+    /// account's own from the account registry).
     pub permission_boundary_arn: Option<String>,
+}
+
+/// What to remove.
+#[derive(Debug, Clone, Serialize)]
+pub struct RevokeInput {
+    pub request_id: String,
+    pub accounts: Vec<String>,
+    pub deployment_id: String,
+    /// Ended before its time: first deny every session issued until now
+    /// (`aws:TokenIssueTime`), then remove the role.
+    pub early: bool,
+    pub now_ms: i64,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -38,12 +54,55 @@ pub struct ProvisionOutput {
 
 pub type BoxFut<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;
 
+/// Appends one audit record per step a provisioner takes (`grant.step`), so the audit shows
+/// every AWS call made for a request and its outcome.
+#[derive(Debug, Clone)]
+pub struct Steps {
+    pub store: Store,
+    pub request_id: String,
+}
+
+impl Steps {
+    pub async fn record(&self, account: &str, call: &str, outcome: &str, detail: Value) -> Result<(), String> {
+        crate::audit::append_now(
+            &self.store,
+            "system:provisioner",
+            "grant.step",
+            &self.request_id,
+            json!({"account": account, "call": call, "outcome": outcome, "detail": detail}),
+        )
+        .await
+        .map(|_| ())
+        .map_err(|e| format!("recording the step {call} in the audit log failed: {e}"))
+    }
+}
+
 pub trait Provisioner: Send + Sync {
     fn name(&self) -> &'static str;
-    /// Create (or reconcile) the role in every account. Idempotent.
-    fn provision<'a>(&'a self, input: &'a ProvisionInput) -> BoxFut<'a, Result<ProvisionOutput, String>>;
-    /// Remove the role from every account. Idempotent (gone is success).
-    fn revoke<'a>(&'a self, request_id: &'a str, accounts: &'a [String]) -> BoxFut<'a, Result<(), String>>;
+    /// Create (or reconcile) the role in every account. Idempotent: run again after a crash
+    /// it finishes the job.
+    fn provision<'a>(
+        &'a self,
+        input: &'a ProvisionInput,
+        steps: &'a Steps,
+    ) -> BoxFut<'a, Result<ProvisionOutput, String>>;
+    /// Remove the role from every account. Idempotent (gone is success); a role that is not
+    /// this deployment's, for this request, is never touched.
+    fn revoke<'a>(&'a self, input: &'a RevokeInput, steps: &'a Steps) -> BoxFut<'a, Result<(), String>>;
+    /// The roles this deployment manages in `account` (`role_name`, `role_arn`, `request_id`,
+    /// `not_after`), for the orphan sweep.
+    fn managed_roles<'a>(
+        &'a self,
+        account: &'a str,
+        deployment_id: &'a str,
+        steps: &'a Steps,
+    ) -> BoxFut<'a, Result<Vec<Value>, String>> {
+        let _ = (account, deployment_id, steps);
+        let name = self.name();
+        Box::pin(
+            async move { Err(format!("the {name} provisioner creates no roles in AWS: there is nothing to sweep")) },
+        )
+    }
 }
 
 pub fn role_name(request_id: &str) -> String {
@@ -54,6 +113,47 @@ pub fn role_arn(account: &str, request_id: &str) -> String {
     format!("arn:aws:iam::{account}:role/iam-jit/{}", role_name(request_id))
 }
 
+/// The `sts:SourceIdentity` (and session name) for a user id: STS allows 2–64 characters of
+/// `[A-Za-z0-9_+=,.@-]`, so `email:alice@example.com` becomes `alice@example.com` and an
+/// `iam:` ARN its account and name (`123456789012.bob`).
+pub fn source_identity(user_id: &str) -> String {
+    let base = if let Some(mail) = user_id.strip_prefix("email:") {
+        mail.to_string()
+    } else if let Some(arn) = user_id.strip_prefix("iam:") {
+        let parts: Vec<&str> = arn.splitn(6, ':').collect();
+        let account = parts.get(4).copied().unwrap_or_default();
+        let name = parts.get(5).and_then(|r| r.rsplit('/').next()).unwrap_or_default();
+        format!("{account}.{name}")
+    } else {
+        user_id.to_string()
+    };
+    let mut out: String = base
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() || "_+=,.@-".contains(c) { c } else { '-' })
+        .take(64)
+        .collect();
+    while out.len() < 2 {
+        out.push('-');
+    }
+    out
+}
+
+/// Refuse a trust principal that is not one IAM user or role: never `*`, never an account
+/// root (`:root` or a bare account id), never a service or federated principal.
+pub fn check_trust_principal(p: &str) -> Result<(), String> {
+    let ok = p.starts_with("arn:")
+        && p.split(':').nth(2) == Some("iam")
+        && (p.split(':').nth(5).is_some_and(|r| r.starts_with("role/") || r.starts_with("user/")))
+        && !p.contains('*');
+    if ok {
+        Ok(())
+    } else {
+        Err(format!(
+            "`{p}` cannot be trusted by a granted role: only one IAM role or user ARN (never `*` or an account root)"
+        ))
+    }
+}
+
 /// The trust policy: only the authenticated principal, only until `not_after`, and only with
 /// `sts:SourceIdentity` naming the requester.
 pub fn trust_policy(input: &ProvisionInput) -> Value {
@@ -61,6 +161,7 @@ pub fn trust_policy(input: &ProvisionInput) -> Value {
     json!({
         "Version": "2012-10-17",
         "Statement": [{
+            "Sid": "IamJitRequester",
             "Effect": "Allow",
             "Principal": {"AWS": principal},
             "Action": ["sts:AssumeRole", "sts:SetSourceIdentity"],
@@ -90,21 +191,50 @@ pub fn grant_policy(input: &ProvisionInput) -> Value {
     json!({"Version": "2012-10-17", "Statement": statements})
 }
 
+/// Attached first when a grant is ended early: every session issued before `now` is denied
+/// everything (the `AWSRevokeOlderSessions` pattern), so credentials already handed out stop
+/// working even before the role is gone.
+pub fn revoke_sessions_policy(now_ms: i64) -> Value {
+    json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "IamJitRevokeOlderSessions",
+            "Effect": "Deny",
+            "Action": "*",
+            "Resource": "*",
+            "Condition": {"DateLessThan": {"aws:TokenIssueTime": fmt_ts(now_ms)}}
+        }]
+    })
+}
+
+pub const GRANT_POLICY_NAME: &str = "iam-jit-grant";
+pub const REVOKE_POLICY_NAME: &str = "iam-jit-revoke-sessions";
+
+/// `MaxSessionDuration`: the remaining time, within the 1–12 h IAM allows (the expiry Deny
+/// and the trust's time condition cover a remainder under an hour).
+pub fn max_session_seconds(input: &ProvisionInput) -> i64 {
+    ((input.not_after_ms - input.now_ms) / 1000).clamp(3600, 43_200)
+}
+
+/// The tags every granted role carries.
+pub fn tags(input: &ProvisionInput) -> Vec<(&'static str, String)> {
+    vec![
+        ("managed-by", "iam-jit".to_string()),
+        ("iam-jit:request-id", input.request_id.clone()),
+        ("iam-jit:deployment-id", input.deployment_id.clone()),
+        ("iam-jit:not-after", fmt_ts(input.not_after_ms)),
+    ]
+}
+
 /// The calls, in order, that provisioning one account makes.
 pub fn calls_for(input: &ProvisionInput, account: &str) -> Vec<Value> {
     let name = role_name(&input.request_id);
-    let remaining_s = ((input.not_after_ms - now_ms()) / 1000).clamp(3600, 43_200);
-    let tags = json!([
-        {"Key": "managed-by", "Value": "iam-jit"},
-        {"Key": "iam-jit:request-id", "Value": input.request_id},
-        {"Key": "iam-jit:deployment-id", "Value": input.deployment_id},
-        {"Key": "iam-jit:not-after", "Value": fmt_ts(input.not_after_ms)},
-    ]);
+    let tags: Vec<Value> = tags(input).into_iter().map(|(k, v)| json!({"Key": k, "Value": v})).collect();
     let mut create = json!({
         "RoleName": name,
         "Path": "/iam-jit/",
         "AssumeRolePolicyDocument": trust_policy(input),
-        "MaxSessionDuration": remaining_s,
+        "MaxSessionDuration": max_session_seconds(input),
         "Tags": tags,
     });
     if let Some(b) = &input.permission_boundary_arn {
@@ -113,7 +243,7 @@ pub fn calls_for(input: &ProvisionInput, account: &str) -> Vec<Value> {
     vec![
         json!({"account": account, "service": "sts", "call": "AssumeRole", "params": {"RoleSessionName": format!("iam-jit-{}", input.request_id)}}),
         json!({"account": account, "service": "iam", "call": "CreateRole", "params": create}),
-        json!({"account": account, "service": "iam", "call": "PutRolePolicy", "params": {"RoleName": name, "PolicyName": "iam-jit-grant", "PolicyDocument": grant_policy(input)}}),
+        json!({"account": account, "service": "iam", "call": "PutRolePolicy", "params": {"RoleName": name, "PolicyName": GRANT_POLICY_NAME, "PolicyDocument": grant_policy(input)}}),
     ]
 }
 
@@ -150,7 +280,11 @@ impl Provisioner for RecordingProvisioner {
         "recording"
     }
 
-    fn provision<'a>(&'a self, input: &'a ProvisionInput) -> BoxFut<'a, Result<ProvisionOutput, String>> {
+    fn provision<'a>(
+        &'a self,
+        input: &'a ProvisionInput,
+        _steps: &'a Steps,
+    ) -> BoxFut<'a, Result<ProvisionOutput, String>> {
         Box::pin(async move {
             let mut calls = Vec::new();
             for a in &input.accounts {
@@ -167,15 +301,19 @@ impl Provisioner for RecordingProvisioner {
         })
     }
 
-    fn revoke<'a>(&'a self, request_id: &'a str, accounts: &'a [String]) -> BoxFut<'a, Result<(), String>> {
+    fn revoke<'a>(&'a self, input: &'a RevokeInput, _steps: &'a Steps) -> BoxFut<'a, Result<(), String>> {
         Box::pin(async move {
-            let name = role_name(request_id);
+            let name = role_name(&input.request_id);
             let mut calls = Vec::new();
-            for a in accounts {
-                calls.push(json!({"account": a, "service": "iam", "call": "DeleteRolePolicy", "params": {"RoleName": name, "PolicyName": "iam-jit-grant"}}));
+            for a in &input.accounts {
+                if input.early {
+                    calls.push(json!({"account": a, "service": "iam", "call": "PutRolePolicy", "params": {"RoleName": name, "PolicyName": REVOKE_POLICY_NAME, "PolicyDocument": revoke_sessions_policy(input.now_ms)}}));
+                    calls.push(json!({"account": a, "service": "iam", "call": "DeleteRolePolicy", "params": {"RoleName": name, "PolicyName": REVOKE_POLICY_NAME}}));
+                }
+                calls.push(json!({"account": a, "service": "iam", "call": "DeleteRolePolicy", "params": {"RoleName": name, "PolicyName": GRANT_POLICY_NAME}}));
                 calls.push(json!({"account": a, "service": "iam", "call": "DeleteRole", "params": {"RoleName": name}}));
             }
-            self.record(request_id, calls).await
+            self.record(&input.request_id, calls).await
         })
     }
 }
@@ -187,12 +325,16 @@ impl Provisioner for Unconfigured {
     fn name(&self) -> &'static str {
         "none"
     }
-    fn provision<'a>(&'a self, _input: &'a ProvisionInput) -> BoxFut<'a, Result<ProvisionOutput, String>> {
+    fn provision<'a>(
+        &'a self,
+        _input: &'a ProvisionInput,
+        _steps: &'a Steps,
+    ) -> BoxFut<'a, Result<ProvisionOutput, String>> {
         Box::pin(async {
-            Err("no provisioner is configured: start with `--dev` or set `provisioner = \"recording\"` in the configuration".to_string())
+            Err("no provisioner is configured: set `provisioner = \"aws\"` (the default outside `--dev`) or `\"recording\"` in the configuration".to_string())
         })
     }
-    fn revoke<'a>(&'a self, _id: &'a str, _accounts: &'a [String]) -> BoxFut<'a, Result<(), String>> {
+    fn revoke<'a>(&'a self, _input: &'a RevokeInput, _steps: &'a Steps) -> BoxFut<'a, Result<(), String>> {
         // Nothing was ever created by this provisioner.
         Box::pin(async { Ok(()) })
     }

@@ -33,7 +33,7 @@ const TIERS: [&str; 3] = crate::approval::TIERS;
 
 /// The `state` parameter's pattern: a comma-separated list of request states. A unit test
 /// checks that it names exactly [`STATES`].
-pub const STATE_LIST_PATTERN: &str = "^(pending|needs_changes|approved|provisioning|active|expired|revoked|rejected|cancelled|provisioning_failed)(,(pending|needs_changes|approved|provisioning|active|expired|revoked|rejected|cancelled|provisioning_failed))*$";
+pub const STATE_LIST_PATTERN: &str = "^(pending|needs_changes|approved|provisioning|active|revoking|expired|revoked|rejected|cancelled|provisioning_failed)(,(pending|needs_changes|approved|provisioning|active|revoking|expired|revoked|rejected|cancelled|provisioning_failed))*$";
 
 /// The report's representation.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
@@ -68,7 +68,7 @@ pub struct ReportQuery {
     pub user: Option<String>,
     /// Only requests in these states (comma-separated). Not accepted by the activity report.
     #[param(
-        pattern = "^(pending|needs_changes|approved|provisioning|active|expired|revoked|rejected|cancelled|provisioning_failed)(,(pending|needs_changes|approved|provisioning|active|expired|revoked|rejected|cancelled|provisioning_failed))*$",
+        pattern = "^(pending|needs_changes|approved|provisioning|active|revoking|expired|revoked|rejected|cancelled|provisioning_failed)(,(pending|needs_changes|approved|provisioning|active|revoking|expired|revoked|rejected|cancelled|provisioning_failed))*$",
         example = "active,expired"
     )]
     pub state: Option<String>,

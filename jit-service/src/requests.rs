@@ -5,7 +5,7 @@
 //! queues the notifications, under a row lock and a version check (optimistic locking for
 //! clients that send `version`).
 //!
-//! States: pending → approved → provisioning → active → expired | revoked; and rejected,
+//! States: pending → approved → provisioning → active → revoking → expired | revoked; and rejected,
 //! needs_changes (→ pending on edit), cancelled, provisioning_failed (→ provisioning on retry).
 
 use crate::approval::{self, ApprovalPolicy};
@@ -14,7 +14,6 @@ use crate::db::{opt_i64, opt_str, Write};
 use crate::error::{ApiError, ApiResult, FieldError};
 use crate::identity::{Caller, Role};
 use crate::notify;
-use crate::provision::ProvisionInput;
 use crate::util::{fmt_ts, new_id, now_ms, parse_ts};
 use crate::AppState;
 use risk_core::{AccessType, Report, ScoreOptions};
@@ -29,12 +28,13 @@ const HOUR_MS: i64 = 3_600_000;
 /// (Resource mismatches, VA002, stay findings: AWS's own managed policies carry hundreds.)
 pub const REFUSED_RULES: [&str; 2] = ["VA001", "VA005"];
 
-pub const STATES: [&str; 10] = [
+pub const STATES: [&str; 11] = [
     "pending",
     "needs_changes",
     "approved",
     "provisioning",
     "active",
+    "revoking",
     "expired",
     "revoked",
     "rejected",
@@ -94,7 +94,7 @@ fn valid_account(a: &str) -> bool {
     a.len() == 12 && a.bytes().all(|b| b.is_ascii_digit())
 }
 
-fn valid_region(r: &str) -> bool {
+pub fn valid_region(r: &str) -> bool {
     let parts: Vec<&str> = r.split('-').collect();
     (3..=5).contains(&parts.len())
         && r.len() <= 25
@@ -558,7 +558,7 @@ pub async fn load(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Option<Sto
         .map(|r| from_row(&r)))
 }
 
-async fn lock(w: &mut Write, id: &str) -> ApiResult<Stored> {
+pub(crate) async fn lock(w: &mut Write, id: &str) -> ApiResult<Stored> {
     let sql = format!("SELECT {COLS} FROM requests WHERE id = $1{}", w.lock());
     sqlx::query(AssertSqlSafe(sql))
         .bind(id)
@@ -706,7 +706,7 @@ pub async fn view(state: &AppState, id: &str) -> ApiResult<Value> {
 }
 
 /// The active approval policy.
-async fn active_policy(state: &AppState) -> ApiResult<ApprovalPolicy> {
+pub(crate) async fn active_policy(state: &AppState) -> ApiResult<ApprovalPolicy> {
     Ok(approval::active(&mut *state.store.pool.acquire().await?).await?.1)
 }
 
@@ -780,7 +780,7 @@ async fn update(w: &mut Write, s: &Stored, sets: &[(&str, Value)]) -> ApiResult<
     Ok(())
 }
 
-async fn transition(
+pub(crate) async fn transition(
     w: &mut Write,
     s: &Stored,
     actor: &str,
@@ -839,15 +839,38 @@ fn check_duration(p: &Parsed, policy: &ApprovalPolicy) -> ApiResult<()> {
 }
 
 /// Queue `event` with the request as it is now inside `w` (after the caller's changes).
-async fn notify_current(w: &mut Write, state: &AppState, id: &str, event: &str, note: Option<&str>) -> ApiResult<()> {
+pub(crate) async fn notify_current(
+    w: &mut Write,
+    state: &AppState,
+    id: &str,
+    event: &str,
+    note: Option<&str>,
+) -> ApiResult<()> {
     let s = lock(w, id).await?;
     notify::enqueue(w, state, event, &s, note).await?;
     Ok(())
 }
 
+/// The destination accounts must be registered when grants become real roles (the `aws`
+/// provisioner), and their regions allowed wherever an account is registered.
+async fn check_accounts(state: &AppState, p: &Parsed) -> ApiResult<()> {
+    let errors = crate::accounts::check_request_accounts(
+        &state.store,
+        state.provisioner.name() == "aws",
+        p.spec.get("accounts").unwrap_or(&Value::Null),
+    )
+    .await?;
+    if errors.is_empty() {
+        return Ok(());
+    }
+    let detail = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ");
+    Err(ApiError::invalid(detail, errors))
+}
+
 /// `POST /requests/preview`: validate and score, store nothing.
 pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<Value> {
     let p = parse(body)?;
+    check_accounts(state, &p).await?;
     let policy = active_policy(state).await?;
     check_duration(&p, &policy)?;
     trust_principal(caller, &p)?;
@@ -869,6 +892,7 @@ pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResu
 pub async fn submit(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<(Value, Report)> {
     caller.require(Role::Requester)?;
     let p = parse(body)?;
+    check_accounts(state, &p).await?;
     let policy = active_policy(state).await?;
     check_duration(&p, &policy)?;
     let principal = trust_principal(caller, &p)?;
@@ -876,7 +900,7 @@ pub async fn submit(state: &AppState, caller: &Caller, body: &Value) -> ApiResul
         return Err(ApiError::forbidden("break-glass access is disabled by the approval policy"));
     }
     let report = score(state, &p).await?;
-    let now = now_ms();
+    let now = state.now();
     let id = new_id("req-");
     let mut dur = duration_ms(&p);
     if p.break_glass_reason.is_some() {
@@ -980,6 +1004,7 @@ pub async fn submit(state: &AppState, caller: &Caller, body: &Value) -> ApiResul
                     &[("approved_at", json!(now)), ("auto_approved", json!(1))],
                 )
                 .await?;
+                crate::jobs::enqueue(&mut w, &id, "provision", None, "evaluator:auto", None, false, now).await?;
                 approve_now = true;
             } else {
                 audit::append(&mut w, "evaluator:auto", "auto_approval.declined", &id, json!({"reasons": reasons}))
@@ -989,7 +1014,7 @@ pub async fn submit(state: &AppState, caller: &Caller, body: &Value) -> ApiResul
     }
     w.commit().await?;
     if approve_now {
-        provision(state, &id).await?;
+        crate::jobs::kick(state, &id, "provision").await?;
     }
     Ok((view(state, &id).await?, report))
 }
@@ -1004,6 +1029,7 @@ pub async fn edit(state: &AppState, caller: &Caller, id: &str, body: &Value) -> 
         .map(|v| v.as_i64().ok_or_else(|| ApiError::field("version", "must be an integer")));
     let expected = expected.transpose()?;
     let p = parse(&body)?;
+    check_accounts(state, &p).await?;
     if p.break_glass_reason.is_some() {
         return Err(ApiError::field(
             "spec.break_glass",
@@ -1023,7 +1049,7 @@ pub async fn edit(state: &AppState, caller: &Caller, id: &str, body: &Value) -> 
     }
     check_version(&s, expected)?;
     let rev = s.revision + 1;
-    let now = now_ms();
+    let now = state.now();
     sqlx::query("INSERT INTO request_revisions (request_id, revision, spec, review, author, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(rev)
@@ -1107,7 +1133,7 @@ pub async fn approve(
     if already.is_some() {
         return Err(ApiError::conflict("you have already approved this revision"));
     }
-    let now = now_ms();
+    let now = state.now();
     sqlx::query("INSERT INTO approvals (request_id, round, approver, self_approval, comment, created_at) VALUES ($1, $2, $3, $4, $5, $6)")
         .bind(id)
         .bind(&round)
@@ -1174,13 +1200,14 @@ pub async fn approve(
     } else if met {
         transition(&mut w, &s, caller.id(), "approved", None, &[("approved_at", json!(now))]).await?;
         notify_current(&mut w, state, id, "request.approved", comment.as_deref()).await?;
+        crate::jobs::enqueue(&mut w, id, "provision", None, caller.id(), None, false, now).await?;
         provision_now = true;
     } else {
         update(&mut w, &s, &[]).await?;
     }
     w.commit().await?;
     if provision_now {
-        provision(state, id).await?;
+        crate::jobs::kick(state, id, "provision").await?;
     }
     view(state, id).await
 }
@@ -1201,7 +1228,8 @@ pub async fn reject(
         audit::append(&mut w, caller.id(), "request.extension_rejected", id, json!({"comment": comment})).await?;
         notify_current(&mut w, state, id, "request.extension_rejected", comment.as_deref()).await?;
     } else if matches!(s.state.as_str(), "pending" | "needs_changes") {
-        transition(&mut w, &s, caller.id(), "rejected", comment.as_deref(), &[("ended_at", json!(now_ms()))]).await?;
+        transition(&mut w, &s, caller.id(), "rejected", comment.as_deref(), &[("ended_at", json!(state.now()))])
+            .await?;
         add_comment(&mut w, id, caller.id(), "rejection", comment.as_deref().unwrap_or(""), None).await?;
         notify_current(&mut w, state, id, "request.rejected", comment.as_deref()).await?;
     } else {
@@ -1250,16 +1278,18 @@ pub async fn cancel(state: &AppState, caller: &Caller, id: &str, reason: Option<
             if s.state == "active" { "; revoke it instead" } else { "" }
         )));
     }
-    let needs_revoke = s.state == "provisioning_failed";
-    transition(&mut w, &s, caller.id(), "cancelled", reason.as_deref(), &[("ended_at", json!(now_ms()))]).await?;
+    let now = state.now();
+    transition(&mut w, &s, caller.id(), "cancelled", reason.as_deref(), &[("ended_at", json!(now))]).await?;
     notify_current(&mut w, state, id, "request.cancelled", reason.as_deref()).await?;
+    // A failed provisioning may have created some of the roles: a clean-up job removes what
+    // exists (queued in this transaction, so it is not lost if we stop now).
+    let cleanup = s.state == "provisioning_failed";
+    if cleanup {
+        crate::jobs::enqueue(&mut w, id, "revoke", None, caller.id(), reason.as_deref(), true, now).await?;
+    }
     w.commit().await?;
-    if needs_revoke {
-        // A failed provisioning may have created some of the roles: remove what exists.
-        if let Err(e) = state.provisioner.revoke(id, &s.accounts).await {
-            audit::append_now(&state.store, "system:provisioner", "request.cleanup_failed", id, json!({"error": e}))
-                .await?;
-        }
+    if cleanup {
+        crate::jobs::kick(state, id, "revoke").await?;
     }
     view(state, id).await
 }
@@ -1354,7 +1384,7 @@ pub async fn extend(state: &AppState, caller: &Caller, id: &str, hours: u32, rea
         .await?
         .get::<i64, _>(0)
         + 1;
-    let ext = json!({"number": n, "hours": hours, "reason": reason, "requested_at": fmt_ts(now_ms())});
+    let ext = json!({"number": n, "hours": hours, "reason": reason, "requested_at": fmt_ts(state.now())});
     update(&mut w, &s, &[("extension", json!(ext.to_string()))]).await?;
     audit::append(&mut w, caller.id(), "request.extension_requested", id, ext.clone()).await?;
     notify_current(&mut w, state, id, "request.extension_requested", Some(&reason)).await?;
@@ -1372,7 +1402,7 @@ pub async fn review(state: &AppState, caller: &Caller, id: &str, comment: String
     update(
         &mut w,
         &s,
-        &[("reviewed_by", json!(caller.id())), ("reviewed_at", json!(now_ms())), ("review_required", json!(0))],
+        &[("reviewed_by", json!(caller.id())), ("reviewed_at", json!(state.now())), ("review_required", json!(0))],
     )
     .await?;
     add_comment(&mut w, id, caller.id(), "break_glass_review", &comment, None).await?;
@@ -1394,125 +1424,13 @@ pub async fn revoke(state: &AppState, caller: &Caller, id: &str, reason: Option<
     if !matches!(s.state.as_str(), "active" | "provisioning_failed") {
         return Err(ApiError::conflict(format!("a {} request cannot be revoked", s.state)));
     }
-    end_grant(state, id, caller.id(), "revoked", reason.as_deref()).await?;
-    view(state, id).await
-}
-
-/// Remove the roles, then record the end state once. A lease makes one replica do it.
-async fn end_grant(state: &AppState, id: &str, actor: &str, to: &str, reason: Option<&str>) -> ApiResult<bool> {
-    let now = now_ms();
-    let claimed = sqlx::query("UPDATE requests SET sweep_lease = $1 WHERE id = $2 AND state IN ('active', 'provisioning_failed') AND sweep_lease < $3")
-        .bind(now + 120_000)
-        .bind(id)
-        .bind(now)
-        .execute(&state.store.pool)
-        .await?
-        .rows_affected();
-    if claimed == 0 {
+    // Ended by a person before its time: the revocation first denies the sessions already
+    // issued, then removes the role.
+    if !crate::jobs::begin_revoke(state, id, caller.id(), "revoked", reason.as_deref(), true).await? {
         return Err(ApiError::conflict("the grant is already being ended"));
     }
-    let s = load(&mut *state.store.pool.acquire().await?, id).await?.ok_or_else(|| ApiError::not_found("gone"))?;
-    if let Err(e) = state.provisioner.revoke(id, &s.accounts).await {
-        sqlx::query("UPDATE requests SET sweep_lease = 0 WHERE id = $1").bind(id).execute(&state.store.pool).await?;
-        audit::append_now(
-            &state.store,
-            "system:provisioner",
-            "request.revoke_failed",
-            id,
-            json!({"error": e, "to": to}),
-        )
-        .await?;
-        return Err(ApiError::new(
-            axum::http::StatusCode::BAD_GATEWAY,
-            "provisioner",
-            format!("removing the role failed: {e}"),
-        ));
-    }
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    if !matches!(s.state.as_str(), "active" | "provisioning_failed") {
-        return Ok(false);
-    }
-    transition(&mut w, &s, actor, to, reason, &[("ended_at", json!(now_ms())), ("extension", Value::Null)]).await?;
-    notify_current(&mut w, state, id, &format!("request.{to}"), reason).await?;
-    w.commit().await?;
-    Ok(true)
-}
-
-/// Provision an approved request: approved → provisioning → active | provisioning_failed.
-/// Safe to call from several places (handler, retry, sweep): only one moves it forward.
-pub async fn provision(state: &AppState, id: &str) -> ApiResult<()> {
-    let policy = active_policy(state).await?;
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    if s.state != "approved" {
-        return Ok(());
-    }
-    transition(&mut w, &s, "system:provisioner", "provisioning", None, &[]).await?;
-    w.commit().await?;
-    let owner = crate::identity::get_user(&mut *state.store.pool.acquire().await?, &s.owner).await?;
-    let assume_by = s.spec.pointer("/assume_by/principal_arn").and_then(Value::as_str).map(str::to_string);
-    let trust = assume_by
-        .or_else(|| s.owner.strip_prefix("iam:").map(str::to_string))
-        .or_else(|| state.config.hub_role_arn.clone());
-    let now = now_ms();
-    let mut not_after = now + s.duration_ms;
-    if let Some(t) = s.spec.pointer("/duration/not_after").and_then(Value::as_str).and_then(parse_ts) {
-        not_after = not_after.min(t.max(now + 60_000));
-    }
-    let cap = if s.break_glass_reason.is_some() { policy.break_glass.max_hours } else { policy.max_hours(&s.accounts) };
-    not_after = not_after.min(now + i64::from(cap) * HOUR_MS);
-    let input = ProvisionInput {
-        request_id: id.to_string(),
-        accounts: s.accounts.clone(),
-        policy: s.spec.get("policy").cloned().unwrap_or(Value::Null),
-        trust_principal: trust,
-        source_identity: owner.map(|u| u.user_id).unwrap_or_else(|| s.owner.clone()),
-        not_after_ms: not_after,
-        deployment_id: state.config.deployment_id.clone(),
-        permission_boundary_arn: state.config.permission_boundary_arn.clone(),
-    };
-    let result = if input.trust_principal.is_none() {
-        Err(format!(
-            "{} has no AWS principal of its own and no hub_role_arn is configured: link a principal to the user or set hub_role_arn",
-            s.owner
-        ))
-    } else {
-        state.provisioner.provision(&input).await
-    };
-    let mut w = state.store.write().await?;
-    let s = lock(&mut w, id).await?;
-    if s.state != "provisioning" {
-        return Ok(());
-    }
-    match result {
-        Ok(out) => {
-            let activated = now_ms();
-            transition(
-                &mut w,
-                &s,
-                "system:provisioner",
-                "active",
-                None,
-                &[
-                    ("activated_at", json!(activated)),
-                    ("expires_at", json!(not_after)),
-                    (
-                        "grant_info",
-                        json!(json!({"provisioner": state.provisioner.name(), "roles": out.roles}).to_string()),
-                    ),
-                ],
-            )
-            .await?;
-            notify_current(&mut w, state, id, "request.active", None).await?;
-        }
-        Err(e) => {
-            transition(&mut w, &s, "system:provisioner", "provisioning_failed", Some(&e), &[]).await?;
-            notify_current(&mut w, state, id, "request.provisioning_failed", Some(&e)).await?;
-        }
-    }
-    w.commit().await?;
-    Ok(())
+    crate::jobs::kick(state, id, "revoke").await?;
+    view(state, id).await
 }
 
 /// `POST /requests/{id}/retry-provisioning` (admin).
@@ -1527,8 +1445,9 @@ pub async fn retry_provisioning(state: &AppState, caller: &Caller, id: &str) -> 
         )));
     }
     transition(&mut w, &s, caller.id(), "approved", Some("retry"), &[]).await?;
+    crate::jobs::enqueue(&mut w, id, "provision", None, caller.id(), Some("retry"), false, state.now()).await?;
     w.commit().await?;
-    provision(state, id).await?;
+    crate::jobs::kick(state, id, "provision").await?;
     view(state, id).await
 }
 
@@ -1538,24 +1457,32 @@ pub async fn assume_instructions(state: &AppState, caller: &Caller, id: &str) ->
     if s.state != "active" {
         return Err(ApiError::conflict(format!("the request is {}, not active", s.state)));
     }
-    let session = s
-        .owner
-        .replace([':', '@', '/'], "-")
-        .chars()
-        .filter(|c| c.is_ascii_alphanumeric() || "=,.@-_".contains(*c))
-        .take(64)
-        .collect::<String>();
+    // The same value the trust policy demands as `sts:SourceIdentity`.
+    let session = crate::provision::source_identity(&s.owner);
+    let expires = s.expires_at.map(fmt_ts);
     let roles: Vec<Value> = s
         .accounts
         .iter()
         .map(|a| {
             let arn = crate::provision::role_arn(a, &s.id);
+            let cli = format!("aws sts assume-role --role-arn {arn} --role-session-name {session} --source-identity {session}");
             json!({
                 "account_id": a,
                 "role_arn": arn,
-                "expires_at": s.expires_at.map(fmt_ts),
-                "cli": format!("aws sts assume-role --role-arn {arn} --role-session-name {session} --source-identity {session}"),
+                "expires_at": expires,
+                "source_identity": session,
+                "cli": cli,
+                "env": format!(
+                    "eval \"$({cli} --query 'Credentials.[AccessKeyId,SecretAccessKey,SessionToken]' --output text | \
+                     awk '{{print \"export AWS_ACCESS_KEY_ID=\" $1 \"; export AWS_SECRET_ACCESS_KEY=\" $2 \"; export AWS_SESSION_TOKEN=\" $3}}')\""
+                ),
                 "profile": format!("[profile iam-jit-{a}]\nrole_arn = {arn}\nsource_profile = default\nrole_session_name = {session}\nsource_identity = {session}\n"),
+                "console_url": format!(
+                    "https://signin.aws.amazon.com/switchrole?account={a}&roleName=iam-jit%2F{}&displayName={}",
+                    crate::provision::role_name(&s.id),
+                    format!("iam-jit-{}", s.id).chars().take(64).collect::<String>()
+                ),
+                "console_note": "the console's switch-role cannot set a source identity, which this role's trust policy requires: use the CLI, the profile or the environment snippet",
             })
         })
         .collect();
@@ -1701,15 +1628,20 @@ async fn ids(state: &AppState, sql: &'static str, t: i64) -> ApiResult<Vec<Strin
 /// owners of grants ending within 15 minutes, provision approved requests left behind by a
 /// crash. Returns the number of requests it changed.
 pub async fn sweep(state: &AppState) -> ApiResult<usize> {
-    let now = now_ms();
+    let now = state.now();
     let mut changed = 0;
-    let due = ids(state, "SELECT id FROM requests WHERE state = 'active' AND expires_at <= $1 AND sweep_lease < $1 ORDER BY expires_at LIMIT 100", now).await?;
+    let due = ids(
+        state,
+        "SELECT id FROM requests WHERE state = 'active' AND expires_at <= $1 ORDER BY expires_at LIMIT 100",
+        now,
+    )
+    .await?;
     for id in due {
-        match end_grant(state, &id, "system:expiry", "expired", Some("the grant's time is up")).await {
-            Ok(true) => changed += 1,
-            Ok(false) => {}
-            Err(e) if e.status == axum::http::StatusCode::CONFLICT => {}
-            Err(e) => tracing::warn!(request = %id, error = %e, "expiring a grant failed; will retry"),
+        // Checked again under the row lock: another replica may have begun it already.
+        if crate::jobs::begin_revoke(state, &id, "system:expiry", "expired", Some("the grant's time is up"), false)
+            .await?
+        {
+            changed += 1;
         }
     }
     let stale = ids(
@@ -1736,10 +1668,11 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
         }
         w.commit().await?;
     }
+    let lead = i64::from(state.config.expiry_warning_minutes) * 60_000;
     let soon = ids(
         state,
         "SELECT id FROM requests WHERE state = 'active' AND expiry_warned = 0 AND expires_at <= $1",
-        now + 15 * 60_000,
+        now + lead,
     )
     .await?;
     for id in soon {
@@ -1752,42 +1685,14 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
             .fetch_one(&mut *w.tx)
             .await?
             .get(0);
-        if s.state == "active" && warned == 0 && s.expires_at.is_some_and(|t| t <= now + 15 * 60_000) {
+        if s.state == "active" && warned == 0 && s.expires_at.is_some_and(|t| t <= now + lead) {
             update(&mut w, &s, &[("expiry_warned", json!(1))]).await?;
             notify::enqueue(&mut w, state, "request.expiring", &s, None).await?;
         }
         w.commit().await?;
     }
-    // A replica that died while provisioning leaves the request in `provisioning`: after five
-    // minutes it goes back to `approved` and is provisioned again (provisioners are idempotent).
-    let interrupted = ids(
-        state,
-        "SELECT id FROM requests WHERE state = 'provisioning' AND updated_at <= $1 LIMIT 20",
-        now - 5 * 60_000,
-    )
-    .await?;
-    for id in interrupted {
-        let mut w = state.store.write().await?;
-        let s = lock(&mut w, &id).await?;
-        if s.state == "provisioning" && s.updated_at <= now - 5 * 60_000 {
-            transition(
-                &mut w,
-                &s,
-                "system:provisioner",
-                "approved",
-                Some("provisioning was interrupted; retrying"),
-                &[],
-            )
-            .await?;
-        }
-        w.commit().await?;
-    }
-    let stuck =
-        ids(state, "SELECT id FROM requests WHERE state = 'approved' AND updated_at <= $1 LIMIT 20", now - 30_000)
-            .await?;
-    for id in stuck {
-        provision(state, &id).await?;
-        changed += 1;
-    }
+    // Provisioning and revocation jobs that are due: new ones, ones whose attempt failed and
+    // whose backoff is over, and ones a crashed replica held (their lease ran out).
+    changed += crate::jobs::run_due(state).await?;
     Ok(changed)
 }

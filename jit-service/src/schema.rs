@@ -432,7 +432,7 @@ pub struct NewToken {
 pub struct ListQuery {
     /// Only these states (comma-separated).
     #[param(
-        pattern = "^(pending|needs_changes|approved|provisioning|active|expired|revoked|rejected|cancelled|provisioning_failed)(,(pending|needs_changes|approved|provisioning|active|expired|revoked|rejected|cancelled|provisioning_failed))*$"
+        pattern = "^(pending|needs_changes|approved|provisioning|active|revoking|expired|revoked|rejected|cancelled|provisioning_failed)(,(pending|needs_changes|approved|provisioning|active|revoking|expired|revoked|rejected|cancelled|provisioning_failed))*$"
     )]
     pub state: Option<String>,
     /// Only this owner (approvers and admins; requesters always see their own).

@@ -10,6 +10,24 @@ pub fn now_ms() -> i64 {
     SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_millis() as i64).unwrap_or(0)
 }
 
+/// The service's clock: the system time plus an offset that tests move forward (expiry,
+/// leases and backoff are all read from it, so a test can jump hours ahead).
+#[derive(Debug, Default)]
+pub struct Clock {
+    offset_ms: std::sync::atomic::AtomicI64,
+}
+
+impl Clock {
+    pub fn now(&self) -> i64 {
+        now_ms() + self.offset_ms.load(std::sync::atomic::Ordering::Relaxed)
+    }
+
+    /// Move the clock forward by `ms`.
+    pub fn advance(&self, ms: i64) {
+        self.offset_ms.fetch_add(ms, std::sync::atomic::Ordering::Relaxed);
+    }
+}
+
 /// RFC 3339 (UTC, `Z`) for a millisecond timestamp.
 pub fn fmt_ts(ms: i64) -> String {
     let ns = i128::from(ms) * 1_000_000;

@@ -103,10 +103,17 @@ impl TestApp {
     }
 
     pub async fn with_config(kind: Kind, f: impl FnOnce(&mut Config)) -> TestApp {
+        Self::with_state(kind, f, |_| {}).await
+    }
+
+    /// Like [`TestApp::with_config`], and `g` may change the state (e.g. its provisioner)
+    /// before the router is built.
+    pub async fn with_state(kind: Kind, f: impl FnOnce(&mut Config), g: impl FnOnce(&mut AppState)) -> TestApp {
         let database = fresh_database(kind).await;
         let mut config = dev_config(&database);
         f(&mut config);
-        let state = AppState::new(config).await.expect("app state");
+        let mut state = AppState::new(config).await.expect("app state");
+        g(&mut state);
         let admin = seed(&state, "email:admin@example.com", identity::Role::Admin, &[]).await;
         let router = api::app(state.clone());
         TestApp { kind, state, router, database, admin }
@@ -115,6 +122,15 @@ impl TestApp {
     /// Create a user straight in the store and return a token for it.
     pub async fn user(&self, id: &str, role: identity::Role, groups: &[&str]) -> String {
         seed(&self.state, id, role, groups).await
+    }
+
+    /// Another replica (or the same service restarted) on this database: its own state,
+    /// clock and router; `g` may change the state before the router is built.
+    pub async fn replica(&self, g: impl FnOnce(&mut AppState)) -> TestApp {
+        let mut state = AppState::new((*self.state.config).clone()).await.expect("app state");
+        g(&mut state);
+        let router = api::app(state.clone());
+        TestApp { kind: self.kind, state, router, database: self.database.clone(), admin: self.admin.clone() }
     }
 
     pub async fn call(
