@@ -316,6 +316,16 @@ impl Provisioner for RecordingProvisioner {
             self.record(&input.request_id, calls).await
         })
     }
+
+    fn managed_roles<'a>(
+        &'a self,
+        _account: &'a str,
+        _deployment_id: &'a str,
+        _steps: &'a Steps,
+    ) -> BoxFut<'a, Result<Vec<Value>, String>> {
+        // It creates no role anywhere, so none can be orphaned.
+        Box::pin(async { Ok(Vec::new()) })
+    }
 }
 
 /// Used when no provisioner is configured: every attempt fails with a message saying so.

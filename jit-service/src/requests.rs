@@ -950,6 +950,7 @@ pub async fn submit(state: &AppState, caller: &Caller, body: &Value) -> ApiResul
     let mut approve_now = false;
     if let Some(reason) = &p.break_glass_reason {
         transition(&mut w, &s, caller.id(), "approved", Some("break-glass"), &[("approved_at", json!(now))]).await?;
+        crate::jobs::enqueue(&mut w, &id, "provision", None, caller.id(), Some("break-glass"), false, now).await?;
         audit::append(
             &mut w,
             caller.id(),

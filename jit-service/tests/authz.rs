@@ -110,6 +110,8 @@ enum Fx {
     Webhook,
     /// A login link (`?token=`), fresh for every call: it works once.
     MagicLink,
+    /// A registered destination account (`{account_id}`).
+    Account,
 }
 
 struct Row {
@@ -174,6 +176,12 @@ fn matrix() -> Vec<Row> {
         row(get.clone(), "/api/v1/requests/{id}/history", Pending,                "U U U U U F F | A N A A A"),
         row(get.clone(), "/api/v1/requests/{id}/assume", Active,                  "U U U U U F F | A N A A A"),
         row(get.clone(), "/api/v1/requests/{id}/provisioning-calls", Active,      "U U U U U F F | A N A A A"),
+        // Requesters see the accounts they may ask for (without their ExternalId).
+        row(get.clone(), "/api/v1/accounts", None,                                "U U U U U F F | A A A A A"),
+        row(post.clone(), "/api/v1/accounts", None,                               "U U U U U F F | F F F F A"),
+        row(get.clone(), "/api/v1/accounts/{account_id}", Account,                "U U U U U F F | A A A A A"),
+        row(delete.clone(), "/api/v1/accounts/{account_id}", Account,             "U U U U U F F | F F F F A"),
+        row(post.clone(), "/api/v1/accounts/{account_id}/orphan-sweep", Account,  "U U U U U F F | F F F F A"),
         row(get.clone(), "/api/v1/approval-policy", None,                         "U U U U U F F | A A A A A"),
         row(put.clone(), "/api/v1/approval-policy", None,                         "U U U U U F F | F F F F A"),
         row(get.clone(), "/api/v1/approval-policy/versions", None,                "U U U U U F F | F F F F A"),
@@ -193,6 +201,16 @@ fn matrix() -> Vec<Row> {
         row(get.clone(), "/openapi.json", None,                                   "A A A A A A A | A A A A A"),
         row(get, "/docs", None,                                                   "A A A A A A A | A A A A A"),
     ]
+}
+
+fn account_body(id: &str) -> Value {
+    json!({
+        "account_id": id,
+        "alias": "matrix",
+        "provisioner_role_arn": format!("arn:aws:iam::{id}:role/iam-jit-provisioner"),
+        "permission_boundary_arn": format!("arn:aws:iam::{id}:policy/iam-jit/iam-jit-boundary"),
+        "regions": ["us-east-1"]
+    })
 }
 
 fn key(method: &Method, path: &str) -> String {
@@ -441,6 +459,12 @@ impl World {
                 v["id"].as_str().unwrap().to_string()
             }
             Fx::MagicLink => identity::create_magic_link(&app.state.store, OWNER).await.unwrap(),
+            Fx::Account => {
+                let id = format!("{:012}", 500_000_000_000u64 + self.next());
+                let (st, v) = app.post("/api/v1/accounts", &app.admin, account_body(&id)).await;
+                assert_eq!(st, StatusCode::CREATED, "{v}");
+                id
+            }
         }
     }
 
@@ -467,6 +491,7 @@ impl World {
             ("POST", "/api/v1/requests/{id}/extend") => json!({"hours": 1, "reason": "the migration is not finished"}),
             ("POST", "/api/v1/requests/{id}/review") => json!({"comment": "looked at the session; fine"}),
             ("PUT", "/api/v1/approval-policy") => json!(policy()),
+            ("POST", "/api/v1/accounts") => account_body(&format!("{:012}", 600_000_000_000u64 + n)),
             ("POST", "/api/v1/webhooks") => json!({"url": "http://127.0.0.1:9/hook", "events": ["request.approved"]}),
             ("POST", _) => json!({}),
             _ => return None,
