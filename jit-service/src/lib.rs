@@ -17,6 +17,7 @@ pub mod docs;
 pub mod error;
 pub mod identity;
 pub mod notify;
+pub mod onboarding;
 pub mod provision;
 pub mod reports;
 pub mod requests;
