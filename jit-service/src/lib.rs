@@ -20,6 +20,7 @@ pub mod error;
 pub mod identity;
 pub mod jobs;
 pub mod notify;
+pub mod onboarding;
 pub mod provision;
 pub mod reports;
 pub mod requests;
