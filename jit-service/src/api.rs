@@ -77,6 +77,8 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/docs", Public, false, get(docs::docs_page)),
         r(Method::POST, "/api/v1/auth/login", Public, false, post(login)),
         r(Method::GET, "/api/v1/auth/callback", Public, false, get(login_callback)),
+        r(Method::POST, "/api/v1/auth/aws/challenge", Public, false, post(crate::awsauth::challenge_handler)),
+        r(Method::POST, "/api/v1/auth/aws", Public, false, post(crate::awsauth::login_handler)),
         r(Method::POST, "/api/v1/auth/logout", Requester, false, post(logout)),
         r(Method::GET, "/api/v1/me", Requester, false, get(me)),
         r(Method::GET, "/api/v1/users", Approver, false, get(users_list)),

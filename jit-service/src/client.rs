@@ -24,6 +24,11 @@ pub struct ApiArgs {
     /// Output: `text` (a summary) or `json` (the API's answer, unchanged).
     #[arg(long, value_enum, default_value = "text")]
     pub format: Format,
+    /// Log in with the AWS credentials of the environment (the standard AWS chain) instead of
+    /// an API token: the service verifies a signed sts:GetCallerIdentity and issues a
+    /// short-lived token for the user of that AWS principal.
+    #[arg(long = "aws-auth")]
+    pub aws_auth: bool,
 }
 
 #[derive(Debug)]
@@ -60,6 +65,22 @@ impl Client {
             .build()
             .into();
         Client { base: args.base_url.trim_end_matches('/').to_string(), token: args.token.clone(), agent }
+    }
+
+    /// A client for `args`; with `--aws-auth` it first logs in with the environment's AWS
+    /// credentials and calls with the token that login issues.
+    pub fn connect(args: &ApiArgs) -> Result<Client, ClientError> {
+        let mut c = Client::new(args);
+        if args.aws_auth {
+            c.token = None;
+            let v = crate::awsauth::login(&c)?;
+            let token = v
+                .get("token")
+                .and_then(Value::as_str)
+                .ok_or_else(|| ClientError { exit: 4, message: format!("the AWS login answer has no token: {v}") })?;
+            c.token = Some(token.to_string());
+        }
+        Ok(c)
     }
 
     fn finish(&self, resp: Result<ureq::http::Response<ureq::Body>, ureq::Error>) -> Result<Value, ClientError> {
@@ -187,8 +208,7 @@ pub fn summarize(v: &Value) -> String {
 
 /// Run one API call and print its answer; the exit code follows the documented table.
 pub fn run(args: &ApiArgs, call: impl FnOnce(&Client) -> Result<Value, ClientError>) -> ExitCode {
-    let c = Client::new(args);
-    match call(&c) {
+    match Client::connect(args).and_then(|c| call(&c)) {
         Ok(v) => {
             match args.format {
                 Format::Json => println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default()),
@@ -258,8 +278,8 @@ pub fn report(a: &ReportArgs) -> ExitCode {
         q.push("format=csv".into());
     }
     let path = format!("/api/v1/reports/{}{}{}", a.kind.path(), if q.is_empty() { "" } else { "?" }, q.join("&"));
-    let c = Client::new(&a.api);
-    let res = if a.csv { c.get_text(&path).map(Value::String) } else { c.get(&path) };
+    let res =
+        Client::connect(&a.api).and_then(|c| if a.csv { c.get_text(&path).map(Value::String) } else { c.get(&path) });
     match res {
         Ok(Value::String(s)) => {
             print!("{s}");

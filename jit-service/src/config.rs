@@ -48,6 +48,16 @@ pub struct Config {
     /// The approval policy to start with when the database has none (later changes go through
     /// the API and need a second admin).
     pub approval_policy: Option<ApprovalPolicy>,
+    /// AWS-credential login: the STS endpoint signed sts:GetCallerIdentity requests are
+    /// forwarded to (and the only one). Default: `AWS_ENDPOINT_URL_STS`, else
+    /// `AWS_ENDPOINT_URL`, else `https://sts.amazonaws.com`.
+    pub sts_url: Option<String>,
+    /// The region those requests are signed for (the global endpoint's is `us-east-1`).
+    pub sts_region: String,
+    /// How long a login challenge is valid.
+    pub aws_challenge_ttl_secs: u64,
+    /// How long the API token an AWS-credential login issues is valid.
+    pub aws_login_token_ttl_secs: u64,
 }
 
 impl Default for Config {
@@ -73,6 +83,10 @@ impl Default for Config {
             rate_limit_burst: 120,
             json_logs: false,
             approval_policy: None,
+            sts_url: None,
+            sts_region: "us-east-1".into(),
+            aws_challenge_ttl_secs: 120,
+            aws_login_token_ttl_secs: 3600,
         }
     }
 }
@@ -133,6 +147,15 @@ impl Config {
         if let Some(v) = env("IAM_JIT_JSON_LOGS") {
             c.json_logs = matches!(v.as_str(), "1" | "true" | "yes");
         }
+        if let Some(v) = env("IAM_JIT_STS_URL") {
+            c.sts_url = Some(v);
+        }
+        if let Some(v) = env("IAM_JIT_STS_REGION") {
+            c.sts_region = v;
+        }
+        if c.sts_url.is_none() {
+            c.sts_url = Some(default_sts_url(&env));
+        }
         Ok(c)
     }
 
@@ -173,8 +196,34 @@ impl Config {
         if self.deployment_id.is_empty() || self.deployment_id.len() > 64 {
             anyhow::bail!("deployment_id must be 1-64 characters");
         }
+        if let Some(u) = &self.sts_url {
+            crate::awsauth::canonical_url(u).map_err(|e| anyhow::anyhow!("sts_url: {e}"))?;
+        }
+        if self.sts_region.is_empty()
+            || self.sts_region.len() > 32
+            || !self.sts_region.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        {
+            anyhow::bail!("sts_region must be an AWS region name such as us-east-1, not `{}`", self.sts_region);
+        }
+        if !(10..=900).contains(&self.aws_challenge_ttl_secs) {
+            anyhow::bail!("aws_challenge_ttl_secs must be 10-900");
+        }
+        if !(60..=43_200).contains(&self.aws_login_token_ttl_secs) {
+            anyhow::bail!("aws_login_token_ttl_secs must be 60-43200 (12 hours)");
+        }
         Ok(())
     }
+}
+
+/// The STS endpoint the AWS SDKs would use: `AWS_ENDPOINT_URL_STS`, else `AWS_ENDPOINT_URL`,
+/// else the global endpoint.
+pub fn default_sts_url(env: impl Fn(&str) -> Option<String>) -> String {
+    ["AWS_ENDPOINT_URL_STS", "AWS_ENDPOINT_URL"]
+        .iter()
+        .filter_map(|k| env(k))
+        .map(|v| v.trim().to_string())
+        .find(|v| !v.is_empty())
+        .unwrap_or_else(|| "https://sts.amazonaws.com".into())
 }
 
 /// `smtp://[user:pass@]host:port` (plain), `smtp+starttls://…`, `smtps://…`.

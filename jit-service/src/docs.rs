@@ -84,6 +84,9 @@ iamjit_…` (an API token) or the `iam_jit_session` cookie from a login link (th
         crate::reports::ApprovalsReport,
         crate::reports::RiskReport,
         crate::reports::UsersReport,
+        crate::awsauth::AwsChallenge,
+        crate::awsauth::AwsLoginBody,
+        crate::awsauth::AwsLoginResult,
     )),
     tags(
         (name = "operations", description = "Health, readiness, metrics and this document"),
@@ -238,6 +241,17 @@ pub fn doc_for(method: &Method, path: &str) -> Option<OpDoc> {
             .header("Set-Cookie", "`iam_jit_session=…; Path=/; HttpOnly; SameSite=Lax`")
             .err(401, "The link is not valid, was already used, or has expired")
             .err(403, "The user is disabled or deleted"),
+        ("POST", "/api/v1/auth/aws/challenge") => op("auth", "Start an AWS-credential login")
+            .describe("For agents with AWS credentials and no token to manage. Returns a random challenge (single use, valid `aws_challenge_ttl_secs`, 120 s by default), the header to put it in, and the STS endpoint and region to sign for. Sign `POST <sts_url>` with body `Action=GetCallerIdentity&Version=2011-06-15` (SigV4, service `sts`), the challenge header among the signed headers, and send the signed request to POST /api/v1/auth/aws. `iam-jit --aws-auth` does all of this.")
+            .ok(201, "A challenge", Json("AwsChallenge")),
+        ("POST", "/api/v1/auth/aws") => op("auth", "Log in with a signed sts:GetCallerIdentity")
+            .describe("Checked before anything is forwarded: method POST; `url` is the service's STS endpoint (no other host is ever contacted); the body is exactly GetCallerIdentity; `Authorization` is AWS4-HMAC-SHA256 for service `sts` and the configured region, signing `host`, `x-amz-date` and `x-iam-jit-challenge`; X-Amz-Date within 5 minutes. The challenge is then consumed (a signed request works once) and the request forwarded to STS. The ARN STS answers with (an assumed-role session counts as its role) must be a user `iam:<arn>` or be linked to one; that user gets an API token valid `aws_login_token_ttl_secs` (1 hour by default). Audited as `auth.aws_login` / `auth.aws_login_failed`.")
+            .body("AwsLoginBody")
+            .ok(200, "Logged in: a short-lived API token", Json("AwsLoginResult"))
+            .err(400, "The signed request fails a check (named in `detail`); nothing was forwarded")
+            .err(401, "Unknown, expired or already used challenge; STS refused the signature (its error code, e.g. SignatureDoesNotMatch, InvalidClientTokenId or ExpiredToken, is in `detail`); or the AWS principal is no user's")
+            .err(403, "The user of that AWS principal is disabled or deleted")
+            .err(502, "STS could not be reached or answered with an error of its own"),
         ("POST", "/api/v1/auth/logout") => op("auth", "End the session")
             .describe("Ends the session of the cookie (a bearer token stays valid; revoke it with DELETE /api/v1/tokens/{hash}).")
             .ok(200, "Logged out; the cookie is cleared", Json("DetailBody"))

@@ -12,6 +12,7 @@ pub mod api;
 pub mod approval;
 pub mod audit;
 pub mod aws;
+pub mod awsauth;
 pub mod client;
 pub mod config;
 pub mod db;
@@ -69,6 +70,9 @@ impl AppState {
         }
         if config.dev && config.hub_role_arn.is_none() {
             config.hub_role_arn = Some(DEV_HUB_ROLE_ARN.into());
+        }
+        if config.sts_url.is_none() {
+            config.sts_url = Some(config::default_sts_url(|k| std::env::var(k).ok()));
         }
         if config.public_url.is_empty() {
             config.public_url = format!("http://{}", config.listen);

@@ -97,6 +97,12 @@ enum Command {
     },
     /// Reports (admin): grants, activity, approvals, risk-distribution, users.
     Report(client::ReportArgs),
+    /// Log in and print a short-lived API token (for scripts): `login --aws-auth` signs an
+    /// sts:GetCallerIdentity with the environment's AWS credentials.
+    Login {
+        #[command(flatten)]
+        api: client::ApiArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -299,6 +305,13 @@ fn main() -> ExitCode {
             })
         }
         Command::Report(args) => client::report(&args),
+        Command::Login { api } => {
+            if !api.aws_auth {
+                return fail(2, "login needs --aws-auth (people log in with an e-mail link in the browser)");
+            }
+            let anonymous = client::ApiArgs { aws_auth: false, token: None, ..api };
+            client::run(&anonymous, jit_service::awsauth::login)
+        }
     }
 }
 

@@ -11,6 +11,7 @@
 //! leave as it was.
 
 mod common;
+mod support;
 
 use axum::body::{to_bytes, Body};
 use axum::http::{header, Method, Request, StatusCode};
@@ -112,6 +113,8 @@ enum Fx {
     MagicLink,
     /// A registered destination account (`{account_id}`).
     Account,
+    /// A signed sts:GetCallerIdentity of a fresh challenge (the body), verified by moto.
+    AwsLogin,
 }
 
 struct Row {
@@ -145,6 +148,8 @@ fn matrix() -> Vec<Row> {
         row(get.clone(), "/metrics", None,                                        "A A A A A A A | A A A A A"),
         row(post.clone(), "/api/v1/auth/login", None,                             "A A A A A A A | A A A A A"),
         row(get.clone(), "/api/v1/auth/callback", MagicLink,                      "A A A A A A A | A A A A A"),
+        row(post.clone(), "/api/v1/auth/aws/challenge", None,                     "A A A A A A A | A A A A A"),
+        row(post.clone(), "/api/v1/auth/aws", AwsLogin,                           "A A A A A A A | A A A A A"),
         row(post.clone(), "/api/v1/auth/logout", None,                            "U U U U U F F | A A A A A"),
         row(get.clone(), "/api/v1/me", None,                                      "U U U U U F F | A A A A A"),
         row(get.clone(), "/api/v1/users", None,                                   "U U U U U F F | F F A A A"),
@@ -324,13 +329,25 @@ fn policy() -> ApprovalPolicy {
 
 struct World {
     app: TestApp,
+    /// The STS that `POST /api/v1/auth/aws` forwards to, and the key of an IAM user in it that
+    /// is an iam-jit user.
+    _moto: support::Moto,
+    aws: aws_credential_types::Credentials,
     tokens: HashMap<Who, String>,
     n: AtomicU64,
 }
 
 impl World {
     async fn new(kind: Kind) -> World {
-        let app = TestApp::with_config(kind, |c| c.approval_policy = Some(policy())).await;
+        let moto = support::Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "2")]);
+        let iam = support::moto_iam(&moto, support::static_credentials("AKIAIOSFODNN7EXAMPLE", "x", None));
+        let aws = support::moto_user_with_key(&iam, "matrix-agent").await;
+        let app = TestApp::with_config(kind, |c| {
+            c.approval_policy = Some(policy());
+            c.sts_url = Some(moto.url());
+        })
+        .await;
+        app.user(&format!("iam:arn:aws:iam::{}:user/matrix-agent", support::MOTO_ACCOUNT), Role::Requester, &[]).await;
         let mut tokens = HashMap::new();
         tokens.insert(Who::Malformed, "not-a-token".to_string());
         tokens.insert(Who::Unknown, format!("{}{}", identity::TOKEN_PREFIX, "0".repeat(64)));
@@ -387,7 +404,7 @@ impl World {
         let (st, v) = app.call(Method::DELETE, "/api/v1/users/email:deleted@example.com", Some(&app.admin), None).await;
         assert_eq!(st, StatusCode::NO_CONTENT, "{v}");
         tokens.insert(Who::Deleted, deleted);
-        World { app, tokens, n: AtomicU64::new(0) }
+        World { app, _moto: moto, aws, tokens, n: AtomicU64::new(0) }
     }
 
     fn next(&self) -> u64 {
@@ -465,6 +482,14 @@ impl World {
                 assert_eq!(st, StatusCode::CREATED, "{v}");
                 id
             }
+            Fx::AwsLogin => {
+                let (st, v) = app.call(Method::POST, "/api/v1/auth/aws/challenge", None, None).await;
+                assert_eq!(st, StatusCode::CREATED, "{v}");
+                let ch = serde_json::from_value(v).unwrap();
+                let signed =
+                    jit_service::awsauth::sign_login_request(&ch, &self.aws, std::time::SystemTime::now()).unwrap();
+                json!(signed).to_string()
+            }
         }
     }
 
@@ -500,7 +525,7 @@ impl World {
 
     fn path(row: &Row, value: &str) -> String {
         match row.fx {
-            Fx::None => row.path.to_string(),
+            Fx::None | Fx::AwsLogin => row.path.to_string(),
             Fx::MagicLink => format!("{}?token={value}", row.path),
             _ => {
                 let (start, rest) = row.path.split_once('{').expect("a fixture row has a path parameter");
@@ -559,7 +584,8 @@ async fn run_matrix(kind: Kind) {
         // One fixture for the reads and the refusals of this route, made on first use.
         let mut shared: Option<String> = None;
         for (who, expect) in WHO.iter().zip(&outcomes) {
-            let fresh = row.fx == Fx::MagicLink || (*expect == Expect::Allowed && row.method != Method::GET);
+            let fresh = matches!(row.fx, Fx::MagicLink | Fx::AwsLogin)
+                || (*expect == Expect::Allowed && row.method != Method::GET);
             let value = if fresh {
                 world.fixture(row.fx).await
             } else {
@@ -569,7 +595,10 @@ async fn run_matrix(kind: Kind) {
                 shared.clone().unwrap()
             };
             let path = World::path(&row, &value);
-            let body = world.body(&row.method, row.path);
+            let body = match row.fx {
+                Fx::AwsLogin => Some(serde_json::from_str(&value).unwrap()),
+                _ => world.body(&row.method, row.path),
+            };
             let (status, www, text) = world.send(*who, &row.method, &path, body).await;
             calls += 1;
             if let Some(why) = check(*expect, status, www.as_deref()) {

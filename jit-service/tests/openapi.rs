@@ -212,6 +212,11 @@ both!(real_answers_match_the_document, |app| async move {
     call!(M::GET, "/api/v1/auth/callback", callback, None, None, 200);
     call!(M::GET, "/api/v1/auth/callback", callback, None, None, 401);
     call!(M::GET, "/api/v1/auth/callback", "/api/v1/auth/callback", None, None, 400);
+    // AWS-credential login (the whole flow against moto is in tests/aws_login.rs).
+    let ch = call!(M::POST, "/api/v1/auth/aws/challenge", "/api/v1/auth/aws/challenge", None, None, 201);
+    let unsigned = json!({"method": "POST", "url": ch["sts_url"], "headers": {}, "body": "Action=GetCallerIdentity&Version=2011-06-15"});
+    call!(M::POST, "/api/v1/auth/aws", "/api/v1/auth/aws", None, Some(unsigned), 400);
+    call!(M::POST, "/api/v1/auth/aws", "/api/v1/auth/aws", None, Some(json!({"method": "POST"})), 422);
     call!(M::GET, "/api/v1/me", "/api/v1/me", Some(&alice), None, 200);
     call!(M::GET, "/api/v1/me", "/api/v1/me", None, None, 401);
     call!(M::POST, "/api/v1/auth/logout", "/api/v1/auth/logout", Some(&alice), None, 200);

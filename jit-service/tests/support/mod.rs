@@ -388,3 +388,51 @@ impl Moto {
         format!("http://127.0.0.1:{}", self.port)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// AWS principals in moto (the AWS-credential login tests)
+// ---------------------------------------------------------------------------------------------
+
+/// The account moto's resources live in.
+pub const MOTO_ACCOUNT: &str = "123456789012";
+
+/// Credentials for calls moto lets through unauthenticated (the first
+/// `INITIAL_NO_AUTH_ACTION_COUNT` ones) and for signing with keys moto does not know.
+pub fn static_credentials(akid: &str, secret: &str, token: Option<&str>) -> aws_credential_types::Credentials {
+    aws_credential_types::Credentials::new(akid, secret, token.map(str::to_string), None, "test")
+}
+
+/// An IAM client of `moto` calling with `creds`.
+pub fn moto_iam(moto: &Moto, creds: aws_credential_types::Credentials) -> aws_sdk_iam::Client {
+    let conf = aws_sdk_iam::Config::builder()
+        .behavior_version(aws_sdk_iam::config::BehaviorVersion::latest())
+        .region(aws_sdk_iam::config::Region::new("us-east-1"))
+        .endpoint_url(moto.url())
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_iam::Client::from_conf(conf)
+}
+
+/// An STS client of `moto` calling with `creds`.
+pub fn moto_sts(moto: &Moto, creds: aws_credential_types::Credentials) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::Config::builder()
+        .behavior_version(aws_sdk_sts::config::BehaviorVersion::latest())
+        .region(aws_sdk_sts::config::Region::new("us-east-1"))
+        .endpoint_url(moto.url())
+        .credentials_provider(creds)
+        .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+/// Create the IAM user `name` and an access key for it (two IAM calls); returns the key.
+pub async fn moto_user_with_key(iam: &aws_sdk_iam::Client, name: &str) -> aws_credential_types::Credentials {
+    iam.create_user().user_name(name).send().await.unwrap_or_else(|e| panic!("create_user {name}: {e:?}"));
+    let out = iam
+        .create_access_key()
+        .user_name(name)
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("create_access_key {name}: {e:?}"));
+    let k = out.access_key().expect("an access key");
+    static_credentials(k.access_key_id(), k.secret_access_key(), None)
+}
