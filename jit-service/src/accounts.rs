@@ -194,6 +194,95 @@ pub fn parse(body: &Value) -> ApiResult<Account> {
     })
 }
 
+/// The account's ExternalId: the one its onboarding template was generated with, or a new one.
+pub async fn external_id_for(w: &mut crate::db::Write, account_id: &str, now: i64) -> Result<String, sqlx::Error> {
+    let row = sqlx::query(sqlx::AssertSqlSafe(format!(
+        "SELECT external_id FROM account_external_ids WHERE account_id = $1{}",
+        w.lock()
+    )))
+    .bind(account_id)
+    .fetch_optional(&mut *w.tx)
+    .await?;
+    if let Some(r) = row {
+        return Ok(r.get(0));
+    }
+    let id = new_external_id();
+    sqlx::query("INSERT INTO account_external_ids (account_id, external_id, created_at) VALUES ($1, $2, $3)")
+        .bind(account_id)
+        .bind(&id)
+        .bind(now)
+        .execute(&mut *w.tx)
+        .await?;
+    Ok(id)
+}
+
+/// `POST /accounts/onboarding/preview`: the destination-account templates (CloudFormation
+/// and/or Terraform) with the account's ExternalId, and what to register once deployed.
+pub async fn onboarding_preview(
+    state: &crate::AppState,
+    actor: &str,
+    account_id: &str,
+    format: Option<&str>,
+) -> ApiResult<Value> {
+    use crate::onboarding;
+    let want_cfn = matches!(format, None | Some("cloudformation"));
+    let want_tf = matches!(format, None | Some("terraform"));
+    if !want_cfn && !want_tf {
+        return Err(ApiError::field("format", "must be \"cloudformation\" or \"terraform\" (or absent for both)"));
+    }
+    let hub = state.config.hub_role_arn.clone().ok_or_else(|| {
+        ApiError::conflict("hub_role_arn is not configured: the provisioner role trusts the hub's role, so set hub_role_arn (IAM_JIT_HUB_ROLE_ARN) first")
+    })?;
+    let mut w = state.store.write().await?;
+    let external_id = external_id_for(&mut w, account_id, state.now()).await?;
+    let o = onboarding::Onboarding {
+        account_id: account_id.to_string(),
+        hub_role_arn: hub,
+        external_id: external_id.clone(),
+        deployment_id: state.config.deployment_id.clone(),
+        sts_allow_list: Vec::new(),
+    };
+    onboarding::validate(&o).map_err(|m| {
+        ApiError::new(axum::http::StatusCode::CONFLICT, "conflict", format!("the onboarding cannot be generated: {m}"))
+    })?;
+    crate::audit::append(&mut w, actor, "account.onboarding_generated", account_id, json!({"format": format})).await?;
+    w.commit().await?;
+    let role = onboarding::provisioner_role_arn(account_id);
+    let boundary = onboarding::boundary_policy_arn(account_id);
+    let mut warnings = Vec::new();
+    let registered = get(&state.store, account_id).await?;
+    if let Some(a) = &registered {
+        if a.provisioner_role_arn != role {
+            warnings.push(format!(
+                "the account is registered with provisioner role {}, but this template creates {role}",
+                a.provisioner_role_arn
+            ));
+        }
+        if a.permission_boundary_arn != boundary {
+            warnings.push(format!(
+                "the account is registered with boundary {}, but this template creates {boundary}",
+                a.permission_boundary_arn
+            ));
+        }
+    }
+    let mut out = json!({
+        "account_id": account_id,
+        "external_id": external_id,
+        "registered": registered.is_some(),
+        "provisioner_role_arn": role,
+        "permission_boundary_arn": boundary,
+        "register": {"account_id": account_id, "alias": account_id, "provisioner_role_arn": role, "permission_boundary_arn": boundary, "regions": []},
+        "warnings": warnings,
+    });
+    if want_cfn {
+        out["cloudformation"] = json!(onboarding::cloudformation(&o));
+    }
+    if want_tf {
+        out["terraform"] = json!(onboarding::terraform(&o));
+    }
+    Ok(out)
+}
+
 /// Register (201) or update (200; the ExternalId is kept) an account.
 pub async fn upsert(w: &mut crate::db::Write, actor: &str, mut a: Account, now: i64) -> ApiResult<(bool, Account)> {
     let existing = sqlx::query("SELECT external_id, created_by, created_at FROM accounts WHERE account_id = $1")
@@ -216,6 +305,7 @@ pub async fn upsert(w: &mut crate::db::Write, actor: &str, mut a: Account, now: 
             .execute(&mut *w.tx)
             .await?;
     } else {
+        a.external_id = external_id_for(w, &a.account_id, now).await?;
         a.created_by = actor.to_string();
         a.created_at = now;
         sqlx::query(sqlx::AssertSqlSafe(format!(

@@ -110,6 +110,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::GET, "/api/v1/requests/{id}/provisioning-calls", Requester, true, get(requests_calls)),
         r(Method::GET, "/api/v1/accounts", Requester, false, get(accounts_list)),
         r(Method::POST, "/api/v1/accounts", Admin, false, post(accounts_register)),
+        r(Method::POST, "/api/v1/accounts/onboarding/preview", Admin, false, post(accounts_onboarding_preview)),
         r(Method::GET, "/api/v1/accounts/{account_id}", Requester, false, get(accounts_get)),
         r(Method::DELETE, "/api/v1/accounts/{account_id}", Admin, false, delete(accounts_delete)),
         r(Method::POST, "/api/v1/accounts/{account_id}/orphan-sweep", Admin, false, post(accounts_orphan_sweep)),
@@ -989,6 +990,24 @@ async fn accounts_delete(State(s): State<AppState>, caller: Caller, Path(id): Pa
     audit::append(&mut w, caller.id(), "account.removed", &id, json!({})).await?;
     w.commit().await?;
     Ok(ok(json!({"account_id": id, "removed": true})))
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct PreviewBody {
+    account_id: String,
+    #[serde(default)]
+    format: Option<String>,
+}
+
+async fn accounts_onboarding_preview(
+    State(s): State<AppState>,
+    caller: Caller,
+    Json(b): Json<PreviewBody>,
+) -> ApiResult<Response> {
+    caller.require(Role::Admin)?;
+    let id = account_path(&b.account_id)?;
+    Ok(ok(accounts::onboarding_preview(&s, caller.id(), &id, b.format.as_deref()).await?))
 }
 
 #[derive(Deserialize, Default)]

@@ -21,6 +21,7 @@ const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "init", include_str!("../migrations/0001_init.sql")),
     (2, "provisioning", include_str!("../migrations/0002_provisioning.sql")),
     (3, "aws_login", include_str!("../migrations/0003_aws_login.sql")),
+    (4, "onboarding", include_str!("../migrations/0004_onboarding.sql")),
 ];
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -97,12 +97,114 @@ enum Command {
     },
     /// Reports (admin): grants, activity, approvals, risk-distribution, users.
     Report(client::ReportArgs),
+    /// Destination accounts (admin): onboarding templates, registration, orphan sweep.
+    #[command(subcommand)]
+    Account(AccountCmd),
+    /// Take the service down cleanly: revoke every live grant, then remove the destination
+    /// accounts' stacks and the hub (`--plan` only lists what would be done).
+    Teardown(TeardownArgs),
     /// Log in and print a short-lived API token (for scripts): `login --aws-auth` signs an
     /// sts:GetCallerIdentity with the environment's AWS credentials.
     Login {
         #[command(flatten)]
         api: client::ApiArgs,
     },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum TemplateFormat {
+    Cloudformation,
+    Terraform,
+}
+
+/// The service connection of `account onboard` (its `--format` names the template language,
+/// so the API arguments are spelled out here rather than flattened).
+#[derive(Args)]
+struct Connection {
+    #[arg(long = "base-url", env = "IAM_JIT_BASE_URL", default_value = "http://127.0.0.1:8080")]
+    base_url: String,
+    #[arg(long = "api-token", env = "IAM_JIT_API_TOKEN", hide_env_values = true)]
+    token: Option<String>,
+    #[arg(long = "aws-auth")]
+    aws_auth: bool,
+}
+
+impl Connection {
+    fn api(&self) -> client::ApiArgs {
+        client::ApiArgs {
+            base_url: self.base_url.clone(),
+            token: self.token.clone(),
+            format: Format::Json,
+            aws_auth: self.aws_auth,
+        }
+    }
+}
+
+#[derive(Subcommand)]
+enum AccountCmd {
+    /// Print the destination account's template: the provisioner role (trusting only the hub,
+    /// with the account's ExternalId) and the permission boundary. Deploy it in the account,
+    /// then `account add`.
+    Onboard {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long, value_enum, default_value = "cloudformation")]
+        format: TemplateFormat,
+        #[command(flatten)]
+        conn: Connection,
+    },
+    /// Register (or update) a destination account.
+    Add {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        alias: Option<String>,
+        /// Default: the onboarding template's role, arn:aws:iam::ACCOUNT:role/iam-jit-provisioner.
+        #[arg(long)]
+        provisioner_role_arn: Option<String>,
+        /// Default: the onboarding template's policy, arn:aws:iam::ACCOUNT:policy/iam-jit/iam-jit-boundary.
+        #[arg(long)]
+        permission_boundary_arn: Option<String>,
+        /// A region grants may name (repeat); none = any.
+        #[arg(long = "region")]
+        regions: Vec<String>,
+        #[command(flatten)]
+        api: client::ApiArgs,
+    },
+    /// List the registered accounts.
+    List {
+        #[command(flatten)]
+        api: client::ApiArgs,
+    },
+    /// Remove an account (refused while it has live grants).
+    Remove {
+        account_id: String,
+        #[command(flatten)]
+        api: client::ApiArgs,
+    },
+    /// Report this deployment's roles in the account whose request ended or is unknown;
+    /// `--delete` removes them (only when name, managed-by, request and deployment tags match).
+    Orphans {
+        #[arg(long)]
+        account_id: String,
+        #[arg(long)]
+        delete: bool,
+        #[command(flatten)]
+        api: client::ApiArgs,
+    },
+}
+
+#[derive(Args)]
+struct TeardownArgs {
+    /// Only list what would be revoked and removed.
+    #[arg(long)]
+    plan: bool,
+    /// Revoke the live grants even when some are still needed (without it, teardown refuses
+    /// while grants are active).
+    #[arg(long)]
+    drain: bool,
+    #[command(flatten)]
+    api: client::ApiArgs,
 }
 
 #[derive(Subcommand)]
@@ -286,6 +388,8 @@ fn main() -> ExitCode {
             runtime().block_on(audit_export(config))
         }
         Command::Request(cmd) => request_cmd(cmd),
+        Command::Account(cmd) => account_cmd(cmd),
+        Command::Teardown(args) => teardown(&args),
         Command::Approve { id, comment, api } => client::run(&api, |c| {
             c.post(&format!("/api/v1/requests/{}/approve", client::enc(&id)), &json!({"comment": comment}))
         }),
@@ -313,6 +417,157 @@ fn main() -> ExitCode {
             client::run(&anonymous, jit_service::awsauth::login)
         }
     }
+}
+
+fn account_cmd(cmd: AccountCmd) -> ExitCode {
+    match cmd {
+        AccountCmd::Onboard { account_id, format, conn } => {
+            let format = match format {
+                TemplateFormat::Cloudformation => "cloudformation",
+                TemplateFormat::Terraform => "terraform",
+            };
+            let result = Client::connect(&conn.api()).and_then(|c| {
+                c.post("/api/v1/accounts/onboarding/preview", &json!({"account_id": account_id, "format": format}))
+            });
+            match result {
+                Ok(v) => {
+                    for w in v["warnings"].as_array().into_iter().flatten() {
+                        eprintln!("iam-jit: warning: {}", w.as_str().unwrap_or_default());
+                    }
+                    let Some(text) = v[format].as_str() else {
+                        return fail(4, format!("the service's answer has no {format} template"));
+                    };
+                    print!("{text}");
+                    if !text.ends_with('\n') {
+                        println!();
+                    }
+                    eprintln!(
+                        "iam-jit: deploy this in account {account_id}, then: iam-jit account add --account-id {account_id}{}",
+                        if v["registered"] == true { " (already registered)" } else { "" }
+                    );
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e.exit, e.message),
+            }
+        }
+        AccountCmd::Add { account_id, alias, provisioner_role_arn, permission_boundary_arn, regions, api } => {
+            let body = json!({
+                "account_id": account_id,
+                "alias": alias.unwrap_or_else(|| account_id.clone()),
+                "provisioner_role_arn": provisioner_role_arn
+                    .unwrap_or_else(|| jit_service::onboarding::provisioner_role_arn(&account_id)),
+                "permission_boundary_arn": permission_boundary_arn
+                    .unwrap_or_else(|| jit_service::onboarding::boundary_policy_arn(&account_id)),
+                "regions": regions,
+            });
+            client::run(&api, |c| c.post("/api/v1/accounts", &body))
+        }
+        AccountCmd::List { api } => client::run(&api, |c| c.get("/api/v1/accounts")),
+        AccountCmd::Remove { account_id, api } => {
+            client::run(&api, |c| c.delete(&format!("/api/v1/accounts/{}", client::enc(&account_id))))
+        }
+        AccountCmd::Orphans { account_id, delete, api } => client::run(&api, |c| {
+            c.post(&format!("/api/v1/accounts/{}/orphan-sweep", client::enc(&account_id)), &json!({"delete": delete}))
+        }),
+    }
+}
+
+/// `iam-jit teardown`: the grants to revoke, the account stacks and the hub to remove — in
+/// that order, so no role is left behind in an account whose provisioner role is gone.
+fn teardown(args: &TeardownArgs) -> ExitCode {
+    let c = match Client::connect(&args.api) {
+        Ok(c) => c,
+        Err(e) => return fail(e.exit, e.message),
+    };
+    let mut live = Vec::new();
+    let mut offset = 0;
+    loop {
+        let page = format!(
+            "/api/v1/requests?state=approved,provisioning,active,revoking,provisioning_failed&limit=200&offset={offset}"
+        );
+        match c.get(&page) {
+            Ok(v) => {
+                live.extend(v["requests"].as_array().cloned().unwrap_or_default());
+                match v["next_offset"].as_i64() {
+                    Some(n) => offset = n,
+                    None => break,
+                }
+            }
+            Err(e) => return fail(e.exit, e.message),
+        }
+    }
+    let accounts = match c.get("/api/v1/accounts") {
+        Ok(v) => v["accounts"].as_array().cloned().unwrap_or_default(),
+        Err(e) => return fail(e.exit, e.message),
+    };
+    let id_of = |r: &serde_json::Value| r["metadata"]["id"].as_str().unwrap_or_default().to_string();
+    let state_of = |r: &serde_json::Value| r["status"]["state"].as_str().unwrap_or_default().to_string();
+    println!("1. Revoke the live grants ({}):", live.len());
+    for r in &live {
+        println!(
+            "   {}  {}  accounts {}",
+            id_of(r),
+            state_of(r),
+            r["spec"]["accounts"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x["account_id"].as_str()).collect::<Vec<_>>().join(","))
+                .unwrap_or_default()
+        );
+    }
+    println!("2. Sweep each destination account for orphaned iam-jit roles, then delete its stack:");
+    for a in &accounts {
+        let id = a["account_id"].as_str().unwrap_or_default();
+        println!("   iam-jit account orphans --account-id {id} --delete");
+        println!(
+            "   aws cloudformation delete-stack --stack-name iam-jit-{id}   # in account {id} (or terraform destroy)"
+        );
+        println!("   iam-jit account remove {id}");
+    }
+    println!("3. Stop the service, then delete the hub's stack (deploy/hub-role.yaml) and the database.");
+    if args.plan {
+        return ExitCode::SUCCESS;
+    }
+    let active = live.iter().filter(|r| state_of(r) == "active").count();
+    if active > 0 && !args.drain {
+        return fail(
+            1,
+            format!("{active} grant(s) are active: rerun with --drain to revoke them, or --plan to only list"),
+        );
+    }
+    let mut failed = 0;
+    for r in &live {
+        let id = id_of(r);
+        let path = match state_of(r).as_str() {
+            "active" | "provisioning_failed" => format!("/api/v1/requests/{}/revoke", client::enc(&id)),
+            "approved" => format!("/api/v1/requests/{}/cancel", client::enc(&id)),
+            _ => continue,
+        };
+        match c.post(&path, &json!({"reason": "iam-jit teardown"})) {
+            Ok(v) => println!("{id}: {}", v["request"]["status"]["state"].as_str().unwrap_or("?")),
+            Err(e) => {
+                failed += 1;
+                eprintln!("iam-jit: {id}: {}", e.message);
+            }
+        }
+    }
+    for a in &accounts {
+        let id = a["account_id"].as_str().unwrap_or_default();
+        match c.post(&format!("/api/v1/accounts/{id}/orphan-sweep"), &json!({"delete": true})) {
+            Ok(v) => println!("account {id}: {} orphaned role(s) deleted", v["deleted"].as_array().map_or(0, Vec::len)),
+            Err(e) => {
+                failed += 1;
+                eprintln!("iam-jit: account {id}: {}", e.message);
+            }
+        }
+    }
+    if failed > 0 {
+        return fail(
+            1,
+            format!("{failed} step(s) failed; nothing else was removed — rerun teardown when they are fixed"),
+        );
+    }
+    println!("Grants revoked and accounts swept. Now delete each account's stack and the hub (step 2 and 3 above).");
+    ExitCode::SUCCESS
 }
 
 fn request_cmd(cmd: RequestCmd) -> ExitCode {

@@ -33,27 +33,6 @@ async fn sdk(endpoint: &str, attempts: u32) -> SdkConfig {
         .await
 }
 
-/// An IAM client acting inside `account` (moto keys accounts by the assumed role's ARN).
-async fn iam_in(moto: &Moto, account: &str) -> aws_sdk_iam::Client {
-    let conf = sdk(&moto.url(), 1).await;
-    let c = aws_sdk_sts::Client::new(&conf)
-        .assume_role()
-        .role_arn(format!("arn:aws:iam::{account}:role/test-inspector"))
-        .role_session_name("test-inspector")
-        .send()
-        .await
-        .unwrap();
-    let c = c.credentials().unwrap();
-    let creds = aws_credential_types::Credentials::new(
-        c.access_key_id(),
-        c.secret_access_key(),
-        Some(c.session_token().to_string()),
-        None,
-        "inspector",
-    );
-    aws_sdk_iam::Client::from_conf(aws_sdk_iam::config::Builder::from(&conf).credentials_provider(creds).build())
-}
-
 struct Env {
     moto: Moto,
     app: TestApp,
@@ -129,7 +108,7 @@ impl Env {
 
 /// The roles under `/iam-jit/` in `account`.
 async fn roles(moto: &Moto, account: &str) -> Vec<String> {
-    let iam = iam_in(moto, account).await;
+    let iam = support::moto_iam_in(moto, account).await;
     let out = iam.list_roles().path_prefix("/iam-jit/").send().await.unwrap();
     let mut v: Vec<String> = out.roles().iter().map(|r| r.role_name().to_string()).collect();
     v.sort();
@@ -171,7 +150,7 @@ async fn tags_of(iam: &aws_sdk_iam::Client, name: &str) -> BTreeMap<String, Stri
 
 /// Every document and attribute of the granted role in `account`.
 async fn assert_granted_role(e: &Env, account: &str, id: &str) {
-    let iam = iam_in(&e.moto, account).await;
+    let iam = support::moto_iam_in(&e.moto, account).await;
     let role = iam.get_role().role_name(id).send().await.unwrap();
     let role = role.role().unwrap();
     assert_eq!(role.path(), "/iam-jit/");
@@ -600,7 +579,7 @@ mod aws {
         let e = env(kind).await;
         let id = e.submit().await;
         // Someone else's role of the same name already exists in account B.
-        let iam = iam_in(&e.moto, ACCT_B).await;
+        let iam = support::moto_iam_in(&e.moto, ACCT_B).await;
         let foreign_trust = json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::222222222222:role/ops"}, "Action": "sts:AssumeRole"}]});
         iam.create_role()
             .role_name(&id)
@@ -650,7 +629,7 @@ mod aws {
     async fn orphan_sweep_reports_then_deletes_only_matching_roles() {
         let e = env(Kind::Sqlite).await;
         let live = e.active().await;
-        let iam = iam_in(&e.moto, ACCT_A).await;
+        let iam = support::moto_iam_in(&e.moto, ACCT_A).await;
         let trust = json!({"Version": "2012-10-17", "Statement": []}).to_string();
         let mk = |name: &'static str, tags: Vec<(&'static str, &'static str)>| {
             let iam = iam.clone();

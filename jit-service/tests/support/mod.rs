@@ -436,3 +436,18 @@ pub async fn moto_user_with_key(iam: &aws_sdk_iam::Client, name: &str) -> aws_cr
     let k = out.access_key().expect("an access key");
     static_credentials(k.access_key_id(), k.secret_access_key(), None)
 }
+
+/// An IAM client acting inside `account` (moto keys accounts by the assumed role's ARN), to
+/// look at what the service created there.
+pub async fn moto_iam_in(moto: &Moto, account: &str) -> aws_sdk_iam::Client {
+    let sts = moto_sts(moto, static_credentials("AKIAINSPECTOR", "inspector-secret", None));
+    let out = sts
+        .assume_role()
+        .role_arn(format!("arn:aws:iam::{account}:role/test-inspector"))
+        .role_session_name("test-inspector")
+        .send()
+        .await
+        .unwrap_or_else(|e| panic!("assume a role in {account}: {e:?}"));
+    let c = out.credentials().expect("credentials");
+    moto_iam(moto, static_credentials(c.access_key_id(), c.secret_access_key(), Some(c.session_token())))
+}
