@@ -214,12 +214,13 @@ pub async fn pending(state: &AppState, request_id: &str) -> ApiResult<Option<Val
 /// the provisioner's error, if it failed.
 pub async fn kick(state: &AppState, request_id: &str, kind: &str) -> ApiResult<Option<String>> {
     match claim_one(state, request_id, kind).await? {
-        Some(job) => run(state, &job).await,
+        Some(job) => Ok(run(state, &job).await?.err()),
         None => Ok(None),
     }
 }
 
-/// Run every due job (the sweep). Returns how many finished.
+/// Run every due job (the sweep). Returns how many moved their request to a new state
+/// (`active`, `provisioning_failed`, `expired`, `revoked`).
 pub async fn run_due(state: &AppState) -> ApiResult<usize> {
     let mut done = 0;
     loop {
@@ -230,8 +231,9 @@ pub async fn run_due(state: &AppState) -> ApiResult<usize> {
         let n = jobs.len();
         for job in jobs {
             match run(state, &job).await {
-                Ok(None) => done += 1,
-                Ok(Some(e)) => {
+                Ok(Ok(true)) => done += 1,
+                Ok(Ok(false)) => {}
+                Ok(Err(e)) => {
                     tracing::warn!(request = %job.request_id, kind = %job.kind, error = %e, "job failed; will retry")
                 }
                 Err(e) => tracing::warn!(request = %job.request_id, kind = %job.kind, error = %e, "job failed"),
@@ -243,7 +245,9 @@ pub async fn run_due(state: &AppState) -> ApiResult<usize> {
     }
 }
 
-pub async fn run(state: &AppState, job: &Job) -> ApiResult<Option<String>> {
+/// Run a claimed job: `Ok(Ok(changed))` when it finished (`changed`: it moved the request
+/// to a new state), `Ok(Err(reason))` when the provisioner failed.
+pub async fn run(state: &AppState, job: &Job) -> ApiResult<Result<bool, String>> {
     match job.kind.as_str() {
         "provision" => run_provision(state, job).await,
         "revoke" => run_revoke(state, job).await,
@@ -255,7 +259,7 @@ fn steps(state: &AppState, request_id: &str) -> Steps {
     Steps { store: state.store.clone(), request_id: request_id.to_string() }
 }
 
-async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Option<String>> {
+async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Result<bool, String>> {
     let id = job.request_id.as_str();
     let policy = requests::active_policy(state).await?;
     let mut w = state.store.write().await?;
@@ -301,7 +305,7 @@ async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Option<String>>
         _ => {
             finish(&mut w, job, None, now).await?;
             w.commit().await?;
-            return Ok(None);
+            return Ok(Ok(false));
         }
     };
     let owner = crate::identity::get_user(&mut *state.store.pool.acquire().await?, &s.owner).await?;
@@ -336,7 +340,7 @@ async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Option<String>>
     if s.state != "provisioning" {
         finish(&mut w, job, None, now).await?;
         w.commit().await?;
-        return Ok(None);
+        return Ok(Ok(false));
     }
     let failed = match result {
         Ok(out) => {
@@ -358,20 +362,20 @@ async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Option<String>>
             .await?;
             requests::notify_current(&mut w, state, id, "request.active", None).await?;
             finish(&mut w, job, None, now).await?;
-            None
+            Ok(true)
         }
         Err(e) => {
             requests::transition(&mut w, &s, "system:provisioner", "provisioning_failed", Some(&e), &[]).await?;
             requests::notify_current(&mut w, state, id, "request.provisioning_failed", Some(&e)).await?;
             finish(&mut w, job, Some(&e), now).await?;
-            Some(e)
+            Err(e)
         }
     };
     w.commit().await?;
     Ok(failed)
 }
 
-async fn run_revoke(state: &AppState, job: &Job) -> ApiResult<Option<String>> {
+async fn run_revoke(state: &AppState, job: &Job) -> ApiResult<Result<bool, String>> {
     let id = job.request_id.as_str();
     let s = requests::load(&mut *state.store.pool.acquire().await?, id)
         .await?
@@ -380,7 +384,7 @@ async fn run_revoke(state: &AppState, job: &Job) -> ApiResult<Option<String>> {
         let mut w = state.store.write().await?;
         finish(&mut w, job, None, state.now()).await?;
         w.commit().await?;
-        return Ok(None);
+        return Ok(Ok(false));
     }
     let input = RevokeInput {
         request_id: id.to_string(),
@@ -391,14 +395,16 @@ async fn run_revoke(state: &AppState, job: &Job) -> ApiResult<Option<String>> {
     };
     if let Err(e) = state.provisioner.revoke(&input, &steps(state, id)).await {
         retry_later(state, job, &e).await?;
-        return Ok(Some(e));
+        return Ok(Err(e));
     }
     let mut w = state.store.write().await?;
     let s = requests::lock(&mut w, id).await?;
     let now = state.now();
+    let mut changed = false;
     if let Some(to) = job.end_state.as_deref() {
         // Under the row lock: only the first to get here records the end.
         if s.state == "revoking" {
+            changed = true;
             requests::transition(
                 &mut w,
                 &s,
@@ -415,7 +421,7 @@ async fn run_revoke(state: &AppState, job: &Job) -> ApiResult<Option<String>> {
     }
     finish(&mut w, job, None, now).await?;
     w.commit().await?;
-    Ok(None)
+    Ok(Ok(changed))
 }
 
 /// Move an active (or failed) grant to `revoking` and queue the job that removes its roles.

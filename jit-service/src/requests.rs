@@ -1625,9 +1625,10 @@ async fn ids(state: &AppState, sql: &'static str, t: i64) -> ApiResult<Vec<Strin
     Ok(sqlx::query(sql).bind(t).fetch_all(&state.store.pool).await?.iter().map(|r| r.get(0)).collect())
 }
 
-/// One pass: expire due grants (revoking their roles), expire stale pending requests, warn
-/// owners of grants ending within 15 minutes, provision approved requests left behind by a
-/// crash. Returns the number of requests it changed.
+/// One pass: expire due grants (queueing the revocation of their roles), expire stale pending
+/// requests, warn owners of grants ending within `expiry_warning_minutes`, then run the due
+/// provisioning and revocation jobs (new ones, retries after a backoff, and the jobs of a
+/// replica that crashed holding them). Returns the number of requests it moved to a new state.
 pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     let now = state.now();
     let mut changed = 0;
@@ -1638,12 +1639,10 @@ pub async fn sweep(state: &AppState) -> ApiResult<usize> {
     )
     .await?;
     for id in due {
-        // Checked again under the row lock: another replica may have begun it already.
-        if crate::jobs::begin_revoke(state, &id, "system:expiry", "expired", Some("the grant's time is up"), false)
-            .await?
-        {
-            changed += 1;
-        }
+        // Checked again under the row lock: another replica may have begun it already. The
+        // revocation job it queues runs below, and counts when it records `expired`.
+        crate::jobs::begin_revoke(state, &id, "system:expiry", "expired", Some("the grant's time is up"), false)
+            .await?;
     }
     let stale = ids(
         state,

@@ -184,6 +184,7 @@ fn matrix() -> Vec<Row> {
         // Requesters see the accounts they may ask for (without their ExternalId).
         row(get.clone(), "/api/v1/accounts", None,                                "U U U U U F F | A A A A A"),
         row(post.clone(), "/api/v1/accounts", None,                               "U U U U U F F | F F F F A"),
+        row(post.clone(), "/api/v1/accounts/onboarding/preview", None,            "U U U U U F F | F F F F A"),
         row(get.clone(), "/api/v1/accounts/{account_id}", Account,                "U U U U U F F | A A A A A"),
         row(delete.clone(), "/api/v1/accounts/{account_id}", Account,             "U U U U U F F | F F F F A"),
         row(post.clone(), "/api/v1/accounts/{account_id}/orphan-sweep", Account,  "U U U U U F F | F F F F A"),
@@ -516,6 +517,9 @@ impl World {
             ("POST", "/api/v1/requests/{id}/extend") => json!({"hours": 1, "reason": "the migration is not finished"}),
             ("POST", "/api/v1/requests/{id}/review") => json!({"comment": "looked at the session; fine"}),
             ("PUT", "/api/v1/approval-policy") => json!(policy()),
+            ("POST", "/api/v1/accounts/onboarding/preview") => {
+                json!({"account_id": format!("{:012}", 700_000_000_000u64 + n)})
+            }
             ("POST", "/api/v1/accounts") => account_body(&format!("{:012}", 600_000_000_000u64 + n)),
             ("POST", "/api/v1/webhooks") => json!({"url": "http://127.0.0.1:9/hook", "events": ["request.approved"]}),
             ("POST", _) => json!({}),

@@ -471,6 +471,19 @@ async fn the_cli_logs_in_with_aws_credentials() {
         .unwrap();
     assert_eq!(resp.status().as_u16(), 201);
 
+    // Outside --dev grants become real roles: the example's account must be registered.
+    let resp = ureq::post(&format!("{base}/api/v1/accounts"))
+        .header("Authorization", &format!("Bearer {admin}"))
+        .header("Content-Type", "application/json")
+        .send(
+            json!({"account_id": "111122223333", "alias": "example",
+                   "provisioner_role_arn": "arn:aws:iam::111122223333:role/iam-jit-provisioner",
+                   "permission_boundary_arn": "arn:aws:iam::111122223333:policy/iam-jit/iam-jit-boundary"})
+            .to_string()
+            .as_bytes(),
+        )
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
     let secret = aws.agent.secret_access_key().to_string();
     let env_for = |secret: &str| {
         vec![

@@ -322,7 +322,7 @@ both!(risk_distribution_counts_per_score_tier_and_state, |app| async move {
     assert_eq!(tiers.iter().map(|t| t.0.as_str()).collect::<Vec<_>>(), ["low", "medium", "high"]);
     assert_eq!(tiers.iter().find(|t| t.0 == "high").unwrap().1, 1);
     let states = v["states"].as_array().unwrap();
-    assert_eq!(states.len(), 10, "every state is listed");
+    assert_eq!(states.len(), 11, "every state is listed");
     let total = |st: &str| states.iter().find(|x| x["state"] == st).unwrap()["total"].as_i64().unwrap();
     assert_eq!(
         [total("pending"), total("active"), total("revoked"), total("rejected"), total("expired")],
@@ -346,8 +346,8 @@ both!(risk_distribution_counts_per_score_tier_and_state, |app| async move {
         lines[0],
         "state,total,score_1,score_2,score_3,score_4,score_5,score_6,score_7,score_8,score_9,score_10,tier_low,tier_medium,tier_high"
     );
-    assert_eq!(lines.len(), 1 + 10 + 1 + 1);
-    assert!(lines[11].starts_with("all,6,"), "{text}");
+    assert_eq!(lines.len(), 1 + 11 + 1 + 1);
+    assert!(lines[12].starts_with("all,6,"), "{text}");
     let _ = s;
 });
 
@@ -361,7 +361,7 @@ both!(users_report_has_roles_groups_counts_and_activity, |app| async move {
     assert_eq!(alice["requests"], 6);
     assert_eq!(alice["requests_by_state"]["active"], 3);
     assert_eq!(alice["requests_by_state"]["pending"], 1);
-    assert_eq!(alice["requests_by_state"].as_object().unwrap().len(), 10);
+    assert_eq!(alice["requests_by_state"].as_object().unwrap().len(), 11);
     assert_eq!(alice["roles"], json!(["requester"]));
     assert!(alice["last_activity_at"].is_string());
     let bob = by("email:bob@example.com");
