@@ -959,7 +959,8 @@ fn account_path(raw: &str) -> ApiResult<String> {
     if raw.len() == 12 && raw.bytes().all(|b| b.is_ascii_digit()) {
         Ok(raw.to_string())
     } else {
-        Err(ApiError::field("account_id", format!("must be 12 digits, not `{raw}`")))
+        // No such account can be registered, so none is found.
+        Err(ApiError::not_found(format!("account {raw:?} is not registered (account ids are 12 digits)")))
     }
 }
 
@@ -1006,7 +1007,10 @@ async fn accounts_onboarding_preview(
     Json(b): Json<PreviewBody>,
 ) -> ApiResult<Response> {
     caller.require(Role::Admin)?;
-    let id = account_path(&b.account_id)?;
+    if !(b.account_id.len() == 12 && b.account_id.bytes().all(|c| c.is_ascii_digit())) {
+        return Err(ApiError::field("account_id", format!("must be 12 digits, not `{}`", b.account_id)));
+    }
+    let id = b.account_id;
     Ok(ok(accounts::onboarding_preview(&s, caller.id(), &id, b.format.as_deref()).await?))
 }
 

@@ -25,6 +25,12 @@ pub struct Config {
     pub provisioner: String,
     /// How long before a grant ends its owner is told (minutes).
     pub expiry_warning_minutes: u32,
+    /// How often each registered account is swept for orphaned roles (seconds; 0 = never;
+    /// only with the `aws` provisioner). Orphans are reported in the log and the audit.
+    pub orphan_sweep_interval_secs: u64,
+    /// Also delete the orphans the periodic sweep finds (only roles whose name, `managed-by`,
+    /// request and deployment tags all match).
+    pub orphan_sweep_delete: bool,
     pub permission_boundary_arn: Option<String>,
     /// The service's own role: trusted by grants of requesters with no AWS principal of
     /// their own (e-mail users), who get credentials brokered by the service, pinned to them
@@ -70,6 +76,8 @@ impl Default for Config {
             deployment_id: "default".into(),
             provisioner: "auto".into(),
             expiry_warning_minutes: 15,
+            orphan_sweep_interval_secs: 3600,
+            orphan_sweep_delete: false,
             permission_boundary_arn: None,
             hub_role_arn: None,
             smtp: None,
@@ -125,6 +133,12 @@ impl Config {
         }
         if let Some(v) = env("IAM_JIT_PROVISIONER") {
             c.provisioner = v;
+        }
+        if let Some(v) = env("IAM_JIT_ORPHAN_SWEEP_INTERVAL_SECS") {
+            c.orphan_sweep_interval_secs = num("IAM_JIT_ORPHAN_SWEEP_INTERVAL_SECS", v)?;
+        }
+        if let Some(v) = env("IAM_JIT_ORPHAN_SWEEP_DELETE") {
+            c.orphan_sweep_delete = matches!(v.as_str(), "1" | "true" | "yes");
         }
         if let Some(v) = env("IAM_JIT_EXPIRY_WARNING_MINUTES") {
             c.expiry_warning_minutes = num("IAM_JIT_EXPIRY_WARNING_MINUTES", v)? as u32;
@@ -193,8 +207,16 @@ impl Config {
         if self.body_limit_bytes < 1024 {
             anyhow::bail!("body_limit_bytes must be at least 1024");
         }
-        if self.deployment_id.is_empty() || self.deployment_id.len() > 64 {
-            anyhow::bail!("deployment_id must be 1-64 characters");
+        // It is a tag value on every role and a condition in the onboarding templates.
+        let d = &self.deployment_id;
+        if d.is_empty()
+            || d.len() > 64
+            || !d.starts_with(|c: char| c.is_ascii_alphanumeric())
+            || !d.chars().all(|c| c.is_ascii_alphanumeric() || "._-".contains(c))
+        {
+            anyhow::bail!(
+                "deployment_id must be 1-64 letters, digits and ._- starting with a letter or digit, not `{d}`"
+            );
         }
         if let Some(u) = &self.sts_url {
             crate::awsauth::canonical_url(u).map_err(|e| anyhow::anyhow!("sts_url: {e}"))?;
@@ -250,4 +272,22 @@ pub fn parse_smtp_url(url: &str, from: String) -> anyhow::Result<Smtp> {
         None => (None, None),
     };
     Ok(Smtp { host: host.to_string(), port, tls: tls.into(), from, username, password })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn deployment_ids_are_tag_and_template_safe() {
+        for ok in ["default", "prod-eu.1", "A_b"] {
+            Config { deployment_id: ok.into(), ..Config::default() }.validate().unwrap();
+        }
+        for bad in ["", "-x", "has space", "x\"y", &"a".repeat(65)] {
+            let e = Config { deployment_id: bad.into(), ..Config::default() }.validate().unwrap_err();
+            assert!(e.to_string().contains("deployment_id"), "{bad}: {e}");
+        }
+        let e = Config { provisioner: "magic".into(), ..Config::default() }.validate().unwrap_err();
+        assert!(e.to_string().contains("\"aws\""), "{e}");
+    }
 }

@@ -448,3 +448,15 @@ pub async fn begin_revoke(
     w.commit().await?;
     Ok(true)
 }
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn backoff_doubles_up_to_fifteen_minutes() {
+        let b: Vec<i64> = (1..=9).map(super::backoff_ms).collect();
+        assert_eq!(&b[..5], &[10_000, 20_000, 40_000, 80_000, 160_000]);
+        assert!(b.windows(2).all(|w| w[0] <= w[1]));
+        assert_eq!(super::backoff_ms(50), 15 * 60_000);
+        assert_eq!(super::backoff_ms(0), 10_000);
+    }
+}

@@ -360,3 +360,65 @@ pub async fn recorded_calls(store: &Store, request_id: &str) -> Result<Vec<Value
         .map(|r| serde_json::from_str(&r.get::<String, _>(0)).unwrap_or(Value::Null))
         .collect())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn source_identity_is_what_sts_accepts() {
+        assert_eq!(source_identity("email:alice@example.com"), "alice@example.com");
+        assert_eq!(source_identity("iam:arn:aws:iam::123456789012:role/team/deployer"), "123456789012.deployer");
+        assert_eq!(source_identity("iam:arn:aws:iam::123456789012:user/bob"), "123456789012.bob");
+        let long = format!("email:{}@example.com", "a".repeat(80));
+        let s = source_identity(&long);
+        assert_eq!(s.len(), 64);
+        for id in ["email:x y!#$%&*()[]{}@example.com", "email:", "strange/id:with:colons"] {
+            let s = source_identity(id);
+            assert!((2..=64).contains(&s.len()), "{s}");
+            assert!(s.chars().all(|c| c.is_ascii_alphanumeric() || "_+=,.@-".contains(c)), "{s}");
+        }
+    }
+
+    #[test]
+    fn only_one_iam_role_or_user_is_trusted() {
+        check_trust_principal("arn:aws:iam::123456789012:role/hub").unwrap();
+        check_trust_principal("arn:aws:iam::123456789012:user/agent").unwrap();
+        for bad in [
+            "*",
+            "arn:aws:iam::123456789012:root",
+            "123456789012",
+            "arn:aws:iam::123456789012:role/*",
+            "arn:aws:sts::123456789012:assumed-role/x/y",
+            "arn:aws:iam::123456789012:group/admins",
+            "",
+        ] {
+            let e = check_trust_principal(bad).unwrap_err();
+            assert!(e.contains("never `*`"), "{bad}: {e}");
+        }
+    }
+
+    #[test]
+    fn the_grant_keeps_the_approved_statements_and_adds_the_expiry_deny() {
+        let input = ProvisionInput {
+            request_id: "req-1".into(),
+            accounts: vec!["111111111111".into()],
+            policy: json!({"Version": "2012-10-17", "Statement": {"Effect": "Allow", "Action": "s3:GetObject", "Resource": "*"}}),
+            trust_principal: Some("arn:aws:iam::000000000001:role/hub".into()),
+            source_identity: "alice@example.com".into(),
+            not_after_ms: 1_800_000_000_000,
+            now_ms: 1_800_000_000_000 - 30 * 60_000,
+            deployment_id: "d".into(),
+            permission_boundary_arn: None,
+        };
+        let g = grant_policy(&input);
+        assert_eq!(g["Statement"][0], input.policy["Statement"]);
+        assert_eq!(g["Statement"][1]["Condition"]["DateGreaterThan"]["aws:CurrentTime"], fmt_ts(input.not_after_ms));
+        // Under an hour left: IAM's minimum; the time conditions cut it short.
+        assert_eq!(max_session_seconds(&input), 3600);
+        let t = trust_policy(&input);
+        assert_eq!(t["Statement"][0]["Principal"]["AWS"], "arn:aws:iam::000000000001:role/hub");
+        let r = revoke_sessions_policy(input.now_ms);
+        assert_eq!(r["Statement"][0]["Condition"]["DateLessThan"]["aws:TokenIssueTime"], fmt_ts(input.now_ms));
+    }
+}

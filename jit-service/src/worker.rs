@@ -40,6 +40,37 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
             .await
         }));
     }
+    if state.provisioner.name() == "aws" && state.config.orphan_sweep_interval_secs > 0 {
+        let s = state.clone();
+        handles.push(tokio::spawn(async move {
+            every(&s, s.config.orphan_sweep_interval_secs, |s| async move {
+                let list = match crate::accounts::list(&s.store).await {
+                    Ok(l) => l,
+                    Err(e) => return tracing::warn!(error = %e, "orphan sweep: reading the accounts failed"),
+                };
+                for a in list {
+                    match crate::accounts::orphan_sweep(
+                        &s,
+                        "system:orphan-sweep",
+                        &a.account_id,
+                        s.config.orphan_sweep_delete,
+                    )
+                    .await
+                    {
+                        Ok(v) if v["orphans"].as_array().is_some_and(|o| !o.is_empty()) => tracing::warn!(
+                            account = %a.account_id,
+                            orphans = %v["orphans"],
+                            deleted = %v["deleted"],
+                            "orphaned iam-jit roles found"
+                        ),
+                        Ok(_) => {}
+                        Err(e) => tracing::warn!(account = %a.account_id, error = %e, "orphan sweep failed"),
+                    }
+                }
+            })
+            .await
+        }));
+    }
     let s = state.clone();
     handles.push(tokio::spawn(async move {
         every(&s, 3600, |s| async move {
