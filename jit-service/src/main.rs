@@ -519,7 +519,7 @@ fn teardown(args: &TeardownArgs) -> ExitCode {
         let id = a["account_id"].as_str().unwrap_or_default();
         println!("   iam-jit account orphans --account-id {id} --delete");
         println!(
-            "   aws cloudformation delete-stack --stack-name iam-jit-{id}   # in account {id} (or terraform destroy)"
+            "   aws cloudformation delete-stack --stack-name iam-jit-onboarding   # in account {id} (or terraform destroy)"
         );
         println!("   iam-jit account remove {id}");
     }
