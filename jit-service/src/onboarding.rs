@@ -81,7 +81,7 @@ const READ_ACTIONS: [&str; 4] =
 ///   key lifecycle is the key owner's decision, not a temporary grant's;
 /// * custom key stores (`Create/Update/Delete/Connect/DisconnectCustomKeyStore`): the HSM or
 ///   external key manager behind keys.
-const KMS_ADMIN_ACTIONS: [&str; 28] = [
+pub const KMS_ADMIN_ACTIONS: [&str; 28] = [
     "kms:CancelKeyDeletion",
     "kms:ConnectCustomKeyStore",
     "kms:CreateAlias",
