@@ -107,6 +107,7 @@ pub fn routes() -> Vec<RouteDef> {
         r(Method::POST, "/api/v1/requests/{id}/review", Approver, false, post(requests_review)),
         r(Method::GET, "/api/v1/requests/{id}/history", Requester, true, get(requests_history)),
         r(Method::GET, "/api/v1/requests/{id}/assume", Requester, true, get(requests_assume)),
+        r(Method::POST, "/api/v1/requests/{id}/credentials", Requester, true, post(requests_credentials)),
         r(Method::GET, "/api/v1/requests/{id}/provisioning-calls", Requester, true, get(requests_calls)),
         r(Method::GET, "/api/v1/accounts", Requester, false, get(accounts_list)),
         r(Method::POST, "/api/v1/accounts", Admin, false, post(accounts_register)),
@@ -926,6 +927,22 @@ async fn requests_history(State(s): State<AppState>, caller: Caller, Path(id): P
 
 async fn requests_assume(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {
     Ok(ok(requests::assume_instructions(&s, &caller, &id).await?))
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct CredentialsBody {
+    #[serde(default)]
+    account_id: Option<String>,
+}
+
+async fn requests_credentials(
+    State(s): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    OptJson(b): OptJson<CredentialsBody>,
+) -> ApiResult<Response> {
+    Ok(ok(requests::credentials(&s, &caller, &id, b.account_id).await?))
 }
 
 async fn requests_calls(State(s): State<AppState>, caller: Caller, Path(id): Path<String>) -> ApiResult<Response> {

@@ -173,6 +173,9 @@ impl AwsProvisioner {
         let name = role_name(&input.request_id);
         let arn = role_arn(account, &input.request_id);
         let trust = trust_policy(input).to_string();
+        if input.update_only {
+            return self.update_account(&iam, input, account, &name, &arn, &trust, steps).await;
+        }
         let mut aws_tags = Vec::new();
         for (k, v) in tags(input) {
             aws_tags.push(aws_sdk_iam::types::Tag::builder().key(k).value(v).build().map_err(|e| e.to_string())?);
@@ -261,6 +264,50 @@ impl AwsProvisioner {
         }
         steps.record(account, "iam:PutRolePolicy", "put", json!({"policy_name": GRANT_POLICY_NAME})).await?;
         Ok(arn)
+    }
+
+    /// An extension: move the trust's and the grant's end, and the not-after tag, on a role
+    /// that exists and is this request's; a role that is gone stays gone.
+    #[allow(clippy::too_many_arguments)]
+    async fn update_account(
+        &self,
+        iam: &aws_sdk_iam::Client,
+        input: &ProvisionInput,
+        account: &str,
+        name: &str,
+        arn: &str,
+        trust: &str,
+        steps: &Steps,
+    ) -> Result<String, String> {
+        let Some(tags) = self.role_tags(iam, name).await? else {
+            steps.record(account, "iam:ListRoleTags", "already_gone", json!({})).await?;
+            return Ok(arn.to_string());
+        };
+        if !Self::is_ours(&tags, &input.request_id, &input.deployment_id) {
+            steps.record(account, "iam:ListRoleTags", "foreign_role_untouched", json!({"role_name": name})).await?;
+            return Err(format!("{arn} is not this request's role; it was left untouched"));
+        }
+        let u = iam.update_assume_role_policy().role_name(name).policy_document(trust).send().await;
+        self.after_call("iam:UpdateAssumeRolePolicy");
+        u.map_err(|e| format!("updating the trust policy of {arn} failed: {}", describe(&e)))?;
+        steps.record(account, "iam:UpdateAssumeRolePolicy", "updated", json!({})).await?;
+        let p = iam
+            .put_role_policy()
+            .role_name(name)
+            .policy_name(GRANT_POLICY_NAME)
+            .policy_document(grant_policy(input).to_string())
+            .send()
+            .await;
+        self.after_call("iam:PutRolePolicy");
+        p.map_err(|e| format!("putting the grant policy on {arn} failed: {}", describe(&e)))?;
+        steps.record(account, "iam:PutRolePolicy", "put", json!({"policy_name": GRANT_POLICY_NAME})).await?;
+        let not_after = crate::util::fmt_ts(input.not_after_ms);
+        let tag = aws_sdk_iam::types::Tag::builder().key("iam-jit:not-after").value(&not_after).build().map_err(|e| e.to_string())?;
+        let t = iam.tag_role().role_name(name).tags(tag).send().await;
+        self.after_call("iam:TagRole");
+        t.map_err(|e| format!("tagging {arn} failed: {}", describe(&e)))?;
+        steps.record(account, "iam:TagRole", "tagged", json!({"iam-jit:not-after": not_after})).await?;
+        Ok(arn.to_string())
     }
 
     async fn revoke_account(&self, input: &RevokeInput, account: &str, steps: &Steps) -> Result<(), String> {
@@ -429,6 +476,57 @@ impl Provisioner for AwsProvisioner {
             } else {
                 Err(errors.join("; "))
             }
+        })
+    }
+
+    fn credentials<'a>(
+        &'a self,
+        account: &'a str,
+        request_id: &'a str,
+        source_identity: &'a str,
+        seconds: i32,
+        steps: &'a Steps,
+    ) -> BoxFut<'a, Result<Value, String>> {
+        Box::pin(async move {
+            let arn = role_arn(account, request_id);
+            let r = aws_sdk_sts::Client::new(&self.sdk)
+                .assume_role()
+                .role_arn(&arn)
+                .role_session_name(source_identity)
+                .source_identity(source_identity)
+                .duration_seconds(seconds)
+                .send()
+                .await;
+            self.after_call("sts:AssumeRole");
+            let out = match r {
+                Ok(o) => o,
+                Err(e) => {
+                    let msg = format!("assuming {arn} failed: {}", describe(&e));
+                    steps.record(account, "sts:AssumeRole", "failed", json!({"error": msg})).await?;
+                    return Err(msg);
+                }
+            };
+            let c = out.credentials().ok_or("sts:AssumeRole returned no credentials")?;
+            let expiration = c
+                .expiration()
+                .fmt(aws_sdk_sts::primitives::DateTimeFormat::DateTime)
+                .map_err(|e| format!("the credentials' expiry cannot be read: {e}"))?;
+            steps
+                .record(
+                    account,
+                    "sts:AssumeRole",
+                    "credentials_issued",
+                    json!({"role_arn": arn, "source_identity": source_identity, "expiration": expiration}),
+                )
+                .await?;
+            Ok(json!({
+                "account_id": account,
+                "role_arn": arn,
+                "access_key_id": c.access_key_id(),
+                "secret_access_key": c.secret_access_key(),
+                "session_token": c.session_token(),
+                "expiration": expiration,
+            }))
         })
     }
 

@@ -84,6 +84,8 @@ iamjit_…` (an API token) or the `iam_jit_session` cookie from a login link (th
         crate::reports::ApprovalsReport,
         crate::reports::RiskReport,
         crate::reports::UsersReport,
+        schema::CredentialsBody,
+        schema::Credentials,
         schema::NewAccount,
         schema::Account,
         schema::AccountOne,
@@ -389,6 +391,14 @@ pub fn doc_for(method: &Method, path: &str) -> Option<OpDoc> {
             .ok(200, "Per account: role ARN, CLI command, profile", Json("AssumeInstructions"))
             .err(404, NO_REQUEST)
             .err(409, "The request is not active"),
+        ("POST", "/api/v1/requests/{id}/credentials") => op("requests", "Credentials for a grant that trusts the hub")
+            .describe("For a requester without an AWS principal of their own (an e-mail user): the hub assumes the granted role with the requester's `sts:SourceIdentity` and returns the session (at most an hour; the grant's time conditions end it at the grant's end). Audited as `request.credentials_issued` (without the secrets).")
+            .optional_body("CredentialsBody")
+            .ok(200, "The session's credentials", Json("Credentials"))
+            .err(403, "Only the requester receives a grant's credentials")
+            .err(404, NO_REQUEST)
+            .err(409, "The request is not active, its roles trust the requester's own principal, or the provisioner creates no AWS roles")
+            .err(502, "STS refused or could not be reached"),
         ("GET", "/api/v1/requests/{id}/provisioning-calls") => op("requests", "The provisioner's IAM calls for a request")
             .ok(200, "The calls, in order", Json("ProvisioningCalls"))
             .err(404, NO_REQUEST),

@@ -251,12 +251,68 @@ pub async fn run(state: &AppState, job: &Job) -> ApiResult<Result<bool, String>>
     match job.kind.as_str() {
         "provision" => run_provision(state, job).await,
         "revoke" => run_revoke(state, job).await,
+        "extend" => run_extend(state, job).await,
         other => Err(ApiError::internal(format!("unknown job kind `{other}`"))),
     }
 }
 
 fn steps(state: &AppState, request_id: &str) -> Steps {
     Steps { store: state.store.clone(), request_id: request_id.to_string() }
+}
+
+/// What the provisioner gets for `s`: the trust principal (an `assume_by` proved at
+/// submission, the owner's own IAM principal, or the hub role for e-mail users), the source
+/// identity, the approved policy and the end.
+async fn provision_input(
+    state: &AppState,
+    s: &requests::Stored,
+    not_after: i64,
+    now: i64,
+    update_only: bool,
+) -> ApiResult<ProvisionInput> {
+    let owner = crate::identity::get_user(&mut *state.store.pool.acquire().await?, &s.owner).await?;
+    let assume_by = s.spec.pointer("/assume_by/principal_arn").and_then(Value::as_str).map(str::to_string);
+    let trust = assume_by
+        .or_else(|| s.owner.strip_prefix("iam:").map(str::to_string))
+        .or_else(|| state.config.hub_role_arn.clone());
+    Ok(ProvisionInput {
+        request_id: s.id.clone(),
+        accounts: s.accounts.clone(),
+        policy: s.spec.get("policy").cloned().unwrap_or(Value::Null),
+        trust_principal: trust,
+        source_identity: crate::provision::source_identity(&owner.map(|u| u.user_id).unwrap_or_else(|| s.owner.clone())),
+        not_after_ms: not_after,
+        now_ms: now,
+        deployment_id: state.config.deployment_id.clone(),
+        permission_boundary_arn: state.config.permission_boundary_arn.clone(),
+        update_only,
+    })
+}
+
+/// An approved extension: bring the roles' end in line with the request's new `expires_at`.
+async fn run_extend(state: &AppState, job: &Job) -> ApiResult<Result<bool, String>> {
+    let id = job.request_id.as_str();
+    let s = requests::load(&mut *state.store.pool.acquire().await?, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("request {id} not found")))?;
+    let now = state.now();
+    let (Some(not_after), "active") = (s.expires_at, s.state.as_str()) else {
+        let mut w = state.store.write().await?;
+        finish(&mut w, job, None, now).await?;
+        w.commit().await?;
+        return Ok(Ok(false));
+    };
+    let input = provision_input(state, &s, not_after, now, true).await?;
+    if let Err(e) = state.provisioner.provision(&input, &steps(state, id)).await {
+        retry_later(state, job, &e).await?;
+        return Ok(Err(e));
+    }
+    let mut w = state.store.write().await?;
+    audit::append(&mut w, "system:provisioner", "request.extension_applied", id, json!({"expires_at": fmt_ts(not_after)}))
+        .await?;
+    finish(&mut w, job, None, now).await?;
+    w.commit().await?;
+    Ok(Ok(false))
 }
 
 async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Result<bool, String>> {
@@ -308,24 +364,7 @@ async fn run_provision(state: &AppState, job: &Job) -> ApiResult<Result<bool, St
             return Ok(Ok(false));
         }
     };
-    let owner = crate::identity::get_user(&mut *state.store.pool.acquire().await?, &s.owner).await?;
-    let assume_by = s.spec.pointer("/assume_by/principal_arn").and_then(Value::as_str).map(str::to_string);
-    let trust = assume_by
-        .or_else(|| s.owner.strip_prefix("iam:").map(str::to_string))
-        .or_else(|| state.config.hub_role_arn.clone());
-    let input = ProvisionInput {
-        request_id: id.to_string(),
-        accounts: s.accounts.clone(),
-        policy: s.spec.get("policy").cloned().unwrap_or(Value::Null),
-        trust_principal: trust,
-        source_identity: crate::provision::source_identity(
-            &owner.map(|u| u.user_id).unwrap_or_else(|| s.owner.clone()),
-        ),
-        not_after_ms: not_after,
-        now_ms: now,
-        deployment_id: state.config.deployment_id.clone(),
-        permission_boundary_arn: state.config.permission_boundary_arn.clone(),
-    };
+    let input = provision_input(state, &s, not_after, now, false).await?;
     let result = if input.trust_principal.is_none() {
         Err(format!(
             "{} has no AWS principal of its own and no hub_role_arn is configured: link a principal to the user or set hub_role_arn",

@@ -274,6 +274,16 @@ enum RequestCmd {
         #[command(flatten)]
         api: client::ApiArgs,
     },
+    /// Credentials for an active grant whose roles trust the hub (e-mail users); text output
+    /// is `export AWS_…` lines for `eval "$(iam-jit request credentials ID)"`.
+    Credentials {
+        id: String,
+        /// Which account (needed when the grant spans several).
+        #[arg(long)]
+        account_id: Option<String>,
+        #[command(flatten)]
+        api: client::ApiArgs,
+    },
     /// List requests.
     List {
         #[arg(long)]
@@ -579,6 +589,25 @@ fn request_cmd(cmd: RequestCmd) -> ExitCode {
             };
             let path = if preview { "/api/v1/requests/preview" } else { "/api/v1/requests" };
             client::run(&api, |c| c.post(path, &body))
+        }
+        RequestCmd::Credentials { id, account_id, api } => {
+            let path = format!("/api/v1/requests/{}/credentials", client::enc(&id));
+            let result = Client::connect(&api).and_then(|c| c.post(&path, &json!({"account_id": account_id})));
+            match result {
+                Ok(v) if matches!(api.format, Format::Json) => {
+                    println!("{}", serde_json::to_string_pretty(&v).unwrap_or_default());
+                    ExitCode::SUCCESS
+                }
+                Ok(v) => {
+                    let field = |k: &str| v[k].as_str().unwrap_or_default().to_string();
+                    println!("export AWS_ACCESS_KEY_ID={}", field("access_key_id"));
+                    println!("export AWS_SECRET_ACCESS_KEY={}", field("secret_access_key"));
+                    println!("export AWS_SESSION_TOKEN={}", field("session_token"));
+                    eprintln!("iam-jit: {} until {}", field("role_arn"), field("expiration"));
+                    ExitCode::SUCCESS
+                }
+                Err(e) => fail(e.exit, e.message),
+            }
         }
         RequestCmd::Status { id, api } => {
             client::run(&api, |c| c.get(&format!("/api/v1/requests/{}", client::enc(&id))))

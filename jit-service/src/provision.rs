@@ -32,6 +32,9 @@ pub struct ProvisionInput {
     /// The boundary the recording provisioner names (the AWS provisioner takes each
     /// account's own from the account registry).
     pub permission_boundary_arn: Option<String>,
+    /// Only bring existing roles up to date (an extension moved `not_after`): never create a
+    /// role — one that is gone was revoked, and must stay gone.
+    pub update_only: bool,
 }
 
 /// What to remove.
@@ -89,6 +92,21 @@ pub trait Provisioner: Send + Sync {
     /// Remove the role from every account. Idempotent (gone is success); a role that is not
     /// this deployment's, for this request, is never touched.
     fn revoke<'a>(&'a self, input: &'a RevokeInput, steps: &'a Steps) -> BoxFut<'a, Result<(), String>>;
+    /// Temporary credentials for a granted role that trusts the hub (the requester is an
+    /// e-mail user with no AWS principal of their own): the hub assumes the role with the
+    /// requester's source identity and hands the session to them.
+    fn credentials<'a>(
+        &'a self,
+        account: &'a str,
+        request_id: &'a str,
+        source_identity: &'a str,
+        seconds: i32,
+        steps: &'a Steps,
+    ) -> BoxFut<'a, Result<Value, String>> {
+        let _ = (account, request_id, source_identity, seconds, steps);
+        let name = self.name();
+        Box::pin(async move { Err(format!("the {name} provisioner creates no role in AWS: there are no credentials to hand out")) })
+    }
     /// The roles this deployment manages in `account` (`role_name`, `role_arn`, `request_id`,
     /// `not_after`), for the orphan sweep.
     fn managed_roles<'a>(
@@ -288,7 +306,13 @@ impl Provisioner for RecordingProvisioner {
         Box::pin(async move {
             let mut calls = Vec::new();
             for a in &input.accounts {
-                calls.extend(calls_for(input, a));
+                if input.update_only {
+                    let name = role_name(&input.request_id);
+                    calls.push(json!({"account": a, "service": "iam", "call": "UpdateAssumeRolePolicy", "params": {"RoleName": name, "PolicyDocument": trust_policy(input)}}));
+                    calls.push(json!({"account": a, "service": "iam", "call": "PutRolePolicy", "params": {"RoleName": name, "PolicyName": GRANT_POLICY_NAME, "PolicyDocument": grant_policy(input)}}));
+                } else {
+                    calls.extend(calls_for(input, a));
+                }
             }
             self.record(&input.request_id, calls).await?;
             Ok(ProvisionOutput {
@@ -410,6 +434,7 @@ mod tests {
             now_ms: 1_800_000_000_000 - 30 * 60_000,
             deployment_id: "d".into(),
             permission_boundary_arn: None,
+            update_only: false,
         };
         let g = grant_policy(&input);
         assert_eq!(g["Statement"][0], input.policy["Statement"]);

@@ -1170,6 +1170,7 @@ pub async fn approve(
     .await?;
     let met = have >= i64::from(rule.quorum);
     let mut provision_now = false;
+    let mut extend_now = false;
     if extension {
         if met {
             let ext = s.extension.clone().unwrap_or(Value::Null);
@@ -1195,6 +1196,9 @@ pub async fn approve(
             )
             .await?;
             notify_current(&mut w, state, id, "request.extended", None).await?;
+            // The role's trust and its expiry Deny carry the old end: a job moves them.
+            crate::jobs::enqueue(&mut w, id, "extend", None, caller.id(), None, false, now).await?;
+            extend_now = true;
         } else {
             update(&mut w, &s, &[]).await?;
         }
@@ -1209,6 +1213,9 @@ pub async fn approve(
     w.commit().await?;
     if provision_now {
         crate::jobs::kick(state, id, "provision").await?;
+    }
+    if extend_now {
+        crate::jobs::kick(state, id, "extend").await?;
     }
     view(state, id).await
 }
@@ -1452,6 +1459,69 @@ pub async fn retry_provisioning(state: &AppState, caller: &Caller, id: &str) -> 
     view(state, id).await
 }
 
+/// Whether the grant's roles trust the hub (the owner has no AWS principal of their own and
+/// named no `assume_by`): then the owner gets credentials through the service.
+pub fn brokered(s: &Stored) -> bool {
+    s.spec.pointer("/assume_by/principal_arn").is_none() && !s.owner.starts_with("iam:")
+}
+
+/// `POST /requests/{id}/credentials`: short-lived credentials for the owner of an active grant
+/// whose roles trust the hub — the hub assumes the role with the owner's source identity. The
+/// session lasts at most an hour (STS's floor is 15 minutes; the grant's own time conditions
+/// end it at the grant's end either way).
+pub async fn credentials(state: &AppState, caller: &Caller, id: &str, account: Option<String>) -> ApiResult<Value> {
+    let s = get_visible(state, caller, id).await?;
+    if s.owner != caller.id() {
+        return Err(ApiError::forbidden("only the requester receives a grant's credentials"));
+    }
+    if s.state != "active" {
+        return Err(ApiError::conflict(format!("the request is {}, not active", s.state)));
+    }
+    if !brokered(&s) {
+        return Err(ApiError::conflict(
+            "this grant's roles trust your own AWS principal: assume them with your own credentials (GET /api/v1/requests/{id}/assume)",
+        ));
+    }
+    if state.provisioner.name() != "aws" {
+        return Err(ApiError::conflict(format!(
+            "the {} provisioner creates no role in AWS, so there are no credentials to hand out",
+            state.provisioner.name()
+        )));
+    }
+    let account = match account {
+        Some(a) if s.accounts.contains(&a) => a,
+        Some(a) => return Err(ApiError::field("account_id", format!("the grant is not for account {a} (it is for {})", s.accounts.join(", ")))),
+        None if s.accounts.len() == 1 => s.accounts[0].clone(),
+        None => {
+            return Err(ApiError::field(
+                "account_id",
+                format!("the grant spans {} accounts ({}): name one", s.accounts.len(), s.accounts.join(", ")),
+            ))
+        }
+    };
+    let now = state.now();
+    let remaining_s = (s.expires_at.unwrap_or(now) - now) / 1000;
+    if remaining_s < 60 {
+        return Err(ApiError::conflict("the grant ends in less than a minute"));
+    }
+    let seconds = remaining_s.clamp(900, 3600) as i32;
+    let steps = crate::provision::Steps { store: state.store.clone(), request_id: s.id.clone() };
+    let creds = state
+        .provisioner
+        .credentials(&account, &s.id, &crate::provision::source_identity(&s.owner), seconds, &steps)
+        .await
+        .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "provisioner", e))?;
+    audit::append_now(
+        &state.store,
+        caller.id(),
+        "request.credentials_issued",
+        id,
+        json!({"account_id": account, "expiration": creds["expiration"]}),
+    )
+    .await?;
+    Ok(creds)
+}
+
 /// The assume-role instructions of an active grant.
 pub async fn assume_instructions(state: &AppState, caller: &Caller, id: &str) -> ApiResult<Value> {
     let s = get_visible(state, caller, id).await?;
@@ -1460,6 +1530,8 @@ pub async fn assume_instructions(state: &AppState, caller: &Caller, id: &str) ->
     }
     // The same value the trust policy demands as `sts:SourceIdentity`.
     let session = crate::provision::source_identity(&s.owner);
+    // Roles that trust the hub are used through POST …/credentials, not assumed directly.
+    let brokered = brokered(&s);
     let expires = s.expires_at.map(fmt_ts);
     let roles: Vec<Value> = s
         .accounts
@@ -1484,6 +1556,7 @@ pub async fn assume_instructions(state: &AppState, caller: &Caller, id: &str) ->
                     format!("iam-jit-{}", s.id).chars().take(64).collect::<String>()
                 ),
                 "console_note": "the console's switch-role cannot set a source identity, which this role's trust policy requires: use the CLI, the profile or the environment snippet",
+                "brokered": brokered,
             })
         })
         .collect();

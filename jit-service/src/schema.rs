@@ -800,6 +800,10 @@ pub struct AssumeRole {
     /// The console's switch-role URL (see `console_note`).
     pub console_url: String,
     pub console_note: String,
+    /// The role trusts the hub (the requester has no AWS principal of their own): get its
+    /// credentials with `POST /api/v1/requests/{id}/credentials` (`iam-jit request
+    /// credentials ID`) instead of the commands above.
+    pub brokered: bool,
 }
 
 #[derive(Serialize, ToSchema)]
@@ -1004,4 +1008,24 @@ pub struct OrphanSweep {
     /// Role names deleted.
     pub deleted: Vec<String>,
     pub errors: Vec<serde_json::Value>,
+}
+
+#[derive(Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CredentialsBody {
+    /// Which account's role (needed when the grant spans several).
+    #[serde(default)]
+    #[schema(pattern = "^[0-9]{12}$")]
+    pub account_id: Option<String>,
+}
+
+/// Temporary credentials of the granted role in one account.
+#[derive(Serialize, ToSchema)]
+pub struct Credentials {
+    pub account_id: String,
+    pub role_arn: String,
+    pub access_key_id: String,
+    pub secret_access_key: String,
+    pub session_token: String,
+    pub expiration: String,
 }

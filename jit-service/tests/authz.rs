@@ -2,7 +2,8 @@
 //! against a table of expected outcomes kept in this file. A route without a row fails.
 //!
 //! Outcomes: `U` 401 with `WWW-Authenticate: Bearer`; `F` 403; `N` 404 (a request or token the
-//! caller may not see: its existence is not revealed); `A` allowed — a 2xx answer with real
+//! caller may not see: its existence is not revealed); `C` let through but 409 for the
+//! fixture's state; `A` allowed — a 2xx answer with real
 //! fixtures in the path and a valid body (stricter than "not 401/403", so a call that is let
 //! through but fails for another reason is noticed too).
 //!
@@ -75,6 +76,9 @@ enum Expect {
     Forbidden,
     NotFound,
     Allowed,
+    /// Let through, then refused for the fixture's state (409): the route's authorization
+    /// passed, but nothing can be done with the fixture here.
+    Conflict,
 }
 
 impl Expect {
@@ -84,6 +88,7 @@ impl Expect {
             "F" => Expect::Forbidden,
             "N" => Expect::NotFound,
             "A" => Expect::Allowed,
+            "C" => Expect::Conflict,
             other => panic!("unknown outcome `{other}` in the matrix (use U, F, N or A)"),
         }
     }
@@ -180,6 +185,8 @@ fn matrix() -> Vec<Row> {
         row(post.clone(), "/api/v1/requests/{id}/review", BreakGlass,             "U U U U U F F | F N A F A"),
         row(get.clone(), "/api/v1/requests/{id}/history", Pending,                "U U U U U F F | A N A A A"),
         row(get.clone(), "/api/v1/requests/{id}/assume", Active,                  "U U U U U F F | A N A A A"),
+        // Only the requester; the recording provisioner has no credentials to give (409).
+        row(post.clone(), "/api/v1/requests/{id}/credentials", Active,            "U U U U U F F | C N F F F"),
         row(get.clone(), "/api/v1/requests/{id}/provisioning-calls", Active,      "U U U U U F F | A N A A A"),
         // Requesters see the accounts they may ask for (without their ExternalId).
         row(get.clone(), "/api/v1/accounts", None,                                "U U U U U F F | A A A A A"),
@@ -571,6 +578,7 @@ fn check(expect: Expect, status: StatusCode, www: Option<&str>) -> Option<String
         Expect::Forbidden => status == StatusCode::FORBIDDEN && www.is_none(),
         Expect::NotFound => status == StatusCode::NOT_FOUND,
         Expect::Allowed => status.is_success(),
+        Expect::Conflict => status == StatusCode::CONFLICT,
     };
     (!ok).then(|| format!("expected {expect:?}, got {} (WWW-Authenticate: {www:?})", status.as_u16()))
 }

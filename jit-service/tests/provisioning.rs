@@ -317,6 +317,37 @@ mod aws {
             .unwrap()
             .starts_with("https://signin.aws.amazon.com/switchrole?account=222222222222"));
 
+        // The requester is an e-mail user: the roles trust the hub, which hands out sessions.
+        assert_eq!(r["brokered"], true, "{r}");
+        let creds_path = format!("/api/v1/requests/{id}/credentials");
+        let (st, v) = e.app.post(&creds_path, &e.requester, json!({})).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "two accounts: name one: {v}");
+        let (st, v) = e.app.post(&creds_path, &e.approver, json!({"account_id": ACCT_A})).await;
+        assert_eq!(st, StatusCode::FORBIDDEN, "{v}");
+        let (st, v) = e.app.post(&creds_path, &e.requester, json!({"account_id": "999999999999"})).await;
+        assert_eq!(st, StatusCode::UNPROCESSABLE_ENTITY, "{v}");
+        let (st, c) = e.app.post(&creds_path, &e.requester, json!({"account_id": ACCT_B})).await;
+        assert_eq!(st, StatusCode::OK, "{c}");
+        assert_eq!(c["role_arn"], format!("arn:aws:iam::{ACCT_B}:role/iam-jit/{id}"));
+        let session = support::moto_sts(
+            &e.moto,
+            support::static_credentials(
+                c["access_key_id"].as_str().unwrap(),
+                c["secret_access_key"].as_str().unwrap(),
+                c["session_token"].as_str(),
+            ),
+        );
+        let who = session.get_caller_identity().send().await.unwrap();
+        assert_eq!(who.arn(), Some(format!("arn:aws:sts::{ACCT_B}:assumed-role/{id}/dev@example.com").as_str()));
+        let issued: Vec<Value> = actions(&e.app, &id)
+            .await
+            .into_iter()
+            .filter(|(a, _)| a == "request.credentials_issued")
+            .map(|(_, d)| d)
+            .collect();
+        assert_eq!(issued.len(), 1);
+        assert!(!issued[0].to_string().contains(c["secret_access_key"].as_str().unwrap()), "no secret in the audit");
+
         // Revoked early by the requester: sessions denied first, then everything removed.
         let (st, v) =
             e.app.post(&format!("/api/v1/requests/{id}/revoke"), &e.requester, json!({"reason": "done"})).await;
@@ -357,6 +388,8 @@ mod aws {
             "{steps:?}"
         );
         assert_eq!(count(&acts, "request.revoked"), 1);
+        let (st, _) = e.app.post(&creds_path, &e.requester, json!({"account_id": ACCT_A})).await;
+        assert_eq!(st, StatusCode::CONFLICT, "no credentials after the end");
         // Revoking again is a conflict, not a second revocation.
         let (st, _) = e.app.post(&format!("/api/v1/requests/{id}/revoke"), &e.requester, json!({})).await;
         assert_eq!(st, StatusCode::CONFLICT);
@@ -370,6 +403,53 @@ mod aws {
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn lifecycle_in_two_accounts_postgres() {
         lifecycle(Kind::Postgres).await
+    }
+
+    /// An approved extension moves the end in AWS too: the trust's time condition, the
+    /// expiry Deny and the not-after tag, in every account.
+    async fn extension(kind: Kind) {
+        let e = env(kind).await;
+        let id = e.active().await;
+        let (st, v) = e
+            .app
+            .post(&format!("/api/v1/requests/{id}/extend"), &e.requester, json!({"hours": 2, "reason": "the migration is not finished"}))
+            .await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let before = v["request"]["status"]["expires_at"].as_str().unwrap().to_string();
+        let (st, v) = e.approve(&id).await;
+        assert_eq!(st, StatusCode::OK, "{v}");
+        let after = v["request"]["status"]["expires_at"].as_str().unwrap().to_string();
+        let (b, a) = (jit_service::util::parse_ts(&before).unwrap(), jit_service::util::parse_ts(&after).unwrap());
+        assert_eq!(a - b, 2 * 3_600_000, "{before} → {after}");
+        for acct in [ACCT_A, ACCT_B] {
+            // The trust, the Deny and the tag agree (checked inside) and name the new end.
+            assert_granted_role(&e, acct, &id).await;
+            let iam = support::moto_iam_in(&e.moto, acct).await;
+            let tag = tags_of(&iam, &id).await["iam-jit:not-after"].clone();
+            assert_eq!(jit_service::util::parse_ts(&tag), Some(a), "{acct}");
+        }
+        assert_eq!(count(&actions(&e.app, &id).await, "request.extension_applied"), 1);
+        // An extension never creates a role: one that is gone (removed out of band here)
+        // stays gone, and the other account's is still updated.
+        let iam = support::moto_iam_in(&e.moto, ACCT_A).await;
+        iam.delete_role_policy().role_name(&id).policy_name("iam-jit-grant").send().await.unwrap();
+        iam.delete_role().role_name(&id).send().await.unwrap();
+        let mut w = e.app.state.store.write().await.unwrap();
+        jobs::enqueue(&mut w, &id, "extend", None, "test", None, false, e.app.state.now()).await.unwrap();
+        w.commit().await.unwrap();
+        assert_eq!(jobs::kick(&e.app.state, &id, "extend").await.unwrap(), None);
+        assert!(roles(&e.moto, ACCT_A).await.is_empty());
+        assert_eq!(roles(&e.moto, ACCT_B).await, vec![id.clone()]);
+        assert_eq!(count(&actions(&e.app, &id).await, "request.extension_applied"), 2);
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn extension_moves_the_end_in_aws_sqlite() {
+        extension(Kind::Sqlite).await
+    }
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn extension_moves_the_end_in_aws_postgres() {
+        extension(Kind::Postgres).await
     }
 
     async fn expiry(kind: Kind) {
