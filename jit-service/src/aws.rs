@@ -302,7 +302,11 @@ impl AwsProvisioner {
         p.map_err(|e| format!("putting the grant policy on {arn} failed: {}", describe(&e)))?;
         steps.record(account, "iam:PutRolePolicy", "put", json!({"policy_name": GRANT_POLICY_NAME})).await?;
         let not_after = crate::util::fmt_ts(input.not_after_ms);
-        let tag = aws_sdk_iam::types::Tag::builder().key("iam-jit:not-after").value(&not_after).build().map_err(|e| e.to_string())?;
+        let tag = aws_sdk_iam::types::Tag::builder()
+            .key("iam-jit:not-after")
+            .value(&not_after)
+            .build()
+            .map_err(|e| e.to_string())?;
         let t = iam.tag_role().role_name(name).tags(tag).send().await;
         self.after_call("iam:TagRole");
         t.map_err(|e| format!("tagging {arn} failed: {}", describe(&e)))?;

@@ -280,7 +280,9 @@ async fn provision_input(
         accounts: s.accounts.clone(),
         policy: s.spec.get("policy").cloned().unwrap_or(Value::Null),
         trust_principal: trust,
-        source_identity: crate::provision::source_identity(&owner.map(|u| u.user_id).unwrap_or_else(|| s.owner.clone())),
+        source_identity: crate::provision::source_identity(
+            &owner.map(|u| u.user_id).unwrap_or_else(|| s.owner.clone()),
+        ),
         not_after_ms: not_after,
         now_ms: now,
         deployment_id: state.config.deployment_id.clone(),
@@ -308,8 +310,14 @@ async fn run_extend(state: &AppState, job: &Job) -> ApiResult<Result<bool, Strin
         return Ok(Err(e));
     }
     let mut w = state.store.write().await?;
-    audit::append(&mut w, "system:provisioner", "request.extension_applied", id, json!({"expires_at": fmt_ts(not_after)}))
-        .await?;
+    audit::append(
+        &mut w,
+        "system:provisioner",
+        "request.extension_applied",
+        id,
+        json!({"expires_at": fmt_ts(not_after)}),
+    )
+    .await?;
     finish(&mut w, job, None, now).await?;
     w.commit().await?;
     Ok(Ok(false))

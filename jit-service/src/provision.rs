@@ -105,7 +105,9 @@ pub trait Provisioner: Send + Sync {
     ) -> BoxFut<'a, Result<Value, String>> {
         let _ = (account, request_id, source_identity, seconds, steps);
         let name = self.name();
-        Box::pin(async move { Err(format!("the {name} provisioner creates no role in AWS: there are no credentials to hand out")) })
+        Box::pin(async move {
+            Err(format!("the {name} provisioner creates no role in AWS: there are no credentials to hand out"))
+        })
     }
     /// The roles this deployment manages in `account` (`role_name`, `role_arn`, `request_id`,
     /// `not_after`), for the orphan sweep.

@@ -1490,7 +1490,12 @@ pub async fn credentials(state: &AppState, caller: &Caller, id: &str, account: O
     }
     let account = match account {
         Some(a) if s.accounts.contains(&a) => a,
-        Some(a) => return Err(ApiError::field("account_id", format!("the grant is not for account {a} (it is for {})", s.accounts.join(", ")))),
+        Some(a) => {
+            return Err(ApiError::field(
+                "account_id",
+                format!("the grant is not for account {a} (it is for {})", s.accounts.join(", ")),
+            ))
+        }
         None if s.accounts.len() == 1 => s.accounts[0].clone(),
         None => {
             return Err(ApiError::field(

@@ -412,7 +412,11 @@ mod aws {
         let id = e.active().await;
         let (st, v) = e
             .app
-            .post(&format!("/api/v1/requests/{id}/extend"), &e.requester, json!({"hours": 2, "reason": "the migration is not finished"}))
+            .post(
+                &format!("/api/v1/requests/{id}/extend"),
+                &e.requester,
+                json!({"hours": 2, "reason": "the migration is not finished"}),
+            )
             .await;
         assert_eq!(st, StatusCode::OK, "{v}");
         let before = v["request"]["status"]["expires_at"].as_str().unwrap().to_string();
