@@ -11,7 +11,6 @@ mod support;
 use serde_json::{json, Value};
 use std::path::Path;
 use std::process::{Command, Output, Stdio};
-use std::time::Duration;
 use support::{moto_iam_in, scratch_dir, venv_python, ChildGuard, Moto};
 
 const BIN: &str = env!("CARGO_BIN_EXE_iam-jit");
@@ -83,11 +82,7 @@ async fn contract_serve_without_dev_provisions_through_aws_endpoint_url() {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "iam-jit serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_port(port, "iam-jit serve");
     let cli_env = vec![("IAM_JIT_BASE_URL", base.clone()), ("IAM_JIT_API_TOKEN", admin.clone())];
 
     // The destination account's template, in both languages; the CloudFormation passes cfn-lint.

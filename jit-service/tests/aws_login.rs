@@ -458,11 +458,7 @@ async fn the_cli_logs_in_with_aws_credentials() {
             .unwrap(),
     );
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
-        assert!(std::time::Instant::now() < deadline, "iam-jit serve did not start");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    support::wait_for_port(port, "iam-jit serve");
     let agent_id = format!("iam:{}", arn("user", "agent"));
     let resp = ureq::post(&format!("{base}/api/v1/users"))
         .header("Authorization", &format!("Bearer {admin}"))

@@ -115,25 +115,10 @@ async fn roles(moto: &Moto, account: &str) -> Vec<String> {
     v
 }
 
+/// A policy document as IAM returns it (URL-encoded JSON).
 fn decode(doc: &str) -> Value {
-    let raw = percent_decode(doc);
+    let raw = percent_encoding::percent_decode_str(doc).decode_utf8().expect("UTF-8");
     serde_json::from_str(&raw).unwrap_or_else(|e| panic!("not JSON ({e}): {raw}"))
-}
-
-fn percent_decode(s: &str) -> String {
-    let b = s.as_bytes();
-    let mut out = Vec::with_capacity(b.len());
-    let mut i = 0;
-    while i < b.len() {
-        if b[i] == b'%' && i + 3 <= b.len() {
-            out.push(u8::from_str_radix(&s[i + 1..i + 3], 16).unwrap());
-            i += 3;
-        } else {
-            out.push(b[i]);
-            i += 1;
-        }
-    }
-    String::from_utf8(out).unwrap()
 }
 
 async fn tags_of(iam: &aws_sdk_iam::Client, name: &str) -> BTreeMap<String, String> {

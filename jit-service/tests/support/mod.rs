@@ -451,3 +451,12 @@ pub async fn moto_iam_in(moto: &Moto, account: &str) -> aws_sdk_iam::Client {
     let c = out.credentials().expect("credentials");
     moto_iam(moto, static_credentials(c.access_key_id(), c.secret_access_key(), Some(c.session_token())))
 }
+
+/// Wait until something listens on `127.0.0.1:port` (a server a test started).
+pub fn wait_for_port(port: u16, what: &str) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    while std::net::TcpStream::connect(("127.0.0.1", port)).is_err() {
+        assert!(std::time::Instant::now() < deadline, "{what} did not start");
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
