@@ -484,7 +484,9 @@ mod aws {
         assert_eq!(st, StatusCode::OK);
         let revoke_calls = e.aws.calls() - before;
         assert_eq!(provision_calls, 6, "AssumeRole, CreateRole, PutRolePolicy in two accounts");
-        assert!(revoke_calls >= 12, "{revoke_calls}");
+        // Per account: AssumeRole, ListRoleTags, PutRolePolicy (early: sessions denied),
+        // ListRolePolicies, DeleteRolePolicy ×2, ListAttachedRolePolicies, DeleteRole.
+        assert_eq!(revoke_calls, 16);
 
         let mut live = Vec::new();
         for k in 1..=provision_calls as i64 {
