@@ -76,6 +76,13 @@ start() {
     as_pg "$bin/pg_ctl" -D "$DIR/data" -l "$DIR/data/log" -w -t 30 \
         -o "-c listen_addresses=127.0.0.1 -p $PORT -k $DIR/data -c max_connections=300 -c fsync=off -c synchronous_commit=off" \
         start >/dev/null || { tail -n 20 "$DIR/data/log" >&2; exit 1; }
+    # Each test makes a database of its own (t_…) and leaves it; the ones of earlier runs go
+    # here, when the cluster starts, so target/pg does not grow run after run.
+    local db
+    for db in $("$bin/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -Atq \
+        -c "SELECT datname FROM pg_database WHERE datname LIKE 't\_%'"); do
+        "$bin/psql" -h 127.0.0.1 -p "$PORT" -U postgres -d postgres -q -c "DROP DATABASE IF EXISTS \"$db\"" >/dev/null
+    done
     echo "$URL"
 }
 
