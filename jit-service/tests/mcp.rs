@@ -179,6 +179,21 @@ fn agents_over_stdio() {
     let s = start();
     let report = agents(&s, "stdio");
     check_report(&s, &report);
+    // docs/jit.md's tools table lists exactly the tools the server lists.
+    let doc = std::fs::read_to_string(common::root().join("docs/jit.md")).unwrap();
+    let section = doc.split("\n## MCP server\n").nth(1).expect("docs/jit.md: no MCP server section");
+    let section = section.split("\n## ").next().unwrap();
+    let mut documented: Vec<String> = section
+        .lines()
+        .filter(|l| l.starts_with("| `"))
+        .flat_map(|l| {
+            let first = l.split('|').nth(1).unwrap_or("");
+            first.split('`').skip(1).step_by(2).map(str::to_string).collect::<Vec<_>>()
+        })
+        .collect();
+    documented.sort();
+    let listed: Vec<String> = report["tools"].as_array().unwrap().iter().map(|t| t.as_str().unwrap().into()).collect();
+    assert_eq!(documented, listed, "docs/jit.md's MCP tools table and the server's tools differ");
 }
 
 #[test]
