@@ -727,6 +727,12 @@ impl JitMcp {
             return Err(invalid("timeout_seconds must be 1-600"));
         }
         let wanted = p.0.states.unwrap_or_default();
+        if let Some(bad) = wanted.iter().find(|w| !crate::requests::STATES.contains(&w.as_str())) {
+            return Err(invalid(format!(
+                "`{bad}` is not a request state; states are {}",
+                crate::requests::STATES.join(", ")
+            )));
+        }
         let started = Instant::now();
         let mut v = self.api(&ctx, Call::Get(format!("/api/v1/requests/{id}"))).await?;
         let initial = state_of(&v);
