@@ -219,6 +219,78 @@ fn agents_over_streamable_http() {
     check_report(&s, &report);
 }
 
+/// `iam-jit-mcp` with `IAM_JIT_AWS_AUTH=1`: it logs in once with the environment's AWS
+/// credentials (a moto IAM user) and acts as that principal's user; a wrong secret stops it
+/// with STS's refusal before any MCP traffic.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stdio_server_logs_in_with_aws_credentials() {
+    let moto = support::Moto::start_with(&[("INITIAL_NO_AUTH_ACTION_COUNT", "2")]);
+    let iam = support::moto_iam(&moto, support::static_credentials("AKIAIOSFODNN7EXAMPLE", "not-checked-yet", None));
+    let agent = support::moto_user_with_key(&iam, "mcp-agent").await;
+    let dir = scratch_dir("jit-mcp-aws");
+    let o = run(&dir, &["seed-admin", "--email", "root@example.com", "--token"]);
+    assert!(o.status.success(), "{o:?}");
+    let admin = stdout(&o);
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let _server = ChildGuard(
+        Command::new(BIN)
+            .current_dir(&dir)
+            .args(["serve", "--listen", &format!("127.0.0.1:{port}")])
+            .env_remove("IAM_JIT_DATABASE")
+            .env_remove("AWS_ENDPOINT_URL_STS")
+            .env_remove("IAM_JIT_STS_URL")
+            .env("AWS_ENDPOINT_URL", moto.url())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap(),
+    );
+    wait_for_port(port, "iam-jit serve");
+    let base = format!("http://127.0.0.1:{port}");
+    let user = format!("iam:arn:aws:iam::{}:user/mcp-agent", support::MOTO_ACCOUNT);
+    let resp = ureq::post(&format!("{base}/api/v1/users"))
+        .header("Authorization", &format!("Bearer {admin}"))
+        .header("Content-Type", "application/json")
+        .send(json!({"user_id": user, "roles": ["requester"]}).to_string().as_bytes())
+        .unwrap();
+    assert_eq!(resp.status().as_u16(), 201);
+    let none = dir.join("no-such-aws-file");
+    let aws_env = |secret: &str| {
+        vec![
+            ("AWS_ACCESS_KEY_ID", agent.access_key_id().to_string()),
+            ("AWS_SECRET_ACCESS_KEY", secret.to_string()),
+            ("AWS_REGION", "us-east-1".to_string()),
+            ("AWS_CONFIG_FILE", none.display().to_string()),
+            ("AWS_SHARED_CREDENTIALS_FILE", none.display().to_string()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_string()),
+        ]
+    };
+    let script = common::root().join("jit-service/tests/mcp_agents.py");
+    let mut py = Command::new(venv_python());
+    py.current_dir(&dir).arg(&script).args(["aws", MCP_BIN, &base]);
+    for k in ["AWS_PROFILE", "AWS_SESSION_TOKEN", "IAM_JIT_API_TOKEN"] {
+        py.env_remove(k);
+    }
+    let o = py.envs(aws_env(agent.secret_access_key())).output().unwrap();
+    assert!(o.status.success(), "{}\n{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr));
+    let v: Value = serde_json::from_str(String::from_utf8_lossy(&o.stdout).lines().last().unwrap()).unwrap();
+    assert_eq!(v["user_id"], json!(user), "{v}");
+    assert_eq!(v["pending"], 0, "a tool call with the login's token: {v}");
+    // A wrong secret: STS refuses, the server does not start (exit 3, the API said no).
+    let o = Command::new(MCP_BIN)
+        .current_dir(&dir)
+        .env_remove("IAM_JIT_API_TOKEN")
+        .env_remove("AWS_SESSION_TOKEN")
+        .env_remove("AWS_PROFILE")
+        .env("IAM_JIT_BASE_URL", &base)
+        .env("IAM_JIT_AWS_AUTH", "1")
+        .envs(aws_env("0000000000000000000000000000000000000000"))
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(3), "{o:?}");
+    assert!(String::from_utf8_lossy(&o.stderr).contains("SignatureDoesNotMatch"), "{o:?}");
+}
+
 /// Without a token (or `--aws-auth`), `iam-jit-mcp` says what to set instead of starting.
 #[test]
 fn stdio_server_needs_credentials() {
