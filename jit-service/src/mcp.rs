@@ -813,7 +813,12 @@ pub fn router(state: &crate::AppState) -> axum::Router<crate::AppState> {
     }
     let listen = state.config.listen.clone();
     hosts.push(listen);
-    let config = StreamableHttpServerConfig::default().with_allowed_hosts(hosts);
+    // Stateless: the tools keep no state between calls (the API has it all), so any replica
+    // can answer any call and no session needs to stick to one process.
+    let config = StreamableHttpServerConfig::default()
+        .with_allowed_hosts(hosts)
+        .with_legacy_session_mode(false)
+        .with_json_response(true);
     let service = StreamableHttpService::new(
         move || Ok(JitMcp::new(base.clone(), TokenSource::PerRequest)),
         std::sync::Arc::new(LocalSessionManager::default()),

@@ -215,6 +215,29 @@ fn agents_over_streamable_http() {
         let resp = req.send(init.to_string().as_bytes()).unwrap();
         assert_eq!(resp.status().as_u16(), 401, "{auth:?}");
     }
+    // A client of the previous protocol revision, by hand: stateless, so no session id is
+    // needed between calls (any replica can answer), and answers are plain JSON.
+    let rpc = |body: Value| -> (u16, String) {
+        let mut resp = ureq::post(&format!("{}/mcp", s.base))
+            .config()
+            .http_status_as_error(false)
+            .build()
+            .header("Authorization", &format!("Bearer {}", s.approver))
+            .header("Content-Type", "application/json")
+            .header("Accept", "application/json, text/event-stream")
+            .header("MCP-Protocol-Version", "2025-06-18")
+            .send(body.to_string().as_bytes())
+            .unwrap();
+        (resp.status().as_u16(), resp.body_mut().read_to_string().unwrap())
+    };
+    let (status, body) = rpc(init);
+    assert_eq!(status, 200, "{body}");
+    assert!(body.contains("iam-jit-mcp"), "{body}");
+    let (status, body) =
+        rpc(json!({"jsonrpc": "2.0", "id": 2, "method": "tools/call", "params": {"name": "whoami", "arguments": {}}}));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    assert_eq!(v["result"]["structuredContent"]["result"]["user_id"], "email:approver@example.com", "{v}");
     let report = agents(&s, "http");
     check_report(&s, &report);
 }

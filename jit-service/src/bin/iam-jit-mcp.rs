@@ -11,7 +11,12 @@ use std::process::ExitCode;
 
 /// The iam-jit MCP server (stdio).
 #[derive(Parser, Debug)]
-#[command(name = "iam-jit-mcp", version, about)]
+#[command(
+    name = "iam-jit-mcp",
+    version,
+    about = "The iam-jit HTTP API as an MCP server over stdio: tools for AI agents to request, wait for, \
+             review and approve just-in-time AWS access, acting as the user of the given token"
+)]
 struct Cli {
     /// The service's URL.
     #[arg(long = "base-url", env = "IAM_JIT_BASE_URL", default_value = "http://127.0.0.1:8080")]
