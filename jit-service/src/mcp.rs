@@ -381,13 +381,17 @@ impl JitMcp {
                     .extensions
                     .get::<axum::http::request::Parts>()
                     .ok_or_else(|| ErrorData::internal_error("no HTTP request for this MCP call", None))?;
+                // The tools act with the caller's API token; a browser session is not one.
                 let token = parts
                     .headers
                     .get(axum::http::header::AUTHORIZATION)
                     .and_then(|h| h.to_str().ok())
                     .and_then(|h| h.strip_prefix("Bearer "))
-                    .map(|t| t.trim().to_string());
-                Ok(token)
+                    .map(|t| t.trim().to_string())
+                    .ok_or_else(|| {
+                        ErrorData::invalid_request("/mcp needs `Authorization: Bearer iamjit_…` (an API token)", None)
+                    })?;
+                Ok(Some(token))
             }
         }
     }
