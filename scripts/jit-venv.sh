@@ -7,12 +7,12 @@
 # aiosmtpd: the local SMTP server mail tests deliver to; schemathesis: fuzzes the API against
 # its OpenAPI document; moto (server): the local IAM/STS the provisioning and AWS-login tests
 # run against; cfn-lint and python-hcl2: check the onboarding templates (CloudFormation,
-# Terraform). Versions pinned; idempotent (installs only what is missing).
+# Terraform); mcp: the Python MCP client the MCP server tests drive. Versions pinned; idempotent (installs only what is missing).
 
 set -euo pipefail
 ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 VENV="${IAM_JIT_VENV:-$ROOT/target/venv-jit}"
-PKGS=("aiosmtpd==1.4.6" "schemathesis==4.32.5" "moto[server]==5.2.5" "cfn-lint==1.58.0" "python-hcl2==8.1.4")
+PKGS=("aiosmtpd==1.4.6" "schemathesis==4.32.5" "moto[server]==5.2.5" "cfn-lint==1.58.0" "python-hcl2==8.1.4" "mcp==2.3.0")
 
 if [[ ! -x $VENV/bin/python ]] || ! "$VENV/bin/python" -c 'import sys' 2>/dev/null; then
     rm -rf "$VENV"
@@ -24,6 +24,7 @@ missing=()
 "$VENV/bin/python" -c 'import moto, flask; assert moto.__version__ == "5.2.5"' 2>/dev/null || missing+=("${PKGS[2]}")
 "$VENV/bin/cfn-lint" --version 2>/dev/null | grep -q 1.58.0 || missing+=("${PKGS[3]}")
 "$VENV/bin/python" -c 'import hcl2' 2>/dev/null || missing+=("${PKGS[4]}")
+"$VENV/bin/python" -c 'import importlib.metadata as m; assert m.version("mcp") == "2.3.0"' 2>/dev/null || missing+=("${PKGS[5]}")
 if ((${#missing[@]})); then
     echo "--> installing ${missing[*]} into ${VENV#"$ROOT"/}" >&2
     "$VENV/bin/pip" install -q --disable-pip-version-check "${missing[@]}" >&2

@@ -141,6 +141,11 @@ pub fn app(state: AppState) -> Router {
     for def in routes() {
         router = router.route(def.path, def.handler);
     }
+    // MCP over streamable HTTP at `/mcp`, outside `routes()`: it is one protocol endpoint
+    // (JSON-RPC over POST/GET/DELETE with its own sessions), not a REST route of the OpenAPI
+    // document. It needs a valid token like every authenticated route, and its tools call this
+    // API back with the caller's own token, so each tool is authorized by the route it calls.
+    let router = router.merge(crate::mcp::router(&state));
     router
         .fallback(fallback)
         .layer(axum::middleware::from_fn(json_errors))

@@ -67,6 +67,11 @@ impl Client {
         Client { base: args.base_url.trim_end_matches('/').to_string(), token: args.token.clone(), agent }
     }
 
+    /// The bearer token the client calls with (after an `--aws-auth` login, the issued one).
+    pub fn token(&self) -> Option<&str> {
+        self.token.as_deref()
+    }
+
     /// A client for `args`; with `--aws-auth` it first logs in with the environment's AWS
     /// credentials and calls with the token that login issues.
     pub fn connect(args: &ApiArgs) -> Result<Client, ClientError> {

@@ -20,6 +20,7 @@ pub mod docs;
 pub mod error;
 pub mod identity;
 pub mod jobs;
+pub mod mcp;
 pub mod notify;
 pub mod onboarding;
 pub mod provision;

@@ -224,7 +224,7 @@ pub fn venv_python() -> PathBuf {
             .unwrap_or_else(|| workspace_root().join("target/venv-jit"));
         let py = venv.join("bin/python");
         let ready = Command::new(&py)
-            .args(["-c", "import aiosmtpd, moto, hcl2"])
+            .args(["-c", "import aiosmtpd, moto, hcl2, mcp"])
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .status()
