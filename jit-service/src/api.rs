@@ -141,7 +141,11 @@ pub fn app(state: AppState) -> Router {
     for def in routes() {
         router = router.route(def.path, def.handler);
     }
+    // The web UI's pages are not API routes (not in `routes()`, the OpenAPI document or the
+    // authz matrix): they are HTML surfaces over the same functions the handlers above call,
+    // with the same `Caller`, and are covered by tests/webui.rs.
     router
+        .merge(crate::webui::router())
         .fallback(fallback)
         .layer(axum::middleware::from_fn(json_errors))
         .layer(from_fn_with_state(state.clone(), limits))
@@ -278,7 +282,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    // (HTML: the web UI's own error pages.)
     if !status.is_client_error() || is_json {
         return resp;
     }
