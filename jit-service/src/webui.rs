@@ -51,6 +51,10 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/request-changes", post(request_changes))
         .route("/requests/{id}/comment", post(comment))
         .route("/requests/{id}/cancel", post(cancel))
+        .route("/admin/users", get(admin_users))
+        .route("/admin/accounts", get(admin_accounts))
+        .route("/admin/accounts/onboarding", post(admin_onboarding))
+        .route("/admin/reports", get(admin_reports))
         .route("/ui/style.css", get(style))
         .route("/ui/app.js", get(script))
 }
@@ -93,8 +97,10 @@ struct ErrorPage {
 }
 
 /// A failed page: 401 sends the browser to `/login`, anything else is an HTML error page
-/// with the API's message.
-struct PageError {
+/// with the API's message (boxed: it travels in every handler's `Result`).
+struct PageError(Box<Failure>);
+
+struct Failure {
     err: ApiError,
     nav: Nav,
     back: Option<String>,
@@ -102,7 +108,10 @@ struct PageError {
 
 impl PageError {
     fn new(err: ApiError) -> Self {
-        PageError { err, nav: Nav::default(), back: None }
+        Self::with(err, Nav::default(), None)
+    }
+    fn with(err: ApiError, nav: Nav, back: Option<String>) -> Self {
+        PageError(Box::new(Failure { err, nav, back }))
     }
 }
 
@@ -114,18 +123,19 @@ impl From<ApiError> for PageError {
 
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
-        if self.err.status == StatusCode::UNAUTHORIZED {
+        let Failure { err, nav, back } = *self.0;
+        if err.status == StatusCode::UNAUTHORIZED {
             return see_other("/login");
         }
         let page = ErrorPage {
-            nav: self.nav,
-            title: self.err.status.canonical_reason().unwrap_or("Error").to_string(),
-            status: self.err.status.as_u16(),
-            detail: self.err.detail.clone(),
-            errors: self.err.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect(),
-            back: self.back,
+            nav,
+            title: err.status.canonical_reason().unwrap_or("Error").to_string(),
+            status: err.status.as_u16(),
+            detail: err.detail.clone(),
+            errors: err.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect(),
+            back,
         };
-        html(self.err.status, &page)
+        html(err.status, &page)
     }
 }
 
@@ -137,6 +147,7 @@ struct Nav {
     user: Option<String>,
     csrf: String,
     approver: bool,
+    admin: bool,
 }
 
 impl Nav {
@@ -145,7 +156,12 @@ impl Nav {
             identity::Via::Session { csrf } => csrf.clone(),
             identity::Via::Token { .. } => String::new(),
         };
-        Nav { user: Some(caller.id().to_string()), csrf, approver: caller.has(Role::Approver) }
+        Nav {
+            user: Some(caller.id().to_string()),
+            csrf,
+            approver: caller.has(Role::Approver),
+            admin: caller.has(Role::Admin),
+        }
     }
 }
 
@@ -411,7 +427,7 @@ struct QueuePage {
 
 async fn queue(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
     let nav = Nav::of(&caller);
-    caller.require(Role::Approver).map_err(|e| PageError { err: e, nav: nav.clone(), back: None })?;
+    caller.require(Role::Approver).map_err(|e| PageError::with(e, nav.clone(), None))?;
     // The same listing as `GET /api/v1/requests?state=pending`: highest risk first.
     let q = ListQuery { state: Some("pending".into()), limit: Some(200), ..ListQuery::default() };
     let list = requests::list(&s, &caller, &q).await?;
@@ -690,7 +706,7 @@ async fn detail(
     Query(q): Query<DetailQuery>,
 ) -> PageResult {
     let nav = Nav::of(&caller);
-    let with_nav = |e: ApiError| PageError { err: e, nav: nav.clone(), back: Some("/".into()) };
+    let with_nav = |e: ApiError| PageError::with(e, nav.clone(), Some("/".into()));
     // The same reads as GET /api/v1/requests/{id}, …/comments, …/history and …/assume.
     let stored = requests::get_visible(&s, &caller, &id).await.map_err(with_nav)?;
     let review = requests::current_review(&s, &stored).await.map_err(with_nav)?;
@@ -788,7 +804,7 @@ async fn detail(
 async fn decided(id: &str, what: &str, nav: Nav, r: ApiResult<Value>) -> PageResult {
     match r {
         Ok(_) => Ok(see_other(&format!("/requests/{id}?done={what}"))),
-        Err(err) => Err(PageError { err, nav, back: Some(format!("/requests/{id}")) }),
+        Err(err) => Err(PageError::with(err, nav, Some(format!("/requests/{id}")))),
     }
 }
 
@@ -843,4 +859,168 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>, req: Request)
     }
     .await;
     decided(&id, "cancelled", Nav::of(&f.caller), r).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin: users, accounts (with the onboarding template), reports
+// ---------------------------------------------------------------------------------------------
+
+/// 403 page unless the caller is an admin.
+fn require_admin(caller: &Caller) -> Result<Nav, PageError> {
+    let nav = Nav::of(caller);
+    caller.require(Role::Admin).map_err(|e| PageError::with(e, nav.clone(), None))?;
+    Ok(nav)
+}
+
+struct UserRow {
+    user_id: String,
+    display_name: String,
+    role: String,
+    groups: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_users.html")]
+struct UsersPage {
+    nav: Nav,
+    title: String,
+    users: Vec<UserRow>,
+}
+
+async fn admin_users(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    // The same listing as GET /api/v1/users.
+    let users = identity::list_users(&s.store)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|u| UserRow {
+            status: if u.deleted {
+                "deleted"
+            } else if u.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+            .into(),
+            user_id: u.user_id,
+            display_name: u.display_name.unwrap_or_default(),
+            role: u.role.as_str().into(),
+            groups: u.groups.join(", "),
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &UsersPage { nav, title: "Users".into(), users }))
+}
+
+struct AccountRow {
+    account_id: String,
+    alias: String,
+    provisioner_role_arn: String,
+    regions: String,
+}
+
+struct OnboardingView {
+    account_id: String,
+    external_id: String,
+    registered: bool,
+    warnings: Vec<String>,
+    register: String,
+    cloudformation: String,
+    terraform: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_accounts.html")]
+struct AccountsPage {
+    nav: Nav,
+    title: String,
+    accounts: Vec<AccountRow>,
+    account_id: String,
+    error: Option<String>,
+    onboarding: Option<OnboardingView>,
+}
+
+async fn accounts_page(s: &AppState, nav: Nav) -> ApiResult<AccountsPage> {
+    let accounts = crate::accounts::list(&s.store)
+        .await?
+        .into_iter()
+        .map(|a| AccountRow {
+            account_id: a.account_id,
+            alias: a.alias,
+            provisioner_role_arn: a.provisioner_role_arn,
+            regions: if a.regions.is_empty() { "any".into() } else { a.regions.join(", ") },
+        })
+        .collect();
+    Ok(AccountsPage {
+        nav,
+        title: "Accounts".into(),
+        accounts,
+        account_id: String::new(),
+        error: None,
+        onboarding: None,
+    })
+}
+
+async fn admin_accounts(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    Ok(html(StatusCode::OK, &accounts_page(&s, nav).await?))
+}
+
+/// `POST /admin/accounts/onboarding`: the destination account's templates, from the same
+/// function as `POST /api/v1/accounts/onboarding/preview` (it assigns the ExternalId and is
+/// audited, hence a form post).
+async fn admin_onboarding(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let mut page = accounts_page(&s, nav).await?;
+    let id = f.get("account_id").trim().to_string();
+    page.account_id = id.clone();
+    if !(id.len() == 12 && id.bytes().all(|c| c.is_ascii_digit())) {
+        page.error = Some(format!("the account id must be 12 digits, not `{id}`"));
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    }
+    match crate::accounts::onboarding_preview(&s, f.caller.id(), &id, None).await {
+        Ok(v) => {
+            let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            page.onboarding = Some(OnboardingView {
+                account_id: id,
+                external_id: text("external_id"),
+                registered: v["registered"].as_bool().unwrap_or(false),
+                warnings: v["warnings"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+                register: serde_json::to_string_pretty(&v["register"]).unwrap_or_default(),
+                cloudformation: text("cloudformation"),
+                terraform: text("terraform"),
+            });
+            Ok(html(StatusCode::OK, &page))
+        }
+        Err(e) => {
+            page.error = Some(e.detail.clone());
+            Ok(html(e.status, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_reports.html")]
+struct ReportsPage {
+    nav: Nav,
+    title: String,
+    reports: Vec<(&'static str, &'static str)>,
+}
+
+async fn admin_reports(Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    // The downloads are the API's own report routes: a GET with the session cookie.
+    let reports = vec![
+        ("grants", "Grants: every request with its state, score, approvers and times"),
+        ("activity", "Activity: the audit records, by actor"),
+        ("approvals", "Approvals: who decided what, and how fast"),
+        ("risk-distribution", "Risk distribution: requests per tier and score"),
+        ("users", "Users: roles, requests and approvals per user"),
+    ];
+    Ok(html(StatusCode::OK, &ReportsPage { nav, title: "Reports".into(), reports }))
 }

@@ -417,3 +417,70 @@ async fn invalid_forms_come_back_with_the_apis_messages_and_decisions_are_checke
     assert_eq!(p.status, StatusCode::SEE_OTHER);
     assert_eq!(app.state_of(&id2).await, "cancelled");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pages_are_for_admins_and_use_the_apis_functions() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:alma@example.com", Role::Approver, &["ops"]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+    for path in ["/admin/users", "/admin/accounts", "/admin/reports"] {
+        assert_eq!(get(&app, path, None).await.location(), "/login", "{path}");
+        let p = get(&app, path, Some(&alma.cookie)).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}: approvers are not admins");
+        assert!(p.body.contains("admin role"), "{}", p.body);
+        let p = get(&app, path, Some(&admin.cookie)).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}");
+        assert!(p.body.contains(r#"href="/admin/reports""#), "admins get the admin links");
+    }
+    let home = get(&app, "/", Some(&alma.cookie)).await;
+    assert!(!home.body.contains("/admin/"), "no admin links for others");
+
+    let users = get(&app, "/admin/users", Some(&admin.cookie)).await;
+    assert!(users.body.contains("email:alma@example.com") && users.body.contains("<td>ops</td>"), "{}", users.body);
+
+    // The onboarding template: a form post (it assigns the ExternalId and is audited).
+    let p = post_form(&app, "/admin/accounts/onboarding", Some(&admin.cookie), &[("account_id", "111122223333")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let p = post_form(
+        &app,
+        "/admin/accounts/onboarding",
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("account_id", "111122223333")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "approvers cannot generate it");
+    let p = post_form(
+        &app,
+        "/admin/accounts/onboarding",
+        Some(&admin.cookie),
+        &[("csrf", &admin.csrf), ("account_id", "12345")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("must be 12 digits"));
+    let p = post_form(
+        &app,
+        "/admin/accounts/onboarding",
+        Some(&admin.cookie),
+        &[("csrf", &admin.csrf), ("account_id", "111122223333")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("AWSTemplateFormatVersion"), "CloudFormation");
+    assert!(p.body.contains("aws_iam_role"), "Terraform");
+    let (_, log) = app.get("/api/v1/reports/audit-log?action=account.onboarding_generated", &app.admin).await;
+    assert_eq!(log["records"].as_array().unwrap().len(), 1, "audited as the API's preview is");
+
+    // Reports link to the API's CSV downloads, which the session cookie opens.
+    let p = get(&app, "/admin/reports", Some(&admin.cookie)).await;
+    for kind in ["grants", "activity", "approvals", "risk-distribution", "users"] {
+        assert!(p.body.contains(&format!("/api/v1/reports/{kind}?format=csv")), "{kind}");
+    }
+    let csv = get(&app, "/api/v1/reports/users?format=csv", Some(&admin.cookie)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.body.contains("email:alma@example.com"));
+    let csv = get(&app, "/api/v1/reports/users?format=csv", Some(&alma.cookie)).await;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN);
+}

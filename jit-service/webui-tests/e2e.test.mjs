@@ -2,7 +2,8 @@
 // against a live `iam-jit serve --dev` that scripts/test-webui.sh starts (JIT_URL) with an
 // admin token (ADMIN_TOKEN). A requester signs in with the dev link, sees the live score
 // before submitting, submits; an approver signs in and approves from the queue; the requester
-// sees the assume-role snippets and copies one. The same path without JavaScript. Every page
+// sees the assume-role snippets and copies one. The same path without JavaScript. The admin
+// pages (users, onboarding template, CSV report download). Every page
 // is checked with axe-core (no serious or critical violation), for CSP violations, and for
 // horizontal overflow on a phone-sized screen. Screenshots: target/test-logs/webui/.
 
@@ -250,6 +251,36 @@ test("the same path works without JavaScript", async () => {
   assert.equal(await rita.locator("button[data-copy]:visible").count(), 0);
   await rctx.close();
   await actx.close();
+});
+
+test("admin pages: users, accounts with the onboarding template, report downloads", async () => {
+  const ctx = await context();
+  const page = await ctx.newPage();
+  await signIn(page, "admin@localhost");
+  await page.getByRole("link", { name: "Users" }).click();
+  await page.locator("#users", { hasText: `email:${APPROVER}` }).waitFor();
+  await shot(page, "admin-users");
+  await accessible(page, "admin users");
+
+  await page.getByRole("link", { name: "Accounts" }).click();
+  await page.getByLabel("AWS account id").fill("111122223333");
+  await page.getByRole("button", { name: "Generate the onboarding template" }).click();
+  await page.locator("#cfn").getByText(/AWSTemplateFormatVersion/).waitFor();
+  assert.ok(await page.locator('button[data-copy="cfn"]').isVisible());
+  await shot(page, "admin-accounts-onboarding");
+  await accessible(page, "admin accounts");
+
+  await page.getByRole("link", { name: "Reports" }).click();
+  await shot(page, "admin-reports");
+  await accessible(page, "admin reports");
+  const download = page.waitForEvent("download");
+  await page.getByRole("link", { name: "Download grants (CSV)" }).click();
+  const file = await (await download).path();
+  const csv = readFileSync(file, "utf8");
+  assert.match(csv.split("\n")[0], /^id,owner,.*risk_score,tier/, "a CSV with its header row");
+  assert.ok(csv.includes(`email:${REQUESTER}`), "the grants of the test above");
+  await ctx.close();
+  await fitsPhone({}, "/login", "login-again");
 });
 
 test("no page broke its Content-Security-Policy or threw", () => {
