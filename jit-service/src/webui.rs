@@ -46,6 +46,7 @@ pub fn router() -> Router<AppState> {
         .route("/queue", get(queue))
         .route("/requests/new", get(new_page).post(new_submit))
         .route("/requests/{id}", get(detail))
+        .route("/requests/{id}/edit", get(edit_page).post(edit_submit))
         .route("/requests/{id}/approve", post(approve))
         .route("/requests/{id}/reject", post(reject))
         .route("/requests/{id}/request-changes", post(request_changes))
@@ -497,6 +498,10 @@ fn score_view(review: &Value, quorum: Option<i64>) -> ScoreView {
 struct NewPage {
     nav: Nav,
     title: String,
+    /// Where the form posts: `/requests/new`, or `/requests/{id}/edit`.
+    form_action: String,
+    /// When editing: the request's version (the edit is refused if it changed since).
+    version: Option<i64>,
     description: String,
     accounts: String,
     duration_hours: String,
@@ -523,6 +528,8 @@ async fn new_page(Viewer(caller): Viewer) -> Response {
         &NewPage {
             nav: Nav::of(&caller),
             title: "New request".into(),
+            form_action: "/requests/new".into(),
+            version: None,
             description: String::new(),
             accounts: String::new(),
             duration_hours: "1".into(),
@@ -594,6 +601,8 @@ async fn new_submit(State(s): State<AppState>, req: Request) -> PageResult {
     let mut page = NewPage {
         nav: Nav::of(&f.caller),
         title: "New request".into(),
+        form_action: "/requests/new".into(),
+        version: None,
         description: f.get("description").to_string(),
         accounts: f.get("accounts").to_string(),
         duration_hours: f.get("duration_hours").to_string(),
@@ -690,6 +699,7 @@ struct DetailPage {
     roles: Vec<RoleView>,
     can_decide: bool,
     can_cancel: bool,
+    can_edit: bool,
     done: String,
 }
 
@@ -794,6 +804,7 @@ async fn detail(
         roles,
         can_decide,
         can_cancel,
+        can_edit: stored.owner == caller.id() && matches!(stored.state.as_str(), "pending" | "needs_changes"),
         done: q.done.filter(|d| d.len() <= 40).unwrap_or_default(),
         nav,
     };
@@ -1023,4 +1034,157 @@ async fn admin_reports(Viewer(caller): Viewer) -> PageResult {
         ("users", "Users: roles, requests and approvals per user"),
     ];
     Ok(html(StatusCode::OK, &ReportsPage { nav, title: "Reports".into(), reports }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editing a pending or needs-changes request
+// ---------------------------------------------------------------------------------------------
+
+/// The edit form, filled from the stored spec (the owner's, while pending or needs changes).
+async fn edit_page(State(s): State<AppState>, Viewer(caller): Viewer, Path(id): Path<String>) -> PageResult {
+    let nav = Nav::of(&caller);
+    let stored =
+        requests::get_visible(&s, &caller, &id).await.map_err(|e| PageError::with(e, nav.clone(), Some("/".into())))?;
+    let back = Some(format!("/requests/{id}"));
+    if stored.owner != caller.id() {
+        return Err(PageError::with(ApiError::forbidden("only the requester can edit a request"), nav, back));
+    }
+    if !matches!(stored.state.as_str(), "pending" | "needs_changes") {
+        return Err(PageError::with(
+            ApiError::conflict(format!("a {} request cannot be edited", stored.state)),
+            nav,
+            back,
+        ));
+    }
+    let spec = &stored.spec;
+    let hours = spec["duration"]["duration_hours"]
+        .as_u64()
+        .unwrap_or_else(|| (stored.duration_ms as u64).div_ceil(3_600_000).max(1));
+    let page = NewPage {
+        nav,
+        title: format!("Edit request {id}"),
+        form_action: format!("/requests/{id}/edit"),
+        version: Some(stored.version),
+        description: spec["description"].as_str().unwrap_or("").to_string(),
+        accounts: stored.accounts.join(", "),
+        duration_hours: hours.to_string(),
+        access_type: spec["access_type"].as_str().unwrap_or("read-only").to_string(),
+        policy: serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default(),
+        errors: Vec::new(),
+        preview: None,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The edited body: the stored spec with the form's fields over it, so what the form does
+/// not show (regions and aliases of accounts kept, ticket URL, tags, `assume_by`, …) stays.
+fn merge_spec(stored: &Value, form_body: &Value) -> Value {
+    let mut spec = stored.clone();
+    let new = &form_body["spec"];
+    if let Some(o) = spec.as_object_mut() {
+        for k in ["description", "access_type", "duration", "policy"] {
+            o.insert(k.into(), new[k].clone());
+        }
+        let old_accounts = stored["accounts"].as_array().cloned().unwrap_or_default();
+        let accounts: Vec<Value> = new["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                old_accounts.iter().find(|o| o["account_id"] == a["account_id"]).cloned().unwrap_or_else(|| a.clone())
+            })
+            .collect();
+        o.insert("accounts".into(), Value::Array(accounts));
+    }
+    let mut body = form_body.clone();
+    body["spec"] = spec;
+    body
+}
+
+/// `POST /requests/{id}/edit`: `action=preview` scores the edited form; otherwise
+/// `requests::edit` (as `PATCH /api/v1/requests/{id}`) stores a new revision.
+async fn edit_submit(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = Nav::of(&f.caller);
+    let back = Some(format!("/requests/{id}"));
+    let stored =
+        requests::get_visible(&s, &f.caller, &id).await.map_err(|e| PageError::with(e, nav.clone(), back.clone()))?;
+    let version = f.version().map_err(|e| PageError::with(e, nav.clone(), back.clone()))?;
+    let mut page = NewPage {
+        nav,
+        title: format!("Edit request {id}"),
+        form_action: format!("/requests/{id}/edit"),
+        version,
+        description: f.get("description").to_string(),
+        accounts: f.get("accounts").to_string(),
+        duration_hours: f.get("duration_hours").to_string(),
+        access_type: f.get("access_type").to_string(),
+        policy: f.get("policy").to_string(),
+        errors: Vec::new(),
+        preview: None,
+    };
+    let body = match request_body(&f) {
+        Ok(b) => merge_spec(&stored.spec, &b),
+        Err(e) => {
+            page.errors = error_lines(&e);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    if f.get("action") == "preview" {
+        return Ok(match requests::preview(&s, &f.caller, &body).await {
+            Ok(v) => {
+                page.preview = Some(score_view(&v["review"], v["would"]["quorum"].as_i64()));
+                html(StatusCode::OK, &page)
+            }
+            Err(e) => {
+                page.errors = error_lines(&e);
+                html(e.status, &page)
+            }
+        });
+    }
+    let mut body = body;
+    if let Some(v) = version {
+        body["version"] = json!(v);
+    }
+    match requests::edit(&s, &f.caller, &id, &body).await {
+        Ok(_) => Ok(see_other(&format!("/requests/{id}?done=edited"))),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            page.errors = error_lines(&e);
+            Ok(html(e.status, &page))
+        }
+        Err(e) => Err(PageError::with(e, page.nav, back)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_keeps_what_the_form_does_not_show() {
+        let stored = json!({
+            "description": "old", "access_type": "read-only", "ticket_url": "https://t/1",
+            "accounts": [{"account_id": "111122223333", "regions": ["eu-west-1"], "alias": "logs"}],
+            "duration": {"duration_hours": 1}, "policy": {"Version": "2012-10-17"},
+        });
+        let form = json!({"kind": "RoleRequest", "spec": {
+            "description": "new", "access_type": "read-write",
+            "accounts": [{"account_id": "111122223333"}, {"account_id": "444455556666"}],
+            "duration": {"duration_hours": 3}, "policy": {"Statement": []},
+        }});
+        let b = merge_spec(&stored, &form);
+        assert_eq!(b["kind"], "RoleRequest");
+        assert_eq!(b["spec"]["description"], "new");
+        assert_eq!(b["spec"]["access_type"], "read-write");
+        assert_eq!(b["spec"]["ticket_url"], "https://t/1");
+        assert_eq!(b["spec"]["duration"], json!({"duration_hours": 3}));
+        assert_eq!(b["spec"]["policy"], json!({"Statement": []}));
+        assert_eq!(
+            b["spec"]["accounts"],
+            json!([
+                {"account_id": "111122223333", "regions": ["eu-west-1"], "alias": "logs"},
+                {"account_id": "444455556666"}
+            ])
+        );
+    }
 }

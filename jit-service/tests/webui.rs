@@ -400,6 +400,48 @@ async fn invalid_forms_come_back_with_the_apis_messages_and_decisions_are_checke
     .await;
     assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
     assert_eq!(app.state_of(&id).await, "needs_changes");
+
+    // The owner edits it from the page; the approver has no edit form.
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains(&format!(r#"href="/requests/{id}/edit""#)));
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(!d.body.contains(&format!(r#"href="/requests/{id}/edit""#)));
+    assert_eq!(get(&app, &format!("/requests/{id}/edit"), Some(&alma.cookie)).await.status, StatusCode::FORBIDDEN);
+    let e = get(&app, &format!("/requests/{id}/edit"), Some(&rita.cookie)).await;
+    assert_eq!(e.status, StatusCode::OK);
+    assert!(e.body.contains(">read the logs bucket for an incident</textarea>"), "{}", e.body);
+    assert!(e.body.contains(r#"value="111122223333""#));
+    let version_at = e.body.find(r#"name="version" value=""#).unwrap() + r#"name="version" value=""#.len();
+    let version: String = e.body[version_at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let edit = |version: String| {
+        let (app, rita, id) = (&app, &rita, id.clone());
+        async move {
+            post_form(
+                app,
+                &format!("/requests/{id}/edit"),
+                Some(&rita.cookie),
+                &[
+                    ("csrf", &rita.csrf),
+                    ("version", &version),
+                    ("description", "read the incident prefix of the logs bucket"),
+                    ("accounts", "111122223333"),
+                    ("duration_hours", "1"),
+                    ("access_type", "read-only"),
+                    ("policy", POLICY),
+                ],
+            )
+            .await
+        }
+    };
+    let stale = edit("1000".into()).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    let p = edit(version).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), format!("/requests/{id}?done=edited"));
+    assert_eq!(app.state_of(&id).await, "pending", "an edit sends it back for approval");
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &app.admin).await;
+    assert_eq!(v["request"]["status"]["revision"], 2);
+    assert_eq!(v["request"]["spec"]["description"], "read the incident prefix of the logs bucket");
     let p = post_form(
         &app,
         &format!("/requests/{id}/reject"),

@@ -247,6 +247,13 @@ test("the same path works without JavaScript", async () => {
   assert.equal(await alma.locator("#state").innerText(), "needs_changes");
   await rita.goto(detailUrl);
   assert.match(await rita.locator(".comments").innerText(), /name the incident ticket/);
+  // The requester edits it (a plain form too); it goes back to pending.
+  await rita.getByRole("link", { name: "Edit the request" }).click();
+  await rita.getByLabel("What is the access for?").fill("Read the incident logs for INC-4711, without scripts");
+  await rita.getByRole("button", { name: "Save the changes" }).click();
+  await rita.waitForURL(/done=edited/);
+  assert.equal(await rita.locator("#state").innerText(), "pending");
+  assert.match(await rita.locator("#description").innerText(), /INC-4711/);
   // The copy buttons stay hidden without the script (nothing to copy here anyway).
   assert.equal(await rita.locator("button[data-copy]:visible").count(), 0);
   await rctx.close();
