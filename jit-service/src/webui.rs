@@ -52,6 +52,7 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/request-changes", post(request_changes))
         .route("/requests/{id}/comment", post(comment))
         .route("/requests/{id}/cancel", post(cancel))
+        .route("/requests/{id}/revoke", post(revoke))
         .route("/admin/users", get(admin_users))
         .route("/admin/accounts", get(admin_accounts))
         .route("/admin/accounts/onboarding", post(admin_onboarding))
@@ -321,6 +322,7 @@ async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
 
 #[derive(Deserialize)]
 struct CallbackQuery {
+    #[serde(default)]
     token: String,
 }
 
@@ -700,6 +702,7 @@ struct DetailPage {
     can_decide: bool,
     can_cancel: bool,
     can_edit: bool,
+    can_revoke: bool,
     done: String,
 }
 
@@ -805,6 +808,11 @@ async fn detail(
         can_decide,
         can_cancel,
         can_edit: stored.owner == caller.id() && matches!(stored.state.as_str(), "pending" | "needs_changes"),
+        // Who may revoke, as requests::revoke decides it (which checks again).
+        can_revoke: matches!(stored.state.as_str(), "active" | "provisioning_failed")
+            && (stored.owner == caller.id()
+                || caller.has(Role::Admin)
+                || (caller.has(Role::Approver) && policy.may_approve(&caller.user, &stored.tier, &stored.accounts))),
         done: q.done.filter(|d| d.len() <= 40).unwrap_or_default(),
         nav,
     };
@@ -870,6 +878,17 @@ async fn cancel(State(s): State<AppState>, Path(id): Path<String>, req: Request)
     }
     .await;
     decided(&id, "cancelled", Nav::of(&f.caller), r).await
+}
+
+async fn revoke(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let reason = f.opt("reason");
+    let r = async {
+        api::check_comment(&reason)?;
+        requests::revoke(&s, &f.caller, &id, reason.clone()).await
+    }
+    .await;
+    decided(&id, "revoked", Nav::of(&f.caller), r).await
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -334,6 +334,22 @@ async fn requester_submits_approver_approves_from_the_queue_requester_sees_the_s
     assert!(d.body.contains("fine for the incident"));
     let q = get(&app, "/queue", Some(&alma.cookie)).await;
     assert!(q.body.contains("Nothing is waiting"), "{}", q.body);
+
+    // Another requester cannot revoke it (the API's rule), its owner can.
+    app.user("email:otto@example.com", Role::Requester, &[]).await;
+    let otto = session(&app, "email:otto@example.com").await;
+    let p = post_form(&app, &format!("/requests/{id}/revoke"), Some(&otto.cookie), &[("csrf", &otto.csrf)]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(d.body.contains("revoke-form"), "the owner sees the revoke form");
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/revoke"),
+        Some(&rita.cookie),
+        &[("csrf", &rita.csrf), ("reason", "incident closed")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(app.state_of(&id).await, "revoked");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
