@@ -53,6 +53,8 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/comment", post(comment))
         .route("/requests/{id}/cancel", post(cancel))
         .route("/requests/{id}/revoke", post(revoke))
+        .route("/requests/{id}/extend", post(extend))
+        .route("/requests/{id}/review", post(review))
         .route("/admin/users", get(admin_users))
         .route("/admin/accounts", get(admin_accounts))
         .route("/admin/accounts/onboarding", post(admin_onboarding))
@@ -703,6 +705,12 @@ struct DetailPage {
     can_cancel: bool,
     can_edit: bool,
     can_revoke: bool,
+    can_extend: bool,
+    /// The pending extension, if any: `(hours, reason)`.
+    extension: Option<(i64, String)>,
+    /// A break-glass grant waiting for its post-hoc review, and the caller may give it.
+    can_review: bool,
+    break_glass: String,
     done: String,
 }
 
@@ -808,6 +816,20 @@ async fn detail(
         can_decide,
         can_cancel,
         can_edit: stored.owner == caller.id() && matches!(stored.state.as_str(), "pending" | "needs_changes"),
+        can_extend: stored.owner == caller.id()
+            && stored.state == "active"
+            && stored.extension.is_none()
+            && stored.break_glass_reason.is_none(),
+        extension: stored
+            .extension
+            .as_ref()
+            .map(|e| (e["hours"].as_i64().unwrap_or(0), e["reason"].as_str().unwrap_or("").to_string())),
+        can_review: stored.review_required
+            && stored.reviewed_by.is_none()
+            && caller.has(Role::Approver)
+            && stored.owner != caller.id()
+            && policy.may_approve(&caller.user, &stored.tier, &stored.accounts),
+        break_glass: stored.break_glass_reason.clone().unwrap_or_default(),
         // Who may revoke, as requests::revoke decides it (which checks again).
         can_revoke: matches!(stored.state.as_str(), "active" | "provisioning_failed")
             && (stored.owner == caller.id()
@@ -889,6 +911,31 @@ async fn revoke(State(s): State<AppState>, Path(id): Path<String>, req: Request)
     }
     .await;
     decided(&id, "revoked", Nav::of(&f.caller), r).await
+}
+
+/// `POST /requests/{id}/extend`: ask for more time (as `POST /api/v1/requests/{id}/extend`).
+async fn extend(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let r = async {
+        let hours = f.get("hours").trim().parse::<u32>().ok().filter(|h| (1..=8760).contains(h));
+        let hours = hours.ok_or_else(|| ApiError::field("hours", "must be 1-8760"))?;
+        let reason =
+            api::text("reason", f.get("reason"), 10, 2000, "say why more time is needed (10-2000 characters)")?;
+        requests::extend(&s, &f.caller, &id, hours, reason).await
+    }
+    .await;
+    decided(&id, "extension-requested", Nav::of(&f.caller), r).await
+}
+
+/// `POST /requests/{id}/review`: the post-hoc review of a break-glass grant.
+async fn review(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let r = async {
+        let comment = api::text("comment", f.get("comment"), 1, 4000, "must be 1-4000 characters")?;
+        requests::review(&s, &f.caller, &id, comment).await
+    }
+    .await;
+    decided(&id, "reviewed", Nav::of(&f.caller), r).await
 }
 
 // ---------------------------------------------------------------------------------------------

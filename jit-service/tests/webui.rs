@@ -335,6 +335,32 @@ async fn requester_submits_approver_approves_from_the_queue_requester_sees_the_s
     let q = get(&app, "/queue", Some(&alma.cookie)).await;
     assert!(q.body.contains("Nothing is waiting"), "{}", q.body);
 
+    // More time: the owner asks, an approver approves the extension from the same page.
+    assert!(d.body.contains("extend-form"));
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/extend"),
+        Some(&rita.cookie),
+        &[("csrf", &rita.csrf), ("hours", "2"), ("reason", "short")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "the API's reason rule");
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/extend"),
+        Some(&rita.cookie),
+        &[("csrf", &rita.csrf), ("hours", "2"), ("reason", "the incident is still open")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let d2 = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(d2.body.contains("2 h more: the incident is still open"), "{}", d2.body);
+    assert!(d2.body.contains("approve-form"), "the extension is decided like a request");
+    let p = post_form(&app, &format!("/requests/{id}/approve"), Some(&alma.cookie), &[("csrf", &alma.csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &app.admin).await;
+    assert!(v["request"]["status"].get("extension").is_none(), "{v}");
+
     // Another requester cannot revoke it (the API's rule), its owner can.
     app.user("email:otto@example.com", Role::Requester, &[]).await;
     let otto = session(&app, "email:otto@example.com").await;
@@ -541,4 +567,43 @@ async fn admin_pages_are_for_admins_and_use_the_apis_functions() {
     assert!(csv.body.contains("email:alma@example.com"));
     let csv = get(&app, "/api/v1/reports/users?format=csv", Some(&alma.cookie)).await;
     assert_eq!(csv.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_grants_are_reviewed_from_their_page() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    let token = app.user("email:rita@example.com", Role::Requester, &[]).await;
+    app.user("email:alma@example.com", Role::Approver, &[]).await;
+    let rita = session(&app, "email:rita@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+    let id = app
+        .submit(
+            &token,
+            json!({"spec": {
+                "description": "production outage, read the logs now",
+                "accounts": [{"account_id": "111122223333"}],
+                "duration": {"duration_hours": 1},
+                "break_glass": {"reason": "outage INC-1, nobody to approve"},
+                "policy": serde_json::from_str::<serde_json::Value>(POLICY).unwrap(),
+            }}),
+        )
+        .await;
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains("outage INC-1, nobody to approve"));
+    assert!(!d.body.contains("review-form"), "not by its owner");
+    assert!(!d.body.contains("extend-form"), "break-glass grants are not extended");
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(d.body.contains("review-form"), "{}", d.body);
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/review"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("comment", "justified: the database was down")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &app.admin).await;
+    assert_eq!(v["request"]["status"]["break_glass"]["reviewed_by"], "email:alma@example.com");
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(!d.body.contains("review-form"), "reviewed once");
 }
