@@ -185,6 +185,7 @@ test("requester submits with a live score, approver approves from the queue, req
   assert.equal(cells[4], "0 of 1", "and the quorum progress");
   await shot(alma, "queue");
   await accessible(alma, "queue");
+  await fitsPhone({ storageState: await actx.storageState() }, "/queue", "queue");
   await row.getByRole("link").click();
   await alma.getByLabel("Comment (optional)").fill("fine for the incident");
   await shot(alma, "detail-approver");
@@ -208,7 +209,6 @@ test("requester submits with a live score, approver approves from the queue, req
 
   await fitsPhone({ storageState: await rctx.storageState() }, new URL(detailUrl).pathname, "detail");
   await fitsPhone({ storageState: await rctx.storageState() }, "/requests/new", "new-request");
-  await fitsPhone({ storageState: await actx.storageState() }, "/queue", "queue");
   await rctx.close();
   await actx.close();
 });
