@@ -231,6 +231,16 @@ section_wasm() {
         bash scripts/test-wasm.sh
 }
 
+# jit-service's web UI: the pages through the router run in `cargo test --workspace` above
+# (tests/webui.rs); this step drives them in headless Chromium against a live `serve --dev`
+# (playwright-core and axe-core from npm, installed when missing).
+section_webui() {
+    section "web UI"
+    step "iam-jit web UI in headless Chromium (scripts/test-webui.sh)" \
+        "rerun \`bash scripts/test-webui.sh\`; server log in target/test-logs/webui-server.log, screenshots in target/test-logs/webui/" \
+        bash scripts/test-webui.sh
+}
+
 # scorer-api: the handler, narrative and end-to-end tests run in `cargo test --workspace` above;
 # this step fuzzes the live server against its own /openapi.json with schemathesis (PyPI).
 section_services() {
@@ -251,6 +261,7 @@ main() {
     section_rust
     section_python
     section_wasm
+    section_webui
     section_services
     print_summary
     printf '\n%sall steps passed%s\n' "$GREEN$BOLD" "$RESET"

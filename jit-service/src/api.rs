@@ -146,7 +146,11 @@ pub fn app(state: AppState) -> Router {
     // document. It needs a valid token like every authenticated route, and its tools call this
     // API back with the caller's own token, so each tool is authorized by the route it calls.
     let router = router.merge(crate::mcp::router(&state));
+    // The web UI's pages are not API routes (not in `routes()`, the OpenAPI document or the
+    // authz matrix): they are HTML surfaces over the same functions the handlers above call,
+    // with the same `Caller`, and are covered by tests/webui.rs.
     router
+        .merge(crate::webui::router())
         .fallback(fallback)
         .layer(axum::middleware::from_fn(json_errors))
         .layer(from_fn_with_state(state.clone(), limits))
@@ -283,7 +287,8 @@ async fn json_errors(req: Request, next: Next) -> Response {
         .headers()
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/json"));
+        .is_some_and(|v| v.starts_with("application/json") || v.starts_with("text/html"));
+    // (HTML: the web UI's own error pages.)
     if !status.is_client_error() || is_json {
         return resp;
     }
@@ -449,14 +454,22 @@ async fn metrics_text(State(s): State<AppState>) -> Response {
 // ---------------------------------------------------------------------------------------------
 
 async fn login(State(s): State<AppState>, Json(body): Json<LoginBody>) -> ApiResult<Response> {
-    let uid = identity::normalise_user_id(&format!("email:{}", body.email.trim()))
-        .map_err(|m| ApiError::field("email", m))?;
+    let out = send_login_link(&s, &body.email, "/api/v1/auth/callback").await?;
+    Ok((StatusCode::ACCEPTED, axum::Json(out)).into_response())
+}
+
+/// Send (or, in `--dev`, return as `login_url`) a login link for `email` that opens
+/// `callback_path` (the API's callback, or the web UI's). The answer does not say whether
+/// the address belongs to a user.
+pub(crate) async fn send_login_link(s: &AppState, email: &str, callback_path: &str) -> ApiResult<Value> {
+    let uid =
+        identity::normalise_user_id(&format!("email:{}", email.trim())).map_err(|m| ApiError::field("email", m))?;
     let user = identity::get_user(&mut *s.store.pool.acquire().await?, &uid).await?;
     let mut out =
         json!({"detail": "if this address belongs to an enabled user, a login link is on its way (valid 15 minutes)"});
     if let Some(u) = user.filter(|u| u.enabled && !u.deleted) {
         let link = identity::create_magic_link(&s.store, &u.user_id).await?;
-        let url = format!("{}/api/v1/auth/callback?token={link}", s.config.public_url.trim_end_matches('/'));
+        let url = format!("{}{callback_path}?token={link}", s.config.public_url.trim_end_matches('/'));
         if s.config.dev {
             out["login_url"] = json!(url);
         } else if let Some(_smtp) = &s.config.smtp {
@@ -464,7 +477,7 @@ async fn login(State(s): State<AppState>, Json(body): Json<LoginBody>) -> ApiRes
             let mail = json!({"subject": "Your iam-jit login link", "text": format!("Log in to iam-jit (the link works once, for 15 minutes):\n\n{url}\n")}).to_string();
             sqlx::query("INSERT INTO outbox (id, kind, target, event, body, status, attempts, next_attempt_at, created_at) VALUES ($1, 'email', $2, 'login.link', $3, 'pending', 0, $4, $4)")
                 .bind(crate::util::new_id("ob-"))
-                .bind(body.email.trim().to_ascii_lowercase())
+                .bind(email.trim().to_ascii_lowercase())
                 .bind(mail)
                 .bind(now_ms())
                 .execute(&mut *w.tx)
@@ -474,7 +487,17 @@ async fn login(State(s): State<AppState>, Json(body): Json<LoginBody>) -> ApiRes
             tracing::warn!("a login link was requested but SMTP is not configured (and not --dev)");
         }
     }
-    Ok((StatusCode::ACCEPTED, axum::Json(out)).into_response())
+    Ok(out)
+}
+
+/// The `Set-Cookie` value of a new session (`Secure` unless `--dev`).
+pub(crate) fn session_cookie(s: &AppState, token: &str) -> String {
+    let secure = if s.config.dev { "" } else { "; Secure" };
+    format!(
+        "{}={token}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
+        identity::SESSION_COOKIE,
+        identity::SESSION_TTL_MS / 1000
+    )
 }
 
 async fn login_callback(State(s): State<AppState>, Q(q): Q<CallbackQuery>) -> ApiResult<Response> {
@@ -482,13 +505,7 @@ async fn login_callback(State(s): State<AppState>, Q(q): Q<CallbackQuery>) -> Ap
         return Err(ApiError::unauthenticated("this login link is not valid; ask for a new one"));
     }
     let session = identity::redeem_magic_link(&s.store, &q.token).await?;
-    let secure = if s.config.dev { "" } else { "; Secure" };
-    let cookie = format!(
-        "{}={}; Path=/; HttpOnly; SameSite=Lax; Max-Age={}{secure}",
-        identity::SESSION_COOKIE,
-        session.token,
-        identity::SESSION_TTL_MS / 1000
-    );
+    let cookie = session_cookie(&s, &session.token);
     let mut resp =
         (StatusCode::OK, axum::Json(json!({"user_id": session.user_id, "csrf_token": session.csrf}))).into_response();
     resp.headers_mut()
@@ -817,7 +834,7 @@ async fn requests_edit(
 }
 
 /// `value` trimmed, when it is `min..=max` characters long; else a 422 on `field` saying `hint`.
-fn text(field: &str, value: &str, min: usize, max: usize, hint: &str) -> ApiResult<String> {
+pub(crate) fn text(field: &str, value: &str, min: usize, max: usize, hint: &str) -> ApiResult<String> {
     let t = value.trim();
     if (min..=max).contains(&t.chars().count()) {
         Ok(t.to_string())
@@ -826,7 +843,7 @@ fn text(field: &str, value: &str, min: usize, max: usize, hint: &str) -> ApiResu
     }
 }
 
-fn check_comment(c: &Option<String>) -> ApiResult<()> {
+pub(crate) fn check_comment(c: &Option<String>) -> ApiResult<()> {
     if c.as_ref().is_some_and(|c| c.chars().count() > 4000) {
         return Err(ApiError::field("comment", "must be at most 4000 characters"));
     }

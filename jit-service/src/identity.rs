@@ -580,6 +580,13 @@ fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
 
 /// Authenticate a bearer token (`iamjit_…`) or a session cookie.
 pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Caller> {
+    authenticate_with(state, parts, None).await
+}
+
+/// [`authenticate`] for an HTML form post (the web UI): the session's CSRF token may come as
+/// the form field `form_csrf` where the JSON API takes the `X-CSRF-Token` header (a plain HTML
+/// form cannot set headers). Either must match; the JSON API never passes a form value.
+pub async fn authenticate_with(state: &AppState, parts: &Parts, form_csrf: Option<&str>) -> ApiResult<Caller> {
     let now = now_ms();
     if let Some(auth) = parts.headers.get(header::AUTHORIZATION) {
         let auth =
@@ -634,7 +641,7 @@ pub async fn authenticate(state: &AppState, parts: &Parts) -> ApiResult<Caller> 
         let user = check_user_active(user.as_ref())?.clone();
         let csrf: String = row.get("csrf");
         if !matches!(parts.method, Method::GET | Method::HEAD | Method::OPTIONS) {
-            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).unwrap_or("");
+            let sent = parts.headers.get(CSRF_HEADER).and_then(|v| v.to_str().ok()).or(form_csrf).unwrap_or("");
             if !crate::util::ct_eq(sent, &csrf) {
                 return Err(ApiError::forbidden(
                     "missing or wrong CSRF token: send the session's token in the X-CSRF-Token header",

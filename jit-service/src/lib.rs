@@ -28,6 +28,7 @@ pub mod reports;
 pub mod requests;
 pub mod schema;
 pub mod util;
+pub mod webui;
 pub mod worker;
 
 pub use config::Config;

@@ -1,0 +1,1256 @@
+//! The web UI: server-rendered HTML pages over the same functions the JSON API calls.
+//!
+//! Every page handler authenticates the session cookie with [`identity::authenticate`] (form
+//! posts with [`identity::authenticate_with`], which accepts the session's CSRF token as the
+//! `csrf` form field where the API takes the `X-CSRF-Token` header) and then calls
+//! `requests::submit`, `requests::approve`, … with that [`Caller`]: the UI has no path of its
+//! own around the service's authorization. Templates are askama's, compiled into the binary
+//! and escaped by default; the style sheet and the small script are served from the binary,
+//! under a Content-Security-Policy without `unsafe-inline`. Everything works without the
+//! script; it adds the live risk score on the new-request form and copy buttons.
+//!
+//! Unauthenticated page requests are sent to `/login`.
+
+use crate::api;
+use crate::error::{ApiError, ApiResult};
+use crate::identity::{self, Caller, Role};
+use crate::requests::{self, ListQuery};
+use crate::AppState;
+use askama::Template;
+use axum::body::to_bytes;
+use axum::extract::{FromRequestParts, Path, Query, Request, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::Router;
+use serde::Deserialize;
+use serde_json::{json, Value};
+use std::collections::BTreeMap;
+
+/// The policy of every UI page: own scripts, styles and fetches only, no inline code.
+pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+
+const STYLE: &str = include_str!("../static/webui.css");
+const SCRIPT: &str = include_str!("../static/webui.js");
+/// Double-submit cookie of the login form (there is no session yet to hold a CSRF token).
+const LOGIN_CSRF_COOKIE: &str = "iam_jit_login_csrf";
+
+/// The UI's pages (merged into [`api::app`]; not API routes, so not in `api::routes()`).
+pub fn router() -> Router<AppState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/login", get(login_page).post(login_submit))
+        .route("/login/callback", get(login_callback))
+        .route("/logout", post(logout))
+        .route("/queue", get(queue))
+        .route("/requests/new", get(new_page).post(new_submit))
+        .route("/requests/{id}", get(detail))
+        .route("/requests/{id}/edit", get(edit_page).post(edit_submit))
+        .route("/requests/{id}/approve", post(approve))
+        .route("/requests/{id}/reject", post(reject))
+        .route("/requests/{id}/request-changes", post(request_changes))
+        .route("/requests/{id}/comment", post(comment))
+        .route("/requests/{id}/cancel", post(cancel))
+        .route("/requests/{id}/revoke", post(revoke))
+        .route("/requests/{id}/extend", post(extend))
+        .route("/requests/{id}/review", post(review))
+        .route("/admin/users", get(admin_users))
+        .route("/admin/accounts", get(admin_accounts))
+        .route("/admin/accounts/onboarding", post(admin_onboarding))
+        .route("/admin/reports", get(admin_reports))
+        .route("/ui/style.css", get(style))
+        .route("/ui/app.js", get(script))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Responses
+// ---------------------------------------------------------------------------------------------
+
+fn html(status: StatusCode, t: &impl Template) -> Response {
+    match t.render() {
+        Ok(body) => {
+            let mut resp = (status, [(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+            resp.headers_mut().insert(header::CONTENT_SECURITY_POLICY, HeaderValue::from_static(CSP));
+            resp
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "template rendering failed");
+            ApiError::internal("the page could not be rendered").into_response()
+        }
+    }
+}
+
+fn see_other(to: &str) -> Response {
+    let mut resp = StatusCode::SEE_OTHER.into_response();
+    if let Ok(v) = HeaderValue::from_str(to) {
+        resp.headers_mut().insert(header::LOCATION, v);
+    }
+    resp
+}
+
+#[derive(Template)]
+#[template(path = "webui/error.html")]
+struct ErrorPage {
+    nav: Nav,
+    title: String,
+    status: u16,
+    detail: String,
+    errors: Vec<String>,
+    back: Option<String>,
+}
+
+/// A failed page: 401 sends the browser to `/login`, anything else is an HTML error page
+/// with the API's message (boxed: it travels in every handler's `Result`).
+struct PageError(Box<Failure>);
+
+struct Failure {
+    err: ApiError,
+    nav: Nav,
+    back: Option<String>,
+}
+
+impl PageError {
+    fn new(err: ApiError) -> Self {
+        Self::with(err, Nav::default(), None)
+    }
+    fn with(err: ApiError, nav: Nav, back: Option<String>) -> Self {
+        PageError(Box::new(Failure { err, nav, back }))
+    }
+}
+
+impl From<ApiError> for PageError {
+    fn from(err: ApiError) -> Self {
+        PageError::new(err)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let Failure { err, nav, back } = *self.0;
+        if err.status == StatusCode::UNAUTHORIZED {
+            return see_other("/login");
+        }
+        let page = ErrorPage {
+            nav,
+            title: err.status.canonical_reason().unwrap_or("Error").to_string(),
+            status: err.status.as_u16(),
+            detail: err.detail.clone(),
+            errors: err.errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect(),
+            back,
+        };
+        html(err.status, &page)
+    }
+}
+
+type PageResult = Result<Response, PageError>;
+
+/// What the layout shows about the signed-in user.
+#[derive(Debug, Clone, Default)]
+struct Nav {
+    user: Option<String>,
+    csrf: String,
+    approver: bool,
+    admin: bool,
+}
+
+impl Nav {
+    fn of(caller: &Caller) -> Nav {
+        let csrf = match &caller.via {
+            identity::Via::Session { csrf } => csrf.clone(),
+            identity::Via::Token { .. } => String::new(),
+        };
+        Nav {
+            user: Some(caller.id().to_string()),
+            csrf,
+            approver: caller.has(Role::Approver),
+            admin: caller.has(Role::Admin),
+        }
+    }
+}
+
+/// The signed-in caller of a page (GET); an anonymous visitor is sent to `/login`.
+struct Viewer(Caller);
+
+impl FromRequestParts<AppState> for Viewer {
+    type Rejection = PageError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, Self::Rejection> {
+        Ok(Viewer(identity::authenticate(state, parts).await?))
+    }
+}
+
+/// A form post: its fields, and the caller authenticated with the form's `csrf` field.
+struct FormPost {
+    caller: Caller,
+    fields: BTreeMap<String, String>,
+}
+
+impl FormPost {
+    fn get(&self, k: &str) -> &str {
+        self.fields.get(k).map(String::as_str).unwrap_or("")
+    }
+    fn opt(&self, k: &str) -> Option<String> {
+        Some(self.get(k).trim()).filter(|v| !v.is_empty()).map(str::to_string)
+    }
+    fn version(&self) -> ApiResult<Option<i64>> {
+        self.opt("version")
+            .map(|v| v.parse::<i64>().map_err(|_| ApiError::field("version", "must be an integer")))
+            .transpose()
+    }
+}
+
+/// Read an `application/x-www-form-urlencoded` body (at most the API's body limit).
+async fn read_form(state: &AppState, req: Request) -> ApiResult<(Parts, BTreeMap<String, String>)> {
+    let (parts, body) = req.into_parts();
+    let ctype = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    if !ctype.to_ascii_lowercase().starts_with("application/x-www-form-urlencoded") {
+        return Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "media_type",
+            "send the form as application/x-www-form-urlencoded",
+        ));
+    }
+    let bytes = to_bytes(body, state.config.body_limit_bytes)
+        .await
+        .map_err(|_| ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "too_large", "the form is too large"))?;
+    let fields: BTreeMap<String, String> = form_urlencoded::parse(&bytes).into_owned().collect();
+    if fields.iter().any(|(k, v)| k.contains('\0') || v.contains('\0')) {
+        return Err(ApiError::field("body", "must not contain the NUL character"));
+    }
+    Ok((parts, fields))
+}
+
+async fn form_post(state: &AppState, req: Request) -> ApiResult<FormPost> {
+    let (parts, fields) = read_form(state, req).await?;
+    let caller = identity::authenticate_with(state, &parts, fields.get("csrf").map(String::as_str)).await?;
+    Ok(FormPost { caller, fields })
+}
+
+fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'a str> {
+    headers.get_all(header::COOKIE).iter().filter_map(|v| v.to_str().ok()).flat_map(|v| v.split(';')).find_map(|kv| {
+        let (k, v) = kv.trim().split_once('=')?;
+        (k == name).then_some(v)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// Static files
+// ---------------------------------------------------------------------------------------------
+
+async fn style() -> Response {
+    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+}
+
+async fn script() -> Response {
+    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Login and logout
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Template)]
+#[template(path = "webui/login.html")]
+struct LoginPage {
+    nav: Nav,
+    title: String,
+    csrf: String,
+    email: String,
+    message: Option<String>,
+    error: Option<String>,
+    dev_link: Option<String>,
+}
+
+fn login_response(s: &AppState, status: StatusCode, mut page: LoginPage, cookie_csrf: Option<&str>) -> Response {
+    // Reuse the visitor's login token if it has one, so two open tabs both work.
+    let token = cookie_csrf.map(str::to_string).unwrap_or_else(|| crate::util::secret(""));
+    page.csrf = token.clone();
+    let mut resp = html(status, &page);
+    let secure = if s.config.dev { "" } else { "; Secure" };
+    if let Ok(v) =
+        HeaderValue::from_str(&format!("{LOGIN_CSRF_COOKIE}={token}; Path=/login; HttpOnly; SameSite=Strict{secure}"))
+    {
+        resp.headers_mut().append(header::SET_COOKIE, v);
+    }
+    resp
+}
+
+fn login_page_of(email: &str) -> LoginPage {
+    LoginPage {
+        nav: Nav::default(),
+        title: "Sign in".into(),
+        csrf: String::new(),
+        email: email.to_string(),
+        message: None,
+        error: None,
+        dev_link: None,
+    }
+}
+
+async fn login_page(State(s): State<AppState>, req: Request) -> Response {
+    let (parts, _) = req.into_parts();
+    if identity::authenticate(&s, &parts).await.is_ok() {
+        return see_other("/");
+    }
+    login_response(&s, StatusCode::OK, login_page_of(""), cookie_value(&parts.headers, LOGIN_CSRF_COOKIE))
+}
+
+async fn login_submit(State(s): State<AppState>, req: Request) -> Response {
+    let (parts, fields) = match read_form(&s, req).await {
+        Ok(f) => f,
+        Err(e) => return PageError::new(e).into_response(),
+    };
+    let cookie = cookie_value(&parts.headers, LOGIN_CSRF_COOKIE);
+    let sent = fields.get("csrf").map(String::as_str).unwrap_or("");
+    let email = fields.get("email").map(String::as_str).unwrap_or("").trim().to_string();
+    let mut page = login_page_of(&email);
+    if !cookie.is_some_and(|c| !c.is_empty() && crate::util::ct_eq(c, sent)) {
+        page.error = Some("the form expired or came from elsewhere; please try again".into());
+        return login_response(&s, StatusCode::FORBIDDEN, page, None);
+    }
+    match api::send_login_link(&s, &email, "/login/callback").await {
+        Ok(v) => {
+            page.message = v["detail"].as_str().map(str::to_string);
+            page.dev_link = v["login_url"].as_str().map(str::to_string);
+            login_response(&s, StatusCode::OK, page, cookie)
+        }
+        Err(e) => {
+            page.error = Some(e.errors.first().map(|f| f.message.clone()).unwrap_or(e.detail.clone()));
+            login_response(&s, e.status, page, cookie)
+        }
+    }
+}
+
+#[derive(Deserialize)]
+struct CallbackQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn login_callback(State(s): State<AppState>, Query(q): Query<CallbackQuery>) -> Response {
+    let redeemed = if q.token.len() == 64 && q.token.bytes().all(|b| b.is_ascii_hexdigit()) {
+        identity::redeem_magic_link(&s.store, &q.token).await
+    } else {
+        Err(ApiError::unauthenticated("this login link is not valid; ask for a new one"))
+    };
+    match redeemed {
+        Ok(session) => {
+            let mut resp = see_other("/");
+            if let Ok(v) = HeaderValue::from_str(&api::session_cookie(&s, &session.token)) {
+                resp.headers_mut().append(header::SET_COOKIE, v);
+            }
+            resp
+        }
+        Err(e) => {
+            let mut page = login_page_of("");
+            page.error = Some(e.detail);
+            login_response(&s, StatusCode::UNAUTHORIZED, page, None)
+        }
+    }
+}
+
+async fn logout(State(s): State<AppState>, req: Request) -> PageResult {
+    let token = cookie_value(req.headers(), identity::SESSION_COOKIE).unwrap_or("").to_string();
+    let f = form_post(&s, req).await?;
+    if let identity::Via::Session { .. } = f.caller.via {
+        identity::end_session(&s.store, &token, f.caller.id()).await.map_err(ApiError::from)?;
+    }
+    let mut resp = see_other("/login");
+    resp.headers_mut().insert(
+        header::SET_COOKIE,
+        HeaderValue::from_str(&format!("{}=; Path=/; HttpOnly; SameSite=Lax; Max-Age=0", identity::SESSION_COOKIE))
+            .map_err(|_| ApiError::internal("cookie"))?,
+    );
+    Ok(resp)
+}
+
+// ---------------------------------------------------------------------------------------------
+// Lists: my requests and the approver queue
+// ---------------------------------------------------------------------------------------------
+
+/// One row of a request list.
+struct Row {
+    id: String,
+    owner: String,
+    description: String,
+    state: String,
+    score: i64,
+    tier: String,
+    accounts: String,
+    quorum: String,
+    findings: Option<usize>,
+    created_at: String,
+}
+
+fn row_of(v: &Value) -> Row {
+    let desc = v["spec"]["description"].as_str().unwrap_or("");
+    let short: String = desc.chars().take(120).collect();
+    Row {
+        id: v["metadata"]["id"].as_str().unwrap_or("").to_string(),
+        owner: v["status"]["owner"].as_str().unwrap_or("").to_string(),
+        description: if short.len() < desc.len() { format!("{short}…") } else { short },
+        state: v["status"]["state"].as_str().unwrap_or("").to_string(),
+        score: v["status"]["review"]["risk_score"].as_i64().unwrap_or(0),
+        tier: v["status"]["review"]["tier"].as_str().unwrap_or("").to_string(),
+        accounts: v["spec"]["accounts"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x["account_id"].as_str()).collect::<Vec<_>>().join(", "))
+            .unwrap_or_default(),
+        quorum: format!(
+            "{} of {}",
+            v["status"]["quorum"]["have"].as_i64().unwrap_or(0),
+            v["status"]["quorum"]["required"].as_i64().unwrap_or(0)
+        ),
+        findings: None,
+        created_at: v["metadata"]["created_at"].as_str().unwrap_or("").to_string(),
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webui/home.html")]
+struct HomePage {
+    nav: Nav,
+    title: String,
+    rows: Vec<Row>,
+}
+
+async fn home(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let q = ListQuery { mine: Some(true), limit: Some(200), ..ListQuery::default() };
+    let list = requests::list(&s, &caller, &q).await?;
+    let rows = list["requests"].as_array().map(|a| a.iter().map(row_of).collect()).unwrap_or_default();
+    Ok(html(StatusCode::OK, &HomePage { nav: Nav::of(&caller), title: "My requests".into(), rows }))
+}
+
+#[derive(Template)]
+#[template(path = "webui/queue.html")]
+struct QueuePage {
+    nav: Nav,
+    title: String,
+    rows: Vec<Row>,
+}
+
+async fn queue(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = Nav::of(&caller);
+    caller.require(Role::Approver).map_err(|e| PageError::with(e, nav.clone(), None))?;
+    // The same listing as `GET /api/v1/requests?state=pending`: highest risk first.
+    let q = ListQuery { state: Some("pending".into()), limit: Some(200), ..ListQuery::default() };
+    let list = requests::list(&s, &caller, &q).await?;
+    let mut rows = Vec::new();
+    for v in list["requests"].as_array().into_iter().flatten() {
+        let mut row = row_of(v);
+        let stored = requests::get_visible(&s, &caller, &row.id).await?;
+        let review = requests::current_review(&s, &stored).await?;
+        row.findings = Some(review["findings"].as_array().map_or(0, Vec::len));
+        rows.push(row);
+    }
+    Ok(html(StatusCode::OK, &QueuePage { nav, title: "Approval queue".into(), rows }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// New request
+// ---------------------------------------------------------------------------------------------
+
+/// A finding as the pages show it.
+struct FindingView {
+    rule: String,
+    name: String,
+    severity: String,
+    message: String,
+    suggestion: String,
+}
+
+/// Findings grouped by category, categories in the report's (sorted) order.
+fn findings_by_category(review: &Value) -> Vec<(String, Vec<FindingView>)> {
+    let mut map: BTreeMap<String, Vec<FindingView>> = BTreeMap::new();
+    for f in review["findings"].as_array().into_iter().flatten() {
+        let s = |k: &str| f[k].as_str().unwrap_or("").to_string();
+        map.entry(s("category")).or_default().push(FindingView {
+            rule: s("rule"),
+            name: s("name"),
+            severity: s("severity"),
+            message: s("message"),
+            suggestion: s("suggestion"),
+        });
+    }
+    map.into_iter().collect()
+}
+
+struct ScoreView {
+    score: i64,
+    tier: String,
+    factors: Vec<String>,
+    categories: Vec<(String, Vec<FindingView>)>,
+    quorum: Option<i64>,
+}
+
+fn score_view(review: &Value, quorum: Option<i64>) -> ScoreView {
+    ScoreView {
+        score: review["score"].as_i64().unwrap_or(0),
+        tier: review["tier"].as_str().unwrap_or("").to_string(),
+        factors: review["factors"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|x| x.as_str().map(str::to_string)).collect())
+            .unwrap_or_default(),
+        categories: findings_by_category(review),
+        quorum,
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webui/new.html")]
+struct NewPage {
+    nav: Nav,
+    title: String,
+    /// Where the form posts: `/requests/new`, or `/requests/{id}/edit`.
+    form_action: String,
+    /// When editing: the request's version (the edit is refused if it changed since).
+    version: Option<i64>,
+    description: String,
+    accounts: String,
+    duration_hours: String,
+    access_type: String,
+    policy: String,
+    errors: Vec<String>,
+    preview: Option<ScoreView>,
+}
+
+const EXAMPLE_POLICY: &str = r#"{
+  "Version": "2012-10-17",
+  "Statement": [
+    {
+      "Effect": "Allow",
+      "Action": ["s3:GetObject", "s3:ListBucket"],
+      "Resource": ["arn:aws:s3:::example-bucket", "arn:aws:s3:::example-bucket/*"]
+    }
+  ]
+}"#;
+
+async fn new_page(Viewer(caller): Viewer) -> Response {
+    html(
+        StatusCode::OK,
+        &NewPage {
+            nav: Nav::of(&caller),
+            title: "New request".into(),
+            form_action: "/requests/new".into(),
+            version: None,
+            description: String::new(),
+            accounts: String::new(),
+            duration_hours: "1".into(),
+            access_type: "read-only".into(),
+            policy: EXAMPLE_POLICY.into(),
+            errors: Vec::new(),
+            preview: None,
+        },
+    )
+}
+
+/// The RoleRequest body the API takes, from the form's fields.
+fn request_body(f: &FormPost) -> ApiResult<Value> {
+    let mut errors = Vec::new();
+    let accounts: Vec<Value> = f
+        .get("accounts")
+        .split(|c: char| c == ',' || c.is_whitespace())
+        .filter(|a| !a.is_empty())
+        .map(|a| json!({"account_id": a}))
+        .collect();
+    let hours = f.get("duration_hours").trim();
+    let hours: Value = match hours.parse::<u64>() {
+        Ok(h) => json!(h),
+        Err(_) => {
+            errors.push(crate::error::FieldError {
+                path: "spec.duration.duration_hours".into(),
+                message: "must be a whole number of hours".into(),
+            });
+            Value::Null
+        }
+    };
+    let policy = match risk_core::parse_json(f.get("policy")) {
+        Ok(p) => p,
+        Err(e) => {
+            let m = e.problems().first().map(|p| p.message.clone()).unwrap_or_else(|| "malformed JSON".into());
+            errors
+                .push(crate::error::FieldError { path: "spec.policy".into(), message: format!("not valid JSON: {m}") });
+            Value::Null
+        }
+    };
+    if !errors.is_empty() {
+        return Err(ApiError::invalid("the request is not valid", errors));
+    }
+    Ok(json!({
+        "apiVersion": requests::API_VERSION,
+        "kind": requests::KIND,
+        "spec": {
+            "description": f.get("description"),
+            "access_type": f.get("access_type"),
+            "accounts": accounts,
+            "duration": {"duration_hours": hours},
+            "policy": policy,
+        }
+    }))
+}
+
+fn error_lines(e: &ApiError) -> Vec<String> {
+    if e.errors.is_empty() {
+        vec![e.detail.clone()]
+    } else {
+        e.errors.iter().map(|f| format!("{}: {}", f.path, f.message)).collect()
+    }
+}
+
+/// `POST /requests/new`: `action=preview` scores the form (the no-script live score),
+/// anything else submits it through `requests::submit`.
+async fn new_submit(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let mut page = NewPage {
+        nav: Nav::of(&f.caller),
+        title: "New request".into(),
+        form_action: "/requests/new".into(),
+        version: None,
+        description: f.get("description").to_string(),
+        accounts: f.get("accounts").to_string(),
+        duration_hours: f.get("duration_hours").to_string(),
+        access_type: f.get("access_type").to_string(),
+        policy: f.get("policy").to_string(),
+        errors: Vec::new(),
+        preview: None,
+    };
+    let body = match request_body(&f) {
+        Ok(b) => b,
+        Err(e) => {
+            page.errors = error_lines(&e);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    if f.get("action") == "preview" {
+        return Ok(match requests::preview(&s, &f.caller, &body).await {
+            Ok(v) => {
+                page.preview = Some(score_view(&v["review"], v["would"]["quorum"].as_i64()));
+                html(StatusCode::OK, &page)
+            }
+            Err(e) => {
+                page.errors = error_lines(&e);
+                html(e.status, &page)
+            }
+        });
+    }
+    match requests::submit(&s, &f.caller, &body).await {
+        Ok((v, _)) => Ok(see_other(&format!("/requests/{}", v["metadata"]["id"].as_str().unwrap_or("")))),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY || e.status == StatusCode::FORBIDDEN => {
+            page.errors = error_lines(&e);
+            Ok(html(e.status, &page))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Request detail and decisions
+// ---------------------------------------------------------------------------------------------
+
+struct ApprovalView {
+    approver: String,
+    comment: String,
+    at: String,
+    counts: bool,
+}
+
+struct EventView {
+    at: String,
+    actor: String,
+    action: String,
+}
+
+struct CommentView {
+    author: String,
+    kind: String,
+    body: String,
+    at: String,
+}
+
+struct RoleView {
+    account_id: String,
+    role_arn: String,
+    cli: String,
+    env: String,
+    profile: String,
+    brokered: bool,
+}
+
+#[derive(Template)]
+#[template(path = "webui/detail.html")]
+struct DetailPage {
+    nav: Nav,
+    title: String,
+    id: String,
+    owner: String,
+    state: String,
+    reason: String,
+    version: i64,
+    description: String,
+    access_type: String,
+    accounts: String,
+    duration: String,
+    created_at: String,
+    expires_at: String,
+    policy: String,
+    score: ScoreView,
+    quorum_have: i64,
+    quorum_required: i64,
+    approvals: Vec<ApprovalView>,
+    comments: Vec<CommentView>,
+    events: Vec<EventView>,
+    roles: Vec<RoleView>,
+    can_decide: bool,
+    can_cancel: bool,
+    can_edit: bool,
+    can_revoke: bool,
+    can_extend: bool,
+    /// The pending extension, if any: `(hours, reason)`.
+    extension: Option<(i64, String)>,
+    /// A break-glass grant waiting for its post-hoc review, and the caller may give it.
+    can_review: bool,
+    break_glass: String,
+    done: String,
+}
+
+#[derive(Deserialize, Default)]
+struct DetailQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+async fn detail(
+    State(s): State<AppState>,
+    Viewer(caller): Viewer,
+    Path(id): Path<String>,
+    Query(q): Query<DetailQuery>,
+) -> PageResult {
+    let nav = Nav::of(&caller);
+    let with_nav = |e: ApiError| PageError::with(e, nav.clone(), Some("/".into()));
+    // The same reads as GET /api/v1/requests/{id}, …/comments, …/history and …/assume.
+    let stored = requests::get_visible(&s, &caller, &id).await.map_err(with_nav)?;
+    let review = requests::current_review(&s, &stored).await.map_err(with_nav)?;
+    let v = requests::view(&s, &id).await.map_err(with_nav)?;
+    let comments = requests::comments(&s, &caller, &id).await.map_err(with_nav)?;
+    let history = requests::history(&s, &caller, &id).await.map_err(with_nav)?;
+    let roles = if stored.state == "active" {
+        let a = requests::assume_instructions(&s, &caller, &id).await.map_err(with_nav)?;
+        a["roles"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|r| {
+                let s = |k: &str| r[k].as_str().unwrap_or("").to_string();
+                RoleView {
+                    account_id: s("account_id"),
+                    role_arn: s("role_arn"),
+                    cli: s("cli"),
+                    env: s("env"),
+                    profile: s("profile"),
+                    brokered: r["brokered"].as_bool().unwrap_or(false),
+                }
+            })
+            .collect()
+    } else {
+        Vec::new()
+    };
+    let policy = requests::active_policy(&s).await.map_err(with_nav)?;
+    let rule = policy.tier_rule(&stored.tier);
+    let decidable = stored.state == "pending" || (stored.state == "active" && stored.extension.is_some());
+    let can_decide = decidable
+        && caller.has(Role::Approver)
+        && policy.may_approve(&caller.user, &stored.tier, &stored.accounts)
+        && (stored.owner != caller.id() || rule.allow_self_approval);
+    let can_cancel = (stored.owner == caller.id() || caller.has(Role::Admin))
+        && matches!(stored.state.as_str(), "pending" | "needs_changes" | "approved" | "provisioning_failed");
+    let st = &v["status"];
+    let text = |x: &Value| x.as_str().unwrap_or("").to_string();
+    let hours = stored.duration_ms as f64 / 3_600_000.0;
+    let page = DetailPage {
+        title: format!("Request {id}"),
+        id: id.clone(),
+        owner: stored.owner.clone(),
+        state: stored.state.clone(),
+        reason: stored.state_reason.clone().unwrap_or_default(),
+        version: stored.version,
+        description: text(&stored.spec["description"]),
+        access_type: text(&stored.spec["access_type"]),
+        accounts: stored.accounts.join(", "),
+        duration: if hours.fract() == 0.0 { format!("{hours:.0} h") } else { format!("{hours:.1} h") },
+        created_at: text(&v["metadata"]["created_at"]),
+        expires_at: text(&st["expires_at"]),
+        policy: serde_json::to_string_pretty(&stored.spec["policy"]).unwrap_or_default(),
+        score: score_view(&review, Some(i64::from(rule.quorum))),
+        quorum_have: st["quorum"]["have"].as_i64().unwrap_or(0),
+        quorum_required: st["quorum"]["required"].as_i64().unwrap_or(0),
+        approvals: st["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| ApprovalView {
+                approver: text(&a["approver"]),
+                comment: text(&a["comment"]),
+                at: text(&a["at"]),
+                counts: a["counts"].as_bool().unwrap_or(false),
+            })
+            .collect(),
+        comments: comments["comments"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|c| CommentView {
+                author: text(&c["author"]),
+                kind: text(&c["kind"]),
+                body: text(&c["body"]),
+                at: text(&c["created_at"]),
+            })
+            .collect(),
+        events: history["events"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|e| EventView { at: text(&e["ts"]), actor: text(&e["actor"]), action: text(&e["action"]) })
+            .collect(),
+        roles,
+        can_decide,
+        can_cancel,
+        can_edit: stored.owner == caller.id() && matches!(stored.state.as_str(), "pending" | "needs_changes"),
+        can_extend: stored.owner == caller.id()
+            && stored.state == "active"
+            && stored.extension.is_none()
+            && stored.break_glass_reason.is_none(),
+        extension: stored
+            .extension
+            .as_ref()
+            .map(|e| (e["hours"].as_i64().unwrap_or(0), e["reason"].as_str().unwrap_or("").to_string())),
+        can_review: stored.review_required
+            && stored.reviewed_by.is_none()
+            && caller.has(Role::Approver)
+            && stored.owner != caller.id()
+            && policy.may_approve(&caller.user, &stored.tier, &stored.accounts),
+        break_glass: stored.break_glass_reason.clone().unwrap_or_default(),
+        // Who may revoke, as requests::revoke decides it (which checks again).
+        can_revoke: matches!(stored.state.as_str(), "active" | "provisioning_failed")
+            && (stored.owner == caller.id()
+                || caller.has(Role::Admin)
+                || (caller.has(Role::Approver) && policy.may_approve(&caller.user, &stored.tier, &stored.accounts))),
+        done: q.done.filter(|d| d.len() <= 40).unwrap_or_default(),
+        nav,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// Run a decision form's action, then go back to the request (or show why it failed).
+async fn decided(id: &str, what: &str, nav: Nav, r: ApiResult<Value>) -> PageResult {
+    match r {
+        Ok(_) => Ok(see_other(&format!("/requests/{id}?done={what}"))),
+        Err(err) => Err(PageError::with(err, nav, Some(format!("/requests/{id}")))),
+    }
+}
+
+async fn approve(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let comment = f.opt("comment");
+    let r = async {
+        api::check_comment(&comment)?;
+        requests::approve(&s, &f.caller, &id, comment.clone(), f.version()?).await
+    }
+    .await;
+    decided(&id, "approved", Nav::of(&f.caller), r).await
+}
+
+async fn reject(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let comment = f.opt("comment");
+    let r = async {
+        api::check_comment(&comment)?;
+        requests::reject(&s, &f.caller, &id, comment.clone(), f.version()?).await
+    }
+    .await;
+    decided(&id, "rejected", Nav::of(&f.caller), r).await
+}
+
+async fn request_changes(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let r = async {
+        let comment = api::text("comment", f.get("comment"), 1, 4000, "say what should change (1-4000 characters)")?;
+        requests::request_changes(&s, &f.caller, &id, comment, None, f.version()?).await
+    }
+    .await;
+    decided(&id, "changes-requested", Nav::of(&f.caller), r).await
+}
+
+async fn comment(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let r = async {
+        let body = api::text("body", f.get("body"), 1, 4000, "must be 1-4000 characters")?;
+        requests::comment(&s, &f.caller, &id, body).await
+    }
+    .await;
+    decided(&id, "commented", Nav::of(&f.caller), r).await
+}
+
+async fn cancel(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let reason = f.opt("reason");
+    let r = async {
+        api::check_comment(&reason)?;
+        requests::cancel(&s, &f.caller, &id, reason.clone()).await
+    }
+    .await;
+    decided(&id, "cancelled", Nav::of(&f.caller), r).await
+}
+
+async fn revoke(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let reason = f.opt("reason");
+    let r = async {
+        api::check_comment(&reason)?;
+        requests::revoke(&s, &f.caller, &id, reason.clone()).await
+    }
+    .await;
+    decided(&id, "revoked", Nav::of(&f.caller), r).await
+}
+
+/// `POST /requests/{id}/extend`: ask for more time (as `POST /api/v1/requests/{id}/extend`).
+async fn extend(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let r = async {
+        let hours = f.get("hours").trim().parse::<u32>().ok().filter(|h| (1..=8760).contains(h));
+        let hours = hours.ok_or_else(|| ApiError::field("hours", "must be 1-8760"))?;
+        let reason =
+            api::text("reason", f.get("reason"), 10, 2000, "say why more time is needed (10-2000 characters)")?;
+        requests::extend(&s, &f.caller, &id, hours, reason).await
+    }
+    .await;
+    decided(&id, "extension-requested", Nav::of(&f.caller), r).await
+}
+
+/// `POST /requests/{id}/review`: the post-hoc review of a break-glass grant.
+async fn review(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let r = async {
+        let comment = api::text("comment", f.get("comment"), 1, 4000, "must be 1-4000 characters")?;
+        requests::review(&s, &f.caller, &id, comment).await
+    }
+    .await;
+    decided(&id, "reviewed", Nav::of(&f.caller), r).await
+}
+
+// ---------------------------------------------------------------------------------------------
+// Admin: users, accounts (with the onboarding template), reports
+// ---------------------------------------------------------------------------------------------
+
+/// 403 page unless the caller is an admin.
+fn require_admin(caller: &Caller) -> Result<Nav, PageError> {
+    let nav = Nav::of(caller);
+    caller.require(Role::Admin).map_err(|e| PageError::with(e, nav.clone(), None))?;
+    Ok(nav)
+}
+
+struct UserRow {
+    user_id: String,
+    display_name: String,
+    role: String,
+    groups: String,
+    status: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_users.html")]
+struct UsersPage {
+    nav: Nav,
+    title: String,
+    users: Vec<UserRow>,
+}
+
+async fn admin_users(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    // The same listing as GET /api/v1/users.
+    let users = identity::list_users(&s.store)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|u| UserRow {
+            status: if u.deleted {
+                "deleted"
+            } else if u.enabled {
+                "enabled"
+            } else {
+                "disabled"
+            }
+            .into(),
+            user_id: u.user_id,
+            display_name: u.display_name.unwrap_or_default(),
+            role: u.role.as_str().into(),
+            groups: u.groups.join(", "),
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &UsersPage { nav, title: "Users".into(), users }))
+}
+
+struct AccountRow {
+    account_id: String,
+    alias: String,
+    provisioner_role_arn: String,
+    regions: String,
+}
+
+struct OnboardingView {
+    account_id: String,
+    external_id: String,
+    registered: bool,
+    warnings: Vec<String>,
+    register: String,
+    cloudformation: String,
+    terraform: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_accounts.html")]
+struct AccountsPage {
+    nav: Nav,
+    title: String,
+    accounts: Vec<AccountRow>,
+    account_id: String,
+    error: Option<String>,
+    onboarding: Option<OnboardingView>,
+}
+
+async fn accounts_page(s: &AppState, nav: Nav) -> ApiResult<AccountsPage> {
+    let accounts = crate::accounts::list(&s.store)
+        .await?
+        .into_iter()
+        .map(|a| AccountRow {
+            account_id: a.account_id,
+            alias: a.alias,
+            provisioner_role_arn: a.provisioner_role_arn,
+            regions: if a.regions.is_empty() { "any".into() } else { a.regions.join(", ") },
+        })
+        .collect();
+    Ok(AccountsPage {
+        nav,
+        title: "Accounts".into(),
+        accounts,
+        account_id: String::new(),
+        error: None,
+        onboarding: None,
+    })
+}
+
+async fn admin_accounts(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    Ok(html(StatusCode::OK, &accounts_page(&s, nav).await?))
+}
+
+/// `POST /admin/accounts/onboarding`: the destination account's templates, from the same
+/// function as `POST /api/v1/accounts/onboarding/preview` (it assigns the ExternalId and is
+/// audited, hence a form post).
+async fn admin_onboarding(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let mut page = accounts_page(&s, nav).await?;
+    let id = f.get("account_id").trim().to_string();
+    page.account_id = id.clone();
+    if !(id.len() == 12 && id.bytes().all(|c| c.is_ascii_digit())) {
+        page.error = Some(format!("the account id must be 12 digits, not `{id}`"));
+        return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+    }
+    match crate::accounts::onboarding_preview(&s, f.caller.id(), &id, None).await {
+        Ok(v) => {
+            let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            page.onboarding = Some(OnboardingView {
+                account_id: id,
+                external_id: text("external_id"),
+                registered: v["registered"].as_bool().unwrap_or(false),
+                warnings: v["warnings"]
+                    .as_array()
+                    .map(|a| a.iter().filter_map(|w| w.as_str().map(str::to_string)).collect())
+                    .unwrap_or_default(),
+                register: serde_json::to_string_pretty(&v["register"]).unwrap_or_default(),
+                cloudformation: text("cloudformation"),
+                terraform: text("terraform"),
+            });
+            Ok(html(StatusCode::OK, &page))
+        }
+        Err(e) => {
+            page.error = Some(e.detail.clone());
+            Ok(html(e.status, &page))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_reports.html")]
+struct ReportsPage {
+    nav: Nav,
+    title: String,
+    reports: Vec<(&'static str, &'static str)>,
+}
+
+async fn admin_reports(Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    // The downloads are the API's own report routes: a GET with the session cookie.
+    let reports = vec![
+        ("grants", "Grants: every request with its state, score, approvers and times"),
+        ("activity", "Activity: the audit records, by actor"),
+        ("approvals", "Approvals: who decided what, and how fast"),
+        ("risk-distribution", "Risk distribution: requests per tier and score"),
+        ("users", "Users: roles, requests and approvals per user"),
+    ];
+    Ok(html(StatusCode::OK, &ReportsPage { nav, title: "Reports".into(), reports }))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Editing a pending or needs-changes request
+// ---------------------------------------------------------------------------------------------
+
+/// The edit form, filled from the stored spec (the owner's, while pending or needs changes).
+async fn edit_page(State(s): State<AppState>, Viewer(caller): Viewer, Path(id): Path<String>) -> PageResult {
+    let nav = Nav::of(&caller);
+    let stored =
+        requests::get_visible(&s, &caller, &id).await.map_err(|e| PageError::with(e, nav.clone(), Some("/".into())))?;
+    let back = Some(format!("/requests/{id}"));
+    if stored.owner != caller.id() {
+        return Err(PageError::with(ApiError::forbidden("only the requester can edit a request"), nav, back));
+    }
+    if !matches!(stored.state.as_str(), "pending" | "needs_changes") {
+        return Err(PageError::with(
+            ApiError::conflict(format!("a {} request cannot be edited", stored.state)),
+            nav,
+            back,
+        ));
+    }
+    let spec = &stored.spec;
+    let hours = spec["duration"]["duration_hours"]
+        .as_u64()
+        .unwrap_or_else(|| (stored.duration_ms as u64).div_ceil(3_600_000).max(1));
+    let page = NewPage {
+        nav,
+        title: format!("Edit request {id}"),
+        form_action: format!("/requests/{id}/edit"),
+        version: Some(stored.version),
+        description: spec["description"].as_str().unwrap_or("").to_string(),
+        accounts: stored.accounts.join(", "),
+        duration_hours: hours.to_string(),
+        access_type: spec["access_type"].as_str().unwrap_or("read-only").to_string(),
+        policy: serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default(),
+        errors: Vec::new(),
+        preview: None,
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The edited body: the stored spec with the form's fields over it, so what the form does
+/// not show (regions and aliases of accounts kept, ticket URL, tags, `assume_by`, …) stays.
+fn merge_spec(stored: &Value, form_body: &Value) -> Value {
+    let mut spec = stored.clone();
+    let new = &form_body["spec"];
+    if let Some(o) = spec.as_object_mut() {
+        for k in ["description", "access_type", "duration", "policy"] {
+            o.insert(k.into(), new[k].clone());
+        }
+        let old_accounts = stored["accounts"].as_array().cloned().unwrap_or_default();
+        let accounts: Vec<Value> = new["accounts"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .map(|a| {
+                old_accounts.iter().find(|o| o["account_id"] == a["account_id"]).cloned().unwrap_or_else(|| a.clone())
+            })
+            .collect();
+        o.insert("accounts".into(), Value::Array(accounts));
+    }
+    let mut body = form_body.clone();
+    body["spec"] = spec;
+    body
+}
+
+/// `POST /requests/{id}/edit`: `action=preview` scores the edited form; otherwise
+/// `requests::edit` (as `PATCH /api/v1/requests/{id}`) stores a new revision.
+async fn edit_submit(State(s): State<AppState>, Path(id): Path<String>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = Nav::of(&f.caller);
+    let back = Some(format!("/requests/{id}"));
+    let stored =
+        requests::get_visible(&s, &f.caller, &id).await.map_err(|e| PageError::with(e, nav.clone(), back.clone()))?;
+    let version = f.version().map_err(|e| PageError::with(e, nav.clone(), back.clone()))?;
+    let mut page = NewPage {
+        nav,
+        title: format!("Edit request {id}"),
+        form_action: format!("/requests/{id}/edit"),
+        version,
+        description: f.get("description").to_string(),
+        accounts: f.get("accounts").to_string(),
+        duration_hours: f.get("duration_hours").to_string(),
+        access_type: f.get("access_type").to_string(),
+        policy: f.get("policy").to_string(),
+        errors: Vec::new(),
+        preview: None,
+    };
+    let body = match request_body(&f) {
+        Ok(b) => merge_spec(&stored.spec, &b),
+        Err(e) => {
+            page.errors = error_lines(&e);
+            return Ok(html(StatusCode::UNPROCESSABLE_ENTITY, &page));
+        }
+    };
+    if f.get("action") == "preview" {
+        return Ok(match requests::preview(&s, &f.caller, &body).await {
+            Ok(v) => {
+                page.preview = Some(score_view(&v["review"], v["would"]["quorum"].as_i64()));
+                html(StatusCode::OK, &page)
+            }
+            Err(e) => {
+                page.errors = error_lines(&e);
+                html(e.status, &page)
+            }
+        });
+    }
+    let mut body = body;
+    if let Some(v) = version {
+        body["version"] = json!(v);
+    }
+    match requests::edit(&s, &f.caller, &id, &body).await {
+        Ok(_) => Ok(see_other(&format!("/requests/{id}?done=edited"))),
+        Err(e) if e.status == StatusCode::UNPROCESSABLE_ENTITY => {
+            page.errors = error_lines(&e);
+            Ok(html(e.status, &page))
+        }
+        Err(e) => Err(PageError::with(e, page.nav, back)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn an_edit_keeps_what_the_form_does_not_show() {
+        let stored = json!({
+            "description": "old", "access_type": "read-only", "ticket_url": "https://t/1",
+            "accounts": [{"account_id": "111122223333", "regions": ["eu-west-1"], "alias": "logs"}],
+            "duration": {"duration_hours": 1}, "policy": {"Version": "2012-10-17"},
+        });
+        let form = json!({"kind": "RoleRequest", "spec": {
+            "description": "new", "access_type": "read-write",
+            "accounts": [{"account_id": "111122223333"}, {"account_id": "444455556666"}],
+            "duration": {"duration_hours": 3}, "policy": {"Statement": []},
+        }});
+        let b = merge_spec(&stored, &form);
+        assert_eq!(b["kind"], "RoleRequest");
+        assert_eq!(b["spec"]["description"], "new");
+        assert_eq!(b["spec"]["access_type"], "read-write");
+        assert_eq!(b["spec"]["ticket_url"], "https://t/1");
+        assert_eq!(b["spec"]["duration"], json!({"duration_hours": 3}));
+        assert_eq!(b["spec"]["policy"], json!({"Statement": []}));
+        assert_eq!(
+            b["spec"]["accounts"],
+            json!([
+                {"account_id": "111122223333", "regions": ["eu-west-1"], "alias": "logs"},
+                {"account_id": "444455556666"}
+            ])
+        );
+    }
+}

@@ -1,0 +1,609 @@
+//! The web UI through the router: every page's status and key content, sign-in with the
+//! login form, CSRF refusals for form posts, what requesters and approvers each see, and
+//! escaping of user text. The pages call the same `requests::*` functions as the JSON API, so
+//! these tests check what the UI adds (rendering, forms, CSRF, redirects), on SQLite only.
+//! The browser end to end (live score, copy buttons, screenshots) is scripts/test-webui.sh.
+
+mod common;
+
+use axum::body::{to_bytes, Body};
+use axum::http::{header, HeaderMap, Method, Request, StatusCode};
+use common::*;
+use jit_service::identity::{self, Role};
+use serde_json::json;
+
+const POLICY: &str = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/*"}]}"#;
+const XSS: &str = "<script>alert(1)</script> read the logs bucket";
+
+struct Page {
+    status: StatusCode,
+    headers: HeaderMap,
+    body: String,
+}
+
+impl Page {
+    fn location(&self) -> &str {
+        self.headers.get(header::LOCATION).and_then(|v| v.to_str().ok()).unwrap_or("")
+    }
+}
+
+/// A browser session for `user_id`: the cookie value and the session's CSRF token.
+struct Session {
+    cookie: String,
+    csrf: String,
+}
+
+async fn session(app: &TestApp, user_id: &str) -> Session {
+    let link = identity::create_magic_link(&app.state.store, user_id).await.unwrap();
+    let s = identity::redeem_magic_link(&app.state.store, &link).await.unwrap();
+    Session { cookie: format!("{}={}", identity::SESSION_COOKIE, s.token), csrf: s.csrf }
+}
+
+async fn send(app: &TestApp, req: Request<Body>) -> Page {
+    let resp = app.raw(req).await;
+    let status = resp.status();
+    let headers = resp.headers().clone();
+    let bytes = to_bytes(resp.into_body(), 16 << 20).await.unwrap();
+    Page { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+}
+
+async fn get(app: &TestApp, path: &str, cookie: Option<&str>) -> Page {
+    let mut req = Request::builder().method(Method::GET).uri(path);
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    send(app, req.body(Body::empty()).unwrap()).await
+}
+
+fn encode(fields: &[(&str, &str)]) -> String {
+    form_urlencoded::Serializer::new(String::new()).extend_pairs(fields).finish()
+}
+
+async fn post_form(app: &TestApp, path: &str, cookie: Option<&str>, fields: &[(&str, &str)]) -> Page {
+    let mut req = Request::builder()
+        .method(Method::POST)
+        .uri(path)
+        .header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
+    if let Some(c) = cookie {
+        req = req.header(header::COOKIE, c);
+    }
+    send(app, req.body(Body::from(encode(fields))).unwrap()).await
+}
+
+/// Submit the new-request form as `s`; returns the new request's id.
+async fn submit(app: &TestApp, s: &Session, description: &str) -> String {
+    let p = post_form(
+        app,
+        "/requests/new",
+        Some(&s.cookie),
+        &[
+            ("csrf", &s.csrf),
+            ("description", description),
+            ("accounts", "111122223333"),
+            ("duration_hours", "2"),
+            ("access_type", "read-only"),
+            ("policy", POLICY),
+            ("action", "submit"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    p.location().strip_prefix("/requests/").expect("redirect to the request").to_string()
+}
+
+fn csp(p: &Page) -> &str {
+    p.headers.get(header::CONTENT_SECURITY_POLICY).and_then(|v| v.to_str().ok()).unwrap_or("")
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn anonymous_pages_redirect_to_login_and_login_renders_a_form() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    for path in ["/", "/queue", "/requests/new", "/requests/req-nope"] {
+        let p = get(&app, path, None).await;
+        assert_eq!(p.status, StatusCode::SEE_OTHER, "{path}");
+        assert_eq!(p.location(), "/login", "{path}");
+    }
+    let p = get(&app, "/login", None).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/html"));
+    assert!(p.body.contains(r#"<form method="post" action="/login""#), "{}", p.body);
+    assert!(p.body.contains(r#"<label for="email">"#));
+    assert!(p.body.contains(r#"name="csrf""#));
+    // The UI's policy allows own scripts and styles, never inline ones.
+    assert!(csp(&p).contains("script-src 'self'"), "{}", csp(&p));
+    assert!(!csp(&p).contains("unsafe-inline"));
+    // The API keeps its strict policy.
+    let (st, _) = app.get("/api/v1/me", &app.admin).await;
+    assert_eq!(st, StatusCode::OK);
+    let api = get(&app, "/healthz", None).await;
+    assert_eq!(csp(&api), "default-src 'none'; frame-ancestors 'none'");
+    // The assets come from the binary.
+    let css = get(&app, "/ui/style.css", None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert!(css.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/css"));
+    assert!(css.body.contains("@media"));
+    let js = get(&app, "/ui/app.js", None).await;
+    assert!(js.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
+    assert!(js.body.contains("/api/v1/requests/preview"));
+    assert!(!js.body.contains("innerHTML"), "the script only sets textContent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sign_in_with_the_form_and_the_dev_link_then_sign_out() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:rita@example.com", Role::Requester, &[]).await;
+    let login = get(&app, "/login", None).await;
+    let set = login.headers[header::SET_COOKIE].to_str().unwrap().to_string();
+    let login_cookie = set.split(';').next().unwrap().to_string();
+    let token = login_cookie.split_once('=').unwrap().1.to_string();
+    assert!(login.body.contains(&token), "the form carries the cookie's token");
+
+    // Without the login form's token (a cross-site post): refused, no link.
+    let p = post_form(&app, "/login", None, &[("email", "rita@example.com"), ("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(!p.body.contains("dev-login-link"));
+    let p = post_form(&app, "/login", Some(&login_cookie), &[("email", "rita@example.com"), ("csrf", "wrong")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+
+    // An unknown address gets the same answer and no link.
+    let p = post_form(&app, "/login", Some(&login_cookie), &[("email", "nobody@example.com"), ("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(!p.body.contains("dev-login-link"));
+
+    let p = post_form(&app, "/login", Some(&login_cookie), &[("email", "rita@example.com"), ("csrf", &token)]).await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    let start = p.body.find("/login/callback?token=").expect("the dev link is shown");
+    let link: String = p.body[start..].chars().take_while(|c| *c != '"').collect();
+    let cb = get(&app, &link, None).await;
+    assert_eq!(cb.status, StatusCode::SEE_OTHER);
+    assert_eq!(cb.location(), "/");
+    let cookie = cb.headers[header::SET_COOKIE].to_str().unwrap().split(';').next().unwrap().to_string();
+    assert!(cookie.starts_with(identity::SESSION_COOKIE));
+    let home = get(&app, "/", Some(&cookie)).await;
+    assert_eq!(home.status, StatusCode::OK);
+    assert!(home.body.contains("email:rita@example.com"));
+    assert!(home.body.contains("You have no requests yet."));
+    // The link works once.
+    let again = get(&app, &link, None).await;
+    assert_eq!(again.status, StatusCode::UNAUTHORIZED);
+    assert!(again.body.contains("already used"));
+
+    // Sign out needs the session's CSRF token too.
+    let csrf_start = home.body.find(r#"name="csrf" value=""#).unwrap() + r#"name="csrf" value=""#.len();
+    let csrf: String = home.body[csrf_start..].chars().take_while(|c| *c != '"').collect();
+    let p = post_form(&app, "/logout", Some(&cookie), &[]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(get(&app, "/", Some(&cookie)).await.status, StatusCode::OK, "still signed in");
+    let p = post_form(&app, "/logout", Some(&cookie), &[("csrf", &csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(p.location(), "/login");
+    assert_eq!(get(&app, "/", Some(&cookie)).await.location(), "/login", "the session has ended");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn form_posts_need_the_sessions_csrf_token_and_the_api_keeps_its_header_rule() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:rita@example.com", Role::Requester, &[]).await;
+    let rita = session(&app, "email:rita@example.com").await;
+    let fields = |csrf: &'static str| {
+        vec![
+            ("csrf", csrf),
+            ("description", "read the logs bucket for an incident"),
+            ("accounts", "111122223333"),
+            ("duration_hours", "1"),
+            ("access_type", "read-only"),
+            ("policy", POLICY),
+        ]
+    };
+    for f in [fields("not-the-token"), fields("")] {
+        let p = post_form(&app, "/requests/new", Some(&rita.cookie), &f).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+        assert!(p.body.contains("CSRF"), "{}", p.body);
+    }
+    let (_, list) = app.get("/api/v1/requests", &app.admin).await;
+    assert_eq!(list["requests"].as_array().unwrap().len(), 0, "nothing was stored");
+
+    // The JSON API still wants the header: a cookie alone is refused.
+    let req = Request::builder()
+        .method(Method::POST)
+        .uri("/api/v1/requests/preview")
+        .header(header::COOKIE, &rita.cookie)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from(json!({"csrf": rita.csrf}).to_string()))
+        .unwrap();
+    assert_eq!(send(&app, req).await.status, StatusCode::FORBIDDEN);
+
+    // A request id cannot be approved by a form without the token either.
+    let id = submit(&app, &rita, "read the logs bucket for an incident").await;
+    app.user("email:alma@example.com", Role::Approver, &[]).await;
+    let alma = session(&app, "email:alma@example.com").await;
+    let p = post_form(&app, &format!("/requests/{id}/approve"), Some(&alma.cookie), &[("comment", "ok")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert_eq!(app.state_of(&id).await, "pending");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn requester_submits_approver_approves_from_the_queue_requester_sees_the_snippets() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:rita@example.com", Role::Requester, &[]).await;
+    app.user("email:alma@example.com", Role::Approver, &[]).await;
+    let rita = session(&app, "email:rita@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+
+    let new = get(&app, "/requests/new", Some(&rita.cookie)).await;
+    assert_eq!(new.status, StatusCode::OK);
+    for label in ["description", "accounts", "duration_hours", "access_type", "policy"] {
+        assert!(new.body.contains(&format!(r#"<label for="{label}">"#)), "{label} has a label");
+    }
+    assert!(new.body.contains(&format!(r#"value="{}""#, rita.csrf)));
+
+    // The score without JavaScript: the preview button renders it.
+    let p = post_form(
+        &app,
+        "/requests/new",
+        Some(&rita.cookie),
+        &[
+            ("csrf", &rita.csrf),
+            ("description", XSS),
+            ("accounts", "111122223333"),
+            ("duration_hours", "2"),
+            ("access_type", "read-only"),
+            ("policy", POLICY),
+            ("action", "preview"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("Risk score "), "{}", p.body);
+    assert!(!p.body.contains("<script>alert(1)"), "the description is escaped in the form");
+    let (_, list) = app.get("/api/v1/requests", &app.admin).await;
+    assert_eq!(list["requests"].as_array().unwrap().len(), 0, "a preview stores nothing");
+
+    let id = submit(&app, &rita, XSS).await;
+    assert_eq!(app.state_of(&id).await, "pending");
+
+    // The requester's view: state, score, findings, no decision forms.
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert_eq!(d.status, StatusCode::OK);
+    assert!(d.body.contains(r#"id="state">pending<"#), "{}", d.body);
+    assert!(d.body.contains("Risk score "));
+    assert!(d.body.contains("&#60;script&#62;alert(1)&#60;/script&#62;"), "escaped: {}", d.body);
+    assert!(!d.body.contains("<script>alert(1)"));
+    assert!(!d.body.contains("approve-form"), "the approve form is for approvers");
+    assert!(d.body.contains(r#"action="/requests/"#) && d.body.contains("/cancel\""), "the owner may cancel");
+    assert!(d.body.contains("request.submitted"), "history");
+
+    // Requesters have no queue; the home page lists the request.
+    assert_eq!(get(&app, "/queue", Some(&rita.cookie)).await.status, StatusCode::FORBIDDEN);
+    let home = get(&app, "/", Some(&rita.cookie)).await;
+    assert!(home.body.contains(&format!("/requests/{id}")));
+    assert!(!home.body.contains(r#"href="/queue""#), "no queue link for requesters");
+
+    // The approver's queue: the request with its score, tier, findings count and quorum.
+    let q = get(&app, "/queue", Some(&alma.cookie)).await;
+    assert_eq!(q.status, StatusCode::OK);
+    assert!(q.body.contains(&format!("/requests/{id}")), "{}", q.body);
+    assert!(q.body.contains("0 of 1"), "{}", q.body);
+    assert!(q.body.contains("/10 low") || q.body.contains("/10 medium"), "{}", q.body);
+    assert!(!q.body.contains("<script>alert(1)"));
+
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(d.body.contains("approve-form"), "approvers see the decision forms");
+    assert!(d.body.contains(r#"name="version" value=""#), "decisions carry the version read");
+
+    // A comment with markup is stored as text and shown escaped.
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/comment"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("body", "<img src=x onerror=alert(2)>")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains("&#60;img src=x onerror=alert(2)&#62;"));
+
+    // A stale version is refused with the API's conflict, shown as a page.
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/approve"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("version", "999")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::CONFLICT);
+    assert!(p.body.contains("reload and retry"), "{}", p.body);
+
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/approve"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("comment", "fine for the incident")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), format!("/requests/{id}?done=approved"));
+    assert_eq!(app.state_of(&id).await, "active", "the recording provisioner made it active");
+
+    // The requester sees how to use the grant.
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains(r#"id="state">active<"#));
+    assert!(d.body.contains("aws sts assume-role --role-arn arn:aws:iam::111122223333:role/"), "{}", d.body);
+    assert!(d.body.contains("data-copy=\"cli-1\""), "copy buttons (shown by the script)");
+    assert!(d.body.contains("1 of 1"));
+    assert!(d.body.contains("fine for the incident"));
+    let q = get(&app, "/queue", Some(&alma.cookie)).await;
+    assert!(q.body.contains("Nothing is waiting"), "{}", q.body);
+
+    // More time: the owner asks, an approver approves the extension from the same page.
+    assert!(d.body.contains("extend-form"));
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/extend"),
+        Some(&rita.cookie),
+        &[("csrf", &rita.csrf), ("hours", "2"), ("reason", "short")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "the API's reason rule");
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/extend"),
+        Some(&rita.cookie),
+        &[("csrf", &rita.csrf), ("hours", "2"), ("reason", "the incident is still open")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let d2 = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(d2.body.contains("2 h more: the incident is still open"), "{}", d2.body);
+    assert!(d2.body.contains("approve-form"), "the extension is decided like a request");
+    let p = post_form(&app, &format!("/requests/{id}/approve"), Some(&alma.cookie), &[("csrf", &alma.csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &app.admin).await;
+    assert!(v["request"]["status"].get("extension").is_none(), "{v}");
+
+    // Another requester cannot revoke it (the API's rule), its owner can.
+    app.user("email:otto@example.com", Role::Requester, &[]).await;
+    let otto = session(&app, "email:otto@example.com").await;
+    let p = post_form(&app, &format!("/requests/{id}/revoke"), Some(&otto.cookie), &[("csrf", &otto.csrf)]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+    assert!(d.body.contains("revoke-form"), "the owner sees the revoke form");
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/revoke"),
+        Some(&rita.cookie),
+        &[("csrf", &rita.csrf), ("reason", "incident closed")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(app.state_of(&id).await, "revoked");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn invalid_forms_come_back_with_the_apis_messages_and_decisions_are_checked_by_the_api() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:rita@example.com", Role::Requester, &[]).await;
+    app.user("email:alma@example.com", Role::Approver, &[]).await;
+    let rita = session(&app, "email:rita@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+    let p = post_form(
+        &app,
+        "/requests/new",
+        Some(&rita.cookie),
+        &[
+            ("csrf", &rita.csrf),
+            ("description", "short"),
+            ("accounts", "12"),
+            ("duration_hours", "2"),
+            ("access_type", "read-only"),
+            ("policy", POLICY),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("spec.description: must be 10-2000 characters"), "{}", p.body);
+    assert!(p.body.contains("spec.accounts[0].account_id"), "{}", p.body);
+    assert!(p.body.contains(">short</textarea>"), "the entered values are kept");
+    let p = post_form(
+        &app,
+        "/requests/new",
+        Some(&rita.cookie),
+        &[
+            ("csrf", &rita.csrf),
+            ("description", "read the logs bucket"),
+            ("accounts", "111122223333"),
+            ("duration_hours", "two"),
+            ("policy", "{not json"),
+        ],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("spec.policy: not valid JSON"), "{}", p.body);
+    assert!(p.body.contains("spec.duration.duration_hours"), "{}", p.body);
+
+    let id = submit(&app, &rita, "read the logs bucket for an incident").await;
+    // The owner cannot decide (the API's rule): a forged form is refused.
+    let p = post_form(&app, &format!("/requests/{id}/approve"), Some(&rita.cookie), &[("csrf", &rita.csrf)]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "{}", p.body);
+    assert_eq!(app.state_of(&id).await, "pending");
+    // Another requester cannot see it at all.
+    app.user("email:otto@example.com", Role::Requester, &[]).await;
+    let otto = session(&app, "email:otto@example.com").await;
+    assert_eq!(get(&app, &format!("/requests/{id}"), Some(&otto.cookie)).await.status, StatusCode::NOT_FOUND);
+    // Changes need a comment; then the request goes back to its owner.
+    let p =
+        post_form(&app, &format!("/requests/{id}/request-changes"), Some(&alma.cookie), &[("csrf", &alma.csrf)]).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/request-changes"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("comment", "only the incident prefix, please")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(app.state_of(&id).await, "needs_changes");
+
+    // The owner edits it from the page; the approver has no edit form.
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains(&format!(r#"href="/requests/{id}/edit""#)));
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(!d.body.contains(&format!(r#"href="/requests/{id}/edit""#)));
+    assert_eq!(get(&app, &format!("/requests/{id}/edit"), Some(&alma.cookie)).await.status, StatusCode::FORBIDDEN);
+    let e = get(&app, &format!("/requests/{id}/edit"), Some(&rita.cookie)).await;
+    assert_eq!(e.status, StatusCode::OK);
+    assert!(e.body.contains(">read the logs bucket for an incident</textarea>"), "{}", e.body);
+    assert!(e.body.contains(r#"value="111122223333""#));
+    let version_at = e.body.find(r#"name="version" value=""#).unwrap() + r#"name="version" value=""#.len();
+    let version: String = e.body[version_at..].chars().take_while(|c| c.is_ascii_digit()).collect();
+    let edit = |version: String| {
+        let (app, rita, id) = (&app, &rita, id.clone());
+        async move {
+            post_form(
+                app,
+                &format!("/requests/{id}/edit"),
+                Some(&rita.cookie),
+                &[
+                    ("csrf", &rita.csrf),
+                    ("version", &version),
+                    ("description", "read the incident prefix of the logs bucket"),
+                    ("accounts", "111122223333"),
+                    ("duration_hours", "1"),
+                    ("access_type", "read-only"),
+                    ("policy", POLICY),
+                ],
+            )
+            .await
+        }
+    };
+    let stale = edit("1000".into()).await;
+    assert_eq!(stale.status, StatusCode::CONFLICT, "{}", stale.body);
+    let p = edit(version).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), format!("/requests/{id}?done=edited"));
+    assert_eq!(app.state_of(&id).await, "pending", "an edit sends it back for approval");
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &app.admin).await;
+    assert_eq!(v["request"]["status"]["revision"], 2);
+    assert_eq!(v["request"]["spec"]["description"], "read the incident prefix of the logs bucket");
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/reject"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("comment", "too broad")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(app.state_of(&id).await, "rejected");
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains("too broad") && d.body.contains("only the incident prefix"));
+    // Cancel by the owner.
+    let id2 = submit(&app, &rita, "read the logs bucket, second try").await;
+    let p = post_form(&app, &format!("/requests/{id2}/cancel"), Some(&rita.cookie), &[("csrf", &rita.csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER);
+    assert_eq!(app.state_of(&id2).await, "cancelled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admin_pages_are_for_admins_and_use_the_apis_functions() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:alma@example.com", Role::Approver, &["ops"]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+    for path in ["/admin/users", "/admin/accounts", "/admin/reports"] {
+        assert_eq!(get(&app, path, None).await.location(), "/login", "{path}");
+        let p = get(&app, path, Some(&alma.cookie)).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}: approvers are not admins");
+        assert!(p.body.contains("admin role"), "{}", p.body);
+        let p = get(&app, path, Some(&admin.cookie)).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}");
+        assert!(p.body.contains(r#"href="/admin/reports""#), "admins get the admin links");
+    }
+    let home = get(&app, "/", Some(&alma.cookie)).await;
+    assert!(!home.body.contains("/admin/"), "no admin links for others");
+
+    let users = get(&app, "/admin/users", Some(&admin.cookie)).await;
+    assert!(users.body.contains("email:alma@example.com") && users.body.contains("<td>ops</td>"), "{}", users.body);
+
+    // The onboarding template: a form post (it assigns the ExternalId and is audited).
+    let p = post_form(&app, "/admin/accounts/onboarding", Some(&admin.cookie), &[("account_id", "111122223333")]).await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "no CSRF token");
+    let p = post_form(
+        &app,
+        "/admin/accounts/onboarding",
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("account_id", "111122223333")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN, "approvers cannot generate it");
+    let p = post_form(
+        &app,
+        "/admin/accounts/onboarding",
+        Some(&admin.cookie),
+        &[("csrf", &admin.csrf), ("account_id", "12345")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("must be 12 digits"));
+    let p = post_form(
+        &app,
+        "/admin/accounts/onboarding",
+        Some(&admin.cookie),
+        &[("csrf", &admin.csrf), ("account_id", "111122223333")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.body);
+    assert!(p.body.contains("AWSTemplateFormatVersion"), "CloudFormation");
+    assert!(p.body.contains("aws_iam_role"), "Terraform");
+    let (_, log) = app.get("/api/v1/reports/audit-log?action=account.onboarding_generated", &app.admin).await;
+    assert_eq!(log["records"].as_array().unwrap().len(), 1, "audited as the API's preview is");
+
+    // Reports link to the API's CSV downloads, which the session cookie opens.
+    let p = get(&app, "/admin/reports", Some(&admin.cookie)).await;
+    for kind in ["grants", "activity", "approvals", "risk-distribution", "users"] {
+        assert!(p.body.contains(&format!("/api/v1/reports/{kind}?format=csv")), "{kind}");
+    }
+    let csv = get(&app, "/api/v1/reports/users?format=csv", Some(&admin.cookie)).await;
+    assert_eq!(csv.status, StatusCode::OK);
+    assert!(csv.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/csv"));
+    assert!(csv.body.contains("email:alma@example.com"));
+    let csv = get(&app, "/api/v1/reports/users?format=csv", Some(&alma.cookie)).await;
+    assert_eq!(csv.status, StatusCode::FORBIDDEN);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn break_glass_grants_are_reviewed_from_their_page() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    let token = app.user("email:rita@example.com", Role::Requester, &[]).await;
+    app.user("email:alma@example.com", Role::Approver, &[]).await;
+    let rita = session(&app, "email:rita@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+    let id = app
+        .submit(
+            &token,
+            json!({"spec": {
+                "description": "production outage, read the logs now",
+                "accounts": [{"account_id": "111122223333"}],
+                "duration": {"duration_hours": 1},
+                "break_glass": {"reason": "outage INC-1, nobody to approve"},
+                "policy": serde_json::from_str::<serde_json::Value>(POLICY).unwrap(),
+            }}),
+        )
+        .await;
+    let d = get(&app, &format!("/requests/{id}"), Some(&rita.cookie)).await;
+    assert!(d.body.contains("outage INC-1, nobody to approve"));
+    assert!(!d.body.contains("review-form"), "not by its owner");
+    assert!(!d.body.contains("extend-form"), "break-glass grants are not extended");
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(d.body.contains("review-form"), "{}", d.body);
+    let p = post_form(
+        &app,
+        &format!("/requests/{id}/review"),
+        Some(&alma.cookie),
+        &[("csrf", &alma.csrf), ("comment", "justified: the database was down")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, v) = app.get(&format!("/api/v1/requests/{id}"), &app.admin).await;
+    assert_eq!(v["request"]["status"]["break_glass"]["reviewed_by"], "email:alma@example.com");
+    let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
+    assert!(!d.body.contains("review-form"), "reviewed once");
+}
