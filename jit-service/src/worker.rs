@@ -43,6 +43,9 @@ pub fn spawn(state: &AppState) -> Vec<tokio::task::JoinHandle<()>> {
     if state.provisioner.name() == "aws" && state.config.orphan_sweep_interval_secs > 0 {
         let s = state.clone();
         handles.push(tokio::spawn(async move {
+            // Not at start-up: unlike the expiry catch-up, nothing is owed right away, and a
+            // restart (or several replicas starting) should not list every account's roles.
+            tokio::time::sleep(Duration::from_secs(s.config.orphan_sweep_interval_secs)).await;
             every(&s, s.config.orphan_sweep_interval_secs, |s| async move {
                 let list = match crate::accounts::list(&s.store).await {
                     Ok(l) => l,
