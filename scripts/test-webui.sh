@@ -7,7 +7,8 @@
 # jit-service/webui-tests: playwright-core and axe-core, from its package-lock.json), builds
 # the debug `iam-jit`, starts `iam-jit serve --dev` on a free port with a throwaway SQLite
 # database, and runs jit-service/webui-tests/e2e.test.mjs against it: sign-in with the dev
-# link, live score, submit, approval from the queue, assume-role snippets, the no-JavaScript
+# link, live score in the browser (the engine's WebAssembly build from risk-wasm/pkg, built by
+# risk-wasm/build.sh), submit, approval from the queue, assume-role snippets, the no-JavaScript
 # path, axe-core on every page, phone-width layout. Screenshots: target/test-logs/webui/;
 # server log: target/test-logs/webui-server.log; TAP: target/test-logs/webui.tap.
 
@@ -39,6 +40,9 @@ fi
 
 say "cargo build -p jit-service --bin iam-jit"
 cargo build -p jit-service --bin iam-jit
+# The engine's browser build the editor scores with (a no-op when risk-wasm/pkg is current).
+say "bash risk-wasm/build.sh (the engine's WebAssembly build, served at /ui/wasm/)"
+bash risk-wasm/build.sh >"$LOG_DIR/webui-wasm-build.log" 2>&1 || { cat "$LOG_DIR/webui-wasm-build.log" >&2; exit 1; }
 
 WORK="$(mktemp -d)"
 SERVER_PID=""
@@ -55,7 +59,7 @@ PORT="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0))
 DB="sqlite://$WORK/jit.db"
 URL="http://127.0.0.1:$PORT"
 say "iam-jit serve --dev on $URL (log: target/test-logs/webui-server.log)"
-"$BIN" serve --dev --listen "127.0.0.1:$PORT" --database "$DB" >"$LOG_DIR/webui-server.log" 2>&1 &
+IAM_JIT_WEBUI_WASM_DIR="$ROOT/risk-wasm/pkg" "$BIN" serve --dev --listen "127.0.0.1:$PORT" --database "$DB" >"$LOG_DIR/webui-server.log" 2>&1 &
 SERVER_PID=$!
 for _ in $(seq 1 100); do
     if curl -fsS "$URL/readyz" >/dev/null 2>&1; then break; fi

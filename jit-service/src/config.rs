@@ -64,6 +64,11 @@ pub struct Config {
     pub aws_challenge_ttl_secs: u64,
     /// How long the API token an AWS-credential login issues is valid.
     pub aws_login_token_ttl_secs: u64,
+    /// A directory holding the browser build of the engine (`risk_wasm.js` and
+    /// `risk_wasm_bg.wasm`, as `bash risk-wasm/build.sh` writes them to `risk-wasm/pkg/`).
+    /// With it the web UI's policy editor scores and diffs in the browser as the user types;
+    /// without it the editor asks the server (`POST /api/v1/requests/preview`).
+    pub webui_wasm_dir: Option<String>,
 }
 
 impl Default for Config {
@@ -95,6 +100,7 @@ impl Default for Config {
             sts_region: "us-east-1".into(),
             aws_challenge_ttl_secs: 120,
             aws_login_token_ttl_secs: 3600,
+            webui_wasm_dir: None,
         }
     }
 }
@@ -166,6 +172,9 @@ impl Config {
         }
         if let Some(v) = env("IAM_JIT_STS_REGION") {
             c.sts_region = v;
+        }
+        if let Some(v) = env("IAM_JIT_WEBUI_WASM_DIR") {
+            c.webui_wasm_dir = Some(v).filter(|v| !v.is_empty());
         }
         if c.sts_url.is_none() {
             c.sts_url = Some(default_sts_url(&env));

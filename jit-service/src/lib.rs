@@ -55,6 +55,8 @@ pub struct AppState {
     pub clock: Arc<util::Clock>,
     /// Names this process as the holder of job leases.
     pub replica_id: Arc<str>,
+    /// The engine's browser build the web UI serves, when `webui_wasm_dir` is configured.
+    pub webui_wasm: Option<Arc<webui::WasmAssets>>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -97,6 +99,10 @@ impl AppState {
         let narrator = risk_narrative::Config::from_env(|k| std::env::var(k).ok())
             .map_err(|e| anyhow::anyhow!("narrative configuration: {e}"))?
             .map(|c| Arc::new(Narrator::new(c)));
+        let webui_wasm = match &config.webui_wasm_dir {
+            Some(dir) => Some(Arc::new(webui::WasmAssets::load(std::path::Path::new(dir))?)),
+            None => None,
+        };
         let limiter =
             scorer_api::ratelimit::RateLimiter::new(config.rate_limit_per_minute, config.rate_limit_burst, 100_000)
                 .map(Arc::new);
@@ -110,6 +116,7 @@ impl AppState {
             shutting_down: Arc::new(AtomicBool::new(false)),
             clock: Arc::new(util::Clock::default()),
             replica_id: Arc::from(format!("{}-{}", std::process::id(), util::hex(&util::random_bytes(6)))),
+            webui_wasm,
         })
     }
 

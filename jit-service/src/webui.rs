@@ -29,7 +29,9 @@ use serde_json::{json, Value};
 use std::collections::BTreeMap;
 
 /// The policy of every UI page: own scripts, styles and fetches only, no inline code.
-pub const CSP: &str = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
+/// `'wasm-unsafe-eval'` lets those same scripts compile the engine's WebAssembly build
+/// (served from `/ui/wasm/`); it allows no `eval` of JavaScript and no inline script.
+pub const CSP: &str = "default-src 'none'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; img-src 'self'; connect-src 'self'; form-action 'self'; base-uri 'none'; frame-ancestors 'none'";
 
 const STYLE: &str = include_str!("../static/webui.css");
 const SCRIPT: &str = include_str!("../static/webui.js");
@@ -61,6 +63,8 @@ pub fn router() -> Router<AppState> {
         .route("/admin/reports", get(admin_reports))
         .route("/ui/style.css", get(style))
         .route("/ui/app.js", get(script))
+        .route("/ui/wasm/risk_wasm.js", get(wasm_glue))
+        .route("/ui/wasm/risk_wasm_bg.wasm", get(wasm_module))
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -246,6 +250,61 @@ async fn script() -> Response {
     ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response()
 }
 
+/// The engine's browser build (`risk-wasm`, wasm-bindgen's `web` target), read once at start
+/// from `webui_wasm_dir`. The editor checks its versions against the server's before it
+/// trusts a score from it, so a stale build is never shown as the server's result.
+#[derive(Debug)]
+pub struct WasmAssets {
+    pub glue: axum::body::Bytes,
+    pub module: axum::body::Bytes,
+}
+
+impl WasmAssets {
+    /// Read `risk_wasm.js` and `risk_wasm_bg.wasm` from `dir`; an error says what is missing.
+    pub fn load(dir: &std::path::Path) -> anyhow::Result<WasmAssets> {
+        let read = |name: &str| {
+            std::fs::read(dir.join(name)).map_err(|e| {
+                anyhow::anyhow!(
+                    "webui_wasm_dir: cannot read {} ({e}); build it with `bash risk-wasm/build.sh` \
+                     (it writes risk-wasm/pkg/) or unset IAM_JIT_WEBUI_WASM_DIR",
+                    dir.join(name).display()
+                )
+            })
+        };
+        let glue = read("risk_wasm.js")?;
+        let module = read("risk_wasm_bg.wasm")?;
+        if !module.starts_with(b"\0asm") {
+            anyhow::bail!("webui_wasm_dir: {} is not a WebAssembly module", dir.join("risk_wasm_bg.wasm").display());
+        }
+        Ok(WasmAssets { glue: glue.into(), module: module.into() })
+    }
+}
+
+async fn wasm_glue(State(s): State<AppState>) -> Response {
+    match &s.webui_wasm {
+        Some(w) => (
+            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
+            w.glue.clone(),
+        )
+            .into_response(),
+        None => {
+            ApiError::not_found("the browser build of the engine is not configured (webui_wasm_dir)").into_response()
+        }
+    }
+}
+
+async fn wasm_module(State(s): State<AppState>) -> Response {
+    match &s.webui_wasm {
+        Some(w) => {
+            ([(header::CONTENT_TYPE, "application/wasm"), (header::CACHE_CONTROL, "no-cache")], w.module.clone())
+                .into_response()
+        }
+        None => {
+            ApiError::not_found("the browser build of the engine is not configured (webui_wasm_dir)").into_response()
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Login and logout
 // ---------------------------------------------------------------------------------------------
@@ -380,6 +439,10 @@ struct Row {
     accounts: String,
     quorum: String,
     findings: Option<usize>,
+    /// Findings per category (`privilege-escalation 2, destructive 1`), in the queue.
+    categories: String,
+    /// The optional LLM narrative of the review, in the queue (it never changes the score).
+    narrative: Option<String>,
     created_at: String,
 }
 
@@ -403,6 +466,8 @@ fn row_of(v: &Value) -> Row {
             v["status"]["quorum"]["required"].as_i64().unwrap_or(0)
         ),
         findings: None,
+        categories: String::new(),
+        narrative: None,
         created_at: v["metadata"]["created_at"].as_str().unwrap_or("").to_string(),
     }
 }
@@ -442,6 +507,19 @@ async fn queue(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult 
         let stored = requests::get_visible(&s, &caller, &row.id).await?;
         let review = requests::current_review(&s, &stored).await?;
         row.findings = Some(review["findings"].as_array().map_or(0, Vec::len));
+        row.categories = findings_by_category(&review)
+            .iter()
+            .map(|(c, list)| format!("{c} {}", list.len()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        row.narrative = review["llm_narrative"].as_str().filter(|n| !n.trim().is_empty()).map(|n| {
+            let short: String = n.chars().take(400).collect();
+            if short.len() < n.len() {
+                format!("{short}…")
+            } else {
+                short
+            }
+        });
         rows.push(row);
     }
     Ok(html(StatusCode::OK, &QueuePage { nav, title: "Approval queue".into(), rows }))
@@ -482,6 +560,7 @@ struct ScoreView {
     factors: Vec<String>,
     categories: Vec<(String, Vec<FindingView>)>,
     quorum: Option<i64>,
+    narrative: Option<String>,
 }
 
 fn score_view(review: &Value, quorum: Option<i64>) -> ScoreView {
@@ -494,6 +573,7 @@ fn score_view(review: &Value, quorum: Option<i64>) -> ScoreView {
             .unwrap_or_default(),
         categories: findings_by_category(review),
         quorum,
+        narrative: review["llm_narrative"].as_str().filter(|n| !n.trim().is_empty()).map(str::to_string),
     }
 }
 
@@ -513,6 +593,96 @@ struct NewPage {
     policy: String,
     errors: Vec<String>,
     preview: Option<ScoreView>,
+    /// Served the engine's browser build: the editor scores (and diffs) as the user types.
+    wasm: bool,
+    /// The server's engine, rule-set and catalog versions (JSON): the editor uses the
+    /// browser build only when its versions are the same.
+    engine: String,
+    /// When editing: the saved policy the edit is compared against, and its revision.
+    previous_policy: Option<String>,
+    previous_revision: Option<i64>,
+    /// The no-script preview's comparison with the saved revision.
+    diff: Option<DiffView>,
+}
+
+/// Rules whose findings make the service refuse a request (the editor says so up front).
+fn refused_rules() -> String {
+    requests::REFUSED_RULES.join(" ")
+}
+
+fn engine_versions() -> String {
+    serde_json::to_string(&risk_core::versions()).unwrap_or_default()
+}
+
+/// What changed between two versions of a request's policy, as the pages show it.
+struct DiffView {
+    /// What the new version is compared with ("revision 2").
+    against: String,
+    old_score: i64,
+    new_score: i64,
+    old_tier: String,
+    new_tier: String,
+    /// `+2`, `-1` or `±0`.
+    delta: String,
+    added: Vec<String>,
+    added_total: usize,
+    removed: Vec<String>,
+    removed_total: usize,
+    new_findings: Vec<String>,
+    resolved_findings: Vec<String>,
+}
+
+/// The options a request's spec is scored with (as `requests::score` derives them).
+fn spec_options(spec: &Value, duration_ms: Option<i64>) -> risk_core::ScoreOptions {
+    let hours = spec["duration"]["duration_hours"]
+        .as_u64()
+        .or_else(|| duration_ms.map(|ms| (ms.max(0) as u64).div_ceil(3_600_000).max(1)))
+        .map(|h| h.clamp(1, 8760) as u32);
+    risk_core::ScoreOptions {
+        access_type: spec["access_type"].as_str().and_then(risk_core::AccessType::parse),
+        duration_hours: hours,
+        description: spec["description"].as_str().map(|d| d.chars().take(500).collect()),
+        ..risk_core::ScoreOptions::default()
+    }
+}
+
+/// `s3 · Write: s3:PutObject, …` lines of an actions-by-service map, at most 40 actions each.
+fn action_lines(by_service: &risk_core::diff::ActionsByService) -> Vec<String> {
+    let mut out = Vec::new();
+    for (service, levels) in by_service {
+        for (level, actions) in levels {
+            let shown: Vec<&str> = actions.iter().take(40).map(String::as_str).collect();
+            let more = actions.len().saturating_sub(shown.len());
+            let tail = if more > 0 { format!(" and {more} more") } else { String::new() };
+            out.push(format!("{service} · {level}: {}{tail}", shown.join(", ")));
+        }
+    }
+    out
+}
+
+/// Compare two policy documents with the engine's diff; `None` when either does not parse
+/// (the score section already says why).
+fn diff_view(old: &Value, new: &Value, options: &risk_core::ScoreOptions, against: String) -> Option<DiffView> {
+    let d = risk_core::diff::diff_values(old, new, options).ok()?;
+    let finding = |f: &risk_core::output::v1::Finding| format!("{} {}: {}", f.rule, f.name, f.message);
+    Some(DiffView {
+        against,
+        old_score: i64::from(d.old_score),
+        new_score: i64::from(d.new_score),
+        old_tier: d.old_tier.clone(),
+        new_tier: d.new_tier.clone(),
+        delta: match d.risk_delta {
+            0 => "±0".into(),
+            n if n > 0 => format!("+{n}"),
+            n => n.to_string(),
+        },
+        added: action_lines(&d.added_actions),
+        added_total: d.added_actions_total,
+        removed: action_lines(&d.removed_actions),
+        removed_total: d.removed_actions_total,
+        new_findings: d.new_findings.iter().map(finding).collect(),
+        resolved_findings: d.resolved_findings.iter().map(finding).collect(),
+    })
 }
 
 const EXAMPLE_POLICY: &str = r#"{
@@ -526,7 +696,7 @@ const EXAMPLE_POLICY: &str = r#"{
   ]
 }"#;
 
-async fn new_page(Viewer(caller): Viewer) -> Response {
+async fn new_page(State(s): State<AppState>, Viewer(caller): Viewer) -> Response {
     html(
         StatusCode::OK,
         &NewPage {
@@ -541,6 +711,11 @@ async fn new_page(Viewer(caller): Viewer) -> Response {
             policy: EXAMPLE_POLICY.into(),
             errors: Vec::new(),
             preview: None,
+            wasm: s.webui_wasm.is_some(),
+            engine: engine_versions(),
+            previous_policy: None,
+            previous_revision: None,
+            diff: None,
         },
     )
 }
@@ -614,6 +789,11 @@ async fn new_submit(State(s): State<AppState>, req: Request) -> PageResult {
         policy: f.get("policy").to_string(),
         errors: Vec::new(),
         preview: None,
+        wasm: s.webui_wasm.is_some(),
+        engine: engine_versions(),
+        previous_policy: None,
+        previous_revision: None,
+        diff: None,
     };
     let body = match request_body(&f) {
         Ok(b) => b,
@@ -712,6 +892,10 @@ struct DetailPage {
     can_review: bool,
     break_glass: String,
     done: String,
+    /// For a request revised after a review: what the latest revision changed.
+    changes: Option<DiffView>,
+    /// The latest revision's number.
+    revision: i64,
 }
 
 #[derive(Deserialize, Default)]
@@ -764,6 +948,17 @@ async fn detail(
         && (stored.owner != caller.id() || rule.allow_self_approval);
     let can_cancel = (stored.owner == caller.id() || caller.has(Role::Admin))
         && matches!(stored.state.as_str(), "pending" | "needs_changes" | "approved" | "provisioning_failed");
+    // What the latest revision changed against the one before (approvers see what was done
+    // about their request for changes), from the stored revisions.
+    let changes = match history["revisions"].as_array().map(Vec::as_slice) {
+        Some([.., prev, last]) => diff_view(
+            &prev["spec"]["policy"],
+            &last["spec"]["policy"],
+            &spec_options(&last["spec"], Some(stored.duration_ms)),
+            format!("revision {}", prev["revision"].as_i64().unwrap_or(0)),
+        ),
+        _ => None,
+    };
     let st = &v["status"];
     let text = |x: &Value| x.as_str().unwrap_or("").to_string();
     let hours = stored.duration_ms as f64 / 3_600_000.0;
@@ -836,6 +1031,8 @@ async fn detail(
                 || caller.has(Role::Admin)
                 || (caller.has(Role::Approver) && policy.may_approve(&caller.user, &stored.tier, &stored.accounts))),
         done: q.done.filter(|d| d.len() <= 40).unwrap_or_default(),
+        changes,
+        revision: stored.revision,
         nav,
     };
     Ok(html(StatusCode::OK, &page))
@@ -1138,6 +1335,11 @@ async fn edit_page(State(s): State<AppState>, Viewer(caller): Viewer, Path(id): 
         policy: serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default(),
         errors: Vec::new(),
         preview: None,
+        wasm: s.webui_wasm.is_some(),
+        engine: engine_versions(),
+        previous_policy: Some(serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default()),
+        previous_revision: Some(stored.revision),
+        diff: None,
     };
     Ok(html(StatusCode::OK, &page))
 }
@@ -1188,6 +1390,11 @@ async fn edit_submit(State(s): State<AppState>, Path(id): Path<String>, req: Req
         policy: f.get("policy").to_string(),
         errors: Vec::new(),
         preview: None,
+        wasm: s.webui_wasm.is_some(),
+        engine: engine_versions(),
+        previous_policy: Some(serde_json::to_string_pretty(&stored.spec["policy"]).unwrap_or_default()),
+        previous_revision: Some(stored.revision),
+        diff: None,
     };
     let body = match request_body(&f) {
         Ok(b) => merge_spec(&stored.spec, &b),
@@ -1200,6 +1407,12 @@ async fn edit_submit(State(s): State<AppState>, Path(id): Path<String>, req: Req
         return Ok(match requests::preview(&s, &f.caller, &body).await {
             Ok(v) => {
                 page.preview = Some(score_view(&v["review"], v["would"]["quorum"].as_i64()));
+                page.diff = diff_view(
+                    &stored.spec["policy"],
+                    &body["spec"]["policy"],
+                    &spec_options(&body["spec"], None),
+                    format!("revision {}", stored.revision),
+                );
                 html(StatusCode::OK, &page)
             }
             Err(e) => {

@@ -158,6 +158,10 @@ test("requester submits with a live score, approver approves from the queue, req
   // The live score (the script calls POST /api/v1/requests/preview) appears before submitting.
   const live = rita.locator("#live-score");
   await live.getByText(/Risk score \d+\/10 \((low|medium|high)\)/).waitFor({ timeout: 10_000 });
+  // Scored in the browser by the engine's WebAssembly build, then confirmed by the server
+  // (which adds the approvals the tier needs): the same v1 result.
+  await rita.locator('#live-score[data-source="wasm"][data-confirmed="server"]').waitFor({ timeout: 10_000 });
+  await live.getByText(/needs \d+ approval/).waitFor();
   const liveText = await live.innerText();
   await shot(rita, "new-request-live-score");
   await accessible(rita, "new request");
@@ -181,7 +185,7 @@ test("requester submits with a live score, approver approves from the queue, req
   await row.waitFor();
   const cells = await row.locator("td").allInnerTexts();
   assert.match(cells[2], new RegExp(liveScore), "the queue shows the score");
-  assert.match(cells[3], /^\d+$/, "and the number of findings");
+  assert.match(cells[3], /^\d+/, "and the number of findings");
   assert.equal(cells[4], "0 of 1", "and the quorum progress");
   await shot(alma, "queue");
   await accessible(alma, "queue");
@@ -250,12 +254,72 @@ test("the same path works without JavaScript", async () => {
   // The requester edits it (a plain form too); it goes back to pending.
   await rita.getByRole("link", { name: "Edit the request" }).click();
   await rita.getByLabel("What is the access for?").fill("Read the incident logs for INC-4711, without scripts");
+  // The server's preview compares the edit with the saved revision.
+  await rita.getByRole("button", { name: "Preview the risk score" }).click();
+  await rita.locator("#revision-diff").getByText(/Against revision 1: risk/).waitFor();
   await rita.getByRole("button", { name: "Save the changes" }).click();
   await rita.waitForURL(/done=edited/);
   assert.equal(await rita.locator("#state").innerText(), "pending");
   assert.match(await rita.locator("#description").innerText(), /INC-4711/);
   // The copy buttons stay hidden without the script (nothing to copy here anyway).
   assert.equal(await rita.locator("button[data-copy]:visible").count(), 0);
+  await rctx.close();
+  await actx.close();
+});
+
+test("an edit after a request for changes shows its diff against the saved revision, live in the browser", async () => {
+  const rctx = await context();
+  const rita = await rctx.newPage();
+  await signIn(rita, REQUESTER);
+  await rita.goto("/requests/new");
+  await rita.getByLabel("What is the access for?").fill("Upload the INC-4711 forensics bundle (e2e diff)");
+  await rita.getByLabel("AWS accounts").fill("111122223333");
+  await rita.getByLabel("IAM policy (JSON)").fill(POLICY);
+  await rita.locator('#live-score[data-source="wasm"]').waitFor({ timeout: 10_000 });
+  await rita.getByRole("button", { name: "Submit the request" }).click();
+  await rita.waitForURL(/\/requests\/req-[0-9a-z]+$/);
+  const detailUrl = rita.url();
+
+  const actx = await context();
+  const alma = await actx.newPage();
+  await signIn(alma, APPROVER);
+  await alma.goto(new URL(detailUrl).pathname);
+  await alma.getByLabel("What should change?").fill("the upload needs s3:PutObject on the bundle prefix only");
+  await alma.getByRole("button", { name: "Request changes" }).click();
+  await alma.waitForURL(/done=changes-requested/);
+
+  await rita.goto(detailUrl);
+  await rita.getByRole("link", { name: "Edit the request" }).click();
+  const edited = JSON.stringify(
+    {
+      Version: "2012-10-17",
+      Statement: [
+        { Effect: "Allow", Action: ["s3:GetObject"], Resource: "arn:aws:s3:::incident-logs/*" },
+        { Effect: "Allow", Action: ["s3:PutObject"], Resource: "arn:aws:s3:::incident-logs/forensics/*" },
+      ],
+    },
+    null,
+    2,
+  );
+  await rita.getByLabel("IAM policy (JSON)").fill(edited);
+  // The browser's engine compares the edit with revision 1 as the user types.
+  const diff = rita.locator('#revision-diff-live[data-source="wasm"]');
+  await diff.getByText(/Against the saved request \(revision 1\): risk/).waitFor({ timeout: 10_000 });
+  await diff.getByRole("heading", { name: /Newly granted actions/ }).waitFor();
+  assert.match(await diff.innerText(), /s3 · Write: .*PutObject/);
+  await shot(rita, "edit-diff-live");
+  await accessible(rita, "edit with diff");
+  await rita.getByRole("button", { name: "Save the changes" }).click();
+  await rita.waitForURL(/done=edited/);
+
+  // The approver sees what revision 2 changed.
+  await alma.goto(new URL(detailUrl).pathname);
+  const changes = alma.locator("#revision-changes");
+  await changes.getByRole("heading", { name: "Changes in revision 2" }).waitFor();
+  assert.match(await changes.innerText(), /Against revision 1: risk/);
+  assert.match(await changes.innerText(), /PutObject/);
+  await shot(alma, "detail-revision-changes");
+  await accessible(alma, "detail with revision changes");
   await rctx.close();
   await actx.close();
 });
