@@ -1516,6 +1516,9 @@ pub async fn credentials(state: &AppState, caller: &Caller, id: &str, account: O
         .credentials(&account, &s.id, &crate::provision::source_identity(&s.owner), seconds, &steps)
         .await
         .map_err(|e| ApiError::new(axum::http::StatusCode::BAD_GATEWAY, "provisioner", e))?;
+    // The credentials leave the service only after their audit record is committed: if the
+    // append fails, the caller gets the error and never sees them (the STS call itself is
+    // already in the audit as a `grant.step`).
     audit::append_now(
         &state.store,
         caller.id(),

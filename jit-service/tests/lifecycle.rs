@@ -173,6 +173,44 @@ both!(bad_bodies_get_clear_errors, |app| async move {
     assert!(v["detail"].as_str().unwrap().contains("24 h"), "{v}");
 });
 
+/// `/mcp` (rmcp's service, outside the API's handlers) is held to the same body limit, also
+/// for a body that does not declare its length (chunked): it is refused, not read whole.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mcp_bodies_are_limited_like_the_apis() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    let alice = app.user("email:alice@example.com", Role::Requester, &[]).await;
+    let limit = app.state.config.body_limit_bytes;
+    let big = format!(
+        r#"{{"jsonrpc":"2.0","id":1,"method":"initialize","params":{{"pad":"{}"}}}}"#,
+        "a".repeat(limit + 1024)
+    );
+    let chunks = || {
+        big.as_bytes()
+            .chunks(16 * 1024)
+            .map(|c| Ok::<_, std::io::Error>(String::from_utf8(c.to_vec()).unwrap()))
+            .collect::<Vec<_>>()
+    };
+    for declared in [true, false] {
+        let mut req = axum::http::Request::builder()
+            .method("POST")
+            .uri("/mcp")
+            .header("host", "127.0.0.1")
+            .header("authorization", format!("Bearer {alice}"))
+            .header("content-type", "application/json")
+            .header("accept", "application/json, text/event-stream");
+        if declared {
+            req = req.header("content-length", big.len());
+        }
+        let body = if declared {
+            axum::body::Body::from(big.clone())
+        } else {
+            axum::body::Body::from_stream(futures_util::stream::iter(chunks()))
+        };
+        let resp = app.raw(req.body(body).unwrap()).await;
+        assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "declared length: {declared}");
+    }
+}
+
 both!(expiry_revokes_exactly_once_and_keeps_history, |app| async move {
     let alice = app.user("email:alice@example.com", Role::Requester, &[]).await;
     let bob = app.user("email:bob@example.com", Role::Approver, &[]).await;
