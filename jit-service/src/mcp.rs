@@ -13,6 +13,10 @@
 //! Text that came from a user (descriptions, comments, reasons, names, policy Sids) is fenced
 //! as untrusted data and listed in `untrusted_fields`, so an approving agent can tell the
 //! requester's words from the service's facts (see [`mark_untrusted`]).
+//!
+//! Every tool lists its own output schema ([`output`]): the schema `/openapi.json` documents
+//! for the API answer it returns (or risk-core's, for the analysis tools), wrapped in the
+//! [`ToolResult`] envelope, with the fenced text described as fenced.
 
 use crate::client::{enc, ApiArgs, Client, ClientError, Format};
 use rmcp::handler::server::router::tool::ToolRouter;
@@ -24,6 +28,8 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use std::time::{Duration, Instant};
+
+pub mod output;
 
 /// Opening fence of a user-supplied string in a tool result.
 pub const FENCE_OPEN: &str = "<untrusted-data>";
@@ -363,7 +369,18 @@ enum Call {
 impl JitMcp {
     /// A server calling the API at `base_url`, authenticated by `token`.
     pub fn new(base_url: impl Into<String>, token: TokenSource) -> JitMcp {
-        JitMcp { base_url: base_url.into(), token, tool_router: Self::tool_router() }
+        let mut tool_router = Self::tool_router();
+        // Each tool's own output schema (the typed `result` it returns, fenced text described
+        // as fenced) instead of the envelope's generic one derived from `ToolResult`.
+        for route in tool_router.map.values_mut() {
+            route.attr.output_schema = Some(output::output_schema(&route.attr.name));
+        }
+        JitMcp { base_url: base_url.into(), token, tool_router }
+    }
+
+    /// The tools as listed to a client (names, descriptions, input and output schemas).
+    pub fn tools(&self) -> Vec<rmcp::model::Tool> {
+        self.tool_router.list_all()
     }
 
     /// The stdio server of `iam-jit-mcp`: `--aws-auth` logs in once (sts:GetCallerIdentity)

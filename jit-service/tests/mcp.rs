@@ -15,7 +15,7 @@ use support::{scratch_dir, venv_python, wait_for_port, ChildGuard};
 const BIN: &str = env!("CARGO_BIN_EXE_iam-jit");
 const MCP_BIN: &str = env!("CARGO_BIN_EXE_iam-jit-mcp");
 
-/// The seventeen tools of the contract (the predecessor's thirteen names unchanged).
+/// The tools of the contract (the predecessor's thirteen names unchanged), `whoami` aside.
 const TOOLS: &[&str] = &[
     "submit_role_request",
     "check_request_status",
@@ -172,6 +172,9 @@ fn check_report(s: &Service, report: &Value) {
     assert_eq!(report["error"]["data"]["detail"], json!(detail), "{report}");
     assert_eq!(report["error"]["message"], json!(format!("HTTP 403: {detail}")), "{report}");
     assert!(report["waited_seconds"].as_f64().unwrap() >= 0.5, "wait_for_state returned before the approval");
+    // Every tool's result in the flow validated against that tool's output schema.
+    let validated: Vec<&str> = report["validated"].as_array().unwrap().iter().map(|t| t.as_str().unwrap()).collect();
+    assert_eq!(validated, tools, "tools whose results were not checked against their output schema");
 }
 
 #[test]
@@ -238,6 +241,18 @@ fn agents_over_streamable_http() {
     assert_eq!(status, 200, "{body}");
     let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
     assert_eq!(v["result"]["structuredContent"]["result"]["user_id"], "email:approver@example.com", "{v}");
+    // That older revision's client is also shown every tool's output schema (an object at the
+    // root, so nothing is withheld from it), the server's own.
+    let (status, body) = rpc(json!({"jsonrpc": "2.0", "id": 3, "method": "tools/list", "params": {}}));
+    assert_eq!(status, 200, "{body}");
+    let v: Value = serde_json::from_str(&body).unwrap_or_else(|e| panic!("{e}: {body}"));
+    let listed = v["result"]["tools"].as_array().unwrap();
+    assert_eq!(listed.len(), TOOLS.len() + 1, "{v}");
+    for t in listed {
+        let name = t["name"].as_str().unwrap();
+        assert_eq!(t["outputSchema"]["type"], "object", "{name}");
+        assert_eq!(t["outputSchema"], json!(*jit_service::mcp::output::output_schema(name)), "{name}");
+    }
     let report = agents(&s, "http");
     check_report(&s, &report);
 }

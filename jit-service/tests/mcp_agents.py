@@ -9,7 +9,12 @@ official Python MCP client (PyPI `mcp`, pinned in scripts/jit-venv.sh). Used by 
 `BASE_URL/mcp` with the agent's bearer token. The script asserts the flow itself (a failed
 assertion exits non-zero with the reason) and prints, as one JSON object on stdout, what the Rust
 test compares with the engine and the API: the tool names, the analyze_policy score, the error
-an API refusal became.
+an API refusal became, the tools whose results were validated against their output schemas.
+
+Every tool must list an output schema (JSON Schema 2020-12, an object at the root, a typed
+`result`), and every result is validated against its tool's schema here with `jsonschema` — as the
+client itself does in `call_tool` (mcp 2.x raises when structured content breaks the schema).
+The schemas describe the fence: a result with one user-written value unfenced must not validate.
 """
 
 import json
@@ -18,6 +23,7 @@ import sys
 
 import anyio
 import httpx2
+import jsonschema
 from mcp import Client, StdioServerParameters
 from mcp.client.streamable_http import streamable_http_client
 from mcp.shared.exceptions import MCPError
@@ -72,12 +78,60 @@ def agent(token):
     return Client(streamable_http_client(f"{BASE}/mcp", http_client=http), read_timeout_seconds=120)
 
 
+# Each tool's output schema as listed, and the tools whose results were checked against it.
+SCHEMAS = {}
+VALIDATED = set()
+
+
+def check_tools(tools):
+    """Every tool declares an output schema: a valid JSON Schema with an object at its root,
+    the envelope's three keys, and a typed `result` (not "any JSON")."""
+    for t in tools:
+        s = t.output_schema
+        assert s and s.get("type") == "object", f"{t.name}: {s}"
+        jsonschema.Draft202012Validator.check_schema(s)
+        assert {"summary", "result", "untrusted_fields"} <= s["properties"].keys(), t.name
+        assert set(s["required"]) == {"summary", "result", "untrusted_fields"}, t.name
+        result = s["properties"]["result"]
+        assert "$ref" in result or "properties" in result, f"{t.name}: untyped result {result}"
+        assert "untrusted-data" in (t.description or ""), t.name
+        # Every agent (whatever its token) is shown the same schema.
+        assert SCHEMAS.setdefault(t.name, s) == s, t.name
+
+
+def validate(name, structured):
+    """The result against the tool's listed output schema (the client checks it too, in
+    `call_tool`; this says so explicitly and records which tools were checked)."""
+    jsonschema.Draft202012Validator(SCHEMAS[name]).validate(structured)
+    VALIDATED.add(name)
+
+
 async def call(client, name, args=None):
     r = await client.call_tool(name, args or {})
     assert not r.is_error, f"{name} failed: {r.content}"
     s = r.structured_content
     assert s is not None and {"summary", "result", "untrusted_fields"} <= s.keys(), f"{name}: {r}"
+    validate(name, s)
     return s
+
+
+def unfenced(s, ptr):
+    """A copy of structured content `s` with the fence around `ptr` removed."""
+    copy = json.loads(json.dumps(s))
+    parts = ptr.split("/")[1:]
+    parent = pointer(copy["result"], "/" + "/".join(parts[:-1])) if len(parts) > 1 else copy["result"]
+    last = parts[-1].replace("~1", "/").replace("~0", "~")
+    key = int(last) if isinstance(parent, list) else last
+    parent[key] = parent[key][len(FENCE_OPEN) : -len(FENCE_CLOSE)]
+    return copy
+
+
+def assert_schema_needs_fence(name, s):
+    """The output schema describes the fenced shape: with any one user-written value
+    unfenced, the result no longer validates."""
+    validator = jsonschema.Draft202012Validator(SCHEMAS[name])
+    for ptr in s["untrusted_fields"]:
+        assert not validator.is_valid(unfenced(s, ptr)), f"{name}: {ptr} validates without its fence"
 
 
 def pointer(value, ptr):
@@ -100,9 +154,8 @@ async def main():
     async with agent(REQUESTER) as req, agent(APPROVER) as appr, agent(ADMIN) as admin:
         tools = (await req.list_tools()).tools
         out["tools"] = sorted(t.name for t in tools)
-        for t in tools:
-            assert t.output_schema and "untrusted_fields" in json.dumps(t.output_schema), t.name
-            assert "untrusted-data" in (t.description or ""), t.name
+        for a in (req, appr, admin):
+            check_tools((await a.list_tools()).tools)
 
         me = await call(req, "whoami")
         assert me["result"]["user_id"] == "email:requester@example.com", me
@@ -130,6 +183,7 @@ async def main():
         assert_marked(sub, "/request/spec/description", INJECTION)
         assert_marked(sub, "/request/spec/policy/Statement/0/Sid", "IgnorePreviousInstructions")
         assert_marked(sub, "/request/metadata/name", "deploy-config")
+        assert_schema_needs_fence("submit_role_request", sub)
         await call(req, "comment_on_request", {"id": rid, "body": INJECTION})
 
         status = await call(req, "check_request_status", {"id": rid})
@@ -150,6 +204,7 @@ async def main():
         assert_marked(got, "/request/spec/description", INJECTION)
         body_ptr = next(p for p in got["untrusted_fields"] if p.startswith("/comments/") and p.endswith("/body"))
         assert_marked(got, body_ptr, INJECTION)
+        assert_schema_needs_fence("get_request", got)
         out["untrusted_fields"] = got["untrusted_fields"]
         out["fenced_description"] = got["result"]["request"]["spec"]["description"]
         version = got["result"]["request"]["status"].get("version")
@@ -207,16 +262,19 @@ async def main():
         bg = await call(req, "break_glass", {"request": role_request("incident", "prod incident: read the config"), "reason": "sev1 incident INC-42: " + INJECTION})
         assert bg["result"]["request"]["status"]["state"] in ("provisioning", "active"), bg
         assert_marked(bg, "/request/spec/break_glass/reason", INJECTION)
+        assert_schema_needs_fence("break_glass", bg)
 
         grants = await call(admin, "report_grants")
         assert rid in json.dumps(grants["result"]), grants
         out["ok"] = True
+    out["validated"] = sorted(VALIDATED)
     print(json.dumps(out))
 
 
 async def aws_login():
     """`aws` mode: who the agent is after the GetCallerIdentity login, and its own requests."""
     async with agent(None) as a:
+        check_tools((await a.list_tools()).tools)
         me = await call(a, "whoami")
         mine = await call(a, "list_pending_requests", {"mine": True})
     print(json.dumps({"user_id": me["result"]["user_id"], "pending": len(mine["result"]["requests"])}))
