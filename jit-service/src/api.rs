@@ -224,7 +224,9 @@ async fn observe(State(s): State<AppState>, mut req: Request, next: Next) -> Res
     h.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     h.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    // Nothing is cached unless its handler says otherwise (only the web UI's WebAssembly
+    // build does: `no-cache` with an ETag, so it is revalidated, never stale).
+    h.entry(header::CACHE_CONTROL).or_insert(HeaderValue::from_static("no-store"));
     // A page that needs more (the /docs style sheet) sets its own, no wider than it needs.
     h.entry(header::CONTENT_SECURITY_POLICY)
         .or_insert(HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'"));

@@ -257,6 +257,10 @@ async fn script() -> Response {
 pub struct WasmAssets {
     pub glue: axum::body::Bytes,
     pub module: axum::body::Bytes,
+    /// Strong validators (`"sha256-…"`), so a browser revalidates the 2-3 MB module with a
+    /// `304` instead of downloading it on every visit to the editor.
+    pub glue_etag: String,
+    pub module_etag: String,
 }
 
 impl WasmAssets {
@@ -276,32 +280,46 @@ impl WasmAssets {
         if !module.starts_with(b"\0asm") {
             anyhow::bail!("webui_wasm_dir: {} is not a WebAssembly module", dir.join("risk_wasm_bg.wasm").display());
         }
-        Ok(WasmAssets { glue: glue.into(), module: module.into() })
+        let etag = |b: &[u8]| format!("\"sha256-{}\"", &crate::util::sha256_hex(b)[..32]);
+        Ok(WasmAssets { glue_etag: etag(&glue), module_etag: etag(&module), glue: glue.into(), module: module.into() })
     }
 }
 
-async fn wasm_glue(State(s): State<AppState>) -> Response {
+/// Serve one of the build's files: `304` when the browser's copy is current.
+fn wasm_file(
+    headers: &axum::http::HeaderMap,
+    content_type: &'static str,
+    etag: &str,
+    body: &axum::body::Bytes,
+) -> Response {
+    let validators = [(header::CACHE_CONTROL, "no-cache".to_string()), (header::ETAG, etag.to_string())];
+    let fresh = headers
+        .get(header::IF_NONE_MATCH)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.split(',').any(|t| t.trim() == etag || t.trim() == "*"));
+    if fresh {
+        return (StatusCode::NOT_MODIFIED, validators).into_response();
+    }
+    let mut resp = (validators, body.clone()).into_response();
+    resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+    resp
+}
+
+fn wasm_not_configured() -> Response {
+    ApiError::not_found("the browser build of the engine is not configured (webui_wasm_dir)").into_response()
+}
+
+async fn wasm_glue(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     match &s.webui_wasm {
-        Some(w) => (
-            [(header::CONTENT_TYPE, "text/javascript; charset=utf-8"), (header::CACHE_CONTROL, "no-cache")],
-            w.glue.clone(),
-        )
-            .into_response(),
-        None => {
-            ApiError::not_found("the browser build of the engine is not configured (webui_wasm_dir)").into_response()
-        }
+        Some(w) => wasm_file(&headers, "text/javascript; charset=utf-8", &w.glue_etag, &w.glue),
+        None => wasm_not_configured(),
     }
 }
 
-async fn wasm_module(State(s): State<AppState>) -> Response {
+async fn wasm_module(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     match &s.webui_wasm {
-        Some(w) => {
-            ([(header::CONTENT_TYPE, "application/wasm"), (header::CACHE_CONTROL, "no-cache")], w.module.clone())
-                .into_response()
-        }
-        None => {
-            ApiError::not_found("the browser build of the engine is not configured (webui_wasm_dir)").into_response()
-        }
+        Some(w) => wasm_file(&headers, "application/wasm", &w.module_etag, &w.module),
+        None => wasm_not_configured(),
     }
 }
 

@@ -638,6 +638,27 @@ async fn the_engines_browser_build_is_served_when_configured_and_checked_at_star
     assert_eq!(wasm.status, StatusCode::OK);
     assert_eq!(wasm.headers[header::CONTENT_TYPE], "application/wasm");
     assert_eq!(wasm.body.as_bytes(), MODULE);
+    // Revalidated, not downloaded again: the ETag answers `304`; everything else stays no-store.
+    assert_eq!(wasm.headers[header::CACHE_CONTROL], "no-cache");
+    let etag = wasm.headers[header::ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"sha256-"), "{etag}");
+    let again = send(
+        &app,
+        Request::get("/ui/wasm/risk_wasm_bg.wasm").header(header::IF_NONE_MATCH, &etag).body(Body::empty()).unwrap(),
+    )
+    .await;
+    assert_eq!(again.status, StatusCode::NOT_MODIFIED);
+    assert!(again.body.is_empty());
+    let stale = send(
+        &app,
+        Request::get("/ui/wasm/risk_wasm_bg.wasm")
+            .header(header::IF_NONE_MATCH, "\"other\"")
+            .body(Body::empty())
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(stale.status, StatusCode::OK);
+    assert_eq!(get(&app, "/requests/new", Some(&rita.cookie)).await.headers[header::CACHE_CONTROL], "no-store");
     let glue = get(&app, "/ui/wasm/risk_wasm.js", None).await;
     assert_eq!(glue.status, StatusCode::OK);
     assert!(glue.headers[header::CONTENT_TYPE].to_str().unwrap().starts_with("text/javascript"));
