@@ -1324,6 +1324,8 @@ struct PolicyPage {
     title: String,
     version: i64,
     policy: crate::approval::ApprovalPolicy,
+    /// The tiers' rules, low to high.
+    tiers: Vec<(String, crate::approval::TierRule)>,
     groups: Vec<crate::approval::ApproverGroup>,
     account_caps: Vec<(String, u32)>,
     versions: Vec<VersionRow>,
@@ -1384,6 +1386,7 @@ async fn policy_page(s: &AppState, caller: &Caller, nav: Nav) -> ApiResult<Polic
         nav,
         title: "Approval policy".into(),
         version,
+        tiers: crate::approval::TIERS.iter().map(|t| (t.to_string(), policy.tier_rule(t))).collect(),
         groups: policy.approver_groups.clone(),
         account_caps: policy.durations.accounts.iter().map(|(a, h)| (a.clone(), *h)).collect(),
         proposal: serde_json::to_string_pretty(&policy).unwrap_or_default(),
