@@ -8,7 +8,8 @@
 # the debug `iam-jit`, starts `iam-jit serve --dev` on a free port with a throwaway SQLite
 # database, and runs jit-service/webui-tests/e2e.test.mjs against it: sign-in with the dev
 # link, live score, submit, approval from the queue, assume-role snippets, the no-JavaScript
-# path, axe-core on every page, phone-width layout. Screenshots: target/test-logs/webui/;
+# path, the admin pages (tokens, approval policy, …), a tier that needs two approvals,
+# axe-core on every page, phone-width layout. Screenshots: target/test-logs/webui/;
 # server log: target/test-logs/webui-server.log; TAP: target/test-logs/webui.tap.
 
 set -euo pipefail
