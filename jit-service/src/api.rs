@@ -613,7 +613,7 @@ async fn users_get(State(s): State<AppState>, caller: Caller, Path(uid): Path<St
     Ok(ok(json!(u)))
 }
 
-#[derive(Deserialize, Default)]
+#[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 pub(crate) struct PatchUser {
     #[serde(default)]

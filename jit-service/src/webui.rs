@@ -4,10 +4,14 @@
 //! posts with [`identity::authenticate_with`], which accepts the session's CSRF token as the
 //! `csrf` form field where the API takes the `X-CSRF-Token` header) and then calls
 //! `requests::submit`, `requests::approve`, … with that [`Caller`]: the UI has no path of its
-//! own around the service's authorization. Templates are askama's, compiled into the binary
-//! and escaped by default; the style sheet and the small script are served from the binary,
-//! under a Content-Security-Policy without `unsafe-inline`. Everything works without the
-//! script; it adds the live risk score on the new-request form and copy buttons.
+//! own around the service's authorization. The admin pages' forms call the functions the API's
+//! handlers are made of (`api::create_user`, `api::update_user`, `api::create_token`,
+//! `api::revoke_token`, `api::propose_policy`, `approval::decide`), so the checks those make
+//! (admin role, the last admin, the proposer who may not approve) are the API's own.
+//! Templates are askama's, compiled into the binary and escaped by default; the style sheet
+//! and the small script are served from the binary, under a Content-Security-Policy without
+//! `unsafe-inline`. Everything works without the script; it adds the live risk score on the
+//! new-request form and copy buttons.
 //!
 //! Unauthenticated page requests are sent to `/login`.
 
