@@ -8,8 +8,9 @@
 # the debug `iam-jit`, starts `iam-jit serve --dev` on a free port with a throwaway SQLite
 # database, and runs jit-service/webui-tests/e2e.test.mjs against it: sign-in with the dev
 # link, live score in the browser (the engine's WebAssembly build from risk-wasm/pkg, built by
-# risk-wasm/build.sh), submit, approval from the queue, assume-role snippets, the no-JavaScript
-# path, axe-core on every page, phone-width layout. Screenshots: target/test-logs/webui/;
+# risk-wasm/build.sh), submit, approval from the queue, assume-role snippets, the diff of an
+# edit, the no-JavaScript path, the admin pages (tokens, approval policy, …), a tier that needs
+# two approvals, axe-core on every page, phone-width layout. Screenshots: target/test-logs/webui/;
 # server log: target/test-logs/webui-server.log; TAP: target/test-logs/webui.tap.
 
 set -euo pipefail

@@ -565,13 +565,13 @@ async fn users_list(State(s): State<AppState>, caller: Caller) -> ApiResult<Resp
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct NewUser {
-    user_id: String,
-    roles: Vec<String>,
+pub(crate) struct NewUser {
+    pub user_id: String,
+    pub roles: Vec<String>,
     #[serde(default)]
-    groups: Vec<String>,
+    pub groups: Vec<String>,
     #[serde(default)]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
 }
 
 fn top_role(roles: &[String]) -> ApiResult<Role> {
@@ -595,6 +595,11 @@ fn check_groups(groups: &[String]) -> ApiResult<()> {
 }
 
 async fn users_create(State(s): State<AppState>, caller: Caller, Json(b): Json<NewUser>) -> ApiResult<Response> {
+    Ok(created(create_user(&s, &caller, b).await?))
+}
+
+/// `POST /api/v1/users` (and the web UI's user form): the new user.
+pub(crate) async fn create_user(s: &AppState, caller: &Caller, b: NewUser) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
     let uid = identity::normalise_user_id(&b.user_id).map_err(|m| ApiError::field("user_id", m))?;
     let role = top_role(&b.roles)?;
@@ -605,7 +610,7 @@ async fn users_create(State(s): State<AppState>, caller: Caller, Json(b): Json<N
         .await?;
     w.commit().await?;
     let u = identity::get_user(&mut *s.store.pool.acquire().await?, &uid).await?;
-    Ok(created(json!(u)))
+    Ok(json!(u))
 }
 
 fn user_path(raw: &str) -> ApiResult<String> {
@@ -623,15 +628,15 @@ async fn users_get(State(s): State<AppState>, caller: Caller, Path(uid): Path<St
 
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
-struct PatchUser {
+pub(crate) struct PatchUser {
     #[serde(default)]
-    roles: Option<Vec<String>>,
+    pub roles: Option<Vec<String>>,
     #[serde(default)]
-    enabled: Option<bool>,
+    pub enabled: Option<bool>,
     #[serde(default)]
-    groups: Option<Vec<String>>,
+    pub groups: Option<Vec<String>>,
     #[serde(default)]
-    display_name: Option<String>,
+    pub display_name: Option<String>,
 }
 
 async fn users_patch(
@@ -640,8 +645,13 @@ async fn users_patch(
     Path(uid): Path<String>,
     Json(b): Json<PatchUser>,
 ) -> ApiResult<Response> {
+    Ok(ok(update_user(&s, &caller, &uid, b).await?))
+}
+
+/// `PATCH /api/v1/users/{user_id}` (and the web UI's user forms): the updated user.
+pub(crate) async fn update_user(s: &AppState, caller: &Caller, uid: &str, b: PatchUser) -> ApiResult<Value> {
     caller.require(Role::Admin)?;
-    let uid = user_path(&uid)?;
+    let uid = user_path(uid)?;
     let mut w = s.store.write().await?;
     let Some(u) = identity::get_user(&mut w.tx, &uid).await? else {
         return Err(ApiError::not_found(format!("no user `{uid}`")));
@@ -682,7 +692,7 @@ async fn users_patch(
     )
     .await?;
     w.commit().await?;
-    Ok(ok(json!(identity::get_user(&mut *s.store.pool.acquire().await?, &uid).await?)))
+    Ok(json!(identity::get_user(&mut *s.store.pool.acquire().await?, &uid).await?))
 }
 
 async fn users_delete(State(s): State<AppState>, caller: Caller, Path(uid): Path<String>) -> ApiResult<Response> {
@@ -750,7 +760,16 @@ async fn users_add_principal(
 // ---------------------------------------------------------------------------------------------
 
 async fn tokens_list(State(s): State<AppState>, caller: Caller, Q(q): Q<TokenQuery>) -> ApiResult<Response> {
-    let user = match q.user {
+    Ok(ok(json!({"tokens": list_tokens(&s, &caller, q.user).await?})))
+}
+
+/// `GET /api/v1/tokens?user=`: the caller's own tokens, or (admins) another user's or all (`*`).
+pub(crate) async fn list_tokens(
+    s: &AppState,
+    caller: &Caller,
+    user: Option<String>,
+) -> ApiResult<Vec<identity::TokenInfo>> {
+    let user = match user {
         Some(u) if u == "*" => {
             caller.require(Role::Admin)?;
             None
@@ -764,10 +783,16 @@ async fn tokens_list(State(s): State<AppState>, caller: Caller, Q(q): Q<TokenQue
         }
         None => Some(caller.id().to_string()),
     };
-    Ok(ok(json!({"tokens": identity::list_tokens(&s.store, user.as_deref()).await?})))
+    Ok(identity::list_tokens(&s.store, user.as_deref()).await?)
 }
 
 async fn tokens_create(State(s): State<AppState>, caller: Caller, Json(b): Json<NewToken>) -> ApiResult<Response> {
+    Ok(created(create_token(&s, &caller, b).await?))
+}
+
+/// `POST /api/v1/tokens` (and the web UI's token form): the token's info with the token itself,
+/// which is shown this once.
+pub(crate) async fn create_token(s: &AppState, caller: &Caller, b: NewToken) -> ApiResult<Value> {
     let name = b.name.trim();
     if name.is_empty() || name.chars().count() > 100 {
         return Err(ApiError::field("name", "must be 1-100 characters"));
@@ -797,20 +822,26 @@ async fn tokens_create(State(s): State<AppState>, caller: Caller, Json(b): Json<
     let mut v = json!(info);
     v["token"] = json!(token);
     v["detail"] = json!("store the token now: it is not shown again");
-    Ok(created(v))
+    Ok(v)
 }
 
 async fn tokens_revoke(State(s): State<AppState>, caller: Caller, Path(hash): Path<String>) -> ApiResult<Response> {
-    let info = identity::get_token(&s.store, &hash).await?.ok_or_else(|| ApiError::not_found("no such token"))?;
+    revoke_token(&s, &caller, &hash).await?;
+    Ok(StatusCode::NO_CONTENT.into_response())
+}
+
+/// `DELETE /api/v1/tokens/{hash}`: the owner's or an admin's; others are told there is no such token.
+pub(crate) async fn revoke_token(s: &AppState, caller: &Caller, hash: &str) -> ApiResult<()> {
+    let info = identity::get_token(&s.store, hash).await?.ok_or_else(|| ApiError::not_found("no such token"))?;
     if info.user_id != caller.id() && !caller.has(Role::Admin) {
         return Err(ApiError::not_found("no such token"));
     }
     let mut w = s.store.write().await?;
-    if !identity::revoke_token(&mut w, caller.id(), &hash, "revoked").await? {
+    if !identity::revoke_token(&mut w, caller.id(), hash, "revoked").await? {
         return Err(ApiError::conflict("the token is already revoked"));
     }
     w.commit().await?;
-    Ok(StatusCode::NO_CONTENT.into_response())
+    Ok(())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -1099,12 +1130,22 @@ async fn policy_propose(
     caller: Caller,
     Json(policy): Json<ApprovalPolicy>,
 ) -> ApiResult<Response> {
-    caller.require(Role::Admin)?;
-    let mut w = s.store.write().await?;
-    let v = approval::propose(&mut w, caller.id(), &policy, false).await?;
-    w.commit().await?;
+    let v = propose_policy(&s, &caller, &policy).await?;
     Ok((StatusCode::ACCEPTED, axum::Json(json!({"proposal": v, "detail": "a second admin must approve this version"})))
         .into_response())
+}
+
+/// `PUT /api/v1/approval-policy` (and the web UI's form): a proposal a second admin must approve.
+pub(crate) async fn propose_policy(
+    s: &AppState,
+    caller: &Caller,
+    policy: &ApprovalPolicy,
+) -> ApiResult<approval::PolicyVersion> {
+    caller.require(Role::Admin)?;
+    let mut w = s.store.write().await?;
+    let v = approval::propose(&mut w, caller.id(), policy, false).await?;
+    w.commit().await?;
+    Ok(v)
 }
 
 async fn policy_versions(State(s): State<AppState>, caller: Caller) -> ApiResult<Response> {

@@ -4,10 +4,14 @@
 //! posts with [`identity::authenticate_with`], which accepts the session's CSRF token as the
 //! `csrf` form field where the API takes the `X-CSRF-Token` header) and then calls
 //! `requests::submit`, `requests::approve`, … with that [`Caller`]: the UI has no path of its
-//! own around the service's authorization. Templates are askama's, compiled into the binary
-//! and escaped by default; the style sheet and the small script are served from the binary,
-//! under a Content-Security-Policy without `unsafe-inline`. Everything works without the
-//! script; it adds the live risk score on the new-request form and copy buttons.
+//! own around the service's authorization. The admin pages' forms call the functions the API's
+//! handlers are made of (`api::create_user`, `api::update_user`, `api::create_token`,
+//! `api::revoke_token`, `api::propose_policy`, `approval::decide`), so the checks those make
+//! (admin role, the last admin, the proposer who may not approve) are the API's own.
+//! Templates are askama's, compiled into the binary and escaped by default; the style sheet
+//! and the small script are served from the binary, under a Content-Security-Policy without
+//! `unsafe-inline`. Everything works without the script; it adds the live risk score on the
+//! new-request form and copy buttons.
 //!
 //! Unauthenticated page requests are sent to `/login`.
 
@@ -57,7 +61,15 @@ pub fn router() -> Router<AppState> {
         .route("/requests/{id}/revoke", post(revoke))
         .route("/requests/{id}/extend", post(extend))
         .route("/requests/{id}/review", post(review))
-        .route("/admin/users", get(admin_users))
+        .route("/admin/users", get(admin_users).post(admin_user_create))
+        .route("/admin/users/update", post(admin_user_update))
+        .route("/admin/groups", get(admin_groups))
+        .route("/admin/tokens", get(admin_tokens).post(admin_token_create))
+        .route("/admin/tokens/revoke", post(admin_token_revoke))
+        .route("/admin/approval-policy", get(admin_policy).post(admin_policy_propose))
+        .route("/admin/approval-policy/versions/{version}/approve", post(admin_policy_approve))
+        .route("/admin/approval-policy/versions/{version}/reject", post(admin_policy_reject))
+        .route("/admin/webhooks", get(admin_webhooks))
         .route("/admin/accounts", get(admin_accounts))
         .route("/admin/accounts/onboarding", post(admin_onboarding))
         .route("/admin/reports", get(admin_reports))
@@ -1170,6 +1182,18 @@ struct UserRow {
     role: String,
     groups: String,
     status: String,
+    /// Deleted users keep their history and cannot be changed (the API answers 409).
+    deleted: bool,
+    enabled: bool,
+}
+
+/// What the new-user form held (kept when it comes back with an error).
+#[derive(Default)]
+struct NewUserForm {
+    user_id: String,
+    role: String,
+    groups: String,
+    display_name: String,
 }
 
 #[derive(Template)]
@@ -1178,14 +1202,29 @@ struct UsersPage {
     nav: Nav,
     title: String,
     users: Vec<UserRow>,
+    done: String,
+    /// The form an error belongs to: a user id, or `new` for the new-user form.
+    error_for: String,
+    errors: Vec<String>,
+    new_user: NewUserForm,
 }
 
-async fn admin_users(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
-    let nav = require_admin(&caller)?;
+#[derive(Deserialize, Default)]
+struct DoneQuery {
+    #[serde(default)]
+    done: Option<String>,
+}
+
+impl DoneQuery {
+    fn text(self) -> String {
+        self.done.filter(|d| d.len() <= 40).unwrap_or_default()
+    }
+}
+
+async fn users_page(s: &AppState, nav: Nav) -> ApiResult<UsersPage> {
     // The same listing as GET /api/v1/users.
     let users = identity::list_users(&s.store)
-        .await
-        .map_err(ApiError::from)?
+        .await?
         .into_iter()
         .map(|u| UserRow {
             status: if u.deleted {
@@ -1196,13 +1235,528 @@ async fn admin_users(State(s): State<AppState>, Viewer(caller): Viewer) -> PageR
                 "disabled"
             }
             .into(),
+            deleted: u.deleted,
+            enabled: u.enabled,
             user_id: u.user_id,
             display_name: u.display_name.unwrap_or_default(),
             role: u.role.as_str().into(),
             groups: u.groups.join(", "),
         })
         .collect();
-    Ok(html(StatusCode::OK, &UsersPage { nav, title: "Users".into(), users }))
+    Ok(UsersPage {
+        nav,
+        title: "Users".into(),
+        users,
+        done: String::new(),
+        error_for: String::new(),
+        errors: Vec::new(),
+        new_user: NewUserForm { role: "requester".into(), ..NewUserForm::default() },
+    })
+}
+
+async fn admin_users(State(s): State<AppState>, Viewer(caller): Viewer, Query(q): Query<DoneQuery>) -> PageResult {
+    let nav = require_admin(&caller)?;
+    let mut page = users_page(&s, nav).await?;
+    page.done = q.text();
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// Groups as a form field gives them: separated by commas or white space.
+fn list_field(v: &str) -> Vec<String> {
+    v.split(|c: char| c == ',' || c.is_whitespace()).filter(|g| !g.is_empty()).map(str::to_string).collect()
+}
+
+/// The role select as the API's `roles` (empty: the API says to give one).
+fn roles_field(v: &str) -> Vec<String> {
+    let v = v.trim();
+    if v.is_empty() {
+        Vec::new()
+    } else {
+        vec![v.to_string()]
+    }
+}
+
+/// An admin form's failure: a client error comes back on the page next to its form (with the
+/// API's status), anything else is the error page.
+async fn users_form_failed(s: &AppState, nav: Nav, target: &str, e: ApiError) -> PageResult {
+    if !e.status.is_client_error() {
+        return Err(PageError::with(e, nav, Some("/admin/users".into())));
+    }
+    let mut page = users_page(s, nav).await?;
+    page.error_for = target.to_string();
+    page.errors = error_lines(&e);
+    Ok(html(e.status, &page))
+}
+
+/// `POST /admin/users`: a new user, as `POST /api/v1/users` (`api::create_user`).
+async fn admin_user_create(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let b = api::NewUser {
+        user_id: f.get("user_id").trim().to_string(),
+        roles: roles_field(f.get("role")),
+        groups: list_field(f.get("groups")),
+        display_name: f.opt("display_name"),
+    };
+    match api::create_user(&s, &f.caller, b).await {
+        Ok(_) => Ok(see_other("/admin/users?done=created")),
+        Err(e) => {
+            if !e.status.is_client_error() {
+                return Err(PageError::with(e, nav, Some("/admin/users".into())));
+            }
+            let mut page = users_page(&s, nav).await?;
+            page.error_for = "new".into();
+            page.errors = error_lines(&e);
+            page.new_user = NewUserForm {
+                user_id: f.get("user_id").to_string(),
+                role: f.get("role").to_string(),
+                groups: f.get("groups").to_string(),
+                display_name: f.get("display_name").to_string(),
+            };
+            Ok(html(e.status, &page))
+        }
+    }
+}
+
+/// `POST /admin/users/update`: role, groups, enabled and display name of one user, as
+/// `PATCH /api/v1/users/{user_id}` (`api::update_user`: the same checks, e.g. the last admin).
+async fn admin_user_update(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let uid = f.get("user_id").trim().to_string();
+    let r = async {
+        let enabled = match f.get("enabled") {
+            "true" => true,
+            "false" => false,
+            _ => return Err(ApiError::field("enabled", "must be true or false")),
+        };
+        let b = api::PatchUser {
+            roles: Some(roles_field(f.get("role"))),
+            enabled: Some(enabled),
+            groups: Some(list_field(f.get("groups"))),
+            display_name: f.opt("display_name"),
+        };
+        api::update_user(&s, &f.caller, &uid, b).await
+    }
+    .await;
+    match r {
+        Ok(_) => Ok(see_other("/admin/users?done=updated")),
+        Err(e) => users_form_failed(&s, nav, &uid, e).await,
+    }
+}
+
+struct GroupView {
+    name: String,
+    /// `user (role)`, with `disabled` for users who cannot act.
+    members: Vec<String>,
+    /// What the approval policy lets the group approve: `tiers … on accounts …`.
+    approves: Vec<String>,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_groups.html")]
+struct GroupsPage {
+    nav: Nav,
+    title: String,
+    version: i64,
+    groups: Vec<GroupView>,
+    /// The policy names no approver group: every approver and admin approves everything.
+    open: bool,
+}
+
+/// `GET /admin/groups`: each group with its members (from `GET /api/v1/users`) and where the
+/// active approval policy (`GET /api/v1/approval-policy`) names it.
+async fn admin_groups(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    let users = identity::list_users(&s.store).await.map_err(ApiError::from)?;
+    let (version, policy) = crate::approval::active(&mut *s.store.pool.acquire().await.map_err(ApiError::from)?)
+        .await
+        .map_err(ApiError::from)?;
+    let mut groups: BTreeMap<String, GroupView> = BTreeMap::new();
+    fn entry<'a>(groups: &'a mut BTreeMap<String, GroupView>, name: &str) -> &'a mut GroupView {
+        groups.entry(name.to_string()).or_insert_with(|| GroupView {
+            name: name.to_string(),
+            members: Vec::new(),
+            approves: Vec::new(),
+        })
+    }
+    for u in users.iter().filter(|u| !u.deleted) {
+        for g in &u.groups {
+            let state = if u.enabled { "" } else { ", disabled" };
+            entry(&mut groups, g).members.push(format!("{} ({}{state})", u.user_id, u.role.as_str()));
+        }
+    }
+    for g in &policy.approver_groups {
+        entry(&mut groups, &g.group).approves.push(format!(
+            "tiers {} on accounts {}",
+            g.tiers.join(", "),
+            g.accounts.join(", ")
+        ));
+    }
+    let page = GroupsPage {
+        nav,
+        title: "Groups".into(),
+        version,
+        groups: groups.into_values().collect(),
+        open: policy.approver_groups.is_empty(),
+    };
+    Ok(html(StatusCode::OK, &page))
+}
+
+struct TokenRow {
+    hash: String,
+    user_id: String,
+    name: String,
+    created_at: String,
+    expires_at: String,
+    last_used_at: String,
+    status: String,
+    active: bool,
+}
+
+/// A token just created: its secret, shown on this one page and never again.
+struct CreatedToken {
+    token: String,
+    name: String,
+    user_id: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_tokens.html")]
+struct TokensPage {
+    nav: Nav,
+    title: String,
+    tokens: Vec<TokenRow>,
+    done: String,
+    errors: Vec<String>,
+    name: String,
+    user_id: String,
+    expires_in_days: String,
+    created: Option<CreatedToken>,
+}
+
+async fn tokens_page(s: &AppState, caller: &Caller, nav: Nav) -> ApiResult<TokensPage> {
+    // The same listing as GET /api/v1/tokens?user=* (all users' tokens; admins only).
+    let tokens = api::list_tokens(s, caller, Some("*".into()))
+        .await?
+        .into_iter()
+        .map(|t| TokenRow {
+            active: t.revoked_at.is_none(),
+            status: match (&t.revoked_at, &t.revoked_reason) {
+                (Some(at), Some(why)) => format!("{why} {at}"),
+                (Some(at), None) => format!("revoked {at}"),
+                _ => "active".into(),
+            },
+            hash: t.hash,
+            user_id: t.user_id,
+            name: t.name,
+            created_at: t.created_at,
+            expires_at: t.expires_at.unwrap_or_else(|| "never".into()),
+            last_used_at: t.last_used_at.unwrap_or_else(|| "never".into()),
+        })
+        .collect();
+    Ok(TokensPage {
+        nav,
+        title: "API tokens".into(),
+        tokens,
+        done: String::new(),
+        errors: Vec::new(),
+        name: String::new(),
+        user_id: caller.id().to_string(),
+        expires_in_days: String::new(),
+        created: None,
+    })
+}
+
+async fn admin_tokens(State(s): State<AppState>, Viewer(caller): Viewer, Query(q): Query<DoneQuery>) -> PageResult {
+    let nav = require_admin(&caller)?;
+    let mut page = tokens_page(&s, &caller, nav).await?;
+    page.done = q.text();
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// `POST /admin/tokens`: a new token, as `POST /api/v1/tokens` (`api::create_token`). The
+/// answer is the page itself, the only place the secret is ever shown (not a redirect: the
+/// secret is not stored to show it again).
+async fn admin_token_create(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let r = async {
+        let expires_in_days = f
+            .opt("expires_in_days")
+            .map(|d| d.parse::<u32>().map_err(|_| ApiError::field("expires_in_days", "must be 1-3650")))
+            .transpose()?;
+        let b = crate::schema::NewToken { name: f.get("name").to_string(), expires_in_days, user_id: f.opt("user_id") };
+        api::create_token(&s, &f.caller, b).await
+    }
+    .await;
+    let mut page = tokens_page(&s, &f.caller, nav.clone()).await?;
+    match r {
+        Ok(v) => {
+            let text = |k: &str| v[k].as_str().unwrap_or("").to_string();
+            page.created = Some(CreatedToken { token: text("token"), name: text("name"), user_id: text("user_id") });
+            Ok(html(StatusCode::CREATED, &page))
+        }
+        Err(e) if e.status.is_client_error() => {
+            page.errors = error_lines(&e);
+            page.name = f.get("name").to_string();
+            page.user_id = f.get("user_id").to_string();
+            page.expires_in_days = f.get("expires_in_days").to_string();
+            Ok(html(e.status, &page))
+        }
+        Err(e) => Err(PageError::with(e, nav, Some("/admin/tokens".into()))),
+    }
+}
+
+/// `POST /admin/tokens/revoke`: as `DELETE /api/v1/tokens/{hash}` (`api::revoke_token`).
+async fn admin_token_revoke(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    match api::revoke_token(&s, &f.caller, f.get("hash").trim()).await {
+        Ok(()) => Ok(see_other("/admin/tokens?done=revoked")),
+        Err(e) => Err(PageError::with(e, nav, Some("/admin/tokens".into()))),
+    }
+}
+
+struct VersionRow {
+    version: i64,
+    status: String,
+    proposed_by: String,
+    proposed_at: String,
+    decided: String,
+    /// A pending proposal: the page offers approve/reject, unless the viewer proposed it.
+    pending: bool,
+    mine: bool,
+}
+
+struct ShadowRow {
+    at: String,
+    request_id: String,
+    would_approve: bool,
+    reasons: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_policy.html")]
+struct PolicyPage {
+    nav: Nav,
+    title: String,
+    version: i64,
+    policy: crate::approval::ApprovalPolicy,
+    /// The tiers' rules, low to high.
+    tiers: Vec<(String, crate::approval::TierRule)>,
+    groups: Vec<crate::approval::ApproverGroup>,
+    account_caps: Vec<(String, u32)>,
+    versions: Vec<VersionRow>,
+    shadow: Vec<ShadowRow>,
+    /// The proposal textarea (the active policy's JSON, or what was posted).
+    proposal: String,
+    errors: Vec<String>,
+    done: String,
+}
+
+/// Shadow-mode records shown: the newest of the last 30 days.
+const SHADOW_ROWS: usize = 100;
+const SHADOW_DAYS: i64 = 30;
+
+async fn policy_page(s: &AppState, caller: &Caller, nav: Nav) -> ApiResult<PolicyPage> {
+    // GET /api/v1/approval-policy and …/versions.
+    let (version, policy) = crate::approval::active(&mut *s.store.pool.acquire().await?).await?;
+    let versions = crate::approval::history(&s.store)
+        .await?
+        .into_iter()
+        .map(|v| VersionRow {
+            version: v.version,
+            pending: v.status == "proposed",
+            mine: v.proposed_by == caller.id(),
+            status: v.status,
+            proposed_by: v.proposed_by,
+            proposed_at: v.proposed_at,
+            decided: match (v.decided_by, v.decided_at) {
+                (Some(by), Some(at)) => format!("{by}, {at}"),
+                _ => String::new(),
+            },
+        })
+        .collect();
+    // The evaluator's shadow-mode verdicts, as GET /api/v1/reports/audit-log?action=… reads them.
+    let filter = crate::audit::Filter {
+        action_prefix: Some("auto_approval.shadow".into()),
+        since_ms: Some(crate::util::now_ms() - SHADOW_DAYS * 86_400_000),
+        limit: 100_000,
+        ..crate::audit::Filter::default()
+    };
+    let shadow = crate::audit::list(&s.store, &filter)
+        .await?
+        .into_iter()
+        .rev()
+        .filter(|r| r.action == "auto_approval.shadow")
+        .take(SHADOW_ROWS)
+        .map(|r| ShadowRow {
+            at: r.ts,
+            request_id: r.subject,
+            would_approve: r.data["would_approve"].as_bool().unwrap_or(false),
+            reasons: r.data["reasons"]
+                .as_array()
+                .map(|a| a.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join("; "))
+                .unwrap_or_default(),
+        })
+        .collect();
+    Ok(PolicyPage {
+        nav,
+        title: "Approval policy".into(),
+        version,
+        tiers: crate::approval::TIERS.iter().map(|t| (t.to_string(), policy.tier_rule(t))).collect(),
+        groups: policy.approver_groups.clone(),
+        account_caps: policy.durations.accounts.iter().map(|(a, h)| (a.clone(), *h)).collect(),
+        proposal: serde_json::to_string_pretty(&policy).unwrap_or_default(),
+        policy,
+        versions,
+        shadow,
+        errors: Vec::new(),
+        done: String::new(),
+    })
+}
+
+async fn admin_policy(State(s): State<AppState>, Viewer(caller): Viewer, Query(q): Query<DoneQuery>) -> PageResult {
+    let nav = require_admin(&caller)?;
+    let mut page = policy_page(&s, &caller, nav).await?;
+    page.done = q.text();
+    Ok(html(StatusCode::OK, &page))
+}
+
+/// The proposal textarea as the API's `PUT /api/v1/approval-policy` body reads it: JSON (400
+/// there, shown here as the field's error), then the `ApprovalPolicy` shape (422 on `body`).
+fn parse_proposal(text: &str) -> ApiResult<crate::approval::ApprovalPolicy> {
+    let v: Value = risk_core::parse_json(text).map_err(|e| {
+        let m = e.problems().first().map(|p| p.message.clone()).unwrap_or_else(|| "malformed JSON".into());
+        ApiError::field("policy", format!("not valid JSON: {m}"))
+    })?;
+    if !v.is_object() {
+        return Err(ApiError::field("policy", "must be a JSON object"));
+    }
+    serde_json::from_value(v).map_err(|e| ApiError::field("policy", e.to_string()))
+}
+
+/// `POST /admin/approval-policy`: propose a version, as `PUT /api/v1/approval-policy`
+/// (`api::propose_policy`, which validates it); a second admin must approve it.
+async fn admin_policy_propose(State(s): State<AppState>, req: Request) -> PageResult {
+    let f = form_post(&s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let r = async {
+        let policy = parse_proposal(f.get("policy"))?;
+        api::propose_policy(&s, &f.caller, &policy).await
+    }
+    .await;
+    match r {
+        Ok(v) => Ok(see_other(&format!("/admin/approval-policy?done=proposed+version+{}", v.version))),
+        Err(e) if e.status.is_client_error() => {
+            let mut page = policy_page(&s, &f.caller, nav).await?;
+            page.errors = error_lines(&e);
+            page.proposal = f.get("policy").to_string();
+            Ok(html(e.status, &page))
+        }
+        Err(e) => Err(PageError::with(e, nav, Some("/admin/approval-policy".into()))),
+    }
+}
+
+/// Approve or reject a proposed version with `approval::decide`, as
+/// `POST /api/v1/approval-policy/versions/{version}/approve|reject` (which refuses the proposer).
+async fn policy_decision(s: &AppState, version: &str, req: Request, approve: bool) -> PageResult {
+    let f = form_post(s, req).await?;
+    let nav = require_admin(&f.caller)?;
+    let back = Some("/admin/approval-policy".to_string());
+    let version = version.parse::<i64>().map_err(|_| {
+        PageError::with(ApiError::not_found("no such approval-policy version"), nav.clone(), back.clone())
+    })?;
+    match crate::approval::decide(&s.store, &f.caller.user, version, approve).await {
+        Ok(v) => Ok(see_other(&format!("/admin/approval-policy?done={}+version+{}", v.status, v.version))),
+        Err(e) => Err(PageError::with(e, nav, back)),
+    }
+}
+
+async fn admin_policy_approve(State(s): State<AppState>, Path(v): Path<String>, req: Request) -> PageResult {
+    policy_decision(&s, &v, req, true).await
+}
+
+async fn admin_policy_reject(State(s): State<AppState>, Path(v): Path<String>, req: Request) -> PageResult {
+    policy_decision(&s, &v, req, false).await
+}
+
+struct HookRow {
+    id: String,
+    url: String,
+    events: String,
+    format: String,
+    enabled: bool,
+    created: String,
+}
+
+struct DeliveryRow {
+    created_at: String,
+    kind: String,
+    target: String,
+    event: String,
+    status: String,
+    attempts: i64,
+    last_error: String,
+    when: String,
+}
+
+#[derive(Template)]
+#[template(path = "webui/admin_webhooks.html")]
+struct WebhooksPage {
+    nav: Nav,
+    title: String,
+    hooks: Vec<HookRow>,
+    deliveries: Vec<DeliveryRow>,
+}
+
+/// Deliveries shown (the newest), as `GET /api/v1/webhooks/deliveries?limit=…`.
+const DELIVERY_ROWS: i64 = 100;
+
+/// `GET /admin/webhooks`: as `GET /api/v1/webhooks` and `GET /api/v1/webhooks/deliveries`.
+async fn admin_webhooks(State(s): State<AppState>, Viewer(caller): Viewer) -> PageResult {
+    let nav = require_admin(&caller)?;
+    let hooks = crate::notify::list_webhooks(&s.store)
+        .await
+        .map_err(ApiError::from)?
+        .into_iter()
+        .map(|h| HookRow {
+            events: h.events.join(", "),
+            created: format!("{}, {}", h.created_by, h.created_at),
+            id: h.id,
+            url: h.url,
+            format: h.format,
+            enabled: h.enabled,
+        })
+        .collect();
+    let d = crate::notify::deliveries(&s.store, DELIVERY_ROWS).await.map_err(ApiError::from)?;
+    let deliveries = d["deliveries"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|d| {
+            let t = |k: &str| d[k].as_str().unwrap_or("").to_string();
+            let status = t("status");
+            DeliveryRow {
+                when: if status == "delivered" {
+                    format!("delivered {}", t("delivered_at"))
+                } else if status == "pending" {
+                    format!("next attempt {}", t("next_attempt_at"))
+                } else {
+                    String::new()
+                },
+                created_at: t("created_at"),
+                kind: t("kind"),
+                target: t("target"),
+                event: t("event"),
+                attempts: d["attempts"].as_i64().unwrap_or(0),
+                last_error: t("last_error"),
+                status,
+            }
+        })
+        .collect();
+    Ok(html(StatusCode::OK, &WebhooksPage { nav, title: "Webhooks".into(), hooks, deliveries }))
 }
 
 struct AccountRow {

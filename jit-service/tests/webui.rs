@@ -521,7 +521,11 @@ async fn admin_pages_are_for_admins_and_use_the_apis_functions() {
     assert!(!home.body.contains("/admin/"), "no admin links for others");
 
     let users = get(&app, "/admin/users", Some(&admin.cookie)).await;
-    assert!(users.body.contains("email:alma@example.com") && users.body.contains("<td>ops</td>"), "{}", users.body);
+    assert!(
+        users.body.contains("email:alma@example.com") && users.body.contains(r#"<td data-label="Groups">ops</td>"#),
+        "{}",
+        users.body
+    );
 
     // The onboarding template: a form post (it assigns the ExternalId and is audited).
     let p = post_form(&app, "/admin/accounts/onboarding", Some(&admin.cookie), &[("account_id", "111122223333")]).await;
@@ -606,6 +610,303 @@ async fn break_glass_grants_are_reviewed_from_their_page() {
     assert_eq!(v["request"]["status"]["break_glass"]["reviewed_by"], "email:alma@example.com");
     let d = get(&app, &format!("/requests/{id}"), Some(&alma.cookie)).await;
     assert!(!d.body.contains("review-form"), "reviewed once");
+}
+
+/// The value of the first `name="…" value="…"` hidden field named `name` on a page.
+fn field_value(body: &str, name: &str) -> String {
+    let at = format!(r#"name="{name}" value=""#);
+    let start = body.find(&at).map(|i| i + at.len()).unwrap_or_else(|| panic!("no field {name} in {body}"));
+    body[start..].chars().take_while(|c| *c != '"').collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn new_admin_pages_and_their_forms_are_for_admins_with_the_csrf_token() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:alma@example.com", Role::Approver, &["ops"]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let alma = session(&app, "email:alma@example.com").await;
+    for path in ["/admin/groups", "/admin/tokens", "/admin/approval-policy", "/admin/webhooks"] {
+        assert_eq!(get(&app, path, None).await.location(), "/login", "{path}");
+        let p = get(&app, path, Some(&alma.cookie)).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path}: approvers are not admins");
+        assert!(p.body.contains("admin role"), "{}", p.body);
+        let p = get(&app, path, Some(&admin.cookie)).await;
+        assert_eq!(p.status, StatusCode::OK, "{path}: {}", p.body);
+        for link in ["/admin/groups", "/admin/tokens", "/admin/approval-policy", "/admin/webhooks"] {
+            assert!(p.body.contains(&format!(r#"href="{link}""#)), "{path} links {link}");
+        }
+        assert!(!p.body.contains("style="), "{path}: no inline styles (CSP)");
+    }
+    let policy = serde_json::to_string(&jit_service::approval::ApprovalPolicy::default()).unwrap();
+    let posts: Vec<(&str, Vec<(&str, &str)>)> = vec![
+        ("/admin/users", vec![("user_id", "email:new@example.com"), ("role", "requester")]),
+        ("/admin/users/update", vec![("user_id", "email:alma@example.com"), ("role", "admin"), ("enabled", "true")]),
+        ("/admin/tokens", vec![("name", "x"), ("user_id", "email:alma@example.com")]),
+        ("/admin/tokens/revoke", vec![("hash", "sha256:00")]),
+        ("/admin/approval-policy", vec![("policy", &policy)]),
+        ("/admin/approval-policy/versions/1/approve", vec![]),
+        ("/admin/approval-policy/versions/1/reject", vec![]),
+    ];
+    for (path, fields) in &posts {
+        // An admin's session without the form's token (a cross-site post): refused.
+        let p = post_form(&app, path, Some(&admin.cookie), fields).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path} without CSRF");
+        let mut wrong = fields.clone();
+        wrong.push(("csrf", "not-the-token"));
+        assert_eq!(post_form(&app, path, Some(&admin.cookie), &wrong).await.status, StatusCode::FORBIDDEN, "{path}");
+        // An approver with a valid token: not an admin.
+        let mut with = fields.clone();
+        with.push(("csrf", &alma.csrf));
+        let p = post_form(&app, path, Some(&alma.cookie), &with).await;
+        assert_eq!(p.status, StatusCode::FORBIDDEN, "{path} as an approver: {}", p.body);
+    }
+    // Nothing of it happened.
+    let (_, u) = app.get("/api/v1/users/email:alma@example.com", &app.admin).await;
+    assert_eq!(u["roles"], json!(["requester", "approver"]), "{u}");
+    let (_, v) = app.get("/api/v1/approval-policy/versions", &app.admin).await;
+    assert_eq!(v["versions"], json!([]));
+    let (_, t) = app.get("/api/v1/tokens?user=email:alma@example.com", &app.admin).await;
+    assert_eq!(t["tokens"].as_array().unwrap().len(), 1, "only the seeded token: {t}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn admins_add_and_change_users_and_see_groups_with_the_apis_checks() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:alma@example.com", Role::Approver, &["ops"]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let form = |extra: Vec<(&'static str, &'static str)>| {
+        let mut f = vec![("csrf", admin.csrf.clone())];
+        f.extend(extra.into_iter().map(|(k, v)| (k, v.to_string())));
+        f
+    };
+    let post = |path: &'static str, f: Vec<(&'static str, String)>| {
+        let app = &app;
+        let cookie = admin.cookie.clone();
+        async move {
+            let refs: Vec<(&str, &str)> = f.iter().map(|(k, v)| (*k, v.as_str())).collect();
+            post_form(app, path, Some(&cookie), &refs).await
+        }
+    };
+
+    // A new user, with the API's validation (bad group name, unknown user id form).
+    let p = post(
+        "/admin/users",
+        form(vec![("user_id", "email:bob@example.com"), ("role", "approver"), ("groups", "ops team!")]),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("groups: group `team!` must be 1-64 letters"), "{}", p.body);
+    assert!(p.body.contains(r#"value="email:bob@example.com""#), "the form keeps what was typed");
+    let p = post("/admin/users", form(vec![("user_id", "bob"), ("role", "approver")])).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("user_id: "), "{}", p.body);
+    let p = post(
+        "/admin/users",
+        form(vec![("user_id", "email:Bob@Example.com"), ("role", "approver"), ("groups", "ops, db-admins")]),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), "/admin/users?done=created");
+    let (_, u) = app.get("/api/v1/users/email:bob@example.com", &app.admin).await;
+    assert_eq!(u["groups"], json!(["db-admins", "ops"]), "{u}");
+    let p = post("/admin/users", form(vec![("user_id", "email:bob@example.com"), ("role", "approver")])).await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "a second time: {}", p.body);
+
+    // Changing a user: role, groups, enabled (PATCH /api/v1/users/{id}).
+    let p = post(
+        "/admin/users/update",
+        form(vec![("user_id", "email:alma@example.com"), ("role", "requester"), ("groups", ""), ("enabled", "false")]),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, u) = app.get("/api/v1/users/email:alma@example.com", &app.admin).await;
+    assert_eq!(
+        (u["roles"].clone(), u["groups"].clone(), u["enabled"].clone()),
+        (json!(["requester"]), json!([]), json!(false))
+    );
+    let p = post(
+        "/admin/users/update",
+        form(vec![("user_id", "email:alma@example.com"), ("role", "boss"), ("enabled", "true")]),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("unknown role `boss`"), "{}", p.body);
+    // The API's last-admin rule holds here too.
+    let p = post(
+        "/admin/users/update",
+        form(vec![("user_id", "email:admin@example.com"), ("role", "approver"), ("enabled", "true")]),
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "{}", p.body);
+    assert!(p.body.contains("this is the last admin"), "{}", p.body);
+    let (_, log) = app.get("/api/v1/reports/audit-log?action=user.", &app.admin).await;
+    let actions: Vec<&str> = log["records"].as_array().unwrap().iter().map(|r| r["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["user.created", "user.updated"], "audited as the API's changes are");
+
+    // Groups: members, and where the approval policy names them.
+    let mut w = app.state.store.write().await.unwrap();
+    let mut policy = jit_service::approval::ApprovalPolicy::default();
+    policy.approver_groups.push(jit_service::approval::ApproverGroup {
+        group: "db-admins".into(),
+        accounts: vec!["111122223333".into()],
+        tiers: vec!["low".into(), "medium".into()],
+    });
+    policy.approver_groups.push(jit_service::approval::ApproverGroup {
+        group: "nobody-yet".into(),
+        accounts: vec!["*".into()],
+        tiers: vec!["high".into()],
+    });
+    jit_service::approval::propose(&mut w, "system:test", &policy, true).await.unwrap();
+    w.commit().await.unwrap();
+    let p = get(&app, "/admin/groups", Some(&admin.cookie)).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("<li>email:bob@example.com (approver)</li>"), "{}", p.body);
+    assert!(p.body.contains("approves tiers low, medium on accounts 111122223333"), "{}", p.body);
+    assert!(p.body.contains("<strong>nobody-yet</strong>") && p.body.contains("no members"), "{}", p.body);
+    assert!(!p.body.contains("email:alma@example.com"), "alma left her groups");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn tokens_are_created_with_their_secret_shown_once_and_revoked() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:rita@example.com", Role::Requester, &[]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let p = post_form(
+        &app,
+        "/admin/tokens",
+        Some(&admin.cookie),
+        &[("csrf", &admin.csrf), ("name", "ci"), ("user_id", "email:rita@example.com"), ("expires_in_days", "0")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("expires_in_days: must be 1-3650"), "{}", p.body);
+    let p = post_form(
+        &app,
+        "/admin/tokens",
+        Some(&admin.cookie),
+        &[("csrf", &admin.csrf), ("name", "ci"), ("user_id", "email:rita@example.com"), ("expires_in_days", "30")],
+    )
+    .await;
+    assert_eq!(p.status, StatusCode::CREATED, "{}", p.body);
+    let start = p.body.find(r#"<pre class="snippet" id="token-secret""#).expect("the secret is shown");
+    let token: String =
+        p.body[start..].split_once('>').unwrap().1.chars().take_while(|c| *c != '<').collect::<String>();
+    assert!(token.starts_with("iamjit_"), "{token}");
+    assert!(p.body.contains(r#"data-copy="token-secret""#), "with a copy button");
+    let (st, me) = app.get("/api/v1/me", &token).await;
+    assert_eq!((st, me["user_id"].as_str().unwrap()), (StatusCode::OK, "email:rita@example.com"));
+
+    // Listed (by hash), never shown again.
+    let list = get(&app, "/admin/tokens", Some(&admin.cookie)).await;
+    assert_eq!(list.status, StatusCode::OK);
+    assert!(!list.body.contains(&token), "the secret is shown once");
+    let hash = identity::token_hash(&token);
+    assert!(list.body.contains(&hash), "{}", list.body);
+    let p =
+        post_form(&app, "/admin/tokens/revoke", Some(&admin.cookie), &[("csrf", &admin.csrf), ("hash", &hash)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    assert_eq!(p.location(), "/admin/tokens?done=revoked");
+    assert_eq!(app.get("/api/v1/me", &token).await.0, StatusCode::UNAUTHORIZED);
+    let p =
+        post_form(&app, "/admin/tokens/revoke", Some(&admin.cookie), &[("csrf", &admin.csrf), ("hash", &hash)]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "already revoked, as the API says");
+    let p =
+        post_form(&app, "/admin/tokens/revoke", Some(&admin.cookie), &[("csrf", &admin.csrf), ("hash", "sha256:nope")])
+            .await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn approval_policy_versions_are_proposed_checked_and_decided_by_a_second_admin() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    app.user("email:ada@example.com", Role::Admin, &[]).await;
+    app.user("email:rita@example.com", Role::Requester, &[]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let ada = session(&app, "email:ada@example.com").await;
+    let page = get(&app, "/admin/approval-policy", Some(&admin.cookie)).await;
+    assert!(page.body.contains("Active: version 0 (the built-in default)"), "{}", page.body);
+
+    // Not JSON, and a policy the API's validation refuses: the form comes back with the errors.
+    let propose = |text: String| {
+        let app = &app;
+        let (cookie, csrf) = (admin.cookie.clone(), admin.csrf.clone());
+        async move { post_form(app, "/admin/approval-policy", Some(&cookie), &[("csrf", &csrf), ("policy", &text)]).await }
+    };
+    let p = propose("{\"tiers\": ".into()).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", p.body);
+    assert!(p.body.contains("policy: not valid JSON"), "{}", p.body);
+    assert!(p.body.contains(r#"id="policy-errors""#) && p.body.contains(r#"aria-invalid="true""#));
+    let p = propose(r#"{"tiers": {}}"#.into()).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("policy: missing field"), "{}", p.body);
+    let mut policy = serde_json::to_value(jit_service::approval::ApprovalPolicy::default()).unwrap();
+    policy["tiers"]["low"]["quorum"] = json!(0);
+    let p = propose(policy.to_string()).await;
+    assert_eq!(p.status, StatusCode::UNPROCESSABLE_ENTITY);
+    assert!(p.body.contains("tiers.low.quorum: must be 1-10"), "{}", p.body);
+
+    // A valid one, in shadow mode for the auto-approval evaluator.
+    policy["tiers"]["low"]["quorum"] = json!(2);
+    policy["auto_approval"]["enabled"] = json!(true);
+    policy["auto_approval"]["shadow"] = json!(true);
+    policy["auto_approval"]["accounts"] = json!(["111122223333"]);
+    let p = propose(policy.to_string()).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let page = get(&app, "/admin/approval-policy", Some(&admin.cookie)).await;
+    assert!(page.body.contains("you proposed it: a second admin decides"), "{}", page.body);
+    assert!(!page.body.contains("/admin/approval-policy/versions/1/approve"), "no approve button for the proposer");
+    // The proposer cannot approve it anyway (approval::decide, as the API).
+    let p = post_form(&app, "/admin/approval-policy/versions/1/approve", Some(&admin.cookie), &[("csrf", &admin.csrf)])
+        .await;
+    assert_eq!(p.status, StatusCode::FORBIDDEN);
+    assert!(p.body.contains("needs a second admin"), "{}", p.body);
+    let page = get(&app, "/admin/approval-policy", Some(&ada.cookie)).await;
+    assert!(page.body.contains(r#"action="/admin/approval-policy/versions/1/approve""#), "{}", page.body);
+    let p =
+        post_form(&app, "/admin/approval-policy/versions/1/approve", Some(&ada.cookie), &[("csrf", &ada.csrf)]).await;
+    assert_eq!(p.status, StatusCode::SEE_OTHER, "{}", p.body);
+    let (_, v) = app.get("/api/v1/approval-policy", &app.admin).await;
+    assert_eq!((v["version"].clone(), v["policy"]["tiers"]["low"]["quorum"].clone()), (json!(1), json!(2)));
+    let p =
+        post_form(&app, "/admin/approval-policy/versions/1/reject", Some(&ada.cookie), &[("csrf", &ada.csrf)]).await;
+    assert_eq!(p.status, StatusCode::CONFLICT, "decided already");
+    let p =
+        post_form(&app, "/admin/approval-policy/versions/x/reject", Some(&ada.cookie), &[("csrf", &ada.csrf)]).await;
+    assert_eq!(p.status, StatusCode::NOT_FOUND);
+
+    // The shadow log shows what the evaluator would have decided for a new request.
+    let rita = session(&app, "email:rita@example.com").await;
+    let id = submit(&app, &rita, "read the logs bucket for an incident").await;
+    let page = get(&app, "/admin/approval-policy", Some(&admin.cookie)).await;
+    assert!(page.body.contains("Active: version 1"), "{}", page.body);
+    assert!(page.body.contains("shadow mode: records what it would decide"), "{}", page.body);
+    let log = &page.body[page.body.find(r#"id="shadow-log""#).expect("a shadow log")..];
+    assert!(log.contains(&format!(r#"<a href="/requests/{id}">{id}</a>"#)), "{log}");
+    assert_eq!(field_value(&page.body, "csrf"), admin.csrf);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_webhooks_page_lists_hooks_and_their_deliveries() {
+    let app = TestApp::new(Kind::Sqlite).await;
+    let rita_token = app.user("email:rita@example.com", Role::Requester, &[]).await;
+    let admin = session(&app, "email:admin@example.com").await;
+    let p = get(&app, "/admin/webhooks", Some(&admin.cookie)).await;
+    assert!(p.body.contains("No webhook is registered.") && p.body.contains("Nothing was sent yet."));
+    let (st, _) = app
+        .post(
+            "/api/v1/webhooks",
+            &app.admin,
+            json!({"url": "http://127.0.0.1:9/hook", "events": ["request.submitted"]}),
+        )
+        .await;
+    assert_eq!(st, StatusCode::CREATED);
+    app.submit(&rita_token, role_request("111122223333", 1, read_policy())).await;
+    let p = get(&app, "/admin/webhooks", Some(&admin.cookie)).await;
+    assert_eq!(p.status, StatusCode::OK);
+    assert!(p.body.contains("<code>http://127.0.0.1:9/hook</code>"), "{}", p.body);
+    let table = &p.body[p.body.find(r#"id="deliveries""#).expect("deliveries")..];
+    assert!(table.contains("request.submitted") && table.contains("webhook: "), "{table}");
+    assert!(table.contains(r#"<span class="state">pending</span>"#), "{table}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -699,13 +1000,6 @@ async fn the_engines_browser_build_is_served_when_configured_and_checked_at_star
     assert_eq!(cfg.webui_wasm_dir.as_deref(), Some("/srv/wasm"));
 }
 
-/// The value of the first `name="NAME" value="…"` input on a page.
-fn input_value(body: &str, name: &str) -> String {
-    let key = format!(r#"name="{name}" value=""#);
-    let start = body.find(&key).unwrap_or_else(|| panic!("no {name} input in {body}")) + key.len();
-    body[start..].chars().take_while(|c| *c != '"').collect()
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_edit_is_compared_with_the_saved_revision_and_approvers_see_what_changed() {
     let app = TestApp::new(Kind::Sqlite).await;
@@ -731,7 +1025,7 @@ async fn an_edit_is_compared_with_the_saved_revision_and_approvers_see_what_chan
     assert!(edit.body.contains(r#"<textarea id="previous-policy" hidden readonly"#), "{}", edit.body);
     assert!(edit.body.contains("arn:aws:s3:::logs/*"));
     assert!(edit.body.contains("Changes against the saved request (revision 1)"));
-    let version = input_value(&edit.body, "version");
+    let version = field_value(&edit.body, "version");
 
     let edited = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"s3:GetObject","Resource":"arn:aws:s3:::logs/*"},{"Effect":"Allow","Action":"s3:PutObject","Resource":"arn:aws:s3:::logs/forensics/*"}]}"#;
     let fields = |action: &'static str| {

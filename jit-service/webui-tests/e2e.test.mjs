@@ -3,7 +3,9 @@
 // admin token (ADMIN_TOKEN). A requester signs in with the dev link, sees the live score
 // before submitting, submits; an approver signs in and approves from the queue; the requester
 // sees the assume-role snippets and copies one. The same path without JavaScript. The admin
-// pages (users, onboarding template, CSV report download). Every page
+// pages (users, onboarding template, CSV report download; groups, tokens created and revoked,
+// the approval policy with an invalid proposal, webhooks). A tier that needs two approvals:
+// the first approval shows 1 of 2 and the request stays pending. Every page
 // is checked with axe-core (no serious or critical violation), for CSP violations, and for
 // horizontal overflow on a phone-sized screen. Screenshots: target/test-logs/webui/.
 
@@ -34,6 +36,8 @@ const ARGS = [
 ];
 const REQUESTER = "rita@example.com";
 const APPROVER = "alma@example.com";
+const APPROVER2 = "abe@example.com";
+const ADMIN2 = "ada@example.com";
 const POLICY = JSON.stringify(
   {
     Version: "2012-10-17",
@@ -46,10 +50,10 @@ const POLICY = JSON.stringify(
 let browser;
 const violations = []; // CSP violations and page errors, from every page
 
-async function api(method, path, body) {
+async function api(method, path, body, token = ADMIN) {
   const r = await fetch(BASE + path, {
     method,
-    headers: { authorization: `Bearer ${ADMIN}`, "content-type": "application/json" },
+    headers: { authorization: `Bearer ${token}`, "content-type": "application/json" },
     body: body ? JSON.stringify(body) : undefined,
   });
   const text = await r.text();
@@ -95,6 +99,11 @@ async function fitsPhone(ctxOpts, path, name) {
   assert.ok(scroll <= width, `${name} overflows a phone screen: ${scroll} > ${width}`);
   await shot(page, `phone-${name}`);
   await ctx.close();
+}
+
+/** Follow a link of the main navigation (pages also link each other in their text). */
+async function nav(page, name) {
+  await page.getByRole("navigation", { name: "Main" }).getByRole("link", { name, exact: true }).click();
 }
 
 /** Sign in through the login form and the dev link shown on the page. */
@@ -352,6 +361,165 @@ test("admin pages: users, accounts with the onboarding template, report download
   assert.ok(csv.includes(`email:${REQUESTER}`), "the grants of the test above");
   await ctx.close();
   await fitsPhone({}, "/login", "login-again");
+});
+
+test("admin pages: groups, tokens created and revoked, approval policy, webhooks", async () => {
+  const ctx = await context();
+  await ctx.grantPermissions(["clipboard-read", "clipboard-write"], { origin: BASE });
+  const page = await ctx.newPage();
+  await signIn(page, "admin@localhost");
+
+  // A user's groups, changed with the per-user form (PATCH /api/v1/users/{id} underneath).
+  await nav(page, "Users");
+  const row = page.locator("#users tbody tr", { hasText: `email:${APPROVER}` });
+  await row.locator("summary").click();
+  await row.getByLabel("Groups").fill("oncall, db-admins");
+  await row.getByRole("button", { name: `Save email:${APPROVER}` }).click();
+  await page.waitForURL(/done=updated/);
+  assert.match(await page.locator("#users tbody tr", { hasText: `email:${APPROVER}` }).innerText(), /db-admins, oncall/);
+  await shot(page, "admin-users-updated");
+  await accessible(page, "admin users (updated)");
+
+  await nav(page, "Groups");
+  const group = page.locator("#groups tbody tr", { hasText: "oncall" });
+  assert.match(await group.innerText(), new RegExp(`email:${APPROVER} \\(approver\\)`));
+  await shot(page, "admin-groups");
+  await accessible(page, "admin groups");
+
+  // A token: created, its secret shown once with a copy button, then revoked.
+  await nav(page, "Tokens");
+  await page.getByLabel("Name", { exact: true }).fill("e2e-ci");
+  await page.getByLabel("Expires in (days, optional)").fill("7");
+  await page.getByRole("button", { name: "Create the token" }).click();
+  const secret = (await page.locator("#token-secret").innerText()).trim();
+  assert.match(secret, /^iamjit_/);
+  const me = await api("GET", "/api/v1/me", undefined, secret);
+  assert.equal(me.status, 200, "the new token works");
+  const copy = page.locator('button[data-copy="token-secret"]');
+  await copy.click();
+  await copy.getByText(/Copied|Selected/).waitFor();
+  const copied = await page.evaluate(() => navigator.clipboard.readText().catch(() => null));
+  if (copied !== null) assert.equal(copied.trim(), secret);
+  await shot(page, "admin-token-created");
+  await accessible(page, "admin token created");
+  await page.goto("/admin/tokens");
+  assert.ok(!(await page.content()).includes(secret), "the secret is shown once");
+  await page.getByRole("button", { name: "Revoke e2e-ci of email:admin@localhost" }).click();
+  await page.waitForURL(/done=revoked/);
+  assert.match(await page.locator("#tokens tbody tr", { hasText: "e2e-ci" }).innerText(), /revoked/);
+  assert.equal((await api("GET", "/api/v1/me", undefined, secret)).status, 401, "the revoked token is refused");
+  await shot(page, "admin-tokens");
+  await accessible(page, "admin tokens");
+
+  // The approval policy; a proposal that is not JSON comes back with the error, not a 500.
+  await nav(page, "Approval policy");
+  await page.locator("#tiers").waitFor();
+  await shot(page, "admin-approval-policy");
+  await accessible(page, "admin approval policy");
+  await page.getByLabel("Approval policy (JSON)").fill('{"tiers": {"low": ');
+  const [resp] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith("/admin/approval-policy") && r.request().method() === "POST"),
+    page.getByRole("button", { name: "Propose this version" }).click(),
+  ]);
+  assert.equal(resp.status(), 422);
+  await page.locator("#policy-errors").waitFor();
+  assert.match(await page.locator("#policy-errors").innerText(), /policy: not valid JSON/);
+  assert.equal(await page.getByLabel("Approval policy (JSON)").inputValue(), '{"tiers": {"low": ');
+  await shot(page, "admin-approval-policy-invalid");
+  await accessible(page, "admin approval policy (invalid proposal)");
+  const versions = await api("GET", "/api/v1/approval-policy/versions");
+  assert.deepEqual(versions.body.versions, [], "nothing was proposed");
+
+  await nav(page, "Webhooks");
+  await page.getByRole("heading", { name: "Recent deliveries" }).waitFor();
+  await shot(page, "admin-webhooks");
+  await accessible(page, "admin webhooks");
+
+  const state = { storageState: await ctx.storageState() };
+  for (const p of ["users", "groups", "tokens", "approval-policy", "webhooks"]) {
+    await fitsPhone(state, `/admin/${p}`, `admin-${p}`);
+  }
+  await ctx.close();
+});
+
+test("a tier that needs two approvals: 1 of 2 stays pending, the second approval activates", async () => {
+  // Set up with the API: a second approver, a second admin (a policy version needs one to
+  // approve it) with a token, and a version where every tier needs two approvals (the
+  // evaluator in shadow mode, so the shadow log has an entry).
+  for (const [email, role] of [
+    [APPROVER2, "approver"],
+    [ADMIN2, "admin"],
+  ]) {
+    const r = await api("POST", "/api/v1/users", { user_id: `email:${email}`, roles: [role] });
+    assert.equal(r.status, 201, JSON.stringify(r.body));
+  }
+  const t = await api("POST", "/api/v1/tokens", { name: "e2e", user_id: `email:${ADMIN2}`, expires_in_days: 1 });
+  assert.equal(t.status, 201, JSON.stringify(t.body));
+  const current = await api("GET", "/api/v1/approval-policy");
+  const policy = current.body.policy;
+  for (const tier of ["low", "medium", "high"]) policy.tiers[tier].quorum = 2;
+  policy.auto_approval = { ...policy.auto_approval, enabled: true, shadow: true, accounts: ["111122223333"] };
+  const proposed = await api("PUT", "/api/v1/approval-policy", policy);
+  assert.equal(proposed.status, 202, JSON.stringify(proposed.body));
+  const version = proposed.body.proposal.version;
+  const self = await api("POST", `/api/v1/approval-policy/versions/${version}/approve`, {});
+  assert.equal(self.status, 403, "the proposer cannot approve its own version");
+  const approved = await api("POST", `/api/v1/approval-policy/versions/${version}/approve`, {}, t.body.token);
+  assert.equal(approved.status, 200, JSON.stringify(approved.body));
+
+  const rctx = await context();
+  const rita = await rctx.newPage();
+  await signIn(rita, REQUESTER);
+  await rita.goto("/requests/new");
+  await rita.getByLabel("What is the access for?").fill("Read the incident logs, two approvers (e2e)");
+  await rita.getByLabel("AWS accounts").fill("111122223333");
+  await rita.getByLabel("IAM policy (JSON)").fill(POLICY);
+  await rita.locator("#live-score").getByText(/needs 2 approvals/).waitFor({ timeout: 10_000 });
+  await rita.getByRole("button", { name: "Submit the request" }).click();
+  await rita.waitForURL(/\/requests\/req-[0-9a-z]+$/);
+  const path = new URL(rita.url()).pathname;
+  assert.equal(await rita.locator("#quorum").innerText(), "0 of 2");
+
+  const actx = await context();
+  const alma = await actx.newPage();
+  await signIn(alma, APPROVER);
+  await alma.goto(path);
+  await alma.getByRole("button", { name: "Approve" }).click();
+  await alma.waitForURL(/done=approved/);
+  assert.equal(await alma.locator("#state").innerText(), "pending", "one approval of two");
+  assert.equal(await alma.locator("#quorum").innerText(), "1 of 2");
+  await shot(alma, "detail-quorum-1-of-2");
+  await accessible(alma, "detail (1 of 2)");
+
+  const bctx = await context();
+  const abe = await bctx.newPage();
+  await signIn(abe, APPROVER2);
+  await abe.goto(path);
+  assert.equal(await abe.locator("#quorum").innerText(), "1 of 2");
+  await abe.getByLabel("Comment (optional)").fill("second approval");
+  await abe.getByRole("button", { name: "Approve" }).click();
+  await abe.waitForURL(/done=approved/);
+  assert.equal(await abe.locator("#state").innerText(), "active");
+
+  await rita.goto(path);
+  assert.equal(await rita.locator("#state").innerText(), "active");
+  assert.equal(await rita.locator("#quorum").innerText(), "2 of 2");
+  assert.match(await rita.locator("#cli-1").innerText(), /^aws sts assume-role --role-arn arn:aws:iam::111122223333:role\//);
+  await shot(rita, "detail-quorum-active");
+
+  // The shadow log on the approval-policy page names the request.
+  const id = path.split("/").pop();
+  const adm = await (await context()).newPage();
+  await signIn(adm, "admin@localhost");
+  await adm.goto("/admin/approval-policy");
+  await adm.locator("#shadow-log", { hasText: id }).waitFor();
+  assert.match(await adm.locator("#auto-mode").innerText(), /shadow mode/);
+  await shot(adm, "admin-approval-policy-shadow-log");
+  await accessible(adm, "admin approval policy (shadow log)");
+  await adm.context().close();
+  await rctx.close();
+  await actx.close();
+  await bctx.close();
 });
 
 test("no page broke its Content-Security-Policy or threw", () => {
