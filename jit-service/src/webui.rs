@@ -912,6 +912,8 @@ struct DetailPage {
     events: Vec<EventView>,
     roles: Vec<RoleView>,
     can_decide: bool,
+    /// The caller's approval already counts for this revision (the API refuses a second).
+    approved_by_me: bool,
     can_cancel: bool,
     can_edit: bool,
     can_revoke: bool,
@@ -1039,6 +1041,11 @@ async fn detail(
             .collect(),
         roles,
         can_decide,
+        approved_by_me: st["approvals"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|a| a["approver"].as_str() == Some(caller.id()) && a["counts"].as_bool().unwrap_or(false)),
         can_cancel,
         can_edit: stored.owner == caller.id() && matches!(stored.state.as_str(), "pending" | "needs_changes"),
         can_extend: stored.owner == caller.id()

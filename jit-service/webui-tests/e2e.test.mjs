@@ -488,6 +488,9 @@ test("a tier that needs two approvals: 1 of 2 stays pending, the second approval
   await alma.waitForURL(/done=approved/);
   assert.equal(await alma.locator("#state").innerText(), "pending", "one approval of two");
   assert.equal(await alma.locator("#quorum").innerText(), "1 of 2");
+  // Her approval counts; she is not offered a second one (the API would refuse it).
+  assert.match(await alma.locator("#approved-by-me").innerText(), /needs 1 more approval from other approvers/);
+  assert.equal(await alma.locator("#approve-form").count(), 0);
   await shot(alma, "detail-quorum-1-of-2");
   await accessible(alma, "detail (1 of 2)");
 
