@@ -629,7 +629,7 @@ async fn approvals(conn: &mut sqlx::AnyConnection, id: &str) -> Result<Vec<Appro
         .collect())
 }
 
-fn round_for(s: &Stored) -> String {
+pub(crate) fn round_for(s: &Stored) -> String {
     match &s.extension {
         Some(ext) if s.state == "active" => format!("ext{}", ext.get("number").and_then(Value::as_i64).unwrap_or(1)),
         _ => format!("r{}", s.revision),

@@ -912,7 +912,7 @@ struct DetailPage {
     events: Vec<EventView>,
     roles: Vec<RoleView>,
     can_decide: bool,
-    /// The caller's approval already counts for this revision (the API refuses a second).
+    /// The caller has approved this round already (the API refuses a second approval).
     approved_by_me: bool,
     can_cancel: bool,
     can_edit: bool,
@@ -1045,7 +1045,11 @@ async fn detail(
             .as_array()
             .into_iter()
             .flatten()
-            .any(|a| a["approver"].as_str() == Some(caller.id()) && a["counts"].as_bool().unwrap_or(false)),
+            // In this round (the revision, or the pending extension), as requests::approve checks.
+            .any(|a| {
+                a["approver"].as_str() == Some(caller.id())
+                    && a["round"].as_str() == Some(requests::round_for(&stored).as_str())
+            }),
         can_cancel,
         can_edit: stored.owner == caller.id() && matches!(stored.state.as_str(), "pending" | "needs_changes"),
         can_extend: stored.owner == caller.id()
