@@ -95,6 +95,27 @@ fn fixtures_match_their_expected_policies() {
 }
 
 #[test]
+fn docs_show_the_current_exceptions_table() {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../docs/authoring-cloudtrail.md");
+    let doc = std::fs::read_to_string(&path).expect("docs/authoring-cloudtrail.md");
+    let (start, end) = ("<!-- exceptions:start -->\n", "<!-- exceptions:end -->");
+    let (Some(a), Some(b)) = (doc.find(start), doc.find(end)) else {
+        panic!("docs/authoring-cloudtrail.md lacks the exceptions markers")
+    };
+    let table = risk_core::cloudtrail::exceptions::markdown_table();
+    let current = &doc[a + start.len()..b];
+    if std::env::var_os("UPDATE_DOCS").is_some_and(|v| v == "1") {
+        let new = format!("{}{table}{}", &doc[..a + start.len()], &doc[b..]);
+        std::fs::write(&path, new).expect("write docs");
+        return;
+    }
+    assert!(
+        current == table,
+        "the exceptions table in docs/authoring-cloudtrail.md is stale: UPDATE_DOCS=1 cargo test -p risk-core --test cloudtrail"
+    );
+}
+
+#[test]
 fn documented_ec2_example_is_narrowed_to_the_instance() {
     let a = policy_from_cloudtrail(&load("ec2-log-file.json")).unwrap();
     assert_eq!(a.events_read, 3);
