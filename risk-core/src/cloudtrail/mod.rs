@@ -125,12 +125,12 @@ pub enum Mapping {
 /// catalog, then the same with a version suffix removed. Never guesses.
 pub fn map_event(event_source: &str, event_name: &str) -> Mapping {
     if let Some(row) = exceptions::for_event(event_source, event_name) {
-        return outcome_mapping(row.outcome, event_name);
+        return outcome_mapping(row.outcome);
     }
     let prefix = match exceptions::for_source(event_source) {
         Some(row) => match row.outcome {
             Outcome::Prefix(p) => p.to_string(),
-            other => return outcome_mapping(other, event_name),
+            other => return outcome_mapping(other),
         },
         None => match event_source.strip_suffix(".amazonaws.com") {
             Some(host) if !host.is_empty() => host.to_string(),
@@ -148,7 +148,7 @@ pub fn map_event(event_source: &str, event_name: &str) -> Mapping {
     Mapping::Unknown
 }
 
-fn outcome_mapping(outcome: Outcome, event_name: &str) -> Mapping {
+fn outcome_mapping(outcome: Outcome) -> Mapping {
     match outcome {
         Outcome::Actions(names) => {
             let mut v: Vec<usize> = names.iter().filter_map(|n| iam_catalog::action_index(n)).collect();
@@ -162,10 +162,7 @@ fn outcome_mapping(outcome: Outcome, event_name: &str) -> Mapping {
         }
         Outcome::NotAuthorization(why) => Mapping::NotAuthorization(why),
         // A prefix row is looked up by source only; reaching here would be a table bug.
-        Outcome::Prefix(_) => {
-            let _ = event_name;
-            Mapping::Unknown
-        }
+        Outcome::Prefix(_) => Mapping::Unknown,
     }
 }
 
