@@ -75,6 +75,39 @@ fn limited(mut r: impl Read, what: &str) -> Result<String, String> {
         .map_err(|e| format!("{what} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
 }
 
+/// Largest CloudTrail file `from-cloudtrail` reads: a log file holds at most a few MB, and a
+/// lookup-events export of 90 days a few tens.
+pub const MAX_EVENTS_BYTES: u64 = 256 * 1024 * 1024;
+
+/// Read a CloudTrail file or standard input (`-`), refusing gzip with the command to use.
+pub fn read_events(p: &Path, stdin: &mut dyn Read) -> Result<String, String> {
+    let (mut buf, what) =
+        (Vec::new(), if p.as_os_str() == "-" { "standard input".to_string() } else { format!("`{}`", p.display()) });
+    let read = if p.as_os_str() == "-" {
+        stdin.take(MAX_EVENTS_BYTES + 1).read_to_end(&mut buf)
+    } else {
+        let f = std::fs::File::open(p).map_err(|e| match e.kind() {
+            std::io::ErrorKind::NotFound => format!("CloudTrail file not found: `{}`", p.display()),
+            _ => format!("cannot open `{}`: {e}", p.display()),
+        })?;
+        f.take(MAX_EVENTS_BYTES + 1).read_to_end(&mut buf)
+    };
+    read.map_err(|e| format!("cannot read {what}: {e}"))?;
+    if buf.len() as u64 > MAX_EVENTS_BYTES {
+        return Err(format!(
+            "{what} is larger than {} MiB; split it (e.g. one log file at a time)",
+            MAX_EVENTS_BYTES >> 20
+        ));
+    }
+    if buf.starts_with(&[0x1f, 0x8b]) {
+        return Err(format!(
+            "{what} is gzip-compressed (CloudTrail delivers `.json.gz`): decompress it first, e.g. `gunzip -c FILE.json.gz | iam-risk-score from-cloudtrail -`"
+        ));
+    }
+    String::from_utf8(buf)
+        .map_err(|e| format!("{what} is not UTF-8 text (invalid byte at offset {})", e.utf8_error().valid_up_to()))
+}
+
 pub fn read_file(p: &Path) -> Result<String, String> {
     let f = std::fs::File::open(p).map_err(|e| match e.kind() {
         std::io::ErrorKind::NotFound => format!("policy file not found: `{}`", p.display()),

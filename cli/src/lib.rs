@@ -49,6 +49,7 @@ enum ColorArg {
 const AFTER_HELP: &str = "Other commands:
   iam-risk-score scan PATH… [--base GIT_REF]   every policy in IaC files (CloudFormation, Terraform, plans, exports)
   iam-risk-score diff OLD NEW                  what a change adds: score delta, new actions, new findings
+  iam-risk-score from-cloudtrail EVENTS.json   a least-privilege policy from CloudTrail records, scored
   iam-risk-score explain RULE|ACTION_PATTERN   a rule's documentation, or what a wildcard grants
   iam-risk-score rules                         every rule with its code and category
   iam-risk-score catalog                       the bundled AWS action catalog's version and size
@@ -155,6 +156,41 @@ struct DiffArgs {
     access_type: Option<String>,
 }
 
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum ActivityFormat {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Parser)]
+#[command(
+    name = "iam-risk-score from-cloudtrail",
+    about = "Build a least-privilege policy from AWS CloudTrail records and score it",
+    after_help = "Reads an S3 log file ({\"Records\": [...]}), `aws cloudtrail lookup-events` output \
+({\"Events\": [...]}) or an array of records; decompress .json.gz first. Prints the policy on \
+standard output and the score with the events it could not use on standard error \
+(--format json: {\"policy\", \"report\", \"unknown\", \"denied\", \"not_narrowed\", \"skipped\", \"events_read\"}).
+See docs/authoring-cloudtrail.md for the mapping and its exceptions.
+
+Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input."
+)]
+struct FromCloudTrailArgs {
+    /// The CloudTrail JSON file (`-` for standard input).
+    #[arg(value_name = "EVENTS.json")]
+    events: PathBuf,
+    #[arg(long, value_enum, default_value = "human")]
+    format: ActivityFormat,
+    /// Also grant what access-denied records attempted (they are listed either way).
+    #[arg(long)]
+    include_denied: bool,
+    /// Exit 1 when the built policy's score is at or above this (1-10) [default: 5].
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10), conflicts_with = "no_threshold")]
+    threshold: Option<u8>,
+    /// No score threshold: exit 0 whatever the score.
+    #[arg(long)]
+    no_threshold: bool,
+}
+
 #[derive(Debug, Parser)]
 #[command(name = "iam-risk-score rules", about = "List every rule")]
 struct RulesArgs {
@@ -202,6 +238,10 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
         "scan" => scan::command::run(rest().collect(), io),
         "diff" => match DiffArgs::try_parse_from(rest()) {
             Ok(a) => diff(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+        "from-cloudtrail" => match FromCloudTrailArgs::try_parse_from(rest()) {
+            Ok(a) => from_cloudtrail(a, io),
             Err(e) => clap_exit(e, io),
         },
         "rules" => match RulesArgs::try_parse_from(rest()) {
@@ -285,6 +325,43 @@ fn diff(a: DiffArgs, io: &mut Io<'_>) -> i32 {
     let increased = d.risk_delta > 0 || !d.new_findings.is_empty();
     let category = d.new_findings.iter().any(|f| a.fail_on_category.contains(&f.category));
     if (a.fail_on_increase && increased) || threshold.is_some_and(|t| d.new_score >= t) || category {
+        exit::AT_OR_ABOVE_THRESHOLD
+    } else {
+        exit::OK
+    }
+}
+
+fn from_cloudtrail(a: FromCloudTrailArgs, io: &mut Io<'_>) -> i32 {
+    let text = match input::read_events(&a.events, io.stdin) {
+        Ok(t) => t,
+        Err(msg) => {
+            let _ = writeln!(io.stderr, "error: {}", text::visible(&msg));
+            return exit::BAD_INPUT;
+        }
+    };
+    let options = risk_core::cloudtrail::CloudTrailOptions { include_denied: a.include_denied };
+    let built = match risk_core::cloudtrail::policy_from_cloudtrail_json(&text, &options) {
+        Ok(b) => b,
+        Err(e) => {
+            let label = a.events.display().to_string();
+            let _ = writeln!(io.stderr, "error: {}: {}", text::visible(&label), text::visible(&e.to_string()));
+            return exit::BAD_INPUT;
+        }
+    };
+    let threshold = if a.no_threshold { None } else { Some(a.threshold.unwrap_or(scan::command::DEFAULT_THRESHOLD)) };
+    match a.format {
+        ActivityFormat::Json => {
+            let out = serde_json::to_string_pretty(&built).unwrap_or_default();
+            let _ = writeln!(io.stdout, "{out}");
+        }
+        ActivityFormat::Human => {
+            let policy = serde_json::to_string_pretty(&built.policy).unwrap_or_default();
+            let _ = writeln!(io.stdout, "{policy}");
+            let _ =
+                io.stderr.write_all(render::activity_summary(&built, &policy, threshold, a.include_denied).as_bytes());
+        }
+    }
+    if threshold.is_some_and(|t| built.report.score >= t) {
         exit::AT_OR_ABOVE_THRESHOLD
     } else {
         exit::OK

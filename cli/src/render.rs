@@ -391,3 +391,63 @@ pub fn diff(d: &risk_core::diff::PolicyDiff, format: Format) -> String {
     }
     out
 }
+
+/// `from-cloudtrail`'s summary for standard error: the score as `iam-risk-score FILE` prints it
+/// (statement lines point into the policy printed on standard output), then what the records
+/// held that the policy does not cover.
+pub fn activity_summary(
+    a: &risk_core::cloudtrail::FromActivity,
+    policy_text: &str,
+    threshold: Option<u8>,
+    include_denied: bool,
+) -> String {
+    let scored =
+        crate::Scored { report: a.report.clone(), statement_lines: crate::locate::statement_lines(policy_text) };
+    let outcome = Outcome { label: "-".into(), result: Ok(scored) };
+    // Without a threshold nothing fails: the threshold line is left out.
+    let mut out = human(std::slice::from_ref(&outcome), threshold.unwrap_or(11), false);
+    if threshold.is_none() {
+        out = out.lines().filter(|l| !l.starts_with("  Threshold:")).map(|l| format!("{l}\n")).collect();
+    }
+    let count = |n: usize| if n == 1 { "1 event".to_string() } else { format!("{n} events") };
+    let sum = |it: &mut dyn Iterator<Item = usize>| it.sum::<usize>();
+    let _ = writeln!(out, "\nFrom CloudTrail:");
+    let _ = writeln!(out, "  Read:          {}", count(a.events_read));
+    let unknown = sum(&mut a.unknown.iter().map(|u| u.count));
+    let _ = writeln!(out, "  Unknown:       {} (no IAM action known: not granted)", count(unknown));
+    for u in &a.unknown {
+        let _ = writeln!(out, "    - {} {} ×{}", visible(&u.event_source), visible(&u.event_name), u.count);
+    }
+    let denied = sum(&mut a.denied.iter().map(|d| d.count));
+    let what = match (denied, include_denied) {
+        (0, _) => "access-denied attempts",
+        (_, true) => "access-denied attempts: granted, --include-denied",
+        (_, false) => "access-denied attempts: not granted; --include-denied grants them",
+    };
+    let _ = writeln!(out, "  Denied:        {} ({what})", count(denied));
+    for d in &a.denied {
+        let _ = writeln!(
+            out,
+            "    - {} {} ({}) ×{}",
+            visible(&d.event_source),
+            visible(&d.event_name),
+            visible(&d.error_code),
+            d.count
+        );
+    }
+    let _ = writeln!(
+        out,
+        "  Not narrowed:  {} (granted on `*`: no ARN of their resource types in the records)",
+        a.not_narrowed.len()
+    );
+    for n in &a.not_narrowed {
+        let _ = writeln!(out, "    - {} ({}) ×{}", n.action, n.resource_types.join(", "), n.count);
+    }
+    let skipped = sum(&mut a.skipped.iter().map(|s| s.count));
+    let _ = writeln!(out, "  Skipped:       {} (not authorizations)", count(skipped));
+    for s in &a.skipped {
+        let _ =
+            writeln!(out, "    - {} {} ×{}: {}", visible(&s.event_source), visible(&s.event_name), s.count, s.reason);
+    }
+    out
+}
