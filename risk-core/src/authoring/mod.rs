@@ -267,6 +267,57 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
     Ok(Written { policy, report, warnings })
 }
 
+/// A policy document as pretty JSON with the keys in the order people write them (`Version`,
+/// `Statement`; `Sid`, `Effect`, `Principal`, `Action`, `Resource`, `Condition`), other keys
+/// after them in byte order. `serde_json::Value` sorts keys, which puts `Sid` last.
+pub fn policy_to_string_pretty(policy: &Value) -> String {
+    serde_json::to_string_pretty(&Ordered(policy)).unwrap_or_default()
+}
+
+/// Serialises a policy document with [`policy_to_string_pretty`]'s key order (for embedding it
+/// in a larger JSON answer).
+pub struct Ordered<'a>(pub &'a Value);
+
+const KEY_ORDER: &[&str] = &[
+    "Version",
+    "Id",
+    "Statement",
+    "Sid",
+    "Effect",
+    "Principal",
+    "NotPrincipal",
+    "Action",
+    "NotAction",
+    "Resource",
+    "NotResource",
+    "Condition",
+];
+
+impl serde::Serialize for Ordered<'_> {
+    fn serialize<S: serde::Serializer>(&self, ser: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::{SerializeMap, SerializeSeq};
+        match self.0 {
+            Value::Object(m) => {
+                let mut keys: Vec<&String> = m.keys().collect();
+                keys.sort_by_key(|k| (KEY_ORDER.iter().position(|o| o == k).unwrap_or(KEY_ORDER.len()), k.as_str()));
+                let mut map = ser.serialize_map(Some(keys.len()))?;
+                for k in keys {
+                    map.serialize_entry(k, &Ordered(&m[k]))?;
+                }
+                map.end()
+            }
+            Value::Array(items) => {
+                let mut seq = ser.serialize_seq(Some(items.len()))?;
+                for v in items {
+                    seq.serialize_element(&Ordered(v))?;
+                }
+                seq.end()
+            }
+            other => other.serialize(ser),
+        }
+    }
+}
+
 /// The policy document, statements in key order, Sids made unique with a number if needed.
 fn render(groups: BTreeMap<Key, Group>, effect: Effect) -> Value {
     let mut seen: BTreeSet<String> = BTreeSet::new();
@@ -414,6 +465,16 @@ mod tests {
         assert_eq!(sids(&w), ["KmsPermissionsmanagementKey", "MultMultNone"]);
         assert_eq!(w.policy["Statement"][0]["Resource"], json!(["arn:aws:kms:${Region}:${Account}:key/${KeyId}"]));
         assert_eq!(w.warnings.len(), 1);
+    }
+
+    #[test]
+    fn pretty_keeps_the_usual_key_order() {
+        let p = json!({"Statement": [{"Resource": "*", "Action": "s3:GetObject", "Effect": "Allow", "Sid": "A"}], "Version": "2012-10-17"});
+        let text = policy_to_string_pretty(&p);
+        let pos = |k: &str| text.find(k).unwrap();
+        assert!(pos("Version") < pos("Statement") && pos("Sid") < pos("Effect") && pos("Effect") < pos("Action"));
+        assert!(pos("Action") < pos("Resource"));
+        assert_eq!(serde_json::from_str::<Value>(&text).unwrap(), p);
     }
 
     #[test]
