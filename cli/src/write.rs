@@ -5,7 +5,7 @@ use crate::{exit, input, scan::tree, text, Io};
 use clap::{Parser, ValueEnum};
 use iam_catalog::AccessLevel;
 use risk_core::authoring::{policy_to_string_pretty, write_policy, Ordered, Template};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum WriteFormat {
@@ -126,7 +126,7 @@ pub fn run(a: WriteArgs, io: &mut Io<'_>) -> i32 {
 }
 
 /// Read a template file (or stdin): JSON when it starts with `{`, else YAML.
-fn read_template(path: &PathBuf, io: &mut Io<'_>) -> Result<Template, String> {
+fn read_template(path: &Path, io: &mut Io<'_>) -> Result<Template, String> {
     let label = if path.as_os_str() == "-" { "standard input".to_string() } else { path.display().to_string() };
     let text = if path.as_os_str() == "-" {
         input::read_stdin(io.stdin)?

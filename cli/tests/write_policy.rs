@@ -136,7 +136,11 @@ fn bad_input_exits_2_with_what_to_fix() {
         (&["write-policy"], "", "nothing to write"),
         (&["write-policy", "--read", "my-bucket"], "", "an ARN looks like"),
         (&["write-policy", "--read", "arn:aws:nosuch:::x"], "", "unknown service prefix `nosuch`"),
-        (&["write-policy", "--read", "arn:aws:s3:us-east-1:1:b"], "", "\n  bucket: arn:${Partition}:s3:::${BucketName}"),
+        (
+            &["write-policy", "--read", "arn:aws:s3:us-east-1:1:b"],
+            "",
+            "\n  bucket: arn:${Partition}:s3:::${BucketName}",
+        ),
         (&["write-policy", "--template", "-"], "mode: crud\nreed: [x]\n", "unknown template key `reed`"),
         (&["write-policy", "--template", "-"], "read: [a\n", "not valid YAML"),
         (&["write-policy", "--template", "-"], "{\"read\": [], \"read\": []}", "twice"),

@@ -66,8 +66,8 @@ const ARN_SHAPE: &str = "an ARN looks like `arn:PARTITION:SERVICE:REGION:ACCOUNT
 
 /// The resource types of the ARN's service that `arn` names, most specific first-class only.
 pub fn match_arn(arn: &str) -> Result<ArnMatch, AuthoringError> {
-    let parts = ArnParts::parse(arn)
-        .ok_or_else(|| AuthoringError::new(format!("`{arn}` is not an ARN: {ARN_SHAPE}")))?;
+    let parts =
+        ArnParts::parse(arn).ok_or_else(|| AuthoringError::new(format!("`{arn}` is not an ARN: {ARN_SHAPE}")))?;
     if parts.partition.contains(['*', '?']) || parts.service.contains(['*', '?']) {
         return Err(AuthoringError::new(format!(
             "`{arn}`: the partition and service of an ARN to write a policy for must be literal, not wildcards"
@@ -277,9 +277,10 @@ mod tests {
     fn dynamodb_table_vs_index() {
         assert_eq!(names("arn:aws:dynamodb:us-east-1:123456789012:table/orders"), ["table"]);
         assert_eq!(names("arn:aws:dynamodb:us-east-1:123456789012:table/orders/index/by-date"), ["index"]);
-        assert_eq!(names("arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"), [
-            "stream"
-        ]);
+        assert_eq!(
+            names("arn:aws:dynamodb:us-east-1:123456789012:table/orders/stream/2024-01-01T00:00:00.000"),
+            ["stream"]
+        );
     }
 
     #[test]
@@ -313,7 +314,9 @@ mod tests {
         assert!(error("arn:aws:nosuchservice:::x").contains("unknown service prefix `nosuchservice`"));
         let e = error("arn:aws:dynamodb:us-east-1:123456789012:tabel/orders");
         assert!(e.contains("closest: `table`"), "{e}");
-        assert!(e.contains("\n  index: arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}/index/${IndexName}"));
+        assert!(e.contains(
+            "\n  index: arn:${Partition}:dynamodb:${Region}:${Account}:table/${TableName}/index/${IndexName}"
+        ));
     }
 
     #[test]

@@ -116,10 +116,9 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
                     ));
                     continue;
                 }
-                let g = groups.entry((Section::Scoped, rank, m.service, rt.name)).or_insert_with(|| Group {
-                    sid: sid(svc.prefix, level.as_str(), rt.name),
-                    ..Group::default()
-                });
+                let g = groups
+                    .entry((Section::Scoped, rank, m.service, rt.name))
+                    .or_insert_with(|| Group { sid: sid(svc.prefix, level.as_str(), rt.name), ..Group::default() });
                 g.resources.insert(raw.clone());
                 g.actions.extend(acts);
             }
@@ -197,10 +196,9 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
         for g in groups.values_mut() {
             g.actions.retain(|i| !skipped.contains(i));
         }
-        let g = groups.entry((Section::Skip, 0, 0, "")).or_insert_with(|| Group {
-            sid: "SkipResourceConstraints".to_string(),
-            ..Group::default()
-        });
+        let g = groups
+            .entry((Section::Skip, 0, 0, ""))
+            .or_insert_with(|| Group { sid: "SkipResourceConstraints".to_string(), ..Group::default() });
         g.resources.insert("*".to_string());
         g.actions.extend(skipped);
     }
@@ -223,8 +221,11 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
                 .ok_or_else(|| AuthoringError::new(format!("`sts.{key}`: `{raw}` is not an ARN; give role ARNs such as `arn:aws:iam::123456789012:role/deploy`")))?;
             let ok = a.resources.iter().any(|r| arn::template_matches(a.resource_type(r).arn, &parts).is_some());
             if !ok {
-                let formats: Vec<String> =
-                    a.resources.iter().map(|r| format!("`{}` (`{}`)", a.resource_type(r).name, a.resource_type(r).arn)).collect();
+                let formats: Vec<String> = a
+                    .resources
+                    .iter()
+                    .map(|r| format!("`{}` (`{}`)", a.resource_type(r).name, a.resource_type(r).arn))
+                    .collect();
                 return Err(AuthoringError::new(format!(
                     "`sts.{key}`: `{raw}` is not a resource `sts:{action}` acts on; it takes {}",
                     formats.join(", ")
@@ -366,7 +367,8 @@ fn action_by_name(name: &str, key: &str) -> Result<usize, AuthoringError> {
     iam_catalog::action_index(name).ok_or_else(|| {
         let hint = match name.split_once(':') {
             Some((svc, _)) if iam_catalog::service_index(svc).is_none() => format!("unknown service prefix `{svc}`"),
-            Some(_) => "no such action in the catalog (`iam-risk-score explain SERVICE:*` lists a service's actions)".to_string(),
+            Some(_) => "no such action in the catalog (`iam-risk-score explain SERVICE:*` lists a service's actions)"
+                .to_string(),
             None => "an action is written `service:Action`, e.g. `s3:GetObject`".to_string(),
         };
         AuthoringError::new(format!("`{key}`: unknown action `{name}`: {hint}"))

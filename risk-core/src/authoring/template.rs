@@ -243,7 +243,11 @@ fn normalise(map: &Map<String, Value>, path: &str, accepted: &[&str]) -> Result<
     Ok(out)
 }
 
-fn section(map: &Map<String, Value>, key: &str, accepted: &[&str]) -> Result<Option<Map<String, Value>>, AuthoringError> {
+fn section(
+    map: &Map<String, Value>,
+    key: &str,
+    accepted: &[&str],
+) -> Result<Option<Map<String, Value>>, AuthoringError> {
     match map.get(key) {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Object(m)) => normalise(m, &format!("{key}."), accepted).map(Some),
@@ -261,7 +265,9 @@ fn strings(map: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<String
         None | Some(Value::Null) => return Ok(Vec::new()),
         Some(Value::Array(a)) => a,
         // A single string where a list is expected is what was meant.
-        Some(Value::String(s)) => return Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()).into_iter().collect()),
+        Some(Value::String(s)) => {
+            return Ok(Some(s.trim().to_string()).filter(|s| !s.is_empty()).into_iter().collect())
+        }
         Some(other) => {
             return Err(AuthoringError::new(format!("`{path}{key}` must be a list of strings, got {}", kind(other))))
         }
@@ -273,10 +279,7 @@ fn strings(map: &Map<String, Value>, key: &str, path: &str) -> Result<Vec<String
             Value::String(s) => out.push(s.trim().to_string()),
             Value::Null => {}
             other => {
-                return Err(AuthoringError::new(format!(
-                    "`{path}{key}[{i}]` must be a string, got {}",
-                    kind(other)
-                )))
+                return Err(AuthoringError::new(format!("`{path}{key}[{i}]` must be a string, got {}", kind(other))))
             }
         }
     }
@@ -337,8 +340,8 @@ mod tests {
 
     #[test]
     fn underscores_and_single_strings() {
-        let t = Template::from_value(&json!({"permissions_management": "arn:aws:s3:::b", "wildcard_only": null}))
-            .unwrap();
+        let t =
+            Template::from_value(&json!({"permissions_management": "arn:aws:s3:::b", "wildcard_only": null})).unwrap();
         assert_eq!(t.permissions_management, ["arn:aws:s3:::b"]);
         let e = Template::from_value(&json!({"exclude-actions": [], "exclude_actions": []})).unwrap_err().to_string();
         assert!(e.contains("given twice"), "{e}");
