@@ -141,6 +141,36 @@ fn sids_match_policy_sentry_where_actions_agree() {
     }
 }
 
+#[test]
+fn statements_policy_sentry_also_writes_have_its_resources() {
+    // policy_sentry's Sid scheme is ours: a Sid both write names the same resources in both.
+    let mut shared = 0;
+    for (name, value) in templates() {
+        let Ok(ours) = Template::from_value(&value).and_then(|t| write_policy(&t)) else { continue };
+        let Ok(text) = std::fs::read_to_string(fixtures().join(format!("{name}.policy_sentry.json"))) else { continue };
+        let theirs: Value = serde_json::from_str(&text).expect("json");
+        let by_sid = |p: &Value| -> BTreeMap<String, BTreeSet<String>> {
+            p["Statement"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .map(|s| {
+                    let res = s["Resource"].as_array().into_iter().flatten().filter_map(Value::as_str);
+                    (s["Sid"].as_str().unwrap_or("").to_string(), res.map(String::from).collect())
+                })
+                .collect()
+        };
+        let (o, t) = (by_sid(&ours.policy), by_sid(&theirs));
+        for (sid, res) in &o {
+            if let Some(theirs) = t.get(sid) {
+                assert_eq!(res, theirs, "{name}: {sid}");
+                shared += 1;
+            }
+        }
+    }
+    assert!(shared >= 20, "{shared}");
+}
+
 // ---------------------------------------------------------------------------------------------
 // Properties
 

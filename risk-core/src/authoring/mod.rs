@@ -140,7 +140,7 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
             let g = groups.entry((Section::ActionsMode, rank, usize::from(a.service), rt.name)).or_insert_with(|| {
                 Group { sid: sid(a.service().prefix, a.access.as_str(), rt.name), ..Group::default() }
             });
-            g.resources.insert(rt.arn.replace("${Partition}", "aws"));
+            g.resources.insert(rt.arn.to_string());
             g.actions.insert(i);
             placeholders = true;
         }
@@ -465,7 +465,10 @@ mod tests {
         let w = write_policy(&t(json!({"mode": "actions", "actions": ["kms:CreateGrant", "s3:ListAllMyBuckets"]})))
             .unwrap();
         assert_eq!(sids(&w), ["KmsPermissionsmanagementKey", "MultMultNone"]);
-        assert_eq!(w.policy["Statement"][0]["Resource"], json!(["arn:aws:kms:${Region}:${Account}:key/${KeyId}"]));
+        assert_eq!(
+            w.policy["Statement"][0]["Resource"],
+            json!(["arn:${Partition}:kms:${Region}:${Account}:key/${KeyId}"])
+        );
         assert_eq!(w.warnings.len(), 1);
     }
 
