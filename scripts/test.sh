@@ -221,6 +221,15 @@ section_python() {
         bash scripts/test-python.sh
 }
 
+# The policy writer against the real policy_sentry (pinned, in target/venv-ps): every example
+# template of policy_sentry's gives the same actions, or a difference docs/authoring.md lists.
+section_authoring() {
+    section "authoring"
+    step "policy writer vs policy_sentry's examples (scripts/test-authoring-golden.sh)" \
+        "rerun \`bash scripts/test-authoring-golden.sh\`" \
+        bash scripts/test-authoring-golden.sh
+}
+
 # risk-wasm: one script builds the package and the playground and runs the Rust, Node parity
 # and headless-Chromium tests; it installs chromium, the wasm32 target, wasm-bindgen-cli and the
 # npm dev dependencies when they are missing.
@@ -260,6 +269,7 @@ main() {
     section_components
     section_rust
     section_python
+    section_authoring
     section_wasm
     section_webui
     section_services

@@ -13,6 +13,7 @@ mod render;
 mod sarif;
 pub mod scan;
 pub mod text;
+mod write;
 
 use clap::{Parser, ValueEnum};
 use risk_core::{OptionsInput, Report};
@@ -53,6 +54,7 @@ const AFTER_HELP: &str = "Other commands:
   iam-risk-score explain RULE|ACTION_PATTERN   a rule's documentation, or what a wildcard grants
   iam-risk-score rules                         every rule with its code and category
   iam-risk-score catalog                       the bundled AWS action catalog's version and size
+  iam-risk-score write-policy --read ARN…      write a least-privilege policy (or --template FILE) and score it
 
 Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.
 `scan` and `diff` use the same default threshold of 5 (`--no-threshold` turns it off there).";
@@ -242,6 +244,10 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
         },
         "from-cloudtrail" => match FromCloudTrailArgs::try_parse_from(rest()) {
             Ok(a) => from_cloudtrail(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+        "write-policy" => match write::WriteArgs::try_parse_from(rest()) {
+            Ok(a) => write::run(a, io),
             Err(e) => clap_exit(e, io),
         },
         "rules" => match RulesArgs::try_parse_from(rest()) {
