@@ -174,7 +174,7 @@ standard output and the score with the events it could not use on standard error
 (--format json: {\"policy\", \"report\", \"unknown\", \"denied\", \"not_narrowed\", \"skipped\", \"events_read\"}).
 See docs/authoring-cloudtrail.md for the mapping and its exceptions.
 
-Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input."
+Exit codes: 0 written, 1 scored at or above --threshold (when given), 2 bad input."
 )]
 struct FromCloudTrailArgs {
     /// The CloudTrail JSON file (`-` for standard input).
@@ -185,12 +185,10 @@ struct FromCloudTrailArgs {
     /// Also grant what access-denied records attempted (they are listed either way).
     #[arg(long)]
     include_denied: bool,
-    /// Exit 1 when the built policy's score is at or above this (1-10) [default: 5].
-    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10), conflicts_with = "no_threshold")]
+    /// Exit 1 when the built policy's score is at or above this (1-10). No threshold by
+    /// default: like write-policy, this command writes a policy; gate it with `score`.
+    #[arg(long, value_parser = clap::value_parser!(u8).range(1..=10))]
     threshold: Option<u8>,
-    /// No score threshold: exit 0 whatever the score.
-    #[arg(long)]
-    no_threshold: bool,
 }
 
 #[derive(Debug, Parser)]
@@ -354,7 +352,7 @@ fn from_cloudtrail(a: FromCloudTrailArgs, io: &mut Io<'_>) -> i32 {
             return exit::BAD_INPUT;
         }
     };
-    let threshold = if a.no_threshold { None } else { Some(a.threshold.unwrap_or(scan::command::DEFAULT_THRESHOLD)) };
+    let threshold = a.threshold;
     match a.format {
         ActivityFormat::Json => {
             let out = serde_json::to_string_pretty(&built).unwrap_or_default();

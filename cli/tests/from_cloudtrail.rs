@@ -42,13 +42,13 @@ fn actions(policy: &Value) -> Vec<String> {
 
 #[test]
 fn prints_the_policy_and_a_summary() {
-    let o = run(&[&fixture("lookup-events-lambda.json"), "--no-threshold"], b"");
+    let o = run(&[&fixture("lookup-events-lambda.json")], b"");
     assert_eq!(o.code, 0, "{}", o.stderr);
     let policy: Value = serde_json::from_str(&o.stdout).expect("stdout is the policy document");
     assert_eq!(policy["Version"], "2012-10-17");
     assert_eq!(actions(&policy), ["cloudwatch:PutMetricAlarm", "lambda:CreateFunction", "lambda:UpdateFunctionCode"]);
     assert!(o.stderr.contains("  Score:     5/10 (medium)"), "{}", o.stderr);
-    assert!(!o.stderr.contains("Threshold:"), "no threshold line with --no-threshold: {}", o.stderr);
+    assert!(!o.stderr.contains("Threshold:"), "no threshold line without --threshold: {}", o.stderr);
     assert!(o.stderr.contains("  Read:          5 events"), "{}", o.stderr);
     assert!(o.stderr.contains("  Unknown:       1 event"), "{}", o.stderr);
     assert!(o.stderr.contains("    - apigateway.amazonaws.com CreateRestApi ×1"), "{}", o.stderr);
@@ -57,11 +57,14 @@ fn prints_the_policy_and_a_summary() {
 }
 
 #[test]
-fn threshold_sets_the_exit_code_as_scoring_does() {
+fn a_threshold_is_opt_in_as_for_write_policy() {
     let f = fixture("lookup-events-lambda.json");
-    assert_eq!(run(&[&f], b"").code, 1, "score 5 is at the default threshold 5");
+    // A writer, like write-policy: no threshold unless asked for.
+    assert_eq!(run(&[&f], b"").code, 0, "score 5, no threshold");
+    assert_eq!(run(&[&f, "--threshold", "5"], b"").code, 1, "score 5 is at the threshold 5");
     assert_eq!(run(&[&f, "--threshold", "6"], b"").code, 0);
-    assert_eq!(run(&[&fixture("s3-kms-ec2-data-events.json")], b"").code, 0, "score 1");
+    assert_eq!(run(&[&fixture("s3-kms-ec2-data-events.json"), "--threshold", "2"], b"").code, 0, "score 1");
+    assert_eq!(run(&[&f, "--no-threshold"], b"").code, 2, "not an option of this command");
 }
 
 #[test]
@@ -87,7 +90,7 @@ fn json_format_has_every_part() {
 #[test]
 fn reads_standard_input() {
     let text = std::fs::read(fixture("iam-log-file.json")).unwrap();
-    let o = run(&["-"], &text);
+    let o = run(&["-", "--threshold", "6"], &text);
     assert_eq!(o.code, 1, "iam:CreateRole/CreateUser/AddUserToGroup score high: {}", o.stderr);
     let policy: Value = serde_json::from_str(&o.stdout).unwrap();
     assert_eq!(actions(&policy), ["iam:AddUserToGroup", "iam:CreateRole", "iam:CreateUser"]);
