@@ -216,9 +216,10 @@ pub fn narrow(policy: &Value, input: &NarrowInput) -> Result<Narrowed, Authoring
             cx.changes.push(format!("`{}`: no statement was narrowed to it", g.raw));
         }
     }
-    if cx.out.is_empty() {
+    let allows = |v: &Vec<Value>| v.iter().any(|s| s.get("Effect").and_then(Value::as_str) == Some("Allow"));
+    if !allows(&cx.out) && parsed.statements.iter().any(|s| s.effect == Effect::Allow) {
         return Err(AuthoringError::new(
-            "narrowing leaves no statement: the policy grants none of the used actions at the requested access levels"
+            "narrowing leaves no Allow statement: the policy grants none of the used actions at the requested access levels"
                 .to_string(),
         ));
     }
@@ -423,7 +424,7 @@ fn narrow_statement<'a>(
         parts.push((vec!["*".to_string()], unscoped));
     }
     if !wildcard_only.is_empty() {
-        notes.push(format!("{} that take only `*` kept on `*`", count_list(&wildcard_only)));
+        notes.push(format!("wildcard-only: {} kept on `*`", count_list(&wildcard_only)));
         parts.push((vec!["*".to_string()], wildcard_only));
     }
     let split = parts.len() > 1;
@@ -613,10 +614,7 @@ fn resource_question(st: &Statement<'_>, svc: usize, t: u16, actions: &[usize]) 
         suggested_arn_format: Some(rt.arn.to_string()),
         triggering_actions: names,
         severity: severity(actions.iter().map(|&i| &ACTIONS[i])).to_string(),
-        question: format!(
-            "Which `{}` `{}` resources does the task touch? Give their ARNs (`{}`)",
-            service.prefix, rt.name, rt.arn
-        ),
+        question: format!("Which `{}` `{}` resources does the task touch? Give their ARNs", service.prefix, rt.name),
         why,
         statement: st.index,
         sid: st.sid.map(str::to_string),
@@ -818,7 +816,7 @@ mod tests {
         let e = narrow(&p, &input(&[], &[], Some(&["s3:Nope"]))).unwrap_err();
         assert!(e.message().contains("`s3:Nope`"), "{e}");
         let e = narrow(&p, &input(&[], &[], Some(&["kms:Decrypt"]))).unwrap_err();
-        assert!(e.message().contains("leaves no statement"), "{e}");
+        assert!(e.message().contains("leaves no Allow statement"), "{e}");
     }
 
     #[test]
