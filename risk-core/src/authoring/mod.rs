@@ -6,7 +6,7 @@
 //! see [`arn`]), one statement per (access level, service, resource type); wildcard-only
 //! actions in one statement on `*`; every result scored with the engine. No I/O; the same
 //! template gives the same bytes on every surface. The scheme is documented in
-//! `docs/authoring.md`. [`narrow`] rewrites an existing broad policy to the ARNs, access
+//! `docs/authoring.md`. [`narrow()`] rewrites an existing broad policy to the ARNs, access
 //! levels or used actions of a task, never widening it, and asks about what it cannot narrow.
 
 pub mod arn;
