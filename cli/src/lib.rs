@@ -8,6 +8,7 @@ mod git;
 mod input;
 mod locate;
 mod narrative;
+mod narrow;
 mod remote;
 mod render;
 mod sarif;
@@ -55,6 +56,7 @@ const AFTER_HELP: &str = "Other commands:
   iam-risk-score rules                         every rule with its code and category
   iam-risk-score catalog                       the bundled AWS action catalog's version and size
   iam-risk-score write-policy --read ARN…      write a least-privilege policy (or --template FILE) and score it
+  iam-risk-score narrow POLICY --resource ARN… narrow a broad policy to a task's ARNs (and --used-actions FILE)
 
 Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.
 `scan` and `diff` use the same default threshold of 5 (`--no-threshold` turns it off there).";
@@ -246,6 +248,10 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
         },
         "write-policy" => match write::WriteArgs::try_parse_from(rest()) {
             Ok(a) => write::run(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+        "narrow" => match narrow::NarrowArgs::try_parse_from(rest()) {
+            Ok(a) => narrow::run(a, io),
             Err(e) => clap_exit(e, io),
         },
         "rules" => match RulesArgs::try_parse_from(rest()) {

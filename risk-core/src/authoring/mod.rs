@@ -6,12 +6,15 @@
 //! see [`arn`]), one statement per (access level, service, resource type); wildcard-only
 //! actions in one statement on `*`; every result scored with the engine. No I/O; the same
 //! template gives the same bytes on every surface. The scheme is documented in
-//! `docs/authoring.md`.
+//! `docs/authoring.md`. [`narrow()`] rewrites an existing broad policy to the ARNs, access
+//! levels or used actions of a task, never widening it, and asks about what it cannot narrow.
 
 pub mod arn;
+pub mod narrow;
 pub mod template;
 
 pub use arn::{match_arn, ArnMatch};
+pub use narrow::{narrow, parse_access_level, NarrowInput, Narrowed, NarrowingQuestion};
 pub use template::{Effect, Mode, Template};
 
 use crate::{glob, score_value, Report, ScoreOptions};
