@@ -72,8 +72,8 @@ pub mod schema {
 
     fn enumerated(values: &[&str], description: &str) -> RefOr<Schema> {
         ObjectBuilder::new()
-            .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
-            .enum_values(Some(values.iter().map(|v| serde_json::json!(v)).chain([serde_json::Value::Null])))
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(values.iter().map(|v| serde_json::json!(v))))
             .description(Some(description))
             .into()
     }
