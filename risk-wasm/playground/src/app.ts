@@ -111,7 +111,8 @@ function updateWrite(): void {
     const err = asRiskError(e);
     written.textContent = "";
     status.className = "status error";
-    status.textContent = `Template: ${err.message}`;
+    // The first line in the status; the whole message (the resource-type list) in the result.
+    status.textContent = `Template: ${err.message.split("\n")[0]}`;
     result.replaceChildren(
       h(
         "div",
