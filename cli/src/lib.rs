@@ -22,7 +22,7 @@ use std::ffi::OsString;
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 
-pub use input::MAX_INPUT_BYTES;
+pub use input::{MAX_EVENTS_BYTES, MAX_INPUT_BYTES};
 
 /// Exit codes, as documented in the README and `--help`.
 pub mod exit {

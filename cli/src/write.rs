@@ -4,7 +4,7 @@
 use crate::{exit, input, scan::tree, text, Io};
 use clap::{Parser, ValueEnum};
 use iam_catalog::AccessLevel;
-use risk_core::authoring::{policy_to_string_pretty, write_policy, Ordered, Template};
+use risk_core::authoring::{policy_to_string_pretty, write_policy, Template};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -94,15 +94,9 @@ pub fn run(a: WriteArgs, io: &mut Io<'_>) -> i32 {
     }
     let out = match a.format {
         WriteFormat::Human => policy_to_string_pretty(&written.policy),
+        // `{"policy", "report"}` (+ `"warnings"` when there are any): the answer every surface gives.
         WriteFormat::Json => {
-            // The report serialises in its declaration order, as `iam-risk-score FILE --format json` prints it.
-            #[derive(serde::Serialize)]
-            struct Out<'a> {
-                policy: Ordered<'a>,
-                report: &'a risk_core::Report,
-            }
-            serde_json::to_string_pretty(&Out { policy: Ordered(&written.policy), report: &written.report })
-                .unwrap_or_default()
+            serde_json::to_string_pretty(&risk_core::answers::WrittenAnswer::from(&written)).unwrap_or_default()
         }
     };
     let _ = writeln!(io.stdout, "{out}");

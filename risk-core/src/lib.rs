@@ -6,6 +6,7 @@
 pub mod actions;
 pub mod ambiguous;
 pub mod analysis;
+pub mod answers;
 pub mod authoring;
 pub mod cloudtrail;
 pub mod conditions;

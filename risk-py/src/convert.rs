@@ -278,3 +278,17 @@ fn to_value(obj: &Bound<'_, PyAny>, depth: usize) -> Result<Value, Failure> {
 pub fn to_py<'py, T: Serialize>(py: Python<'py>, value: &T) -> PyResult<Bound<'py, PyAny>> {
     pythonize::pythonize(py, value).map_err(|e| PyTypeError::new_err(format!("cannot convert the result: {e}")))
 }
+
+/// Any JSON-shaped Python value (dict, list, str, numbers, …) as a JSON value, for arguments that
+/// are data rather than a policy (a template, CloudTrail records). `what` names the argument in
+/// messages: ``TypeError`` for what JSON cannot hold, ``ValueError`` for NaN and the like.
+pub fn json_arg(obj: &Bound<'_, PyAny>, what: &str) -> PyResult<Value> {
+    to_value(obj, 1).map_err(|f| {
+        let path = f.path(if f.deep { 4 } else { usize::MAX });
+        let at = if path.is_empty() { what.to_string() } else { format!("{what} value at `{path}`") };
+        match f.kind {
+            Kind::Type(m) => PyTypeError::new_err(format!("{at} {m}")),
+            Kind::Policy(m) => pyo3::exceptions::PyValueError::new_err(format!("{at} {m}")),
+        }
+    })
+}

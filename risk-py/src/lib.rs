@@ -26,6 +26,9 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// Most threads `score_many` accepts: beyond this an explicit pool is a mistake, not a speed-up.
 const MAX_THREADS: usize = 1024;
 
+/// Largest CloudTrail text `policy_from_cloudtrail` reads: the CLI's limit.
+const MAX_EVENTS_BYTES: usize = risk_cli::MAX_EVENTS_BYTES as usize;
+
 static POLICY_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// Build an `iam_risk_score.PolicyError` (defined in Python so it can subclass `ValueError`
@@ -388,6 +391,146 @@ fn versions(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     to_py(py, &risk_core::versions())
 }
 
+/// An ``iam_risk_score.PolicyError`` with the core's message as its only problem (authoring
+/// errors carry no JSON path into a policy).
+fn plain_policy_error(py: Python<'_>, message: String) -> PyErr {
+    let problems = [Problem { path: String::new(), message: message.clone() }];
+    policy_error(py, message, &problems, None, None)
+}
+
+/// Write a least-privilege policy from a template and score it.
+///
+/// ``template`` is a writer template as a dict (policy_sentry's CRUD template as JSON: ``mode``,
+/// ``read``, ``write``, ``list``, ``tagging``, ``permissions-management`` (or
+/// ``permissions_management``), ``wildcard-only``, ``skip-resource-constraints``,
+/// ``exclude-actions``, ``sts``, ``actions``, ``effect``; see docs/authoring.md) or ``None``.
+/// The keyword lists add resource ARNs per access level, as the CLI's ``--read`` … flags do.
+///
+/// Returns ``{"policy", "report"}`` (plus ``"warnings"``, a list of str, when the writer has
+/// any), equal to ``iam-risk-score write-policy --format json``: the policy with its keys in the
+/// usual order and its v1 report. Raises ``PolicyError`` (a ``ValueError``) with the writer's
+/// message for a bad template or an ARN that matches no resource type; ``TypeError`` for
+/// arguments of the wrong type.
+#[pyfunction]
+#[pyo3(
+    signature = (template=None, *, read=None, write=None, list=None, tagging=None, permissions_management=None),
+    text_signature = "(template=None, *, read=(), write=(), list=(), tagging=(), permissions_management=())"
+)]
+fn write_policy<'py>(
+    py: Python<'py>,
+    template: Option<&Bound<'py, PyAny>>,
+    read: Option<&Bound<'py, PyAny>>,
+    write: Option<&Bound<'py, PyAny>>,
+    list: Option<&Bound<'py, PyAny>>,
+    tagging: Option<&Bound<'py, PyAny>>,
+    permissions_management: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use risk_core::authoring::Template;
+    let mut t = match template.filter(|t| !t.is_none()) {
+        None => Template::default(),
+        Some(obj) => {
+            if !obj.is_instance_of::<PyDict>() {
+                return Err(PyTypeError::new_err(format!(
+                    "template must be a dict (policy_sentry's template as JSON) or None, not {}",
+                    type_name(obj)
+                )));
+            }
+            let value = convert::json_arg(obj, "template")?;
+            Template::from_value(&value).map_err(|e| plain_policy_error(py, e.message().to_string()))?
+        }
+    };
+    // Added to the template's lists, as the CLI adds `--read ARN…` to `--template FILE`.
+    for (field, arg, name) in [
+        (&mut t.read, read, "read"),
+        (&mut t.write, write, "write"),
+        (&mut t.list, list, "list"),
+        (&mut t.tagging, tagging, "tagging"),
+        (&mut t.permissions_management, permissions_management, "permissions_management"),
+    ] {
+        let arns = strings(arg, name)?;
+        field.extend(arns.iter().map(|s| s.trim().to_string()).filter(|s| !s.is_empty()));
+    }
+    match detached(py, || risk_core::authoring::write_policy(&t))? {
+        Ok(written) => to_py(py, &risk_core::answers::WrittenAnswer::from(&written)),
+        Err(e) => Err(plain_policy_error(py, e.message().to_string())),
+    }
+}
+
+/// Build a least-privilege policy from AWS CloudTrail records and score it.
+///
+/// ``events`` is an S3 log file (``{"Records": [...]}``), ``aws cloudtrail lookup-events``
+/// output (``{"Events": [...]}``) or a list of records: as a dict or list, or as JSON text
+/// (``str`` or UTF-8 ``bytes``; decompress ``.json.gz`` first). ``include_denied`` also grants
+/// what access-denied records attempted (they are listed in ``denied`` either way).
+///
+/// Returns ``{"policy", "report", "unknown", "denied", "not_narrowed", "skipped",
+/// "events_read"}``, equal to ``iam-risk-score from-cloudtrail FILE --format json``. Raises
+/// ``PolicyError`` with the core's message for input that is not CloudTrail, ``TypeError`` for
+/// arguments of the wrong type.
+#[pyfunction]
+#[pyo3(signature = (events, *, include_denied=None), text_signature = "(events, *, include_denied=False)")]
+fn policy_from_cloudtrail<'py>(
+    py: Python<'py>,
+    events: &Bound<'py, PyAny>,
+    include_denied: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    use risk_core::cloudtrail::{policy_from_cloudtrail_json, policy_from_cloudtrail_with, CloudTrailOptions};
+    let include_denied = match include_denied {
+        None => false,
+        Some(o) => o
+            .cast::<PyBool>()
+            .map_err(|_| PyTypeError::new_err(format!("include_denied must be a bool, not {}", type_name(o))))?
+            .is_true(),
+    };
+    let options = CloudTrailOptions { include_denied };
+    let too_large = || {
+        plain_policy_error(
+            py,
+            format!(
+                "the CloudTrail input is larger than {} MiB; split it (e.g. one log file at a time)",
+                MAX_EVENTS_BYTES >> 20
+            ),
+        )
+    };
+    let built = if let Ok(s) = events.cast::<PyString>() {
+        let text = s.to_str()?;
+        if text.len() > MAX_EVENTS_BYTES {
+            return Err(too_large());
+        }
+        detached(py, || policy_from_cloudtrail_json(text, &options))?
+    } else if let Ok(b) = events.cast::<PyBytes>() {
+        let bytes = b.as_bytes();
+        if bytes.len() > MAX_EVENTS_BYTES {
+            return Err(too_large());
+        }
+        if bytes.starts_with(&[0x1f, 0x8b]) {
+            return Err(plain_policy_error(
+                py,
+                "the CloudTrail input is gzip-compressed (CloudTrail delivers `.json.gz`): decompress it first, e.g. with `gzip.decompress`".into(),
+            ));
+        }
+        let text = std::str::from_utf8(bytes).map_err(|e| {
+            plain_policy_error(
+                py,
+                format!("the CloudTrail input is not UTF-8 text (invalid byte at offset {})", e.valid_up_to()),
+            )
+        })?;
+        detached(py, || policy_from_cloudtrail_json(text, &options))?
+    } else if events.is_instance_of::<PyDict>() || events.is_instance_of::<PyList>() {
+        let value = convert::json_arg(events, "events")?;
+        detached(py, || policy_from_cloudtrail_with(&value, &options))?
+    } else {
+        return Err(PyTypeError::new_err(format!(
+            "events must be a dict or list of CloudTrail records, or their JSON text as str or bytes, not {}",
+            type_name(events)
+        )));
+    };
+    match built {
+        Ok(b) => to_py(py, &b),
+        Err(e) => Err(plain_policy_error(py, e.to_string())),
+    }
+}
+
 /// Run the `iam-risk-score` command line with `argv` (program name first); returns the exit
 /// code. Output goes straight to the process's stdout/stderr file descriptors.
 #[pyfunction]
@@ -406,6 +549,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(rules, m)?)?;
     m.add_function(wrap_pyfunction!(catalog_info, m)?)?;
     m.add_function(wrap_pyfunction!(versions, m)?)?;
+    m.add_function(wrap_pyfunction!(write_policy, m)?)?;
+    m.add_function(wrap_pyfunction!(policy_from_cloudtrail, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     Ok(())
 }

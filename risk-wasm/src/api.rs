@@ -1,5 +1,8 @@
 //! The WASM surface in plain Rust (JSON text in, JSON text out), so it is tested natively.
 //!
+//! Authoring (`write_policy`, `policy_from_cloudtrail`) prints `risk_core::answers`, as the CLI
+//! does; a later `narrow` is one more function here and one export in `lib.rs`.
+//!
 //! Every function returns the exact JSON the CLI prints with `--format json` (minus the
 //! pretty-printing): the same serde path over the same core types, so a JS object parsed from
 //! it and re-serialised with `JSON.stringify(x, null, 2) + "\n"` is byte-identical to the CLI.
@@ -116,4 +119,72 @@ pub fn catalog_info() -> Result<String, Failure> {
 /// Engine, rule-set and catalog versions, as stamped into every result.
 pub fn version() -> Result<String, Failure> {
     to_json(&risk_core::versions())
+}
+
+/// Write a least-privilege policy from a template (JSON text: policy_sentry's template as JSON,
+/// docs/authoring.md), as `iam-risk-score write-policy --template FILE --format json` prints it:
+/// `{"policy", "report"}`, plus `"warnings"` when there are any.
+pub fn write_policy(template: &str) -> Result<String, Failure> {
+    let value = risk_core::json::from_str(template).map_err(|e| {
+        let mut f = Failure::single("", format!("the template {}", e.predicate()));
+        (f.line, f.column) = (Some(e.line), Some(e.column));
+        f
+    })?;
+    match risk_core::answers::write_policy_value(&value) {
+        Ok(w) => to_json(&risk_core::answers::WrittenAnswer::from(&w)),
+        Err(e) => Err(Failure::single("", e.message())),
+    }
+}
+
+/// Build a policy from CloudTrail records (JSON text: a log file, lookup-events output or an
+/// array of records), as `iam-risk-score from-cloudtrail FILE --format json` prints it.
+pub fn policy_from_cloudtrail(
+    events: &str,
+    options: &risk_core::cloudtrail::CloudTrailOptions,
+) -> Result<String, Failure> {
+    match risk_core::cloudtrail::policy_from_cloudtrail_json(events, options) {
+        Ok(b) => to_json(&b),
+        Err(e) => {
+            let mut f = Failure::single("", e.to_string());
+            if let risk_core::cloudtrail::CloudTrailError::Json(_) = e {
+                if let Err(bad) = risk_core::json::from_str(events) {
+                    (f.line, f.column) = (Some(bad.line), Some(bad.column));
+                }
+            }
+            Err(f)
+        }
+    }
+}
+
+/// The options of [`policy_from_cloudtrail`] (already `JSON.stringify`-ed; `None` for
+/// `undefined`): `{"includeDenied": bool}` (`include_denied` accepted too).
+pub fn cloudtrail_options_from_json(text: Option<&str>) -> Result<risk_core::cloudtrail::CloudTrailOptions, Failure> {
+    let mut out = risk_core::cloudtrail::CloudTrailOptions::default();
+    let Some(text) = text else { return Ok(out) };
+    let value = risk_core::json::from_str(text)
+        .map_err(|e| Failure::single("options", format!("are not valid JSON: {}", e.predicate())))?;
+    let map = match value {
+        Value::Null => return Ok(out),
+        Value::Object(map) => map,
+        other => {
+            return Err(Failure::single(
+                "options",
+                format!("must be an object, got {}", risk_core::options::describe(&other)),
+            ))
+        }
+    };
+    for (k, v) in &map {
+        match (k.as_str(), v) {
+            ("includeDenied" | "include_denied", Value::Bool(b)) => out.include_denied = *b,
+            ("includeDenied" | "include_denied", Value::Null) => {}
+            ("includeDenied" | "include_denied", other) => {
+                return Err(Failure::single(
+                    format!("options.{k}"),
+                    format!("must be a boolean, got {}", risk_core::options::describe(other)),
+                ))
+            }
+            _ => return Err(Failure::single(format!("options.{k}"), "is not an option; use includeDenied")),
+        }
+    }
+    Ok(out)
 }

@@ -1,4 +1,5 @@
-//! WebAssembly bindings of the engine: `score`, `diff`, `explain`, `rules`, `catalogInfo`, `version`.
+//! WebAssembly bindings of the engine: `score`, `diff`, `explain`, `rules`, `catalogInfo`, `version`,
+//! and the policy writers `writePolicy` and `policyFromCloudTrail`.
 //!
 //! Each export calls [`api`] (plain Rust, JSON text in and out) and hands JavaScript the
 //! object `JSON.parse` makes of that text, so results are the CLI's v1 JSON exactly:
@@ -18,6 +19,10 @@ extern "C" {
     /// The `options` argument: any JSON-serialisable object, declared as `ScoreOptions`.
     #[wasm_bindgen(typescript_type = "ScoreOptions")]
     pub type JsScoreOptions;
+
+    /// The `options` argument of `policyFromCloudTrail`.
+    #[wasm_bindgen(typescript_type = "CloudTrailOptions")]
+    pub type JsCloudTrailOptions;
 }
 
 /// `JSON.parse` of text this crate produced; it is valid JSON by construction.
@@ -46,6 +51,15 @@ fn error(f: api::Failure) -> JsValue {
         set(&e, "side", &JsValue::from_str(side));
     }
     e.into()
+}
+
+/// `JSON.stringify` of an options object, `None` for `undefined`/`null`.
+fn stringify(options: Option<&JsValue>) -> Result<Option<String>, JsValue> {
+    let Some(options) = options.filter(|o| !o.is_undefined() && !o.is_null()) else { return Ok(None) };
+    match js_sys::JSON::stringify(options).ok().and_then(|s| s.as_string()) {
+        Some(text) => Ok(Some(text)),
+        None => Err(error(api::Failure::single("options", "cannot be serialised to JSON"))),
+    }
 }
 
 fn set(target: &JsValue, key: &str, value: &JsValue) {
@@ -111,4 +125,24 @@ pub fn catalog_info() -> Result<JsValue, JsValue> {
 #[wasm_bindgen(unchecked_return_type = "Versions")]
 pub fn version() -> Result<JsValue, JsValue> {
     object(api::version())
+}
+
+/// Write a least-privilege policy from a template (JSON text: policy_sentry's CRUD template as
+/// JSON, e.g. `{"read": ["arn:aws:s3:::reports/*"], "list": ["arn:aws:s3:::reports"]}`) and score
+/// it. Throws a `PolicyError` with the writer's message for a bad template or ARN.
+#[wasm_bindgen(js_name = "writePolicy", unchecked_return_type = "WrittenPolicy")]
+pub fn write_policy(#[wasm_bindgen(js_name = "templateJson")] template_json: &str) -> Result<JsValue, JsValue> {
+    object(api::write_policy(template_json))
+}
+
+/// Build a least-privilege policy from CloudTrail records (JSON text) and score it. Throws a
+/// `PolicyError` for input that is not CloudTrail, an `OptionsError` for bad options.
+#[wasm_bindgen(js_name = "policyFromCloudTrail", unchecked_return_type = "FromActivity")]
+pub fn policy_from_cloudtrail(
+    #[wasm_bindgen(js_name = "eventsJson")] events_json: &str,
+    #[wasm_bindgen(js_name = "options")] opts: Option<JsCloudTrailOptions>,
+) -> Result<JsValue, JsValue> {
+    let text = stringify(opts.as_deref())?;
+    let options = api::cloudtrail_options_from_json(text.as_deref()).map_err(error)?;
+    object(api::policy_from_cloudtrail(events_json, &options))
 }

@@ -14,6 +14,12 @@ export interface RiskError extends Error {
   side?: "old" | "new";
 }
 
+/** The `options` of `policyFromCloudTrail` (`include_denied` is accepted too). */
+export interface CloudTrailOptions {
+  /** Also grant what access-denied records attempted (they are listed in `denied` either way). */
+  includeDenied?: boolean;
+}
+
 /**
  * The scoring options as a caller writes them, before validation: the one request type every
  * surface maps onto (JSON surfaces deserialize it; the CLI and Python fill it in).
@@ -214,4 +220,174 @@ export interface CatalogInfo {
   source: string;
   updated_at: string;
   version: string;
+}
+
+/** A writer template: policy_sentry's CRUD template as JSON (docs/authoring.md). Every `-` in a key may be written `_`; a single string stands for a list of one. */
+export interface PolicyTemplate {
+  /** `mode: actions`: actions, each written on its resource types' ARN formats */
+  actions?: (string | null)[] | string | null;
+  /** the statements' effect (default `Allow`) */
+  effect?: "Allow" | "Deny";
+  /** action patterns (`kms:Delete*`) removed from the result */
+  "exclude-actions"?: (string | null)[] | string | null;
+  /** action patterns (`kms:Delete*`) removed from the result */
+  exclude_actions?: (string | null)[] | string | null;
+  /** resource ARNs to grant List actions on */
+  list?: (string | null)[] | string | null;
+  /** `crud` (ARNs per access level) or `actions` (a list of actions); omitted: both kinds of keys */
+  mode?: "crud" | "actions";
+  /** ignored (policy_sentry's role name) */
+  name?: string | null;
+  /** resource ARNs to grant Permissions management actions on */
+  "permissions-management"?: (string | null)[] | string | null;
+  /** resource ARNs to grant Permissions management actions on */
+  permissions_management?: (string | null)[] | string | null;
+  /** resource ARNs to grant Read actions on */
+  read?: (string | null)[] | string | null;
+  /** actions granted on `*` although they could be scoped */
+  "skip-resource-constraints"?: (string | null)[] | string | null;
+  /** actions granted on `*` although they could be scoped */
+  skip_resource_constraints?: (string | null)[] | string | null;
+  /** `sts:AssumeRole*` on role ARNs */
+  sts?: {
+    /** role ARNs */
+    "assume-role"?: (string | null)[] | string | null;
+    /** role ARNs */
+    "assume-role-with-saml"?: (string | null)[] | string | null;
+    /** role ARNs */
+    "assume-role-with-web-identity"?: (string | null)[] | string | null;
+    /** role ARNs */
+    assume_role?: (string | null)[] | string | null;
+    /** role ARNs */
+    assume_role_with_saml?: (string | null)[] | string | null;
+    /** role ARNs */
+    assume_role_with_web_identity?: (string | null)[] | string | null;
+  } | null;
+  /** resource ARNs to grant Tagging actions on */
+  tagging?: (string | null)[] | string | null;
+  /** Actions that take only `*`: single actions, or per access level every such action of the listed services */
+  "wildcard-only"?: {
+    /** actions (`single-actions`) or service prefixes */
+    "service-list"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-permissions-management"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-read"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-tagging"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-write"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_list?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_permissions_management?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_read?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_tagging?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_write?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "single-actions"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    single_actions?: (string | null)[] | string | null;
+  } | null;
+  /** Actions that take only `*`: single actions, or per access level every such action of the listed services */
+  wildcard_only?: {
+    /** actions (`single-actions`) or service prefixes */
+    "service-list"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-permissions-management"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-read"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-tagging"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "service-write"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_list?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_permissions_management?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_read?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_tagging?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    service_write?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    "single-actions"?: (string | null)[] | string | null;
+    /** actions (`single-actions`) or service prefixes */
+    single_actions?: (string | null)[] | string | null;
+  } | null;
+  /** resource ARNs to grant Write actions on */
+  write?: (string | null)[] | string | null;
+}
+
+/** A written policy and its score: `{"policy", "report", "warnings"?}`. */
+export interface WrittenPolicy {
+  /** The policy document (`Version`, `Statement`). */
+  policy: Record<string, unknown>;
+  /** The v1 report of the policy, scored with default options. */
+  report: Report;
+  /**
+   * What the writer noticed that is not an error (an ARN no action of its level acts on,
+   * placeholders in `mode: actions` resources); absent when there is none.
+   */
+  warnings?: string[];
+}
+
+/**
+ * The policy built from activity, its score, and everything the user must know about what it
+ * does not cover. Serializes as `{"policy", "report", "unknown", "denied", "not_narrowed",
+ * "skipped", "events_read"}`.
+ */
+export interface FromActivity {
+  /** Access-denied records: granted only with `include_denied`. */
+  denied: DeniedEvent[];
+  /** Records read, in every category. */
+  events_read: number;
+  /** Actions granted on `*` although they support narrower resources: no ARN was found. */
+  not_narrowed: NotNarrowed[];
+  /** The IAM policy document. */
+  policy: Record<string, unknown>;
+  /** The engine's report on it, with default options. */
+  report: Report;
+  /** Records that are not authorizations (console sign-in, service events, `GetCallerIdentity`). */
+  skipped: SkippedEvent[];
+  /** Events no table row or catalog action maps: not granted. */
+  unknown: UnknownEvent[];
+}
+
+/** An event with no IAM action, with how often it occurred. */
+export interface UnknownEvent {
+  count: number;
+  event_name: string;
+  event_source: string;
+}
+
+/** Access-denied attempts of one event. */
+export interface DeniedEvent {
+  /** The actions the event maps to (empty when the event is unknown). */
+  actions: string[];
+  count: number;
+  error_code: string;
+  event_name: string;
+  event_source: string;
+}
+
+/** An action granted on `*` for want of an ARN. */
+export interface NotNarrowed {
+  action: string;
+  /** Records of this action that carried no ARN of those types. */
+  count: number;
+  /** The resource types the action can be scoped to. */
+  resource_types: string[];
+}
+
+/** Records that authorize nothing, with why. */
+export interface SkippedEvent {
+  count: number;
+  event_name: string;
+  event_source: string;
+  reason: string;
 }

@@ -1,8 +1,8 @@
 // End to end in real headless Chromium (Debian's, driven by playwright-core): the built
 // playground served from 127.0.0.1. Types a policy, checks the score and findings, clicks a
-// finding, shows a JSON error, switches to diff mode, reloads from the URL fragment, goes
-// offline, and checks that no request ever leaves 127.0.0.1. Screenshots go to
-// target/playground-screenshots/. Run: node --test risk-wasm/tests/e2e.test.mjs (after build.sh).
+// finding, shows a JSON error, switches to diff mode, writes a policy in write mode and loads
+// it for scoring, reloads from the URL fragment, goes offline, and checks that no request ever
+// leaves 127.0.0.1. Screenshots go to target/playground-screenshots/. Run: node --test risk-wasm/tests/e2e.test.mjs (after build.sh).
 
 import assert from "node:assert/strict";
 import { mkdirSync, readFileSync } from "node:fs";
@@ -321,6 +321,54 @@ test("works offline once loaded", async () => {
   assert.equal(await page.locator('.report [data-testid="score-badge"] .badge-score').textContent(), String(expected.score));
   assert.equal(expected.tier, "low");
   await shot(page, "7-offline.png", false);
+  await context.close();
+});
+
+test("write mode writes and scores a policy, and loads it into the scoring editor", async () => {
+  const context = await newContext({ viewport: { width: 1400, height: 1000 } });
+  const page = await open(context, `${server.url}/`);
+  // Reach the mode from the keyboard: focus the current radio, arrow to "Write a policy".
+  await page.locator('input[name="mode"][value="score"]').focus();
+  await page.keyboard.press("ArrowDown");
+  await page.keyboard.press("ArrowDown");
+  assert.equal(await page.locator('input[name="mode"][value="write"]').isChecked(), true);
+  await page.waitForSelector("#write-editors:not([hidden])");
+  // Typed by a person: a bucket's objects to read, the bucket to list, a queue to write.
+  await typeInto(page, "#w-read", "arn:aws:s3:::reports/*");
+  await typeInto(page, "#w-list", "arn:aws:s3:::reports");
+  await typeInto(page, "#w-write", "arn:aws:sqs:us-east-1:123456789012:jobs");
+  await settled(page);
+  const expected = wasm.writePolicy(
+    JSON.stringify({
+      read: ["arn:aws:s3:::reports/*"],
+      write: ["arn:aws:sqs:us-east-1:123456789012:jobs"],
+      list: ["arn:aws:s3:::reports"],
+    }),
+  );
+  const shownPolicy = await page.locator('[data-testid="written"]').textContent();
+  assert.deepStrictEqual(JSON.parse(shownPolicy), expected.policy);
+  assert.equal(shownPolicy, JSON.stringify(expected.policy, null, 2));
+  const badge = page.locator('.report [data-testid="score-badge"]');
+  assert.equal(await badge.locator(".badge-score").textContent(), String(expected.report.score));
+  await shot(page, "8-write.png");
+  // An ARN of no resource type: the writer's message, and nothing to load.
+  await typeInto(page, "#w-tagging", "arn:aws:s3:us-east-1:123456789012:nothing/x");
+  await settled(page);
+  assert.match(await page.locator("#status").textContent(), /^Template: /);
+  assert.equal(await page.locator("#w-load").isDisabled(), true);
+  await shot(page, "9-write-error.png", false);
+  await page.locator("#w-tagging").fill("");
+  await page.locator("#w-tagging").dispatchEvent("input");
+  await settled(page);
+  // Load it into the scoring tab from the keyboard.
+  await page.locator("#w-load").focus();
+  await page.keyboard.press("Enter");
+  await page.waitForSelector("#score-editors:not([hidden])");
+  await settled(page);
+  assert.equal(await page.locator('input[name="mode"][value="score"]').isChecked(), true);
+  assert.equal(await page.evaluate(() => document.activeElement?.id), "policy");
+  assert.deepStrictEqual(JSON.parse(await page.locator("#policy").inputValue()), expected.policy);
+  assert.equal(await badge.locator(".badge-score").textContent(), String(expected.report.score));
   await context.close();
 });
 

@@ -222,3 +222,87 @@ test("the TypeScript declarations name exactly the fields the results have", () 
   assert.deepStrictEqual(fields.get("CatalogInfo"), keys(wasm.catalogInfo()));
   assert.deepStrictEqual(fields.get("ActionDoc"), keys(Object.values(Object.values(wasm.explain("s3:Get*").services)[0])[0][0]));
 });
+
+// The policy writer and CloudTrail: the same bytes as `write-policy` / `from-cloudtrail --format json`.
+const AUTHORING = join(ROOT, "risk-core/tests/fixtures/authoring");
+const CLOUDTRAIL = join(ROOT, "risk-core/tests/fixtures/cloudtrail");
+const templates = readdirSync(AUTHORING)
+  .filter((f) => f.endsWith(".json") && !f.endsWith(".policy_sentry.json"))
+  .sort();
+const trails = readdirSync(CLOUDTRAIL)
+  .filter((f) => f.endsWith(".json"))
+  .sort();
+
+test("the authoring fixtures are there", () => {
+  assert.ok(templates.length >= 14, `only ${templates.length} templates`);
+  assert.ok(trails.length >= 8, `only ${trails.length} CloudTrail files`);
+});
+
+for (const name of templates) {
+  test(`template ${name}: writePolicy equals \`write-policy --format json\``, () => {
+    const path = join(AUTHORING, name);
+    const out = cli(["write-policy", "--template", path, "--format", "json"]);
+    const text = readFileSync(path, "utf8");
+    if (out.status !== 0) {
+      assert.equal(out.status, 2, out.stderr);
+      const e = thrown(() => wasm.writePolicy(text));
+      assert.ok(out.stderr.includes(e.message), `${e.message} not in ${out.stderr}`);
+      return;
+    }
+    assertSameJson(wasm.writePolicy(text), out.stdout, name);
+  });
+}
+
+test("writePolicy: warnings, and errors with the writer's message", () => {
+  const actions = JSON.stringify({ mode: "actions", actions: ["s3:GetObject"] });
+  const out = cli(["write-policy", "--template", file("actions-mode.json", actions), "--format", "json"]);
+  assert.equal(out.status, 0, out.stderr);
+  const w = wasm.writePolicy(actions);
+  assert.ok(w.warnings.length > 0);
+  assertSameJson(w, out.stdout, "actions mode");
+  const bad = cli(["write-policy", "--read", "arn:aws:s3:us-east-1:123456789012:nothing/x"]);
+  assert.equal(bad.status, 2);
+  const e = thrown(() => wasm.writePolicy('{"read": ["arn:aws:s3:us-east-1:123456789012:nothing/x"]}'));
+  assert.equal(e.name, "PolicyError");
+  assert.ok(bad.stderr.startsWith(`error: ${e.message.split("\n")[0]}`), bad.stderr);
+  assert.deepStrictEqual(e.problems, [{ path: "", message: e.message }]);
+  const json = thrown(() => wasm.writePolicy('{"read": ['));
+  assert.equal(json.line, 1);
+  assert.match(thrown(() => wasm.writePolicy('{"reed": []}')).message, /^unknown template key `reed`/);
+});
+
+for (const name of trails) {
+  test(`CloudTrail ${name}: policyFromCloudTrail equals \`from-cloudtrail --format json\``, () => {
+    const path = join(CLOUDTRAIL, name);
+    const text = readFileSync(path, "utf8");
+    for (const denied of [false, true]) {
+      const out = cli(["from-cloudtrail", path, "--format", "json", "--no-threshold", ...(denied ? ["--include-denied"] : [])]);
+      assert.equal(out.status, 0, out.stderr);
+      assertSameJson(wasm.policyFromCloudTrail(text, { includeDenied: denied }), out.stdout, `${name} denied=${denied}`);
+    }
+  });
+}
+
+test("policyFromCloudTrail: errors and options", () => {
+  assert.match(thrown(() => wasm.policyFromCloudTrail('{"Items": []}')).message, /^not CloudTrail: expected `Records`/);
+  assert.equal(thrown(() => wasm.policyFromCloudTrail("{")).line, 1);
+  const o = thrown(() => wasm.policyFromCloudTrail("[]", { includeDenied: "yes" }));
+  assert.equal(o.name, "OptionsError");
+  assert.deepStrictEqual(o.problems.map((p) => p.path), ["options.includeDenied"]);
+  assert.equal(thrown(() => wasm.policyFromCloudTrail("[]", { colour: 1 })).problems[0].path, "options.colour");
+  const text = readFileSync(join(CLOUDTRAIL, "s3-log-file.json"), "utf8");
+  assert.deepStrictEqual(wasm.policyFromCloudTrail(text, null), wasm.policyFromCloudTrail(text));
+  assert.deepStrictEqual(wasm.policyFromCloudTrail(text, { include_denied: false }), wasm.policyFromCloudTrail(text));
+});
+
+test("the TypeScript declarations name the authoring results' fields", () => {
+  const dts = readFileSync(join(HERE, "../src/types.d.ts"), "utf8");
+  const fields = (name) => {
+    const m = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`));
+    return [...m[1].matchAll(/^ {2}(\w+)\??:/gm)].map((f) => f[1]).sort();
+  };
+  const w = wasm.writePolicy(JSON.stringify({ mode: "actions", actions: ["s3:GetObject"] }));
+  assert.deepStrictEqual(fields("WrittenPolicy"), Object.keys(w).sort());
+  const a = wasm.policyFromCloudTrail(readFileSync(join(CLOUDTRAIL, "s3-log-file.json"), "utf8"));
+  assert.deepStrictEqual(fields("FromActivity"), Object.keys(a).sort());
+});

@@ -26,6 +26,12 @@ export interface RiskError extends Error {
   /** Which policy of a `diff` failed. */
   side?: "old" | "new";
 }
+
+/** The `options` of `policyFromCloudTrail` (`include_denied` is accepted too). */
+export interface CloudTrailOptions {
+  /** Also grant what access-denied records attempted (they are listed in `denied` either way). */
+  includeDenied?: boolean;
+}
 "#;
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -46,6 +52,9 @@ fn schemas() -> Vec<(String, Value)> {
     add::<risk_core::explain::PatternDoc>(&mut all);
     add::<risk_core::explain::ActionDoc>(&mut all);
     add::<risk_core::CatalogInfo>(&mut all);
+    add::<risk_core::answers::schema::PolicyTemplate>(&mut all);
+    add::<risk_core::answers::schema::WrittenPolicy>(&mut all);
+    add::<risk_core::cloudtrail::FromActivity>(&mut all);
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for (name, s) in all {
@@ -161,7 +170,12 @@ fn fields(
     for (name, p) in props {
         doc(p, &pad, out);
         let opt = if required.contains(&name.as_str()) { "" } else { "?" };
-        let _ = writeln!(out, "{pad}{}{opt}: {};", rename(name), ty(p, indent));
+        let mut key = rename(name);
+        // A template key such as `permissions-management` is not an identifier: quote it.
+        if !key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+            key = literal(&Value::String(key));
+        }
+        let _ = writeln!(out, "{pad}{key}{opt}: {};", ty(p, indent));
     }
 }
 

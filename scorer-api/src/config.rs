@@ -15,6 +15,9 @@ pub struct Config {
     pub api_keys: Vec<String>,
     /// Largest accepted request body, in bytes.
     pub body_limit: usize,
+    /// Largest body of `POST /api/v1/policy/from-cloudtrail`, in bytes: CloudTrail files are
+    /// far larger than policies (see docs/api.md).
+    pub events_body_limit: usize,
     pub request_timeout: Duration,
     /// Most policies in one batch request.
     pub batch_max: usize,
@@ -49,6 +52,7 @@ impl Default for Config {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             api_keys: Vec::new(),
             body_limit: 256 * 1024,
+            events_body_limit: 32 * 1024 * 1024,
             request_timeout: Duration::from_secs(30),
             batch_max: 100,
             rate_per_minute: 600,
@@ -71,6 +75,7 @@ struct File {
     listen: Option<String>,
     api_keys: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
+    events_body_limit_bytes: Option<usize>,
     request_timeout_ms: Option<u64>,
     batch_max: Option<usize>,
     trust_forwarded_for: Option<bool>,
@@ -125,6 +130,9 @@ impl Config {
         if let Some(v) = file.body_limit_bytes {
             c.body_limit = v;
         }
+        if let Some(v) = file.events_body_limit_bytes {
+            c.events_body_limit = v;
+        }
         if let Some(v) = file.request_timeout_ms {
             c.request_timeout = Duration::from_millis(v);
         }
@@ -165,6 +173,9 @@ impl Config {
         }
         if let Some(v) = env("IAM_RISK_SCORE_BODY_LIMIT") {
             c.body_limit = parse("IAM_RISK_SCORE_BODY_LIMIT", &v)?;
+        }
+        if let Some(v) = env("IAM_RISK_SCORE_EVENTS_BODY_LIMIT") {
+            c.events_body_limit = parse("IAM_RISK_SCORE_EVENTS_BODY_LIMIT", &v)?;
         }
         if let Some(v) = env("IAM_RISK_SCORE_REQUEST_TIMEOUT_MS") {
             c.request_timeout = Duration::from_millis(parse("IAM_RISK_SCORE_REQUEST_TIMEOUT_MS", &v)?);
@@ -232,8 +243,8 @@ impl Config {
         if let Some(l) = listen {
             c.listen = l.trim().parse().map_err(|_| format!("listen address must be IP:PORT, got `{l}`"))?;
         }
-        if c.body_limit == 0 {
-            return Err("the body limit must be at least 1 byte".into());
+        if c.body_limit == 0 || c.events_body_limit == 0 {
+            return Err("the body limits must be at least 1 byte".into());
         }
         if c.batch_max == 0 {
             return Err("batch_max must be at least 1".into());

@@ -21,6 +21,8 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::score,
         crate::batch,
         crate::diff,
+        crate::write_policy,
+        crate::from_cloudtrail,
         crate::rules,
         crate::rule,
         crate::catalog,
@@ -39,6 +41,10 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::schema::DiffRequest,
         crate::schema::Report,
         crate::schema::PolicyDiff,
+        crate::schema::PolicyTemplate,
+        crate::schema::WrittenPolicy,
+        crate::schema::CloudTrailEvents,
+        crate::schema::FromActivity,
         crate::schema::RuleDoc,
         crate::schema::CatalogInfo,
         crate::schema::Health,
@@ -49,6 +55,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
     modifiers(&BearerAuth),
     tags(
         (name = "score", description = "Score and compare policies"),
+        (name = "authoring", description = "Write least-privilege policies: from a template, from CloudTrail activity"),
         (name = "rules", description = "Rule documentation and the action catalog"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

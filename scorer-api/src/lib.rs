@@ -23,7 +23,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use error::{policy_error, AppError};
 use ratelimit::{ClientId, RateLimiter};
-use request::{JsonBody, ScoreInput};
+use request::{EventsBody, JsonBody, ScoreInput};
 use risk_core::Report;
 use risk_narrative::{Fallback, Narration, Narrator};
 use serde::Serialize;
@@ -119,6 +119,10 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/score", post(score))
         .route("/api/v1/score/batch", post(batch))
         .route("/api/v1/diff", post(diff))
+        // Authoring: a policy written from a template or from CloudTrail activity, scored. A
+        // later `/api/v1/policy/narrow` is one more route and handler beside these.
+        .route("/api/v1/policy/write", post(write_policy))
+        .route("/api/v1/policy/from-cloudtrail", post(from_cloudtrail))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/{code}", get(rule))
         .route("/api/v1/catalog", get(catalog))
@@ -172,6 +176,8 @@ fn route_label(req: &Request) -> &'static str {
         "/api/v1/score",
         "/api/v1/score/batch",
         "/api/v1/diff",
+        "/api/v1/policy/write",
+        "/api/v1/policy/from-cloudtrail",
         "/api/v1/rules",
         "/api/v1/rules/{code}",
         "/api/v1/catalog",
@@ -566,6 +572,133 @@ pub async fn diff(State(_s): State<AppState>, JsonBody(body, _): JsonBody) -> Re
             risk_core::diff::DiffError::New(p) => policy_error(p, "new"),
         })?;
     json(&d)
+}
+
+/// Run engine work on the blocking pool (authoring scores what it writes; CloudTrail files are large).
+async fn blocking<T: Send + 'static>(
+    what: &'static str,
+    f: impl FnOnce() -> T + Send + 'static,
+) -> Result<T, AppError> {
+    tokio::task::spawn_blocking(f).await.map_err(|e| {
+        tracing::error!(error = %e, "{what} task failed");
+        AppError::Internal
+    })
+}
+
+/// The core's message as a 422 on the whole body (`path` empty) or on one place in it.
+fn unprocessable(path: String, message: String) -> AppError {
+    AppError::Validation(vec![error::Detail { path, message }])
+}
+
+/// Write a least-privilege policy from a template, and score it.
+///
+/// The body is a writer template: policy_sentry's CRUD template as JSON (`read`, `write`,
+/// `list`, `tagging`, `permissions-management` ARNs; `wildcard-only`, `skip-resource-constraints`,
+/// `exclude-actions`, `sts`, `mode: actions`; docs/authoring.md). Each ARN gets the actions of its
+/// access level that act on its resource type. The answer is `iam-risk-score write-policy
+/// --format json`: `{"policy", "report"}`, plus `"warnings"` when the writer has any. A template
+/// the writer refuses (an unknown key, an ARN that matches no resource type of its service, an
+/// unknown action) is a 422 with the writer's message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/policy/write",
+    tag = "authoring",
+    request_body = schema::PolicyTemplate,
+    responses(
+        (status = 200, description = "The written policy and its v1 report", body = schema::WrittenPolicy),
+        (status = 400, description = "Malformed JSON", body = error::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"iam-risk-score\"`"))),
+        (status = 413, description = "Body larger than the limit", body = error::ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
+        (status = 422, description = "A template the writer refuses, with its message", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a request is allowed"))),
+        (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn write_policy(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> Result<Response, AppError> {
+    let written = blocking("write", move || risk_core::answers::write_policy_value(&body))
+        .await?
+        .map_err(|e| unprocessable(String::new(), e.message().to_string()))?;
+    s.metrics.scores.observe(f64::from(written.report.score));
+    json(&risk_core::answers::WrittenAnswer::from(&written))
+}
+
+/// `?include_denied=true|false`; anything else is a 422 naming the parameter.
+fn include_denied(query: Option<&str>) -> Result<bool, AppError> {
+    let mut out = false;
+    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
+        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        if k != "include_denied" {
+            continue;
+        }
+        out = match v {
+            "true" => true,
+            "false" => false,
+            _ => {
+                return Err(unprocessable(
+                    "include_denied".into(),
+                    format!("must be `true` or `false`, got `{}`", v.chars().take(40).collect::<String>()),
+                ))
+            }
+        };
+    }
+    Ok(out)
+}
+
+/// Build a least-privilege policy from CloudTrail records, and score it.
+///
+/// The body is CloudTrail as AWS gives it: an S3 log file (`{"Records": [...]}`, decompressed),
+/// `aws cloudtrail lookup-events` output (`{"Events": [...]}`) or an array of records. Each
+/// record's event becomes an IAM action through the catalog and one table of exceptions
+/// (docs/authoring-cloudtrail.md); events that map to nothing are listed in `unknown`, never
+/// guessed. The answer is `iam-risk-score from-cloudtrail FILE --format json`. This route has its
+/// own body limit, `events_body_limit_bytes` (default 32 MiB), since log files are far larger
+/// than policies.
+#[utoipa::path(
+    post,
+    path = "/api/v1/policy/from-cloudtrail",
+    tag = "authoring",
+    params(("include_denied" = Option<bool>, Query,
+        description = "Also grant what access-denied records attempted (they are listed in `denied` either way)")),
+    request_body = schema::CloudTrailEvents,
+    responses(
+        (status = 200, description = "The policy built, its v1 report, and what it does not cover", body = schema::FromActivity),
+        (status = 400, description = "Malformed JSON", body = error::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"iam-risk-score\"`"))),
+        (status = 413, description = "Body larger than `events_body_limit_bytes`", body = error::ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
+        (status = 422, description = "Not CloudTrail, an unusable record, or a bad `include_denied`", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a request is allowed"))),
+        (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn from_cloudtrail(
+    State(s): State<AppState>,
+    uri: axum::http::Uri,
+    EventsBody(bytes): EventsBody,
+) -> Result<Response, AppError> {
+    use risk_core::cloudtrail::{policy_from_cloudtrail_with, CloudTrailError, CloudTrailOptions};
+    let options = CloudTrailOptions { include_denied: include_denied(uri.query())? };
+    let built = blocking("from-cloudtrail", move || {
+        let value = request::parse_body(&bytes)?;
+        policy_from_cloudtrail_with(&value, &options).map_err(|e| match e {
+            CloudTrailError::Record { path, message } => unprocessable(path, message),
+            CloudTrailError::Score(e) => {
+                tracing::error!(error = %e, "the policy built from CloudTrail cannot be scored (a bug)");
+                AppError::Internal
+            }
+            other => unprocessable(String::new(), other.to_string()),
+        })
+    })
+    .await??;
+    s.metrics.scores.observe(f64::from(built.report.score));
+    json(&built)
 }
 
 /// Every rule with its documentation, in registry order.

@@ -42,10 +42,11 @@ fn main() -> ExitCode {
     };
     if args.check_config {
         println!(
-            "listen = {}\napi keys = {}\nbody limit = {} bytes\nrequest timeout = {:?}\nbatch max = {}\nrate limit = {}/min, burst {}\ncors origins = {:?}\nplayground dir = {}\nnarrative model = {}",
+            "listen = {}\napi keys = {}\nbody limit = {} bytes\nevents body limit = {} bytes\nrequest timeout = {:?}\nbatch max = {}\nrate limit = {}/min, burst {}\ncors origins = {:?}\nplayground dir = {}\nnarrative model = {}",
             config.listen,
             config.api_keys.len(),
             config.body_limit,
+            config.events_body_limit,
             config.request_timeout,
             config.batch_max,
             config.rate_per_minute,

@@ -20,38 +20,59 @@ impl FromRequest<AppState> for JsonBody {
     type Rejection = AppError;
 
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        let json = req
-            .headers()
-            .get(header::CONTENT_TYPE)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(';').next())
-            .map(|m| {
-                let m = m.trim().to_ascii_lowercase();
-                m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
-            })
-            .unwrap_or(false);
-        if !json {
-            return Err(AppError::UnsupportedMediaType);
-        }
-        let limit = state.config.body_limit;
-        let declared =
-            req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
-        if declared.is_some_and(|n| n > limit as u64) {
-            return Err(AppError::PayloadTooLarge { limit });
-        }
-        let bytes = axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
-            // The only error besides the limit is a broken connection mid-body.
-            let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
-            if too_large {
-                AppError::PayloadTooLarge { limit }
-            } else {
-                AppError::InvalidJson("could not be read to its end".into())
-            }
-        })?;
+        let bytes = read_body(req, state.config.body_limit).await?;
         // The core's strict reader: a duplicate key anywhere in the body (inside `policy` too)
         // is an error, worded as on every other surface.
-        risk_core::json::from_slice(&bytes).map(|v| JsonBody(v, bytes.len())).map_err(|e| body_error(&e))
+        parse_body(&bytes).map(|v| JsonBody(v, bytes.len()))
     }
+}
+
+/// A JSON request body left unparsed, under the larger `events_body_limit` (CloudTrail files):
+/// the handler parses it with [`parse_body`] off the async workers.
+pub struct EventsBody(pub axum::body::Bytes);
+
+impl FromRequest<AppState> for EventsBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        read_body(req, state.config.events_body_limit).await.map(EventsBody)
+    }
+}
+
+/// The body's bytes: 415 unless JSON, 413 over `limit` (declared or read).
+async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, AppError> {
+    let json = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| {
+            let m = m.trim().to_ascii_lowercase();
+            m == "application/json" || (m.starts_with("application/") && m.ends_with("+json"))
+        })
+        .unwrap_or(false);
+    if !json {
+        return Err(AppError::UnsupportedMediaType);
+    }
+    let declared =
+        req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > limit as u64) {
+        return Err(AppError::PayloadTooLarge { limit });
+    }
+    axum::body::to_bytes(req.into_body(), limit).await.map_err(|e| {
+        // The only error besides the limit is a broken connection mid-body.
+        let too_large = std::error::Error::source(&e).is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+        if too_large {
+            AppError::PayloadTooLarge { limit }
+        } else {
+            AppError::InvalidJson("could not be read to its end".into())
+        }
+    })
+}
+
+/// Parse a body with the core's strict reader (400 for malformed or ambiguous JSON).
+pub fn parse_body(bytes: &[u8]) -> Result<Value, AppError> {
+    risk_core::json::from_slice(bytes).map_err(|e| body_error(&e))
 }
 
 /// A body that is not (unambiguous) JSON. A duplicate key inside a policy document is that

@@ -132,6 +132,44 @@ pub struct BatchResponse {
     pub failed: usize,
 }
 
+/// CloudTrail records as AWS gives them out: an S3 log file (`{"Records": [...]}`), the output of
+/// `aws cloudtrail lookup-events` (`{"Events": [...]}`), or an array of records.
+pub struct CloudTrailEvents;
+
+impl ToSchema for CloudTrailEvents {}
+
+impl PartialSchema for CloudTrailEvents {
+    fn schema() -> RefOr<Schema> {
+        use utoipa::openapi::schema::{AnyOfBuilder, ArrayBuilder};
+        let records = || ArrayBuilder::new().items(ObjectBuilder::new().schema_type(SchemaType::new(Type::Object)));
+        let keyed = |key: &str, description: &str| {
+            ObjectBuilder::new()
+                .schema_type(SchemaType::new(Type::Object))
+                .property(key, records())
+                .required(key)
+                .description(Some(description))
+        };
+        AnyOfBuilder::new()
+            .item(keyed("Records", "An S3 log file (decompressed)"))
+            .item(keyed(
+                "Events",
+                "`aws cloudtrail lookup-events` output: each event's record is its `CloudTrailEvent` string",
+            ))
+            .item(records().description(Some("An array of records")))
+            .description(Some("CloudTrail records: an S3 log file, lookup-events output, or an array of records"))
+            .examples([serde_json::json!({"Records": [{
+                "eventVersion": "1.08", "eventSource": "s3.amazonaws.com", "eventName": "GetObject",
+                "awsRegion": "us-east-1", "eventType": "AwsApiCall",
+                "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::reports/2024/q1.csv"}]
+            }]})])
+            .into()
+    }
+}
+
+// The authoring answers and the template are risk-core's too (`risk_core::answers::schema`).
+pub use risk_core::answers::schema::{PolicyTemplate, WrittenPolicy};
+pub use risk_core::cloudtrail::FromActivity;
+
 // The responses are risk-core's own types, whose schemas the core derives (feature `schema`).
 pub use risk_core::diff::PolicyDiff;
 pub use risk_core::explain::RuleDoc;

@@ -78,6 +78,28 @@ async fn every_route_answers_as_documented() {
         ("POST", "/api/v1/diff", "/api/v1/diff", Some(json!({"old": read, "new": risky})), 200),
         ("POST", "/api/v1/diff", "/api/v1/diff", Some(json!({"old": risky, "new": read})), 200),
         ("POST", "/api/v1/diff", "/api/v1/diff", Some(json!({"old": read, "new": {"Statement": 1}})), 400),
+        ("POST", "/api/v1/policy/write", "/api/v1/policy/write", Some(json!({"read": ["arn:aws:s3:::b/*"]})), 200),
+        (
+            "POST",
+            "/api/v1/policy/write",
+            "/api/v1/policy/write",
+            Some(json!({"mode": "actions", "actions": ["s3:GetObject"]})),
+            200,
+        ),
+        ("POST", "/api/v1/policy/write", "/api/v1/policy/write", Some(json!({"read": ["arn:aws:s3:x"]})), 422),
+        (
+            "POST",
+            "/api/v1/policy/from-cloudtrail",
+            "/api/v1/policy/from-cloudtrail?include_denied=true",
+            Some(json!({"Records": [
+                {"eventSource": "s3.amazonaws.com", "eventName": "GetObject", "eventType": "AwsApiCall",
+                 "resources": [{"type": "AWS::S3::Object", "ARN": "arn:aws:s3:::b/k"}]},
+                {"eventSource": "nope.amazonaws.com", "eventName": "Nothing", "eventType": "AwsApiCall"},
+                {"eventSource": "s3.amazonaws.com", "eventName": "PutObject", "eventType": "AwsApiCall", "errorCode": "AccessDenied"}
+            ]})),
+            200,
+        ),
+        ("POST", "/api/v1/policy/from-cloudtrail", "/api/v1/policy/from-cloudtrail", Some(json!({"x": 1})), 422),
         ("GET", "/api/v1/rules", "/api/v1/rules", None, 200),
         ("GET", "/api/v1/rules/{code}", "/api/v1/rules/PE002", None, 200),
         ("GET", "/api/v1/rules/{code}", "/api/v1/rules/nope", None, 404),

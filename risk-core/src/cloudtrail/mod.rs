@@ -38,8 +38,10 @@ pub struct CloudTrailOptions {
 /// does not cover. Serializes as `{"policy", "report", "unknown", "denied", "not_narrowed",
 /// "skipped", "events_read"}`.
 #[derive(Debug, Clone, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct FromActivity {
     /// The IAM policy document.
+    #[cfg_attr(feature = "schema", schema(value_type = Object))]
     pub policy: Value,
     /// The engine's report on it, with default options.
     pub report: Report,
@@ -57,6 +59,7 @@ pub struct FromActivity {
 
 /// An event with no IAM action, with how often it occurred.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct UnknownEvent {
     pub event_source: String,
     pub event_name: String,
@@ -65,6 +68,7 @@ pub struct UnknownEvent {
 
 /// Access-denied attempts of one event.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct DeniedEvent {
     pub event_source: String,
     pub event_name: String,
@@ -76,6 +80,7 @@ pub struct DeniedEvent {
 
 /// An action granted on `*` for want of an ARN.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct NotNarrowed {
     pub action: String,
     /// The resource types the action can be scoped to.
@@ -86,6 +91,7 @@ pub struct NotNarrowed {
 
 /// Records that authorize nothing, with why.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize)]
+#[cfg_attr(feature = "schema", derive(utoipa::ToSchema))]
 pub struct SkippedEvent {
     pub event_source: String,
     pub event_name: String,

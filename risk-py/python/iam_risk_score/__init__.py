@@ -10,8 +10,10 @@ shape as the ``iam-risk-score`` CLI's ``--format json`` and the scoring API::
     (10, 'high')
 
 Functions: :func:`score`, :func:`score_many`, :func:`diff`, :func:`explain`, :func:`rules`,
-:func:`catalog_info`, :func:`versions`. Policies that cannot be scored raise
-:class:`PolicyError` (a ``ValueError``). See docs/python.md.
+:func:`catalog_info`, :func:`versions`; for writing policies :func:`write_policy` (from a
+template: ARNs per access level) and :func:`policy_from_cloudtrail` (from CloudTrail records).
+Policies, templates and records that cannot be used raise :class:`PolicyError` (a
+``ValueError``). See docs/python.md.
 """
 
 from __future__ import annotations
@@ -22,10 +24,12 @@ from ._core import (
     catalog_info,
     diff,
     explain,
+    policy_from_cloudtrail,
     rules,
     score,
     score_many,
     versions,
+    write_policy,
 )
 from ._errors import ErrorDetail, PolicyError
 from ._types import (
@@ -36,6 +40,7 @@ from ._types import (
     Context,
     Explanation,
     Finding,
+    FromActivity,
     PatternExplanation,
     PolicyDiff,
     Report,
@@ -43,6 +48,7 @@ from ._types import (
     RuleExplanation,
     ServiceAccess,
     Versions,
+    WrittenPolicy,
 )
 
 __all__ = [
@@ -55,6 +61,7 @@ __all__ = [
     "ErrorDetail",
     "Explanation",
     "Finding",
+    "FromActivity",
     "PatternExplanation",
     "PolicyDiff",
     "PolicyError",
@@ -63,12 +70,15 @@ __all__ = [
     "RuleExplanation",
     "ServiceAccess",
     "Versions",
+    "WrittenPolicy",
     "__version__",
     "catalog_info",
     "diff",
     "explain",
+    "policy_from_cloudtrail",
     "rules",
     "score",
     "score_many",
     "versions",
+    "write_policy",
 ]

@@ -3,7 +3,7 @@
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Union
 
-from ._types import CatalogInfo, Explanation, PolicyDiff, Report, RuleDoc, Versions
+from ._types import CatalogInfo, Explanation, FromActivity, PolicyDiff, Report, RuleDoc, Versions, WrittenPolicy
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -11,11 +11,13 @@ __all__ = [
     "catalog_info",
     "diff",
     "explain",
+    "policy_from_cloudtrail",
     "rules",
     "run_cli",
     "score",
     "score_many",
     "versions",
+    "write_policy",
 ]
 
 #: A policy document: a dict, or its JSON text as ``str``/``bytes``/``bytearray`` (UTF-8).
@@ -53,3 +55,15 @@ def rules() -> list[RuleDoc]: ...
 def catalog_info() -> CatalogInfo: ...
 def versions() -> Versions: ...
 def run_cli(argv: Sequence[str]) -> int: ...
+def write_policy(
+    template: dict[str, Any] | None = None,
+    *,
+    read: Iterable[str] = (),
+    write: Iterable[str] = (),
+    list: Iterable[str] = (),
+    tagging: Iterable[str] = (),
+    permissions_management: Iterable[str] = (),
+) -> WrittenPolicy: ...
+def policy_from_cloudtrail(
+    events: dict[str, Any] | list[Any] | str | bytes, *, include_denied: bool = False
+) -> FromActivity: ...

@@ -136,3 +136,50 @@ class CatalogInfo(TypedDict):
     version: str
     updated_at: str
     license: str
+
+
+class WrittenPolicy(TypedDict, total=False):
+    """What :func:`~iam_risk_score.write_policy` returns (``warnings`` only when there are any)."""
+
+    policy: dict[str, Any]
+    report: Report
+    warnings: list[str]
+
+
+class UnknownEvent(TypedDict):
+    event_source: str
+    event_name: str
+    count: int
+
+
+class DeniedEvent(TypedDict):
+    event_source: str
+    event_name: str
+    error_code: str
+    actions: list[str]
+    count: int
+
+
+class NotNarrowed(TypedDict):
+    action: str
+    resource_types: list[str]
+    count: int
+
+
+class SkippedEvent(TypedDict):
+    event_source: str
+    event_name: str
+    reason: str
+    count: int
+
+
+class FromActivity(TypedDict):
+    """What :func:`~iam_risk_score.policy_from_cloudtrail` returns."""
+
+    policy: dict[str, Any]
+    report: Report
+    unknown: list[UnknownEvent]
+    denied: list[DeniedEvent]
+    not_narrowed: list[NotNarrowed]
+    skipped: list[SkippedEvent]
+    events_read: int

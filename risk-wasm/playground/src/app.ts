@@ -1,8 +1,8 @@
 // The playground: wires the editors, the engine (WebAssembly, in this page) and the results.
 // Nothing here talks to a server: the only requests are for this site's own files.
 
-import init, { catalogInfo, diff, rules, score, version } from "./pkg/risk_wasm.js";
-import type { Finding, RiskError, ScoreOptions } from "./pkg/risk_wasm.js";
+import init, { catalogInfo, diff, rules, score, version, writePolicy } from "./pkg/risk_wasm.js";
+import type { Finding, RiskError, ScoreOptions, WrittenPolicy } from "./pkg/risk_wasm.js";
 import { byId, fmt, h } from "./dom.js";
 import { Editor, type Mark } from "./editor.js";
 import { EXAMPLES } from "./examples.js";
@@ -26,7 +26,8 @@ const result = byId("result");
 const status = byId("status");
 const announce = byId("announce");
 const optionsStatus = byId("options-status");
-let mode: "score" | "diff" = "score";
+type Mode = "score" | "diff" | "write";
+let mode: Mode = "score";
 let lastFragment = "";
 
 const optionFields = {
@@ -36,6 +37,102 @@ const optionFields = {
   sensitive: byId<HTMLInputElement>("opt-sensitive"),
   highImpact: byId<HTMLInputElement>("opt-high-impact"),
 };
+
+// Write mode: ARNs per access level (one per line) and an optional JSON template.
+const LEVELS = ["read", "write", "list", "tagging", "permissions-management"] as const;
+const arnFields = Object.fromEntries(LEVELS.map((l) => [l, byId<HTMLTextAreaElement>(`w-${l}`)])) as Record<
+  (typeof LEVELS)[number],
+  HTMLTextAreaElement
+>;
+const templateField = byId<HTMLTextAreaElement>("w-template");
+const written = byId("written");
+const writeWarnings = byId("write-warnings");
+const loadButton = byId<HTMLButtonElement>("w-load");
+let lastWritten: WrittenPolicy | null = null;
+
+/**
+ * The template text for `writePolicy`: the JSON template (if any) with the ARN lists added
+ * under their level, as `iam-risk-score write-policy --template FILE --read ARN…` does. A
+ * template that is not a JSON object is passed on as typed, so the engine words the error.
+ */
+function templateText(): string {
+  const typed = templateField.value.trim();
+  let t: Record<string, unknown> = {};
+  if (typed) {
+    try {
+      const parsed: unknown = JSON.parse(typed);
+      if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) return typed;
+      t = parsed as Record<string, unknown>;
+    } catch {
+      return typed;
+    }
+  }
+  for (const level of LEVELS) {
+    const arns = arnFields[level].value
+      .split("\n")
+      .map((x) => x.trim())
+      .filter(Boolean);
+    if (!arns.length) continue;
+    // The template may spell the key with `_`; add to whichever spelling it uses.
+    const key = level.replace("-", "_") in t ? level.replace("-", "_") : level;
+    const have = t[key];
+    const list = Array.isArray(have) ? have : typeof have === "string" ? [have] : [];
+    t[key] = [...list, ...arns];
+  }
+  return JSON.stringify(t);
+}
+
+function updateWrite(): void {
+  const started = performance.now();
+  const empty = !templateField.value.trim() && LEVELS.every((l) => !arnFields[l].value.trim());
+  lastWritten = null;
+  loadButton.disabled = true;
+  writeWarnings.replaceChildren();
+  if (empty) {
+    written.textContent = "";
+    status.className = "status";
+    status.textContent = "List resource ARNs under an access level, or give a template.";
+    result.replaceChildren(h("p", { class: "none" }, "Nothing to write yet."));
+    return;
+  }
+  try {
+    const w = writePolicy(templateText());
+    const ms = performance.now() - started;
+    lastWritten = w;
+    written.textContent = JSON.stringify(w.policy, null, 2);
+    for (const warning of w.warnings ?? []) writeWarnings.append(h("li", null, `warning: ${warning}`));
+    loadButton.disabled = false;
+    status.className = "status ok";
+    status.textContent = `Written and scored in ${ms.toFixed(1)} ms, in this browser.`;
+    result.replaceChildren(renderReport(w.report, context()));
+    const n = (w.policy as { Statement?: unknown[] }).Statement?.length ?? 0;
+    announce.textContent = `Wrote ${n} statements: score ${w.report.score} out of 10, ${w.report.tier} risk.`;
+  } catch (e) {
+    const err = asRiskError(e);
+    written.textContent = "";
+    status.className = "status error";
+    // The first line in the status; the whole message (the resource-type list) in the result.
+    status.textContent = `Template: ${err.message.split("\n")[0]}`;
+    result.replaceChildren(
+      h(
+        "div",
+        { class: "problems", "data-testid": "problems" },
+        h("h3", null, "The policy cannot be written"),
+        h("pre", { class: "message" }, err.message),
+      ),
+    );
+  }
+}
+
+/** Put the written policy into the scoring editor and switch to it. */
+function loadWritten(): void {
+  if (!lastWritten) return;
+  editors.policy.value = `${JSON.stringify(lastWritten.policy, null, 2)}\n`;
+  setMode("score");
+  update();
+  editors.policy.textarea.focus();
+  announce.textContent = "The written policy is in the policy editor.";
+}
 
 function docUrl(): string {
   const meta = document.querySelector<HTMLMetaElement>('meta[name="rules-doc-url"]')?.content ?? "";
@@ -162,7 +259,9 @@ function update(): void {
   optionsStatus.textContent = "";
   const opts = scoreOptions();
   const started = performance.now();
-  if (mode === "score") {
+  if (mode === "write") {
+    updateWrite();
+  } else if (mode === "score") {
     const text = editors.policy.value;
     if (!text.trim()) {
       editors.policy.setMarks([]);
@@ -231,7 +330,8 @@ function scheduleFragment(): void {
 
 function state(): ViewState {
   return {
-    mode,
+    // The write inputs stay out of the link: it reproduces the scoring view.
+    mode: mode === "diff" ? "diff" : "score",
     policy: editors.policy.value,
     oldPolicy: editors.old.value,
     newPolicy: editors.new.value,
@@ -253,10 +353,12 @@ async function writeFragment(): Promise<void> {
   if (!updateQueued && !fragmentQueued) document.body.dataset.pending = "0";
 }
 
-function setMode(m: "score" | "diff"): void {
+function setMode(m: Mode): void {
   mode = m;
   byId("score-editors").hidden = m !== "score";
   byId("diff-editors").hidden = m !== "diff";
+  byId("write-editors").hidden = m !== "write";
+  byId("options").hidden = m === "write"; // the writer scores with default options
   for (const r of document.querySelectorAll<HTMLInputElement>('input[name="mode"]')) r.checked = r.value === m;
   document.body.dataset.mode = m;
 }
@@ -301,10 +403,17 @@ async function main(): Promise<void> {
   }
   for (const ed of Object.values(editors)) ed.textarea.addEventListener("input", scheduleUpdate);
   for (const el of Object.values(optionFields)) el.addEventListener("input", scheduleUpdate);
+  for (const el of [...Object.values(arnFields), templateField]) el.addEventListener("input", scheduleUpdate);
+  loadButton.addEventListener("click", loadWritten);
   for (const r of document.querySelectorAll<HTMLInputElement>('input[name="mode"]')) {
     r.addEventListener("change", () => {
       if (!r.checked) return;
-      const m = r.value === "diff" ? "diff" : "score";
+      const m: Mode = r.value === "diff" ? "diff" : r.value === "write" ? "write" : "score";
+      // Entering write mode with nothing typed starts from an example.
+      if (m === "write" && !templateField.value.trim() && LEVELS.every((l) => !arnFields[l].value.trim())) {
+        arnFields.read.value = "arn:aws:s3:::reports/*";
+        arnFields.list.value = "arn:aws:s3:::reports";
+      }
       // Entering diff mode starts from the policy being scored, as both old and new.
       if (m === "diff" && !editors.old.value.trim() && !editors.new.value.trim()) {
         editors.old.value = editors.policy.value;

@@ -1,0 +1,185 @@
+//! The JSON answers of the authoring functions, one shape for every surface (CLI, Python, WASM, HTTP).
+//!
+//! The writer's [`Written`] and CloudTrail's [`FromActivity`] are the results; this module says how
+//! they are printed, so `iam-risk-score write-policy --format json`, `iam_risk_score.write_policy`,
+//! WASM `writePolicy` and `POST /api/v1/policy/write` give the same bytes. A new authoring function
+//! (narrowing) adds its answer here and one function per surface.
+
+use crate::authoring::{write_policy, AuthoringError, Ordered, Template, Written};
+use crate::Report;
+use serde::Serialize;
+use serde_json::Value;
+
+pub use crate::cloudtrail::{CloudTrailError, CloudTrailOptions, FromActivity};
+
+/// What the writer answers: `{"policy", "report"}`, plus `"warnings"` when there are any.
+///
+/// The policy's keys come in the order people write them (`Version`, `Statement`; `Sid`,
+/// `Effect`, `Action`, `Resource`), as the CLI prints the document.
+#[derive(Serialize)]
+pub struct WrittenAnswer<'a> {
+    pub policy: Ordered<'a>,
+    pub report: &'a Report,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    pub warnings: &'a [String],
+}
+
+impl<'a> From<&'a Written> for WrittenAnswer<'a> {
+    fn from(w: &'a Written) -> Self {
+        WrittenAnswer { policy: Ordered(&w.policy), report: &w.report, warnings: &w.warnings }
+    }
+}
+
+/// Read a template from JSON and write it: what every surface that takes a template object does.
+pub fn write_policy_value(template: &Value) -> Result<Written, AuthoringError> {
+    write_policy(&Template::from_value(template)?)
+}
+
+/// The schemas of the answers and of the template, for the HTTP API's OpenAPI document and the
+/// WASM package's TypeScript types.
+#[cfg(feature = "schema")]
+pub mod schema {
+    use utoipa::openapi::schema::{
+        AdditionalProperties, ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, SchemaType, Type,
+    };
+    use utoipa::openapi::RefOr;
+    use utoipa::{PartialSchema, ToSchema};
+
+    /// A written policy and its score: `{"policy", "report", "warnings"?}`.
+    #[derive(ToSchema)]
+    #[schema(as = WrittenPolicy)]
+    #[allow(dead_code)]
+    pub struct WrittenPolicy {
+        /// The policy document (`Version`, `Statement`).
+        #[schema(value_type = Object)]
+        policy: serde_json::Value,
+        /// The v1 report of the policy, scored with default options.
+        report: crate::Report,
+        /// What the writer noticed that is not an error (an ARN no action of its level acts on,
+        /// placeholders in `mode: actions` resources); absent when there is none.
+        #[schema(required = false)]
+        warnings: Vec<String>,
+    }
+
+    fn list(description: &str) -> RefOr<Schema> {
+        let item = ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null]));
+        OneOfBuilder::new()
+            .item(ArrayBuilder::new().items(item))
+            .item(ObjectBuilder::new().schema_type(SchemaType::from_iter([Type::String, Type::Null])))
+            .description(Some(description))
+            .into()
+    }
+
+    fn enumerated(values: &[&str], description: &str) -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(SchemaType::new(Type::String))
+            .enum_values(Some(values.iter().map(|v| serde_json::json!(v))))
+            .description(Some(description))
+            .into()
+    }
+
+    /// Both spellings of a key (`-` and `_`), as the template reader accepts them.
+    fn both(mut obj: ObjectBuilder, key: &str, schema: RefOr<Schema>) -> ObjectBuilder {
+        obj = obj.property(key, schema.clone());
+        if key.contains('-') {
+            obj = obj.property(key.replace('-', "_"), schema);
+        }
+        obj
+    }
+
+    fn closed(obj: ObjectBuilder, description: &str) -> ObjectBuilder {
+        obj.schema_type(SchemaType::new(Type::Object))
+            .additional_properties(Some(AdditionalProperties::FreeForm(false)))
+            .description(Some(description))
+    }
+
+    /// A writer template: policy_sentry's CRUD (or actions) template as JSON.
+    pub struct PolicyTemplate;
+
+    impl ToSchema for PolicyTemplate {}
+
+    impl PartialSchema for PolicyTemplate {
+        fn schema() -> RefOr<Schema> {
+            let mut wildcard = ObjectBuilder::new();
+            for k in [
+                "single-actions",
+                "service-read",
+                "service-write",
+                "service-list",
+                "service-tagging",
+                "service-permissions-management",
+            ] {
+                wildcard = both(wildcard, k, list("actions (`single-actions`) or service prefixes"));
+            }
+            let wildcard = closed(wildcard, "Actions that take only `*`: single actions, or per access level every such action of the listed services");
+            let mut sts = ObjectBuilder::new();
+            for k in ["assume-role", "assume-role-with-saml", "assume-role-with-web-identity"] {
+                sts = both(sts, k, list("role ARNs"));
+            }
+            let sts = closed(sts, "`sts:AssumeRole*` on role ARNs");
+            let mut t = ObjectBuilder::new()
+                .property(
+                    "mode",
+                    enumerated(
+                        &["crud", "actions"],
+                        "`crud` (ARNs per access level) or `actions` (a list of actions); omitted: both kinds of keys",
+                    ),
+                )
+                .property(
+                    "name",
+                    ObjectBuilder::new()
+                        .schema_type(SchemaType::from_iter([Type::String, Type::Null]))
+                        .description(Some("ignored (policy_sentry's role name)")),
+                )
+                .property("effect", enumerated(&["Allow", "Deny"], "the statements' effect (default `Allow`)"));
+            for (k, d) in [
+                ("read", "resource ARNs to grant Read actions on"),
+                ("write", "resource ARNs to grant Write actions on"),
+                ("list", "resource ARNs to grant List actions on"),
+                ("tagging", "resource ARNs to grant Tagging actions on"),
+                ("permissions-management", "resource ARNs to grant Permissions management actions on"),
+                ("skip-resource-constraints", "actions granted on `*` although they could be scoped"),
+                ("exclude-actions", "action patterns (`kms:Delete*`) removed from the result"),
+                ("actions", "`mode: actions`: actions, each written on its resource types' ARN formats"),
+            ] {
+                t = both(t, k, list(d));
+            }
+            let nullable = |o: ObjectBuilder| -> RefOr<Schema> {
+                let b = o.build();
+                let mut b = b;
+                b.schema_type = SchemaType::from_iter([Type::Object, Type::Null]);
+                RefOr::T(Schema::Object(b))
+            };
+            t = both(t, "wildcard-only", nullable(wildcard));
+            t = t.property("sts", nullable(sts));
+            closed(
+                t,
+                "A writer template: policy_sentry's CRUD template as JSON (docs/authoring.md). Every `-` in a key may be written `_`; a single string stands for a list of one.",
+            )
+            .examples([serde_json::json!({
+                "mode": "crud",
+                "read": ["arn:aws:s3:::reports/*"],
+                "list": ["arn:aws:s3:::reports"]
+            })])
+            .into()
+        }
+    }
+
+    /// A policy built from CloudTrail records: `{"policy", "report", "unknown", "denied",
+    /// "not_narrowed", "skipped", "events_read"}`.
+    pub type FromActivity = crate::cloudtrail::FromActivity;
+
+    #[cfg(test)]
+    mod tests {
+        use super::*;
+
+        #[test]
+        fn template_schema_lists_both_spellings() {
+            let s = serde_json::to_value(PolicyTemplate::schema()).unwrap_or_default();
+            let props = &s["properties"];
+            assert!(props.get("permissions-management").is_some() && props.get("permissions_management").is_some());
+            assert!(props["wildcard_only"]["properties"].get("service_read").is_some());
+            assert_eq!(s["additionalProperties"], serde_json::json!(false));
+        }
+    }
+}

@@ -1,0 +1,247 @@
+//! `POST /api/v1/policy/write` and `/api/v1/policy/from-cloudtrail`: the CLI's `--format json`
+//! byte for byte (the CLI run in process, its pretty JSON minified), and every error in the API's
+//! shape: 400 malformed JSON, 413 over each route's limit, 415, 422 with the core's message.
+
+use axum::body::Body;
+use axum::http::{header, Request, StatusCode};
+use axum::Router;
+use http_body_util::BodyExt;
+use risk_cli::{run_with, Io};
+use scorer_api::{app, AppState, Config};
+use serde_json::{json, Value};
+use std::ffi::OsString;
+use std::path::{Path, PathBuf};
+use tower::ServiceExt;
+
+fn router(tweak: impl FnOnce(&mut Config)) -> Router {
+    let mut c = Config { log_requests: false, rate_per_minute: 0, ..Config::default() };
+    tweak(&mut c);
+    app(AppState::new(c))
+}
+
+async fn send(app: &Router, uri: &str, content_type: &str, body: Vec<u8>) -> (StatusCode, Vec<u8>) {
+    let req = Request::post(uri).header(header::CONTENT_TYPE, content_type).body(Body::from(body)).unwrap();
+    let res = app.clone().oneshot(req).await.unwrap();
+    let status = res.status();
+    (status, res.into_body().collect().await.unwrap().to_bytes().to_vec())
+}
+
+async fn post(app: &Router, uri: &str, body: impl Into<Vec<u8>>) -> (StatusCode, Vec<u8>) {
+    send(app, uri, "application/json", body.into()).await
+}
+
+fn json(bytes: &[u8]) -> Value {
+    serde_json::from_slice(bytes).unwrap_or_else(|e| panic!("not JSON ({e}): {}", String::from_utf8_lossy(bytes)))
+}
+
+/// The error object, after checking the status and the code.
+fn error(got: &(StatusCode, Vec<u8>), status: StatusCode, code: &str) -> Value {
+    assert_eq!(got.0, status, "{}", String::from_utf8_lossy(&got.1));
+    let v = json(&got.1);
+    assert_eq!(v["error"]["code"], code, "{v}");
+    v["error"].clone()
+}
+
+/// The CLI in process: exit code, stdout, stderr.
+fn cli(args: &[&str]) -> (i32, String, String) {
+    let argv: Vec<OsString> =
+        std::iter::once("iam-risk-score").chain(args.iter().copied()).map(OsString::from).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut stdin: &[u8] = b"";
+    let code = run_with(argv, &mut Io { stdout: &mut out, stderr: &mut err, stdin: &mut stdin, stdout_is_tty: false });
+    (code, String::from_utf8(out).unwrap(), String::from_utf8(err).unwrap())
+}
+
+/// Pretty JSON without the whitespace between tokens: what serde_json writes compactly.
+fn minify(pretty: &str) -> Vec<u8> {
+    let (mut out, mut in_string, mut escaped) = (Vec::new(), false, false);
+    for b in pretty.trim_end().bytes() {
+        if in_string {
+            out.push(b);
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+        } else if b == b'"' {
+            in_string = true;
+            out.push(b);
+        } else if !b.is_ascii_whitespace() {
+            out.push(b);
+        }
+    }
+    out
+}
+
+fn fixtures(dir: &str) -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../risk-core/tests/fixtures").join(dir);
+    let mut v: Vec<PathBuf> = std::fs::read_dir(root)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| {
+            let name = p.file_name().unwrap().to_string_lossy().to_string();
+            name.ends_with(".json") && !name.ends_with(".policy_sentry.json")
+        })
+        .collect();
+    v.sort();
+    v
+}
+
+#[tokio::test]
+async fn write_equals_the_cli_on_policy_sentry_templates() {
+    let app = router(|_| {});
+    let templates = fixtures("authoring");
+    assert!(templates.len() >= 14, "{templates:?}");
+    for path in templates {
+        let text = std::fs::read(&path).unwrap();
+        let got = post(&app, "/api/v1/policy/write", text.clone()).await;
+        let (code, stdout, stderr) = cli(&["write-policy", "--template", path.to_str().unwrap(), "--format", "json"]);
+        if code != 0 {
+            // The same refusal: a 422 with the writer's message.
+            let e = error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+            assert!(stderr.contains(e["message"].as_str().unwrap()), "{}: {stderr} vs {e}", path.display());
+            continue;
+        }
+        assert_eq!(got.0, StatusCode::OK, "{}: {}", path.display(), String::from_utf8_lossy(&got.1));
+        assert_eq!(got.1, minify(&stdout), "{}: bytes differ from the CLI", path.display());
+        // And from the WASM surface's plain-Rust layer.
+        let wasm = risk_wasm::api::write_policy(std::str::from_utf8(&text).unwrap()).unwrap();
+        assert_eq!(got.1, wasm.as_bytes(), "{}: bytes differ from WASM", path.display());
+    }
+}
+
+#[tokio::test]
+async fn write_answers_warnings_and_refuses_bad_templates_with_422() {
+    let app = router(|_| {});
+    let got = post(&app, "/api/v1/policy/write", r#"{"mode": "actions", "actions": ["s3:GetObject"]}"#).await;
+    assert_eq!(got.0, StatusCode::OK);
+    let v = json(&got.1);
+    let keys: Vec<&String> = v.as_object().unwrap().keys().collect();
+    assert_eq!(keys, ["policy", "report", "warnings"]);
+    assert!(v["warnings"][0].as_str().unwrap().starts_with("`actions`: resources are the actions' ARN formats"));
+
+    let got = post(&app, "/api/v1/policy/write", r#"{"read": ["arn:aws:s3:::reports/*"]}"#).await;
+    let keys: Vec<String> = json(&got.1).as_object().unwrap().keys().cloned().collect();
+    assert_eq!(keys, ["policy", "report"]);
+
+    let bad_arn = "arn:aws:s3:us-east-1:123456789012:nothing/x";
+    let got = post(&app, "/api/v1/policy/write", json!({"read": [bad_arn]}).to_string()).await;
+    let e = error(&got, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    let (code, _, stderr) = cli(&["write-policy", "--read", bad_arn]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.lines().next().unwrap(),
+        format!("error: {}", e["message"].as_str().unwrap().lines().next().unwrap())
+    );
+    assert_eq!(e["details"], json!([{"path": "", "message": e["message"]}]));
+
+    for (body, want) in [
+        (r#"{"reed": []}"#, "unknown template key `reed`"),
+        (r#"{}"#, "the template asks for nothing"),
+        (r#"[]"#, "a template must be an object"),
+        (r#"{"read": 5}"#, "`read` must be a list of strings"),
+        (r#"{"mode": "crud", "actions": ["s3:GetObject"]}"#, "`actions` belongs to `mode: actions`"),
+    ] {
+        let e = error(
+            &post(&app, "/api/v1/policy/write", body).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "validation_failed",
+        );
+        assert!(e["message"].as_str().unwrap().starts_with(want), "{body}: {e}");
+    }
+    error(&post(&app, "/api/v1/policy/write", r#"{"read": ["#).await, StatusCode::BAD_REQUEST, "invalid_json");
+    error(
+        &post(&app, "/api/v1/policy/write", r#"{"read": [], "read": []}"#).await,
+        StatusCode::BAD_REQUEST,
+        "invalid_json",
+    );
+    error(
+        &send(&app, "/api/v1/policy/write", "text/plain", b"{}".to_vec()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+}
+
+#[tokio::test]
+async fn from_cloudtrail_equals_the_cli_on_the_fixtures() {
+    let app = router(|_| {});
+    let files = fixtures("cloudtrail");
+    assert!(files.len() >= 8, "{files:?}");
+    for path in files {
+        let text = std::fs::read(&path).unwrap();
+        for denied in [false, true] {
+            let uri = if denied {
+                "/api/v1/policy/from-cloudtrail?include_denied=true"
+            } else {
+                "/api/v1/policy/from-cloudtrail"
+            };
+            let got = post(&app, uri, text.clone()).await;
+            assert_eq!(got.0, StatusCode::OK, "{}: {}", path.display(), String::from_utf8_lossy(&got.1));
+            let mut args = vec!["from-cloudtrail", path.to_str().unwrap(), "--format", "json", "--no-threshold"];
+            if denied {
+                args.push("--include-denied");
+            }
+            let (code, stdout, stderr) = cli(&args);
+            assert_eq!(code, 0, "{stderr}");
+            assert_eq!(
+                got.1,
+                minify(&stdout),
+                "{} (include_denied={denied}): bytes differ from the CLI",
+                path.display()
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn from_cloudtrail_errors() {
+    let app = router(|_| {});
+    let route = "/api/v1/policy/from-cloudtrail";
+    let e = error(&post(&app, route, r#"{"Items": []}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(e["message"].as_str().unwrap().starts_with("not CloudTrail: expected `Records`"), "{e}");
+    let e =
+        error(&post(&app, route, r#"{"Records": [5]}"#).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+    assert!(e["details"][0]["path"].as_str().unwrap().starts_with("Records[0]"), "{e}");
+    error(&post(&app, route, r#"{"Records": ["#).await, StatusCode::BAD_REQUEST, "invalid_json");
+    let e = error(
+        &post(&app, &format!("{route}?include_denied=yes"), "[]").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(e["details"][0]["path"], "include_denied");
+    assert_eq!(post(&app, &format!("{route}?include_denied=false"), "[]").await.0, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn each_route_has_its_body_limit() {
+    // The template route keeps the global limit; CloudTrail has its own, larger one.
+    let app = router(|c| {
+        c.body_limit = 1024;
+        c.events_body_limit = 64 * 1024;
+    });
+    let mut records = Vec::new();
+    while serde_json::to_string(&records).unwrap().len() < 8 * 1024 {
+        records.push(json!({"eventSource": "s3.amazonaws.com", "eventName": "ListBuckets", "eventType": "AwsApiCall"}));
+    }
+    let events = json!({ "Records": records }).to_string();
+    assert_eq!(post(&app, "/api/v1/policy/from-cloudtrail", events.clone()).await.0, StatusCode::OK);
+    // The same size on the template route (or the score route) is too large.
+    let arns: Vec<String> = (0..200).map(|i| format!("arn:aws:s3:::bucket-{i}")).collect();
+    let e = error(
+        &post(&app, "/api/v1/policy/write", json!({ "list": arns }).to_string()).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert_eq!(e["message"], "the request body is larger than 1024 bytes");
+    let mut big = events.into_bytes();
+    big.resize(70 * 1024, b' ');
+    let e = error(
+        &post(&app, "/api/v1/policy/from-cloudtrail", big).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert_eq!(e["message"], format!("the request body is larger than {} bytes", 64 * 1024));
+    assert_eq!(Config::default().events_body_limit, 32 * 1024 * 1024);
+}
