@@ -12,6 +12,7 @@
 //! tier or the findings.
 
 mod cache;
+pub mod intake;
 mod prompt;
 mod template;
 mod validate;
