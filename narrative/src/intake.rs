@@ -107,9 +107,7 @@ pub struct Question {
 #[serde(untagged)]
 pub enum Answer {
     Text(String),
-    Answers {
-        answers: BTreeMap<String, String>,
-    },
+    Answers { answers: BTreeMap<String, String> },
 }
 
 impl Default for Answer {
@@ -159,23 +157,68 @@ pub struct Turn {
 pub struct IntakeError(pub String);
 
 static ARN_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r#"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:[^\s"'`,;<>()\[\]{}]+"#).unwrap_or_else(|_| unreachable!())
+    Regex::new(r#"arn:[a-z0-9-]+:[a-z0-9-]+:[a-z0-9-]*:[0-9]*:[^\s"'`,;<>()\[\]{}]+"#)
+        .unwrap_or_else(|_| unreachable!())
 });
 static ACTION_RE: LazyLock<Regex> =
     LazyLock::new(|| Regex::new(r"\b([A-Za-z0-9-]+):([A-Za-z0-9*?]+)").unwrap_or_else(|_| unreachable!()));
 static ACCOUNT_RE: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b[0-9]{12}\b").unwrap_or_else(|_| unreachable!()));
 static DURATION_RE: LazyLock<Regex> = LazyLock::new(|| {
-    Regex::new(r"(?i)\b([0-9]{1,5})\s*(hours?|hrs?|h|days?|d|weeks?|w|minutes?|mins?|m)\b").unwrap_or_else(|_| unreachable!())
+    Regex::new(r"(?i)\b([0-9]{1,5})\s*(hours?|hrs?|h|days?|d|weeks?|w|minutes?|mins?|m)\b")
+        .unwrap_or_else(|_| unreachable!())
 });
 
 /// English words that are also service prefixes: in free text they are not taken as services
 /// (an answer to the services question may still name them).
 const NOT_SERVICES: &[&str] = &[
-    "account", "activate", "artifact", "backup", "batch", "billing", "budgets", "cases", "ce", "config", "connect",
-    "discovery", "ds", "es", "events", "forecast", "geo", "health", "interconnect", "invoicing", "notifications",
-    "one", "payments", "pi", "pipes", "pricing", "profile", "proton", "q", "refactor-spaces", "schemas", "scheduler",
-    "shield", "signer", "signin", "states", "support", "tag", "tax", "transfer", "transform", "translate", "ts",
-    "wisdom", "panorama", "polly", "omics", "sms",
+    "account",
+    "activate",
+    "artifact",
+    "backup",
+    "batch",
+    "billing",
+    "budgets",
+    "cases",
+    "ce",
+    "config",
+    "connect",
+    "discovery",
+    "ds",
+    "es",
+    "events",
+    "forecast",
+    "geo",
+    "health",
+    "interconnect",
+    "invoicing",
+    "notifications",
+    "one",
+    "payments",
+    "pi",
+    "pipes",
+    "pricing",
+    "profile",
+    "proton",
+    "q",
+    "refactor-spaces",
+    "schemas",
+    "scheduler",
+    "shield",
+    "signer",
+    "signin",
+    "states",
+    "support",
+    "tag",
+    "tax",
+    "transfer",
+    "transform",
+    "translate",
+    "ts",
+    "wisdom",
+    "panorama",
+    "polly",
+    "omics",
+    "sms",
 ];
 /// Words for services whose prefix is not what people write.
 const ALIASES: &[(&str, &str)] = &[
@@ -194,7 +237,10 @@ const ALIASES: &[(&str, &str)] = &[
 fn level_words(text: &str) -> BTreeSet<&'static str> {
     let lower = text.to_lowercase();
     let mut out = BTreeSet::new();
-    if lower.contains("permissions management") || lower.contains("permissions-management") || lower.contains("permissions_management") {
+    if lower.contains("permissions management")
+        || lower.contains("permissions-management")
+        || lower.contains("permissions_management")
+    {
         out.insert("permissions-management");
     }
     for w in lower.split(|c: char| !c.is_ascii_alphanumeric()) {
@@ -216,7 +262,11 @@ fn level_words(text: &str) -> BTreeSet<&'static str> {
 /// action patterns (`iam:*` names no service here). `strict` leaves out English words.
 fn service_words(text: &str, strict: bool) -> BTreeSet<String> {
     let stripped = ACTION_RE.replace_all(&ARN_RE.replace_all(text, " "), " ").to_lowercase();
-    let joined = stripped.replace("secrets manager", "secrets-manager").replace("parameter store", "parameter-store").replace("cloudwatch logs", "cloudwatch-logs").replace("step functions", "stepfunctions");
+    let joined = stripped
+        .replace("secrets manager", "secrets-manager")
+        .replace("parameter store", "parameter-store")
+        .replace("cloudwatch logs", "cloudwatch-logs")
+        .replace("step functions", "stepfunctions");
     let mut out = BTreeSet::new();
     for w in joined.split(|c: char| !(c.is_ascii_alphanumeric() || c == '-')) {
         let w = w.trim_matches('-');
@@ -311,7 +361,9 @@ fn absorb(state: &mut IntakeState, text: &str, about: Option<&Question>, notes: 
     for c in ACTION_RE.captures_iter(&without_arns) {
         let full = format!("{}:{}", &c[1], &c[2]);
         if full.contains(['*', '?']) {
-            notes.push(format!("ignored `{full}`: wildcards are not drafted; name the services, access levels and resources"));
+            notes.push(format!(
+                "ignored `{full}`: wildcards are not drafted; name the services, access levels and resources"
+            ));
             continue;
         }
         let Some(i) = iam_catalog::action_index(&full) else { continue };
@@ -324,7 +376,10 @@ fn absorb(state: &mut IntakeState, text: &str, about: Option<&Question>, notes: 
         } else {
             // The writer grants by level on ARNs: a scoped action widens to its level.
             push_unique(state.levels.entry(prefix.to_string()).or_default(), level_of(a.access));
-            notes.push(format!("`{name}` can be scoped to resources: drafting its access level ({}) on the ARNs you give", level_of(a.access)));
+            notes.push(format!(
+                "`{name}` can be scoped to resources: drafting its access level ({}) on the ARNs you give",
+                level_of(a.access)
+            ));
         }
     }
     let named = service_words(&without_arns, topic != Some(Topic::Services));
@@ -383,11 +438,9 @@ fn question(id: String, topic: Topic, text: String) -> Question {
 /// The question about one topic, as every surface words it.
 pub fn ask(topic: Topic, service: Option<&str>, level: Option<&str>, state: &IntakeState) -> Option<Question> {
     Some(match topic {
-        Topic::Accounts => question(
-            "accounts".into(),
-            topic,
-            "Which AWS account ids (12 digits) does the task run in?".into(),
-        ),
+        Topic::Accounts => {
+            question("accounts".into(), topic, "Which AWS account ids (12 digits) does the task run in?".into())
+        }
         Topic::Duration => question(
             "duration".into(),
             topic,
@@ -410,7 +463,9 @@ pub fn ask(topic: Topic, service: Option<&str>, level: Option<&str>, state: &Int
             q.service = Some(s.to_string());
             q.choices = LEVELS
                 .iter()
-                .filter(|l| access_level(l).is_some_and(|al| SERVICES[si].action_slice().iter().any(|a| a.access == al)))
+                .filter(|l| {
+                    access_level(l).is_some_and(|al| SERVICES[si].action_slice().iter().any(|a| a.access == al))
+                })
                 .map(|l| l.to_string())
                 .collect();
             q
@@ -551,7 +606,9 @@ fn check_limits(state: &IntakeState, answer: &Answer) -> Result<(), IntakeError>
     ];
     let nested = state.resources.values().chain(state.service_wide.values()).chain(state.levels.values()).map(Vec::len);
     if lists.into_iter().chain(nested).any(|n| n > MAX_ITEMS) || state.answers.iter().any(|a| long(a)) {
-        return Err(IntakeError(format!("the state holds more than {MAX_ITEMS} items in a list, or a text over {MAX_TEXT_CHARS} characters")));
+        return Err(IntakeError(format!(
+            "the state holds more than {MAX_ITEMS} items in a list, or a text over {MAX_TEXT_CHARS} characters"
+        )));
     }
     Ok(())
 }
@@ -589,7 +646,10 @@ pub fn read_answer(state: Option<IntakeState>, answer: &Answer) -> Result<(Intak
                 if id == "description" && state.description.is_empty() {
                     state.description = text.trim().to_string();
                 } else if q.is_none() {
-                    notes.push(format!("answer `{}` matches no question id; read as free text", id.chars().take(60).collect::<String>()));
+                    notes.push(format!(
+                        "answer `{}` matches no question id; read as free text",
+                        id.chars().take(60).collect::<String>()
+                    ));
                 }
                 absorb(&mut state, text, q.as_ref(), &mut notes);
             }
@@ -624,7 +684,10 @@ pub fn finish(mut state: IntakeState, mut notes: Vec<String>, source: TurnSource
     // Accounts named in ARNs must be ones the requester gave.
     for arn in state.arns.iter().chain(state.resources.values().flatten()) {
         if let Some(p) = risk_core::authoring::arn::ArnParts::parse(arn) {
-            if !p.account.is_empty() && !p.account.contains(['$', '*']) && !state.accounts.iter().any(|a| a == p.account) {
+            if !p.account.is_empty()
+                && !p.account.contains(['$', '*'])
+                && !state.accounts.iter().any(|a| a == p.account)
+            {
                 notes.push(format!("`{arn}` is in account `{}`, which is not among the accounts given", p.account));
             }
         }
@@ -705,7 +768,10 @@ pub fn proposal_schema() -> Value {
 
 /// The user's own words: the description and every answer.
 fn user_text(state: &IntakeState) -> String {
-    std::iter::once(state.description.as_str()).chain(state.answers.iter().map(String::as_str)).collect::<Vec<_>>().join("\n")
+    std::iter::once(state.description.as_str())
+        .chain(state.answers.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join("\n")
 }
 
 /// The rule a model's proposal must pass, or the reason it is rejected (whole):
@@ -741,7 +807,10 @@ pub fn check_proposal(p: &Proposal, state: &IntakeState) -> Result<(), String> {
         }
         for a in arns {
             if !user_arns.contains(a) {
-                return Err(format!("proposes `{}`, which is not an ARN the user gave", a.chars().take(100).collect::<String>()));
+                return Err(format!(
+                    "proposes `{}`, which is not an ARN the user gave",
+                    a.chars().take(100).collect::<String>()
+                ));
             }
         }
     }
@@ -754,14 +823,20 @@ pub fn check_proposal(p: &Proposal, state: &IntakeState) -> Result<(), String> {
         }
         for s in services {
             if !allowed.contains(s) {
-                return Err(format!("proposes service `{}`, which the user did not name", s.chars().take(60).collect::<String>()));
+                return Err(format!(
+                    "proposes service `{}`, which the user did not name",
+                    s.chars().take(60).collect::<String>()
+                ));
             }
         }
     }
     for a in &p.single_actions {
         let i = iam_catalog::action_index(a).filter(|_| !a.contains(['*', '?']));
         let Some(i) = i else {
-            return Err(format!("proposes `{}`, which is not an exact action name", a.chars().take(100).collect::<String>()));
+            return Err(format!(
+                "proposes `{}`, which is not an exact action name",
+                a.chars().take(100).collect::<String>()
+            ));
         };
         let action = &ACTIONS[i];
         if !action.resources.is_empty() || !allowed.contains(action.service().prefix) {
@@ -812,7 +887,28 @@ pub fn merge_proposal(p: &Proposal, state: &mut IntakeState) -> Vec<Question> {
             push_unique(&mut state.actions, &format!("{}:{}", action.service().prefix, action.name));
         }
     }
-    p.questions.iter().filter_map(|q| ask(q.topic, q.service.as_deref(), q.level.as_deref(), state)).collect()
+    // Only questions about what is still unknown: the model cannot re-open an answered one.
+    let open = |q: &ProposedQuestion| match q.topic {
+        Topic::Accounts => state.accounts.is_empty(),
+        Topic::Duration => state.duration_hours.is_none(),
+        Topic::Services => state.services.is_empty(),
+        Topic::Levels => q.service.as_ref().is_some_and(|s| levels_for(state, s).is_empty()),
+        Topic::Resources => match (&q.service, &q.level) {
+            (Some(s), Some(l)) => !state
+                .resources
+                .get(l)
+                .into_iter()
+                .flatten()
+                .chain(state.arns.iter())
+                .any(|a| match_arn(a).is_ok_and(|m| m.service().prefix == s.as_str())),
+            _ => false,
+        },
+    };
+    p.questions
+        .iter()
+        .filter(|q| open(q))
+        .filter_map(|q| ask(q.topic, q.service.as_deref(), q.level.as_deref(), state))
+        .collect()
 }
 
 #[cfg(test)]
