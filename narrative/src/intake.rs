@@ -31,11 +31,13 @@ pub const LEVELS: [&str; 5] = ["read", "write", "list", "tagging", "permissions-
 #[serde(default, deny_unknown_fields)]
 pub struct IntakeState {
     /// The task, in the requester's words (untrusted: only ever quoted as data).
+    #[cfg_attr(feature = "schema", schema(max_length = 4000))]
     pub description: String,
     /// Every later free-text answer, in order (the rule for model proposals reads them).
     pub answers: Vec<String>,
     /// 12-digit AWS account ids.
     pub accounts: Vec<String>,
+    #[cfg_attr(feature = "schema", schema(minimum = 1, maximum = 8760))]
     pub duration_hours: Option<u32>,
     /// Service prefixes (`s3`, `dynamodb`).
     pub services: Vec<String>,
@@ -605,6 +607,10 @@ fn check_limits(state: &IntakeState, answer: &Answer) -> Result<(), IntakeError>
         texts.len(),
     ];
     let nested = state.resources.values().chain(state.service_wide.values()).chain(state.levels.values()).map(Vec::len);
+    let hours = risk_core::options::MIN_DURATION_HOURS..=risk_core::options::MAX_DURATION_HOURS;
+    if state.duration_hours.is_some_and(|h| !hours.contains(&h)) {
+        return Err(IntakeError("`state.duration_hours` must be between 1 and 8760".into()));
+    }
     if lists.into_iter().chain(nested).any(|n| n > MAX_ITEMS) || state.answers.iter().any(|a| long(a)) {
         return Err(IntakeError(format!(
             "the state holds more than {MAX_ITEMS} items in a list, or a text over {MAX_TEXT_CHARS} characters"

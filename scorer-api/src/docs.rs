@@ -21,6 +21,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::score,
         crate::batch,
         crate::diff,
+        crate::intake::turn,
         crate::rules,
         crate::rule,
         crate::catalog,

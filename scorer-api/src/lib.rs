@@ -9,6 +9,7 @@
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod intake;
 pub mod metrics;
 pub mod ratelimit;
 pub mod request;
@@ -119,6 +120,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/score", post(score))
         .route("/api/v1/score/batch", post(batch))
         .route("/api/v1/diff", post(diff))
+        .route("/api/v1/intake/turn", post(intake::turn))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/{code}", get(rule))
         .route("/api/v1/catalog", get(catalog))
@@ -172,6 +174,7 @@ fn route_label(req: &Request) -> &'static str {
         "/api/v1/score",
         "/api/v1/score/batch",
         "/api/v1/diff",
+        "/api/v1/intake/turn",
         "/api/v1/rules",
         "/api/v1/rules/{code}",
         "/api/v1/catalog",
