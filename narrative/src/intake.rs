@@ -709,6 +709,85 @@ pub fn next_turn(state: Option<IntakeState>, answer: &Answer) -> Result<Turn, In
     Ok(finish(state, notes, TurnSource::Form))
 }
 
+/// A task intent — services × access levels with their ARNs, `{"s3": {"read": [ARN…],
+/// "list": []}}` — as an intake turn: the same plan, questions and writer draft. A level left
+/// without ARNs is asked for (never granted on `*`) unless all its actions take only `*`.
+/// Errors name the offending key (`s3.reed`).
+pub fn intent_turn(
+    intent: &Value,
+    description: &str,
+    accounts: &[String],
+    duration_hours: Option<u32>,
+) -> Result<Turn, IntakeError> {
+    let Value::Object(services) = intent else {
+        return Err(IntakeError("must be an object of service prefix to {access level: [ARN, …]}".into()));
+    };
+    let mut state = IntakeState {
+        description: description.chars().take(MAX_TEXT_CHARS).collect(),
+        accounts: accounts.iter().take(MAX_ITEMS).cloned().collect(),
+        duration_hours,
+        ..IntakeState::default()
+    };
+    if services.is_empty() || services.len() > MAX_ITEMS {
+        return Err(IntakeError(format!("must name 1 to {MAX_ITEMS} services")));
+    }
+    for (service, levels) in services {
+        let prefix = service.to_ascii_lowercase();
+        if iam_catalog::service_index(&prefix).is_none() {
+            return Err(IntakeError(format!(
+                "`{}` is not an AWS service prefix",
+                service.chars().take(60).collect::<String>()
+            )));
+        }
+        let Value::Object(levels) = levels else {
+            return Err(IntakeError(format!("`{prefix}` must be an object of access level to a list of ARNs")));
+        };
+        push_unique(&mut state.services, &prefix);
+        for (level, arns) in levels {
+            let key = level.replace('_', "-");
+            if !LEVELS.contains(&key.as_str()) {
+                return Err(IntakeError(format!(
+                    "`{prefix}.{}` is not an access level; use {}",
+                    level.chars().take(40).collect::<String>(),
+                    LEVELS.join(", ")
+                )));
+            }
+            push_unique(state.levels.entry(prefix.clone()).or_default(), &key);
+            let arns = match arns {
+                Value::Null => Vec::new(),
+                Value::Array(items) if items.len() <= MAX_ITEMS => items.clone(),
+                _ => return Err(IntakeError(format!("`{prefix}.{key}` must be a list of at most {MAX_ITEMS} ARNs"))),
+            };
+            for arn in arns {
+                let Some(arn) = arn.as_str().map(str::trim) else {
+                    return Err(IntakeError(format!("`{prefix}.{key}` must hold ARN strings")));
+                };
+                match match_arn(arn) {
+                    Ok(m) if m.service().prefix == prefix => {
+                        push_unique(state.resources.entry(key.clone()).or_default(), arn)
+                    }
+                    Ok(m) => {
+                        return Err(IntakeError(format!(
+                            "`{arn}` under `{prefix}.{key}` is a `{}` ARN",
+                            m.service().prefix
+                        )))
+                    }
+                    Err(e) => {
+                        return Err(IntakeError(format!(
+                            "`{prefix}.{key}`: {}",
+                            e.message().lines().next().unwrap_or_default()
+                        )))
+                    }
+                }
+            }
+        }
+        if state.levels.get(&prefix).is_none_or(Vec::is_empty) {
+            return Err(IntakeError(format!("`{prefix}` names no access level")));
+        }
+    }
+    Ok(finish(state, Vec::new(), TurnSource::Form))
+}
+
 /// What a model may propose: a part of the writer's template and structured questions, no
 /// free text. Unknown keys (a `Statement`, a raw policy) make the whole proposal invalid.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
@@ -1013,6 +1092,33 @@ mod tests {
         }
         let raw: Result<Proposal, _> = serde_json::from_value(json!({"Version": "2012-10-17", "Statement": []}));
         assert!(raw.is_err());
+    }
+
+    #[test]
+    fn task_intents_draft_or_ask() {
+        let accounts = ["123456789012".to_string()];
+        // `ce` list actions all take only `*`: a service-wide level, no ARN needed.
+        let intent = json!({"s3": {"read": ["arn:aws:s3:::cfg/*"]}, "ce": {"list": []}});
+        let t = intent_turn(&intent, "read the config", &accounts, Some(2)).unwrap();
+        assert!(t.complete, "{:?}", t.questions);
+        let policy = t.draft.unwrap().policy.to_string();
+        assert!(policy.contains("s3:GetObject") && policy.contains("ce:List"), "{policy}");
+        // A level with scoped actions (ec2 list) is asked for even if some take only `*`.
+        let t = intent_turn(&json!({"ec2": {"list": []}}), "", &accounts, Some(2)).unwrap();
+        assert_eq!(t.questions[0].id, "resources:ec2:list");
+        // A scoped level without ARNs is a question, not `*`.
+        let t = intent_turn(&json!({"dynamodb": {"write": []}}), "", &accounts, Some(2)).unwrap();
+        assert!(t.draft.is_none());
+        assert_eq!(t.questions[0].id, "resources:dynamodb:write");
+        for bad in [
+            json!([]),
+            json!({"nope": {"read": []}}),
+            json!({"s3": {"reed": []}}),
+            json!({"s3": {"read": ["arn:aws:sqs:us-east-1:123456789012:q"]}}),
+            json!({"s3": {}}),
+        ] {
+            assert!(intent_turn(&bad, "", &accounts, None).is_err(), "{bad}");
+        }
     }
 
     #[test]
