@@ -651,7 +651,7 @@ pub fn read_answer(state: Option<IntakeState>, answer: &Answer) -> Result<(Intak
                 let q = question_for_id(id, &state);
                 if id == "description" && state.description.is_empty() {
                     state.description = text.trim().to_string();
-                } else if q.is_none() {
+                } else if q.is_none() && !matches!(id.as_str(), "description" | "resources" | "text") {
                     notes.push(format!(
                         "answer `{}` matches no question id; read as free text",
                         id.chars().take(60).collect::<String>()
