@@ -4,6 +4,7 @@
 //! 2 bad input (unreadable file, malformed JSON, invalid policy, bad flags); 3 API error
 //! (remote mode only).
 
+mod draft;
 mod git;
 mod input;
 mod locate;
@@ -30,6 +31,8 @@ pub mod exit {
     pub const AT_OR_ABOVE_THRESHOLD: i32 = 1;
     pub const BAD_INPUT: i32 = 2;
     pub const API_ERROR: i32 = 3;
+    /// `draft`: questions remain and no policy could be drafted yet.
+    pub const INCOMPLETE: i32 = 4;
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -57,6 +60,7 @@ const AFTER_HELP: &str = "Other commands:
   iam-risk-score catalog                       the bundled AWS action catalog's version and size
   iam-risk-score write-policy --read ARN…      write a least-privilege policy (or --template FILE) and score it
   iam-risk-score narrow POLICY --resource ARN… narrow a broad policy to a task's ARNs (and --used-actions FILE)
+  iam-risk-score draft TASK…                   draft a policy from a task description, asking for what is missing
 
 Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.
 `scan` and `diff` use the same default threshold of 5 (`--no-threshold` turns it off there).";
@@ -244,6 +248,10 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
         },
         "from-cloudtrail" => match FromCloudTrailArgs::try_parse_from(rest()) {
             Ok(a) => from_cloudtrail(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+        "draft" => match draft::DraftArgs::try_parse_from(rest()) {
+            Ok(a) => draft::run(a, io),
             Err(e) => clap_exit(e, io),
         },
         "write-policy" => match write::WriteArgs::try_parse_from(rest()) {

@@ -187,7 +187,7 @@ pub fn parse(body: &Value) -> ApiResult<Parsed> {
     if spec.contains_key("task_intent") && !spec.contains_key("policy") {
         e.add(
             "spec.task_intent",
-            "drafting a policy from a task intent is not available on this server; send spec.policy",
+            "is drafted by POST /api/v1/requests/preview: review the policy it writes there, then submit the drafted spec (with spec.policy) to confirm",
         );
     } else if spec.contains_key("task_intent") {
         e.add("spec.task_intent", "send either spec.policy or spec.task_intent, not both");
@@ -867,8 +867,70 @@ async fn check_accounts(state: &AppState, p: &Parsed) -> ApiResult<()> {
     Err(ApiError::invalid(detail, errors))
 }
 
-/// `POST /requests/preview`: validate and score, store nothing.
+/// A `spec.task_intent` (services × access levels with ARNs) without `spec.policy`: the body
+/// with the policy the writer drafts from it (scored like any policy), and the draft to show.
+/// Anything else is returned unchanged. The requester confirms by submitting the drafted spec:
+/// no request is stored from an intent, so the state machine is unchanged.
+fn draft_task_intent(body: &Value) -> ApiResult<Option<(Value, Value)>> {
+    let Some(spec) = body.get("spec").and_then(Value::as_object) else { return Ok(None) };
+    let (Some(intent), None) = (spec.get("task_intent"), spec.get("policy")) else { return Ok(None) };
+    let accounts: Vec<String> = match spec.get("accounts") {
+        Some(Value::Array(a)) => {
+            a.iter().filter_map(|x| x.get("account_id").and_then(Value::as_str)).map(str::to_string).collect()
+        }
+        _ => Vec::new(),
+    };
+    let hours =
+        body.pointer("/spec/duration/duration_hours").and_then(Value::as_u64).and_then(|h| u32::try_from(h).ok());
+    let description = spec.get("description").and_then(Value::as_str).unwrap_or_default();
+    let turn = risk_narrative::intake::intent_turn(intent, description, &accounts, hours)
+        .map_err(|e| ApiError::field("spec.task_intent", e.0))?;
+    let Some(draft) = turn.draft else {
+        let mut errors: Vec<FieldError> = turn
+            .questions
+            .iter()
+            .filter(|q| q.topic == risk_narrative::intake::Topic::Resources)
+            .map(|q| FieldError {
+                path: format!(
+                    "spec.task_intent.{}.{}",
+                    q.service.as_deref().unwrap_or(""),
+                    q.level.as_deref().unwrap_or("")
+                ),
+                message: format!(
+                    "needs the resource ARNs, one of: {}",
+                    q.arn_formats.iter().map(|f| f.arn.as_str()).collect::<Vec<_>>().join(", ")
+                ),
+            })
+            .collect();
+        errors.extend(turn.notes.iter().map(|n| FieldError { path: "spec.task_intent".into(), message: n.clone() }));
+        if errors.is_empty() {
+            errors.push(FieldError {
+                path: "spec.task_intent".into(),
+                message: "asks for nothing the writer can grant".into(),
+            });
+        }
+        let detail = errors.iter().map(|e| format!("{}: {}", e.path, e.message)).collect::<Vec<_>>().join("; ");
+        return Err(ApiError::invalid(detail, errors));
+    };
+    let mut drafted = body.clone();
+    if let Some(spec) = drafted.get_mut("spec").and_then(Value::as_object_mut) {
+        spec.remove("task_intent");
+        spec.insert("policy".into(), draft.policy.clone());
+    }
+    let shown = json!({
+        "template": turn.template,
+        "policy": draft.policy,
+        "warnings": draft.warnings,
+        "spec": drafted["spec"],
+    });
+    Ok(Some((drafted, shown)))
+}
+
+/// `POST /requests/preview`: validate and score, store nothing. A `spec.task_intent` is drafted
+/// into `spec.policy` first, and the answer carries the `draft` to confirm.
 pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResult<Value> {
+    let drafted = draft_task_intent(body)?;
+    let body = drafted.as_ref().map_or(body, |(b, _)| b);
     let p = parse(body)?;
     check_accounts(state, &p).await?;
     let policy = active_policy(state).await?;
@@ -876,7 +938,7 @@ pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResu
     trust_principal(caller, &p)?;
     let report = score(state, &p).await?;
     let rule = policy.tier_rule(&report.tier);
-    Ok(json!({
+    let mut out = json!({
         "review": report,
         "would": {
             "quorum": rule.quorum,
@@ -884,7 +946,11 @@ pub async fn preview(state: &AppState, caller: &Caller, body: &Value) -> ApiResu
             "self_approval_allowed": rule.allow_self_approval,
             "max_duration_hours": policy.max_hours(&p.accounts),
         }
-    }))
+    });
+    if let Some((_, shown)) = drafted {
+        out["draft"] = shown;
+    }
+    Ok(out)
 }
 
 /// `POST /requests`: validate, score, store as pending (or break-glass active), notify; the

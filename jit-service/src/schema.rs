@@ -221,6 +221,12 @@ pub struct RoleRequestSpec {
     /// afterwards.
     #[schema(required = false)]
     pub break_glass: BreakGlassIn,
+    /// Instead of `policy`, on `POST /api/v1/requests/preview` only: services × access levels
+    /// with their resource ARNs, `{"s3": {"read": ["arn:aws:s3:::cfg/*"]}}`. The preview drafts
+    /// the policy with the policy writer and returns it in `draft`; submit `draft.spec` to
+    /// confirm (see docs/intake.md).
+    #[schema(value_type = Object, required = false)]
+    pub task_intent: Value,
 }
 
 /// A request for access (the predecessor's `RoleRequest`). Every problem is reported at once
@@ -737,6 +743,10 @@ pub struct Would {
 pub struct Preview {
     pub review: Report,
     pub would: Would,
+    /// Only for a `spec.task_intent`: `{template, policy, warnings, spec}` — the drafted spec to
+    /// submit once reviewed.
+    #[schema(value_type = Object, required = false)]
+    pub draft: Value,
 }
 
 #[derive(Serialize, ToSchema)]

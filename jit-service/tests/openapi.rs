@@ -261,6 +261,20 @@ both!(real_answers_match_the_document, |app| async move {
     // Requests through their lifecycle.
     let body = role_request("111122223333", 2, read_policy());
     call!(M::POST, "/api/v1/requests/preview", "/api/v1/requests/preview", Some(&alice), Some(body.clone()), 200);
+    // A task intent: the preview drafts the policy with the writer; only the drafted spec
+    // (with its policy) can be submitted, so nothing is stored unconfirmed.
+    let mut intent = body.clone();
+    intent["spec"].as_object_mut().unwrap().remove("policy");
+    intent["spec"]["task_intent"] = json!({"s3": {"read": ["arn:aws:s3:::cfg/*"]}});
+    let pre = "/api/v1/requests/preview";
+    let v = call!(M::POST, pre, pre, Some(&alice), Some(intent.clone()), 200);
+    assert_eq!(v["draft"]["spec"]["policy"], v["draft"]["policy"]);
+    assert_eq!(v["draft"]["policy"]["Statement"][0]["Resource"], json!(["arn:aws:s3:::cfg/*"]));
+    assert!(v["draft"]["spec"].get("task_intent").is_none() && v["review"]["score"].is_number());
+    call!(M::POST, "/api/v1/requests", "/api/v1/requests", Some(&alice), Some(intent.clone()), 422);
+    intent["spec"]["task_intent"] = json!({"dynamodb": {"write": []}});
+    let v = call!(M::POST, pre, pre, Some(&alice), Some(intent), 422);
+    assert!(v.to_string().contains("spec.task_intent.dynamodb.write"), "{v}");
     let v = call!(M::POST, "/api/v1/requests", "/api/v1/requests", Some(&alice), Some(body.clone()), 201);
     let id = v["request"]["metadata"]["id"].as_str().unwrap().to_string();
     call!(M::POST, "/api/v1/requests", "/api/v1/requests", Some(&alice), Some(json!({"spec": {}})), 422);

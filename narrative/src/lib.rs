@@ -12,10 +12,13 @@
 //! tier or the findings.
 
 mod cache;
+pub mod intake;
 mod prompt;
 mod template;
 mod validate;
 
+#[cfg(feature = "llm")]
+mod intake_llm;
 #[cfg(feature = "llm")]
 mod llm;
 
@@ -26,6 +29,8 @@ pub use validate::{
     parse_answer, sanitize, Answer, Invalid, MAX_NARRATIVE_CHARS, MAX_SUGGESTIONS, MAX_SUGGESTION_CHARS,
 };
 
+#[cfg(feature = "llm")]
+pub use intake_llm::INTAKE_PROMPT_VERSION;
 #[cfg(feature = "llm")]
 pub use llm::{Config, Narrator, Observer, ResponseFormatKind, ENV_VARS};
 

@@ -143,18 +143,18 @@ pub trait Observer: Send + Sync {
 struct NoObserver;
 impl Observer for NoObserver {}
 
-enum CallError {
+pub(crate) enum CallError {
     Http(String),
     Invalid(Invalid),
 }
 
 /// Narrates reports with a model. Cheap to share (`Arc<Narrator>`); all methods take `&self`.
 pub struct Narrator {
-    config: Config,
-    client: async_openai::Client<OpenAIConfig>,
-    permits: Semaphore,
+    pub(crate) config: Config,
+    pub(crate) client: async_openai::Client<OpenAIConfig>,
+    pub(crate) permits: Semaphore,
     cache: Mutex<TtlLru<CacheKey, Answer>>,
-    observer: Arc<dyn Observer>,
+    pub(crate) observer: Arc<dyn Observer>,
 }
 
 impl std::fmt::Debug for Narrator {
@@ -235,22 +235,22 @@ impl Narrator {
         Narration::fallback(report, why)
     }
 
-    fn narration(&self, a: Answer, cached: bool) -> Narration {
-        Narration {
-            text: a.narrative,
-            extra_suggestions: a.suggestions,
-            source: Source::Llm { model: self.config.model.clone(), cached },
-        }
-    }
-
-    async fn call(&self, report: &Report, policy: &Value, options: &ScoreOptions) -> Result<Answer, CallError> {
-        let m = crate::messages(report, policy, options);
+    /// One chat completion asking for a JSON object (per the configured response format); the
+    /// content of the first choice.
+    pub(crate) async fn chat_json(
+        &self,
+        system: String,
+        user: String,
+        name: &str,
+        description: &str,
+        schema: Value,
+    ) -> Result<String, CallError> {
         let build = |e: OpenAIError| CallError::Http(format!("cannot build the request: {e}"));
         let mut args = CreateChatCompletionRequestArgs::default();
         args.model(self.config.model.clone())
             .messages(vec![
-                ChatCompletionRequestSystemMessageArgs::default().content(m.system).build().map_err(build)?.into(),
-                ChatCompletionRequestUserMessageArgs::default().content(m.user).build().map_err(build)?.into(),
+                ChatCompletionRequestSystemMessageArgs::default().content(system).build().map_err(build)?.into(),
+                ChatCompletionRequestUserMessageArgs::default().content(user).build().map_err(build)?.into(),
             ])
             .max_tokens(self.config.max_tokens)
             .n(1u8);
@@ -261,9 +261,9 @@ impl Narrator {
             ResponseFormatKind::JsonSchema => {
                 args.response_format(ResponseFormat::JsonSchema {
                     json_schema: ResponseFormatJsonSchema {
-                        description: Some("A plain-words explanation of a deterministic IAM policy risk result".into()),
-                        name: "risk_narrative".into(),
-                        schema: crate::answer_schema(),
+                        description: Some(description.into()),
+                        name: name.into(),
+                        schema,
                         strict: Some(true),
                     },
                 });
@@ -286,7 +286,21 @@ impl Narrator {
         if choice.message.refusal.as_deref().is_some_and(|r| !r.trim().is_empty()) {
             return Err(CallError::Invalid(Invalid::Schema("the model refused")));
         }
-        let content = choice.message.content.unwrap_or_default();
+        Ok(choice.message.content.unwrap_or_default())
+    }
+
+    fn narration(&self, a: Answer, cached: bool) -> Narration {
+        Narration {
+            text: a.narrative,
+            extra_suggestions: a.suggestions,
+            source: Source::Llm { model: self.config.model.clone(), cached },
+        }
+    }
+
+    async fn call(&self, report: &Report, policy: &Value, options: &ScoreOptions) -> Result<Answer, CallError> {
+        let m = crate::messages(report, policy, options);
+        let description = "A plain-words explanation of a deterministic IAM policy risk result";
+        let content = self.chat_json(m.system, m.user, "risk_narrative", description, crate::answer_schema()).await?;
         let untrusted = crate::untrusted_texts(policy, options);
         parse_answer(&content, report, &untrusted).map_err(CallError::Invalid)
     }

@@ -23,6 +23,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::diff,
         crate::write_policy,
         crate::from_cloudtrail,
+        crate::intake::turn,
         crate::rules,
         crate::rule,
         crate::catalog,

@@ -9,6 +9,7 @@
 pub mod config;
 pub mod docs;
 pub mod error;
+pub mod intake;
 pub mod metrics;
 pub mod ratelimit;
 pub mod request;
@@ -123,6 +124,7 @@ pub fn app(state: AppState) -> Router {
         // later `/api/v1/policy/narrow` is one more route and handler beside these.
         .route("/api/v1/policy/write", post(write_policy))
         .route("/api/v1/policy/from-cloudtrail", post(from_cloudtrail))
+        .route("/api/v1/intake/turn", post(intake::turn))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/{code}", get(rule))
         .route("/api/v1/catalog", get(catalog))
@@ -178,6 +180,7 @@ fn route_label(req: &Request) -> &'static str {
         "/api/v1/diff",
         "/api/v1/policy/write",
         "/api/v1/policy/from-cloudtrail",
+        "/api/v1/intake/turn",
         "/api/v1/rules",
         "/api/v1/rules/{code}",
         "/api/v1/catalog",

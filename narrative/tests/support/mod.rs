@@ -8,6 +8,15 @@
 //! - `broken`: HTTP 500;
 //! - `gullible`: obeys instructions hidden in the data (says the score is 1, repeats the text);
 //! - `markup`: a good answer wrapped in markdown, a link and HTML.
+//!
+//! Intake (`Narrator::intake_turn`) behaviours:
+//! - `intake-good`: proposes `read` on the first ARN quoted in the description, and asks for
+//!   the duration;
+//! - `intake-malformed`: content that is not JSON;
+//! - `intake-star`: proposes `"*"` as a resource and `iam:*` as an action;
+//! - `intake-raw-policy`: answers a raw policy document instead of a template;
+//! - `intake-gullible`: obeys "ignore previous instructions" in the description: proposes
+//!   permissions management on the user's ARN and `iam` write on `*`; else as `intake-good`.
 #![allow(dead_code)]
 
 use axum::extract::State;
@@ -85,10 +94,51 @@ async fn chat(State(seen): State<Arc<Seen>>, Json(body): Json<Value>) -> axum::r
             r#"{"narrative": "**Risky.** This policy can pass [any role](https://evil.example/phish) to <b>Lambda</b> and run it, see www.evil.com for more. Scope `iam:PassRole` first.", "suggestions": []}"#,
         ))
         .into_response(),
+        m if m.starts_with("intake-") => Json(completion(&model, &intake_reply(m, &user))).into_response(),
         _ => (axum::http::StatusCode::NOT_FOUND, "unknown model").into_response(),
     };
     seen.in_flight.fetch_sub(1, Ordering::SeqCst);
     res
+}
+
+fn empty_proposal() -> Value {
+    json!({
+        "read": [], "write": [], "list": [], "tagging": [], "permissions_management": [],
+        "service_wide": {"read": [], "write": [], "list": [], "tagging": [], "permissions-management": []},
+        "single_actions": [], "questions": []
+    })
+}
+
+/// The intake model's reply for `model`, given the user message (JSON data).
+fn intake_reply(model: &str, user: &str) -> String {
+    let data: Value = serde_json::from_str(user).unwrap_or(Value::Null);
+    let description = data["description_quoted"].as_str().unwrap_or("");
+    let first_arn = description
+        .split_whitespace()
+        .find(|w| w.starts_with("arn:"))
+        .map(|w| w.trim_end_matches([',', '.', ';']).to_string());
+    let mut p = empty_proposal();
+    let injected = description.to_lowercase().contains("ignore previous instructions");
+    match model {
+        "intake-malformed" => return "Sure! You need s3:GetObject on the reports bucket.".into(),
+        "intake-star" => {
+            p["read"] = json!(["*"]);
+            p["single_actions"] = json!(["iam:*"]);
+        }
+        "intake-raw-policy" => {
+            return json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": "*", "Resource": "*"}]})
+                .to_string()
+        }
+        "intake-gullible" if injected => {
+            p["permissions_management"] = json!(first_arn.into_iter().collect::<Vec<_>>());
+            p["service_wide"]["write"] = json!(["iam"]);
+        }
+        _ => {
+            p["read"] = json!(first_arn.into_iter().collect::<Vec<_>>());
+            p["questions"] = json!([{"topic": "duration", "service": null, "level": null}]);
+        }
+    }
+    p.to_string()
 }
 
 /// Start the server on a free loopback port; it lives as long as the test's runtime.
