@@ -179,7 +179,7 @@ async fn from_cloudtrail_equals_the_cli_on_the_fixtures() {
             };
             let got = post(&app, uri, text.clone()).await;
             assert_eq!(got.0, StatusCode::OK, "{}: {}", path.display(), String::from_utf8_lossy(&got.1));
-            let mut args = vec!["from-cloudtrail", path.to_str().unwrap(), "--format", "json", "--no-threshold"];
+            let mut args = vec!["from-cloudtrail", path.to_str().unwrap(), "--format", "json"];
             if denied {
                 args.push("--include-denied");
             }
