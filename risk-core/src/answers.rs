@@ -89,6 +89,49 @@ pub fn narrow_value(
     narrow(policy, &NarrowInput { resources, access_levels, used_actions })
 }
 
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "App", "Effect": "Allow", "Action": ["s3:*", "dynamodb:GetItem"], "Resource": "*"}]})
+    }
+
+    #[test]
+    fn narrow_value_reads_levels_by_name_and_used_actions_as_json() {
+        let arns = vec!["arn:aws:s3:::reports/*".to_string()];
+        let used = json!(["s3:GetObject", "dynamodb:GetItem"]);
+        let n = narrow_value(&policy(), arns.clone(), &["Read".into()], Some(&used)).unwrap();
+        let direct = narrow(
+            &policy(),
+            &NarrowInput {
+                resources: arns,
+                access_levels: vec![iam_catalog::AccessLevel::Read],
+                used_actions: Some(NarrowInput::used_actions_from_value(&used).unwrap()),
+            },
+        )
+        .unwrap();
+        assert_eq!(n.policy, direct.policy);
+        let e = narrow_value(&policy(), vec![], &["admin".into()], None).unwrap_err();
+        assert_eq!(e.message(), access_level_error("admin"));
+        let e = narrow_value(&policy(), vec![], &[], Some(&json!("s3:GetObject"))).unwrap_err();
+        assert!(e.message().starts_with("used actions: expected"), "{}", e.message());
+    }
+
+    #[test]
+    fn narrowed_answer_keeps_the_cli_key_order() {
+        let n = narrow_value(&policy(), vec!["arn:aws:s3:::reports".into()], &[], None).unwrap();
+        let text = serde_json::to_string(&NarrowedAnswer::from(&n)).unwrap();
+        let at: Vec<usize> = ["policy", "before", "after", "diff", "questions", "changes"]
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(text.starts_with("{\"policy\":{\"Version\"") && at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    }
+}
+
 /// The schemas of the answers and of the template, for the HTTP API's OpenAPI document and the
 /// WASM package's TypeScript types.
 #[cfg(feature = "schema")]
