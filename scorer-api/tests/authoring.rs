@@ -253,6 +253,9 @@ fn scratch(test: &str) -> PathBuf {
     dir
 }
 
+/// A narrowing case: its name, the ARNs, the access levels and the used actions.
+type NarrowCase = (&'static str, Vec<&'static str>, Vec<&'static str>, Option<Value>);
+
 const NARROW_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
   {"Sid": "App", "Effect": "Allow", "Action": ["s3:*", "dynamodb:GetItem"], "Resource": "*"},
   {"Sid": "Queue", "Effect": "Allow", "Action": "sqs:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
@@ -271,7 +274,7 @@ async fn narrow_equals_the_cli() {
     let cloudtrail = fixtures("cloudtrail").into_iter().find(|p| p.ends_with("s3-log-file.json")).unwrap();
     let (_, activity, _) = cli(&["from-cloudtrail", cloudtrail.to_str().unwrap(), "--format", "json"]);
     let activity = json(activity.as_bytes());
-    let cases: Vec<(&str, Vec<&str>, Vec<&str>, Option<Value>)> = vec![
+    let cases: Vec<NarrowCase> = vec![
         ("resources", arns.to_vec(), vec![], None),
         ("used list", arns.to_vec(), vec![], Some(used.clone())),
         (
