@@ -4,7 +4,7 @@
 use crate::{exit, input, text, Io};
 use clap::{Parser, ValueEnum};
 use iam_catalog::AccessLevel;
-use risk_core::authoring::{narrow, parse_access_level, policy_to_string_pretty, NarrowInput, Narrowed, Ordered};
+use risk_core::authoring::{narrow, parse_access_level, policy_to_string_pretty, NarrowInput, Narrowed};
 use std::path::{Path, PathBuf};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -49,8 +49,7 @@ pub struct NarrowArgs {
 }
 
 fn level(s: &str) -> Result<AccessLevel, String> {
-    parse_access_level(s)
-        .ok_or_else(|| format!("`{s}` is not an access level: read, write, list, tagging or permissions-management"))
+    parse_access_level(s).ok_or_else(|| risk_core::answers::access_level_error(s))
 }
 
 pub fn run(a: NarrowArgs, io: &mut Io<'_>) -> i32 {
@@ -100,23 +99,8 @@ fn read_json(path: &Path, what: &str, io: &mut Io<'_>) -> Result<serde_json::Val
 
 fn print(n: &Narrowed, format: NarrowFormat, io: &mut Io<'_>) {
     if format == NarrowFormat::Json {
-        #[derive(serde::Serialize)]
-        struct Out<'a> {
-            policy: Ordered<'a>,
-            before: &'a risk_core::Report,
-            after: &'a risk_core::Report,
-            diff: &'a risk_core::diff::PolicyDiff,
-            questions: &'a [risk_core::authoring::NarrowingQuestion],
-            changes: &'a [String],
-        }
-        let out = Out {
-            policy: Ordered(&n.policy),
-            before: &n.before,
-            after: &n.after,
-            diff: &n.diff,
-            questions: &n.questions,
-            changes: &n.changes,
-        };
+        // `{"policy", "before", "after", "diff", "questions", "changes"}`: the answer every surface gives.
+        let out = risk_core::answers::NarrowedAnswer::from(n);
         let _ = writeln!(io.stdout, "{}", serde_json::to_string_pretty(&out).unwrap_or_default());
         return;
     }

@@ -3,9 +3,15 @@
 //! The writer's [`Written`] and CloudTrail's [`FromActivity`] are the results; this module says how
 //! they are printed, so `iam-risk-score write-policy --format json`, `iam_risk_score.write_policy`,
 //! WASM `writePolicy` and `POST /api/v1/policy/write` give the same bytes. A new authoring function
-//! (narrowing) adds its answer here and one function per surface.
+//! (narrowing) adds its answer here and one function per surface: [`NarrowedAnswer`] is
+//! `iam-risk-score narrow --format json`, `iam_risk_score.narrow`, WASM `narrow` and
+//! `POST /api/v1/policy/narrow`.
 
-use crate::authoring::{write_policy, AuthoringError, Ordered, Template, Written};
+use crate::authoring::{
+    narrow, parse_access_level, write_policy, AuthoringError, NarrowInput, Narrowed, NarrowingQuestion, Ordered,
+    Template, Written,
+};
+use crate::diff::PolicyDiff;
 use crate::Report;
 use serde::Serialize;
 use serde_json::Value;
@@ -33,6 +39,97 @@ impl<'a> From<&'a Written> for WrittenAnswer<'a> {
 /// Read a template from JSON and write it: what every surface that takes a template object does.
 pub fn write_policy_value(template: &Value) -> Result<Written, AuthoringError> {
     write_policy(&Template::from_value(template)?)
+}
+
+/// What narrowing answers: `{"policy", "before", "after", "diff", "questions", "changes"}`, in
+/// that order; the policy's keys in the order people write them, as for [`WrittenAnswer`].
+#[derive(Serialize)]
+pub struct NarrowedAnswer<'a> {
+    pub policy: Ordered<'a>,
+    pub before: &'a Report,
+    pub after: &'a Report,
+    pub diff: &'a PolicyDiff,
+    pub questions: &'a [NarrowingQuestion],
+    pub changes: &'a [String],
+}
+
+impl<'a> From<&'a Narrowed> for NarrowedAnswer<'a> {
+    fn from(n: &'a Narrowed) -> Self {
+        NarrowedAnswer {
+            policy: Ordered(&n.policy),
+            before: &n.before,
+            after: &n.after,
+            diff: &n.diff,
+            questions: &n.questions,
+            changes: &n.changes,
+        }
+    }
+}
+
+/// The message for an access level that is not one, as the CLI's `--access-level` words it.
+pub fn access_level_error(s: &str) -> String {
+    format!("`{s}` is not an access level: read, write, list, tagging or permissions-management")
+}
+
+/// Narrow a policy with the task's facts as JSON-shaped surfaces take them: ARNs, access levels
+/// by name (`read`, `permissions-management`, …) and the used actions as
+/// [`NarrowInput::used_actions_from_value`] reads them (a list of names, a policy, or
+/// `{"policy": …}`). Errors carry the core's (and the CLI's) message.
+pub fn narrow_value(
+    policy: &Value,
+    resources: Vec<String>,
+    access_levels: &[String],
+    used_actions: Option<&Value>,
+) -> Result<Narrowed, AuthoringError> {
+    let access_levels = access_levels
+        .iter()
+        .map(|l| parse_access_level(l).ok_or_else(|| AuthoringError::new(access_level_error(l))))
+        .collect::<Result<Vec<_>, _>>()?;
+    let used_actions = used_actions.map(NarrowInput::used_actions_from_value).transpose()?;
+    narrow(policy, &NarrowInput { resources, access_levels, used_actions })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn policy() -> Value {
+        json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "App", "Effect": "Allow", "Action": ["s3:*", "dynamodb:GetItem"], "Resource": "*"}]})
+    }
+
+    #[test]
+    fn narrow_value_reads_levels_by_name_and_used_actions_as_json() {
+        let arns = vec!["arn:aws:s3:::reports/*".to_string()];
+        let used = json!(["s3:GetObject", "dynamodb:GetItem"]);
+        let n = narrow_value(&policy(), arns.clone(), &["Read".into()], Some(&used)).unwrap();
+        let direct = narrow(
+            &policy(),
+            &NarrowInput {
+                resources: arns,
+                access_levels: vec![iam_catalog::AccessLevel::Read],
+                used_actions: Some(NarrowInput::used_actions_from_value(&used).unwrap()),
+            },
+        )
+        .unwrap();
+        assert_eq!(n.policy, direct.policy);
+        let e = narrow_value(&policy(), vec![], &["admin".into()], None).unwrap_err();
+        assert_eq!(e.message(), access_level_error("admin"));
+        let e = narrow_value(&policy(), vec![], &[], Some(&json!("s3:GetObject"))).unwrap_err();
+        assert!(e.message().starts_with("used actions: expected"), "{}", e.message());
+    }
+
+    #[test]
+    fn narrowed_answer_keeps_the_cli_key_order() {
+        let n = narrow_value(&policy(), vec!["arn:aws:s3:::reports".into()], &[], None).unwrap();
+        let text = serde_json::to_string(&NarrowedAnswer::from(&n)).unwrap();
+        let at: Vec<usize> = ["policy", "before", "after", "diff", "questions", "changes"]
+            .iter()
+            .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+            .collect();
+        assert!(text.starts_with("{\"policy\":{\"Version\"") && at.windows(2).all(|w| w[0] < w[1]), "{at:?}");
+    }
 }
 
 /// The schemas of the answers and of the template, for the HTTP API's OpenAPI document and the
@@ -163,6 +260,26 @@ pub mod schema {
             })])
             .into()
         }
+    }
+
+    /// A policy narrowed to a task: `{"policy", "before", "after", "diff", "questions", "changes"}`.
+    #[derive(ToSchema)]
+    #[schema(as = NarrowedPolicy)]
+    #[allow(dead_code)]
+    pub struct NarrowedPolicy {
+        /// The narrowed policy document (the input itself when nothing could be narrowed).
+        #[schema(value_type = Object)]
+        policy: serde_json::Value,
+        /// The v1 report of the input policy, scored with default options.
+        before: crate::Report,
+        /// The v1 report of the narrowed policy.
+        after: crate::Report,
+        /// The engine's diff from the input to the narrowed policy (`added_actions_total` is 0).
+        diff: crate::diff::PolicyDiff,
+        /// Broad grants the input did not say enough about, in statement order.
+        questions: Vec<crate::authoring::NarrowingQuestion>,
+        /// What was done, one line (or more) per statement, in statement order.
+        changes: Vec<String>,
     }
 
     /// A policy built from CloudTrail records: `{"policy", "report", "unknown", "denied",

@@ -11,7 +11,7 @@ use convert::{read_policy, to_py, type_name, Input, InputError};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString, PyType};
+use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
 use risk_core::{OptionsInput, Problem, ScoreOptions};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -531,6 +531,62 @@ fn policy_from_cloudtrail<'py>(
     }
 }
 
+/// Narrow a broad policy to what a task touches, and score it before and after.
+///
+/// ``policy`` is the policy document (a dict, or its JSON text as ``str``/``bytes``).
+/// ``resources`` are the resource ARNs the task touches (``Resource: *`` becomes them, per
+/// resource type of each action); ``access_levels`` the levels it needs (``read``, ``write``,
+/// ``list``, ``tagging``, ``permissions-management``); ``used_actions`` the actions it used: a
+/// list of action names, or a policy dict (its Allow statements' actions), or
+/// ``{"policy": ...}`` as :func:`policy_from_cloudtrail` returns — what the CLI's
+/// ``--used-actions FILE`` reads. ``None`` means not known.
+///
+/// Returns ``{"policy", "before", "after", "diff", "questions", "changes"}``, equal to
+/// ``iam-risk-score narrow --format json``. Raises ``PolicyError`` with the core's message for a
+/// policy, ARN, access level or used-actions value it cannot use; ``TypeError`` for arguments of
+/// the wrong type. See docs/authoring.md#narrowing.
+#[pyfunction]
+#[pyo3(
+    signature = (policy, *, resources=None, access_levels=None, used_actions=None),
+    text_signature = "(policy, *, resources=(), access_levels=(), used_actions=None)"
+)]
+fn narrow<'py>(
+    py: Python<'py>,
+    policy: &Bound<'py, PyAny>,
+    resources: Option<&Bound<'py, PyAny>>,
+    access_levels: Option<&Bound<'py, PyAny>>,
+    used_actions: Option<&Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let resources = strings(resources, "resources")?;
+    let access_levels = strings(access_levels, "access_levels")?;
+    let used_actions = match used_actions.filter(|o| !o.is_none()) {
+        None => None,
+        // A dict, list or tuple as JSON: the core says what is wrong inside (an item not a str).
+        Some(obj)
+            if obj.is_instance_of::<PyDict>() || obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() =>
+        {
+            Some(convert::json_arg(obj, "used_actions")?)
+        }
+        // Any other iterable of names (a set, a generator); a lone str is refused.
+        Some(obj) => {
+            let names = strings(Some(obj), "used_actions").map_err(|_| {
+                PyTypeError::new_err(format!(
+                    "used_actions must be a list of action names, a policy dict or {{\"policy\": ...}}, or None, not {}",
+                    type_name(obj)
+                ))
+            })?;
+            Some(serde_json::Value::from(names))
+        }
+    };
+    let value = read_policy(policy).map_err(|e| input_error(py, e, None, None))?;
+    let value =
+        detached(py, || value.into_value())?.map_err(|e| policy_error(py, e.to_string(), e.problems(), None, None))?;
+    match detached(py, || risk_core::answers::narrow_value(&value, resources, &access_levels, used_actions.as_ref()))? {
+        Ok(n) => to_py(py, &risk_core::answers::NarrowedAnswer::from(&n)),
+        Err(e) => Err(plain_policy_error(py, e.message().to_string())),
+    }
+}
+
 /// Run the `iam-risk-score` command line with `argv` (program name first); returns the exit
 /// code. Output goes straight to the process's stdout/stderr file descriptors.
 #[pyfunction]
@@ -551,6 +607,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(versions, m)?)?;
     m.add_function(wrap_pyfunction!(write_policy, m)?)?;
     m.add_function(wrap_pyfunction!(policy_from_cloudtrail, m)?)?;
+    m.add_function(wrap_pyfunction!(narrow, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     Ok(())
 }

@@ -1,7 +1,7 @@
 //! The WASM surface in plain Rust (JSON text in, JSON text out), so it is tested natively.
 //!
-//! Authoring (`write_policy`, `policy_from_cloudtrail`) prints `risk_core::answers`, as the CLI
-//! does; a later `narrow` is one more function here and one export in `lib.rs`.
+//! Authoring (`write_policy`, `policy_from_cloudtrail`, `narrow`) prints `risk_core::answers`,
+//! as the CLI does.
 //!
 //! Every function returns the exact JSON the CLI prints with `--format json` (minus the
 //! pretty-printing): the same serde path over the same core types, so a JS object parsed from
@@ -187,4 +187,68 @@ pub fn cloudtrail_options_from_json(text: Option<&str>) -> Result<risk_core::clo
         }
     }
     Ok(out)
+}
+
+/// Narrow a policy (JSON text) to a task, as `iam-risk-score narrow POLICY --format json` prints
+/// it: `{"policy", "before", "after", "diff", "questions", "changes"}`. `input` is JSON text:
+/// `{"resources": [ARN…], "accessLevels"?: [level…], "usedActions"?: [action…] | policy |
+/// {"policy": …}}` (`access_levels`/`used_actions` accepted too). Errors carry the core's message.
+pub fn narrow(policy: &str, input: &str) -> Result<String, Failure> {
+    let value = risk_core::parse_json(policy).map_err(|e| Failure::policy(&e, policy))?;
+    let input = risk_core::json::from_str(input).map_err(|e| {
+        let mut f = Failure::single("input", format!("is not valid JSON: {}", e.predicate()));
+        (f.line, f.column) = (Some(e.line), Some(e.column));
+        f
+    })?;
+    let Value::Object(map) = input else {
+        return Err(Failure::single(
+            "input",
+            format!(
+                "must be an object `{{resources, accessLevels?, usedActions?}}`, got {}",
+                risk_core::options::describe(&input)
+            ),
+        ));
+    };
+    let strings = |key: &str, v: Option<&Value>| -> Result<Vec<String>, Failure> {
+        match v {
+            None | Some(Value::Null) => Ok(Vec::new()),
+            Some(Value::Array(items)) => items
+                .iter()
+                .enumerate()
+                .map(|(i, item)| {
+                    item.as_str().map(str::to_string).ok_or_else(|| {
+                        Failure::single(
+                            format!("input.{key}[{i}]"),
+                            format!("must be a string, got {}", risk_core::options::describe(item)),
+                        )
+                    })
+                })
+                .collect(),
+            Some(other) => Err(Failure::single(
+                format!("input.{key}"),
+                format!("must be an array of strings, got {}", risk_core::options::describe(other)),
+            )),
+        }
+    };
+    let (mut resources, mut levels, mut used) = (None, None, None);
+    for (k, v) in &map {
+        match k.as_str() {
+            "resources" => resources = Some(strings(k, Some(v))?),
+            "accessLevels" | "access_levels" => levels = Some(strings(k, Some(v))?),
+            "usedActions" | "used_actions" => used = Some(v).filter(|v| !v.is_null()),
+            _ => {
+                return Err(Failure::single(
+                    format!("input.{k}"),
+                    "is not an input field; use resources, accessLevels, usedActions",
+                ))
+            }
+        }
+    }
+    let Some(resources) = resources else {
+        return Err(Failure::single("input.resources", "is required (an array of resource ARNs, possibly empty)"));
+    };
+    match risk_core::answers::narrow_value(&value, resources, &levels.unwrap_or_default(), used) {
+        Ok(n) => to_json(&risk_core::answers::NarrowedAnswer::from(&n)),
+        Err(e) => Err(Failure::single("", e.message())),
+    }
 }

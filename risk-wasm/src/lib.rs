@@ -1,5 +1,5 @@
 //! WebAssembly bindings of the engine: `score`, `diff`, `explain`, `rules`, `catalogInfo`, `version`,
-//! and the policy writers `writePolicy` and `policyFromCloudTrail`.
+//! the policy writers `writePolicy` and `policyFromCloudTrail`, and `narrow`.
 //!
 //! Each export calls [`api`] (plain Rust, JSON text in and out) and hands JavaScript the
 //! object `JSON.parse` makes of that text, so results are the CLI's v1 JSON exactly:
@@ -145,4 +145,16 @@ pub fn policy_from_cloudtrail(
     let text = stringify(opts.as_deref())?;
     let options = api::cloudtrail_options_from_json(text.as_deref()).map_err(error)?;
     object(api::policy_from_cloudtrail(events_json, &options))
+}
+
+/// Narrow a broad policy (JSON text) to what a task touches and score it before and after.
+/// `inputJson` is `{"resources": [ARN…], "accessLevels"?: ["read", …], "usedActions"?: [action…]
+/// | policy | {"policy": …}}` as JSON text. Throws a `PolicyError` with the core's message for a
+/// policy, ARN, access level or used-actions value it cannot use.
+#[wasm_bindgen(js_name = "narrow", unchecked_return_type = "NarrowedPolicy")]
+pub fn narrow(
+    #[wasm_bindgen(js_name = "policyJson")] policy_json: &str,
+    #[wasm_bindgen(js_name = "inputJson")] input_json: &str,
+) -> Result<JsValue, JsValue> {
+    object(api::narrow(policy_json, input_json))
 }

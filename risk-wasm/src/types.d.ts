@@ -20,6 +20,16 @@ export interface CloudTrailOptions {
   includeDenied?: boolean;
 }
 
+/** What `narrow`'s `inputJson` holds, as JSON text (`access_levels`/`used_actions` are accepted too). */
+export interface NarrowInput {
+  /** Resource ARNs the task touches (possibly none). */
+  resources: string[];
+  /** Access levels the task needs: `read`, `write`, `list`, `tagging`, `permissions-management`. */
+  accessLevels?: string[];
+  /** The actions the task used: names, a policy document, or `{policy}` as `policyFromCloudTrail` returns. */
+  usedActions?: string[] | { [key: string]: unknown };
+}
+
 /**
  * The scoring options as a caller writes them, before validation: the one request type every
  * surface maps onto (JSON surfaces deserialize it; the CLI and Python fill it in).
@@ -390,4 +400,57 @@ export interface SkippedEvent {
   event_name: string;
   event_source: string;
   reason: string;
+}
+
+/** A policy narrowed to a task: `{"policy", "before", "after", "diff", "questions", "changes"}`. */
+export interface NarrowedPolicy {
+  /** The v1 report of the narrowed policy. */
+  after: Report;
+  /** The v1 report of the input policy, scored with default options. */
+  before: Report;
+  /** What was done, one line (or more) per statement, in statement order. */
+  changes: string[];
+  /** The engine's diff from the input to the narrowed policy (`added_actions_total` is 0). */
+  diff: PolicyDiff;
+  /** The narrowed policy document (the input itself when nothing could be narrowed). */
+  policy: Record<string, unknown>;
+  /** Broad grants the input did not say enough about, in statement order. */
+  questions: NarrowingQuestion[];
+}
+
+/**
+ * One broad grant the input did not say enough about. Field names follow the predecessor's
+ * `iam_jit.narrow.NarrowingQuestion` (`id`, `pattern`, `service`, `severity`, `question`,
+ * `suggested_arn_format`, `triggering_actions`); `resource_type`, `why`, `statement` and
+ * `sid` are added.
+ */
+export interface NarrowingQuestion {
+  /**
+   * `stmt-{index}-{service}-{resource type}` or `stmt-{index}-action-wildcard`, as the
+   * predecessor's `stmt-<idx>-<service>-<rule>`.
+   */
+  id: string;
+  /**
+   * `wildcard-resource` (actions left on `"Resource": "*"`) or `wildcard-action` (a
+   * wildcard or `NotAction` left as written).
+   */
+  pattern: string;
+  /** What to find out. */
+  question: string;
+  /** The resource type to give ARNs of (`wildcard-resource` only). */
+  resource_type?: string | null;
+  /** The service prefix; `*` when the actions span several services. */
+  service: string;
+  /** `high` (write or permissions-management actions), `medium` (read), `low` (list, tagging). */
+  severity: string;
+  /** The statement's `Sid`, if any. */
+  sid?: string | null;
+  /** The statement's index in the input policy. */
+  statement: number;
+  /** The type's ARN template from the catalog, with `${…}` placeholders to fill in. */
+  suggested_arn_format?: string | null;
+  /** The actions this question is about (as written, for `wildcard-action`). */
+  triggering_actions: string[];
+  /** Why it matters. */
+  why: string;
 }

@@ -276,7 +276,7 @@ for (const name of trails) {
     const path = join(CLOUDTRAIL, name);
     const text = readFileSync(path, "utf8");
     for (const denied of [false, true]) {
-      const out = cli(["from-cloudtrail", path, "--format", "json", "--no-threshold", ...(denied ? ["--include-denied"] : [])]);
+      const out = cli(["from-cloudtrail", path, "--format", "json", ...(denied ? ["--include-denied"] : [])]);
       assert.equal(out.status, 0, out.stderr);
       assertSameJson(wasm.policyFromCloudTrail(text, { includeDenied: denied }), out.stdout, `${name} denied=${denied}`);
     }
@@ -305,4 +305,76 @@ test("the TypeScript declarations name the authoring results' fields", () => {
   assert.deepStrictEqual(fields("WrittenPolicy"), Object.keys(w).sort());
   const a = wasm.policyFromCloudTrail(readFileSync(join(CLOUDTRAIL, "s3-log-file.json"), "utf8"));
   assert.deepStrictEqual(fields("FromActivity"), Object.keys(a).sort());
+});
+
+// Narrowing: the same bytes as `narrow POLICY … --format json`.
+const NARROW_POLICY = JSON.stringify({
+  Version: "2012-10-17",
+  Statement: [
+    { Sid: "App", Effect: "Allow", Action: ["s3:*", "dynamodb:GetItem"], Resource: "*" },
+    { Sid: "Queue", Effect: "Allow", Action: "sqs:*", Resource: "*", Condition: { Bool: { "aws:SecureTransport": "true" } } },
+    { Effect: "Deny", Action: "s3:DeleteBucket", Resource: "*" },
+  ],
+});
+const ARNS = ["arn:aws:s3:::reports/*", "arn:aws:s3:::reports"];
+const USED = ["s3:GetObject", "s3:ListBucket", "s3:ListAllMyBuckets", "dynamodb:GetItem", "sqs:SendMessage"];
+const narrowCases = () => [
+  ["resources", { resources: ARNS }],
+  ["used list", { resources: ARNS, usedActions: USED }],
+  ["used policy", { resources: [], usedActions: { Version: "2012-10-17", Statement: [{ Effect: "Allow", Action: USED, Resource: "*" }] } }],
+  ["from-cloudtrail answer", { resources: ARNS, usedActions: wasm.policyFromCloudTrail(readFileSync(join(CLOUDTRAIL, "s3-log-file.json"), "utf8")) }],
+  ["levels", { resources: ARNS, accessLevels: ["read", "List"] }],
+  ["levels and used", { resources: [], accessLevels: ["permissions-management", "read"], usedActions: USED }],
+  ["nothing known", { resources: [] }],
+];
+
+for (const [name, input] of narrowCases()) {
+  test(`narrow (${name}) equals \`narrow --format json\``, () => {
+    const args = ["narrow", file("narrow-policy.json", NARROW_POLICY), "--format", "json"];
+    if (input.resources.length) args.push("--resource", ...input.resources);
+    for (const l of input.accessLevels ?? []) args.push("--access-level", l);
+    if (input.usedActions) args.push("--used-actions", file(`used-${name.replace(/ /g, "-")}.json`, JSON.stringify(input.usedActions)));
+    const out = cli(args);
+    assert.equal(out.status, 0, out.stderr);
+    assertSameJson(wasm.narrow(NARROW_POLICY, JSON.stringify(input)), out.stdout, name);
+    // snake_case keys are read too.
+    const snake = { resources: input.resources, access_levels: input.accessLevels, used_actions: input.usedActions };
+    assertSameJson(wasm.narrow(NARROW_POLICY, JSON.stringify(snake)), out.stdout, `${name} (snake_case)`);
+  });
+}
+
+test("narrow: errors with the core's message", () => {
+  const bad = "arn:aws:s3:us-east-1:123456789012:nothing/x";
+  const out = cli(["narrow", file("narrow-policy.json", NARROW_POLICY), "--resource", bad]);
+  assert.equal(out.status, 2);
+  const e = thrown(() => wasm.narrow(NARROW_POLICY, JSON.stringify({ resources: [bad] })));
+  assert.equal(e.name, "PolicyError");
+  assert.ok(out.stderr.startsWith(`error: ${e.message.split("\n")[0]}`), out.stderr);
+  assert.deepStrictEqual(e.problems, [{ path: "", message: e.message }]);
+  const level = cli(["narrow", file("narrow-policy.json", NARROW_POLICY), "--access-level", "admin"]);
+  const l = thrown(() => wasm.narrow(NARROW_POLICY, JSON.stringify({ resources: [], accessLevels: ["admin"] })));
+  assert.ok(level.stderr.includes(l.message), level.stderr);
+  const none = cli(["narrow", file("narrow-policy.json", NARROW_POLICY), "--used-actions", file("used-none.json", "[]")]);
+  assert.equal(none.status, 2);
+  assert.equal(none.stderr, `error: ${thrown(() => wasm.narrow(NARROW_POLICY, '{"resources": [], "usedActions": []}')).message}\n`);
+  assert.match(thrown(() => wasm.narrow(NARROW_POLICY, '{"resources": [], "usedActions": [3]}')).message, /^used actions: item 0 is not a string/);
+  assert.equal(thrown(() => wasm.narrow('{"Statement": [', '{"resources": []}')).line, 1);
+  assert.equal(thrown(() => wasm.narrow(NARROW_POLICY, '{"resources": [')).problems[0].path, "input");
+  assert.equal(thrown(() => wasm.narrow(NARROW_POLICY, "{}")).problems[0].path, "input.resources");
+  assert.equal(thrown(() => wasm.narrow(NARROW_POLICY, '{"resources": [1]}')).problems[0].path, "input.resources[0]");
+  assert.equal(thrown(() => wasm.narrow(NARROW_POLICY, '{"resources": [], "colour": 1}')).problems[0].path, "input.colour");
+  assert.equal(thrown(() => wasm.narrow(NARROW_POLICY, "[]")).problems[0].path, "input");
+});
+
+test("the TypeScript declarations name the narrowing result's fields", () => {
+  const dts = readFileSync(join(HERE, "../src/types.d.ts"), "utf8");
+  const fields = (name) => {
+    const m = dts.match(new RegExp(`export interface ${name} \\{([\\s\\S]*?)\\n\\}`));
+    return [...m[1].matchAll(/^ {2}(\w+)\??:/gm)].map((f) => f[1]).sort();
+  };
+  const n = wasm.narrow(NARROW_POLICY, JSON.stringify({ resources: ARNS }));
+  assert.deepStrictEqual(fields("NarrowedPolicy"), Object.keys(n).sort());
+  assert.ok(n.questions.length > 0);
+  assert.deepStrictEqual(fields("NarrowingQuestion"), Object.keys(n.questions[0]).sort());
+  assert.deepStrictEqual(fields("NarrowInput"), ["accessLevels", "resources", "usedActions"]);
 });

@@ -32,6 +32,16 @@ export interface CloudTrailOptions {
   /** Also grant what access-denied records attempted (they are listed in `denied` either way). */
   includeDenied?: boolean;
 }
+
+/** What `narrow`'s `inputJson` holds, as JSON text (`access_levels`/`used_actions` are accepted too). */
+export interface NarrowInput {
+  /** Resource ARNs the task touches (possibly none). */
+  resources: string[];
+  /** Access levels the task needs: `read`, `write`, `list`, `tagging`, `permissions-management`. */
+  accessLevels?: string[];
+  /** The actions the task used: names, a policy document, or `{policy}` as `policyFromCloudTrail` returns. */
+  usedActions?: string[] | { [key: string]: unknown };
+}
 "#;
 
 type Schemas = Vec<(String, RefOr<Schema>)>;
@@ -55,6 +65,7 @@ fn schemas() -> Vec<(String, Value)> {
     add::<risk_core::answers::schema::PolicyTemplate>(&mut all);
     add::<risk_core::answers::schema::WrittenPolicy>(&mut all);
     add::<risk_core::cloudtrail::FromActivity>(&mut all);
+    add::<risk_core::answers::schema::NarrowedPolicy>(&mut all);
     let mut seen = std::collections::BTreeSet::new();
     let mut out = Vec::new();
     for (name, s) in all {

@@ -23,6 +23,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::diff,
         crate::write_policy,
         crate::from_cloudtrail,
+        crate::narrow,
         crate::intake::turn,
         crate::rules,
         crate::rule,
@@ -46,6 +47,8 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::schema::WrittenPolicy,
         crate::schema::CloudTrailEvents,
         crate::schema::FromActivity,
+        crate::schema::NarrowRequest,
+        crate::schema::NarrowedPolicy,
         crate::schema::RuleDoc,
         crate::schema::CatalogInfo,
         crate::schema::Health,
@@ -56,7 +59,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
     modifiers(&BearerAuth),
     tags(
         (name = "score", description = "Score and compare policies"),
-        (name = "authoring", description = "Write least-privilege policies: from a template, from CloudTrail activity"),
+        (name = "authoring", description = "Write least-privilege policies: from a template, from CloudTrail activity; narrow an existing one to a task"),
         (name = "rules", description = "Rule documentation and the action catalog"),
         (name = "operations", description = "Health, readiness, metrics and this document"),
     )

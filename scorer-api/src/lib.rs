@@ -120,10 +120,11 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/score", post(score))
         .route("/api/v1/score/batch", post(batch))
         .route("/api/v1/diff", post(diff))
-        // Authoring: a policy written from a template or from CloudTrail activity, scored. A
-        // later `/api/v1/policy/narrow` is one more route and handler beside these.
+        // Authoring: a policy written from a template or from CloudTrail activity, or an
+        // existing one narrowed to a task, scored.
         .route("/api/v1/policy/write", post(write_policy))
         .route("/api/v1/policy/from-cloudtrail", post(from_cloudtrail))
+        .route("/api/v1/policy/narrow", post(narrow))
         .route("/api/v1/intake/turn", post(intake::turn))
         .route("/api/v1/rules", get(rules))
         .route("/api/v1/rules/{code}", get(rule))
@@ -180,6 +181,7 @@ fn route_label(req: &Request) -> &'static str {
         "/api/v1/diff",
         "/api/v1/policy/write",
         "/api/v1/policy/from-cloudtrail",
+        "/api/v1/policy/narrow",
         "/api/v1/intake/turn",
         "/api/v1/rules",
         "/api/v1/rules/{code}",
@@ -627,6 +629,51 @@ pub async fn write_policy(State(s): State<AppState>, JsonBody(body, _): JsonBody
         .map_err(|e| unprocessable(String::new(), e.message().to_string()))?;
     s.metrics.scores.observe(f64::from(written.report.score));
     json(&risk_core::answers::WrittenAnswer::from(&written))
+}
+
+/// Narrow an existing policy to what a task touches, and score it before and after.
+///
+/// The body holds the policy and what the task touches: `resources` (ARNs; `"Resource": "*"`
+/// becomes them, per resource type of each action), optionally `access_levels` (`read`,
+/// `write`, `list`, `tagging`, `permissions-management`) and `used_actions` (action names, or a
+/// policy whose Allow statements list them, or `{"policy": …}` as `/api/v1/policy/from-cloudtrail`
+/// answers). Nothing is ever added; Deny statements, conditions and principals are kept
+/// (docs/authoring.md#narrowing). The answer is `iam-risk-score narrow POLICY --format json`:
+/// `{"policy", "before", "after", "diff", "questions", "changes"}`. A policy, ARN, access level or
+/// used-actions value the core cannot use is a 422 with its message.
+#[utoipa::path(
+    post,
+    path = "/api/v1/policy/narrow",
+    tag = "authoring",
+    request_body = schema::NarrowRequest,
+    responses(
+        (status = 200, description = "The narrowed policy, both reports, their diff, questions and changes", body = schema::NarrowedPolicy),
+        (status = 400, description = "Malformed JSON", body = error::ErrorBody),
+        (status = 401, description = "Missing or wrong API key", body = error::ErrorBody,
+            headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"iam-risk-score\"`"))),
+        (status = 413, description = "Body larger than the limit", body = error::ErrorBody),
+        (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
+        (status = 422, description = "A field of the wrong shape, or a policy, ARN, access level or used action the core refuses, with its message", body = error::ErrorBody),
+        (status = 429, description = "Rate limit exceeded", body = error::ErrorBody,
+            headers(("Retry-After" = u64, description = "Seconds until a request is allowed"))),
+        (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
+    ),
+    security((), ("bearer" = []))
+)]
+pub async fn narrow(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> Result<Response, AppError> {
+    let input = request::narrow_input(body)?;
+    let narrowed = blocking("narrow", move || {
+        risk_core::answers::narrow_value(
+            &input.policy,
+            input.resources,
+            &input.access_levels,
+            input.used_actions.as_ref(),
+        )
+    })
+    .await?
+    .map_err(|e| unprocessable(String::new(), e.message().to_string()))?;
+    s.metrics.scores.observe(f64::from(narrowed.after.score));
+    json(&risk_core::answers::NarrowedAnswer::from(&narrowed))
 }
 
 /// `?include_denied=true|false`; anything else is a 422 naming the parameter.

@@ -239,3 +239,105 @@ pub fn diff_input(body: Value) -> Result<DiffInput, AppError> {
         None => Ok(DiffInput { old, new, options }),
     }
 }
+
+/// A validated narrowing request: the policy and the task's facts, as `risk_core::answers::narrow_value` takes them.
+#[derive(Debug, Clone)]
+pub struct NarrowRequestInput {
+    pub policy: Value,
+    pub resources: Vec<String>,
+    pub access_levels: Vec<String>,
+    pub used_actions: Option<Value>,
+}
+
+/// `{"policy": {...}, "resources": [...], "access_levels"?: [...], "used_actions"?: [...] | {...}}`:
+/// the shape is checked here (422 per field); what the values mean, by the core.
+pub fn narrow_input(body: Value) -> Result<NarrowRequestInput, AppError> {
+    let Value::Object(map) = body else {
+        return Err(AppError::Validation(vec![Detail {
+            path: String::new(),
+            message: format!(
+                "must be a JSON object with `policy` and `resources`, got {}",
+                risk_core::options::describe(&body)
+            ),
+        }]));
+    };
+    let mut problems = Vec::new();
+    let strings = |key: &str, required: bool, problems: &mut Vec<Detail>| -> Vec<String> {
+        match map.get(key) {
+            None | Some(Value::Null) => {
+                if required {
+                    problems.push(Detail {
+                        path: key.into(),
+                        message: "is required (an array of strings, possibly empty)".into(),
+                    });
+                }
+                Vec::new()
+            }
+            Some(Value::Array(items)) => {
+                let mut out = Vec::with_capacity(items.len());
+                for (i, item) in items.iter().enumerate() {
+                    match item {
+                        Value::String(s) => out.push(s.clone()),
+                        other => problems.push(Detail {
+                            path: format!("{key}[{i}]"),
+                            message: format!("must be a string, got {}", risk_core::options::describe(other)),
+                        }),
+                    }
+                }
+                out
+            }
+            Some(other) => {
+                problems.push(Detail {
+                    path: key.into(),
+                    message: format!("must be an array of strings, got {}", risk_core::options::describe(other)),
+                });
+                Vec::new()
+            }
+        }
+    };
+    let resources = strings("resources", true, &mut problems);
+    let access_levels = strings("access_levels", false, &mut problems);
+    let policy = match map.get("policy") {
+        Some(v @ Value::Object(_)) => v.clone(),
+        None | Some(Value::Null) => {
+            problems.push(Detail { path: "policy".into(), message: "is required (an IAM policy document)".into() });
+            Value::Null
+        }
+        Some(other) => {
+            problems.push(Detail {
+                path: "policy".into(),
+                message: format!(
+                    "must be an IAM policy document (a JSON object), got {}",
+                    risk_core::options::describe(other)
+                ),
+            });
+            Value::Null
+        }
+    };
+    let used_actions = match map.get("used_actions") {
+        None | Some(Value::Null) => None,
+        Some(v @ (Value::Array(_) | Value::Object(_))) => Some(v.clone()),
+        Some(other) => {
+            problems.push(Detail {
+                path: "used_actions".into(),
+                message: format!(
+                    "must be an array of action names, a policy document or `{{\"policy\": …}}`, got {}",
+                    risk_core::options::describe(other)
+                ),
+            });
+            None
+        }
+    };
+    for k in map.keys() {
+        if !matches!(k.as_str(), "policy" | "resources" | "access_levels" | "used_actions") {
+            problems.push(Detail {
+                path: k.clone(),
+                message: "is not a field; use policy, resources, access_levels, used_actions".into(),
+            });
+        }
+    }
+    if !problems.is_empty() {
+        return Err(AppError::Validation(problems));
+    }
+    Ok(NarrowRequestInput { policy, resources, access_levels, used_actions })
+}

@@ -166,8 +166,45 @@ impl PartialSchema for CloudTrailEvents {
     }
 }
 
+/// Narrow `policy` to what a task touches (docs/authoring.md#narrowing).
+#[derive(ToSchema, Deserialize)]
+#[serde(deny_unknown_fields)]
+#[schema(
+    example = json!({
+        "policy": {"Version": "2012-10-17", "Statement": [
+            {"Sid": "App", "Effect": "Allow", "Action": ["s3:*", "dynamodb:GetItem"], "Resource": "*"}]},
+        "resources": ["arn:aws:s3:::reports/*", "arn:aws:s3:::reports"],
+        "used_actions": ["s3:GetObject", "s3:ListBucket", "dynamodb:GetItem"]
+    })
+)]
+pub struct NarrowRequest {
+    /// The policy document to narrow (`Version`, `Statement`).
+    #[schema(value_type = Object)]
+    pub policy: Value,
+    /// Resource ARNs the task touches (possibly none): `"Resource": "*"` becomes them, per
+    /// resource type of each action.
+    pub resources: Vec<String>,
+    /// Access levels the task needs: `read`, `write`, `list`, `tagging`,
+    /// `permissions-management`; absent: not restricted by level.
+    #[schema(nullable = true)]
+    pub access_levels: Option<Vec<String>>,
+    /// The actions the task used: action names, a policy document (its Allow statements'
+    /// actions) or `{"policy": …}` as `/api/v1/policy/from-cloudtrail` answers; absent: not known.
+    #[schema(nullable = true)]
+    pub used_actions: Option<UsedActions>,
+}
+
+/// Action names, or a policy document / `{"policy": …}` listing them.
+#[derive(ToSchema, Deserialize)]
+#[serde(untagged)]
+pub enum UsedActions {
+    Names(Vec<String>),
+    #[schema(value_type = Object)]
+    Policy(BTreeMap<String, Value>),
+}
+
 // The authoring answers and the template are risk-core's too (`risk_core::answers::schema`).
-pub use risk_core::answers::schema::{PolicyTemplate, WrittenPolicy};
+pub use risk_core::answers::schema::{NarrowedPolicy, PolicyTemplate, WrittenPolicy};
 pub use risk_core::cloudtrail::FromActivity;
 
 // The responses are risk-core's own types, whose schemas the core derives (feature `schema`).

@@ -179,7 +179,7 @@ async fn from_cloudtrail_equals_the_cli_on_the_fixtures() {
             };
             let got = post(&app, uri, text.clone()).await;
             assert_eq!(got.0, StatusCode::OK, "{}: {}", path.display(), String::from_utf8_lossy(&got.1));
-            let mut args = vec!["from-cloudtrail", path.to_str().unwrap(), "--format", "json", "--no-threshold"];
+            let mut args = vec!["from-cloudtrail", path.to_str().unwrap(), "--format", "json"];
             if denied {
                 args.push("--include-denied");
             }
@@ -244,4 +244,170 @@ async fn each_route_has_its_body_limit() {
     );
     assert_eq!(e["message"], format!("the request body is larger than {} bytes", 64 * 1024));
     assert_eq!(Config::default().events_body_limit, 32 * 1024 * 1024);
+}
+
+/// A scratch directory for the CLI's input files (no tempfile crate here), one per test.
+fn scratch(test: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("scorer-api-narrow-{}-{test}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// A narrowing case: its name, the ARNs, the access levels and the used actions.
+type NarrowCase = (&'static str, Vec<&'static str>, Vec<&'static str>, Option<Value>);
+
+const NARROW_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+  {"Sid": "App", "Effect": "Allow", "Action": ["s3:*", "dynamodb:GetItem"], "Resource": "*"},
+  {"Sid": "Queue", "Effect": "Allow", "Action": "sqs:*", "Resource": "*", "Condition": {"Bool": {"aws:SecureTransport": "true"}}},
+  {"Effect": "Deny", "Action": "s3:DeleteBucket", "Resource": "*"}
+]}"#;
+
+#[tokio::test]
+async fn narrow_equals_the_cli() {
+    let app = router(|_| {});
+    let dir = scratch("equals");
+    let policy_path = dir.join("policy.json");
+    std::fs::write(&policy_path, NARROW_POLICY).unwrap();
+    let policy: Value = serde_json::from_str(NARROW_POLICY).unwrap();
+    let arns = ["arn:aws:s3:::reports/*", "arn:aws:s3:::reports"];
+    let used = json!(["s3:GetObject", "s3:ListBucket", "s3:ListAllMyBuckets", "dynamodb:GetItem", "sqs:SendMessage"]);
+    let cloudtrail = fixtures("cloudtrail").into_iter().find(|p| p.ends_with("s3-log-file.json")).unwrap();
+    let (_, activity, _) = cli(&["from-cloudtrail", cloudtrail.to_str().unwrap(), "--format", "json"]);
+    let activity = json(activity.as_bytes());
+    let cases: Vec<NarrowCase> = vec![
+        ("resources", arns.to_vec(), vec![], None),
+        ("used list", arns.to_vec(), vec![], Some(used.clone())),
+        (
+            "used policy",
+            vec![],
+            vec![],
+            Some(json!({"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Action": used, "Resource": "*"}]})),
+        ),
+        ("from-cloudtrail answer", arns.to_vec(), vec![], Some(activity)),
+        ("levels", arns.to_vec(), vec!["read", "List"], None),
+        ("levels and used", vec![], vec!["permissions-management", "read"], Some(used.clone())),
+        ("nothing known", vec![], vec![], None),
+    ];
+    for (name, resources, levels, used) in cases {
+        let mut args =
+            vec!["narrow".to_string(), policy_path.to_string_lossy().into_owned(), "--format".into(), "json".into()];
+        if !resources.is_empty() {
+            args.push("--resource".into());
+            args.extend(resources.iter().map(|s| s.to_string()));
+        }
+        for l in &levels {
+            args.extend(["--access-level".to_string(), l.to_string()]);
+        }
+        let mut body = json!({"policy": policy, "resources": resources});
+        if !levels.is_empty() {
+            body["access_levels"] = json!(levels);
+        }
+        if let Some(u) = &used {
+            let p = dir.join("used.json");
+            std::fs::write(&p, u.to_string()).unwrap();
+            args.extend(["--used-actions".to_string(), p.to_string_lossy().into_owned()]);
+            body["used_actions"] = u.clone();
+        }
+        let argv: Vec<&str> = args.iter().map(String::as_str).collect();
+        let (code, stdout, stderr) = cli(&argv);
+        assert_eq!(code, 0, "{name}: {stderr}");
+        let got = post(&app, "/api/v1/policy/narrow", body.to_string()).await;
+        assert_eq!(got.0, StatusCode::OK, "{name}: {}", String::from_utf8_lossy(&got.1));
+        assert_eq!(got.1, minify(&stdout), "{name}: bytes differ from the CLI");
+    }
+    let raw = post(&app, "/api/v1/policy/narrow", json!({"policy": policy, "resources": arns}).to_string()).await.1;
+    let text = String::from_utf8(raw.clone()).unwrap();
+    let at: Vec<usize> = ["policy", "before", "after", "diff", "questions", "changes"]
+        .iter()
+        .map(|k| text.find(&format!("\"{k}\":")).unwrap())
+        .collect();
+    assert!(text.starts_with("{\"policy\":") && at.windows(2).all(|w| w[0] < w[1]), "key order: {at:?}");
+    let v = json(&raw);
+    // Explicit nulls mean "not given".
+    let nulls = json!({"policy": policy, "resources": arns, "access_levels": null, "used_actions": null});
+    assert_eq!(json(&post(&app, "/api/v1/policy/narrow", nulls.to_string()).await.1), v);
+}
+
+#[tokio::test]
+async fn narrow_errors() {
+    let app = router(|_| {});
+    let route = "/api/v1/policy/narrow";
+    let policy: Value = serde_json::from_str(NARROW_POLICY).unwrap();
+    let dir = scratch("errors");
+    let policy_path = dir.join("policy.json");
+    std::fs::write(&policy_path, NARROW_POLICY).unwrap();
+    let policy_arg = policy_path.to_str().unwrap();
+
+    // The core's refusals: a 422 with the CLI's message, one detail at path "".
+    let bad_arn = "arn:aws:s3:us-east-1:123456789012:nothing/x";
+    let e = error(
+        &post(&app, route, json!({"policy": policy, "resources": [bad_arn]}).to_string()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let (code, _, stderr) = cli(&["narrow", policy_arg, "--resource", bad_arn]);
+    assert_eq!(code, 2);
+    assert_eq!(
+        stderr.lines().next().unwrap(),
+        format!("error: {}", e["message"].as_str().unwrap().lines().next().unwrap())
+    );
+    assert_eq!(e["details"], json!([{"path": "", "message": e["message"]}]));
+    let e = error(
+        &post(&app, route, json!({"policy": policy, "resources": [], "access_levels": ["admin"]}).to_string()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let (code, _, stderr) = cli(&["narrow", policy_arg, "--access-level", "admin"]);
+    assert_eq!(code, 2);
+    assert!(stderr.contains(e["message"].as_str().unwrap()), "{stderr}");
+    let used = dir.join("used.json");
+    std::fs::write(&used, "[]").unwrap();
+    let e = error(
+        &post(&app, route, json!({"policy": policy, "resources": [], "used_actions": []}).to_string()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    let (code, _, stderr) = cli(&["narrow", policy_arg, "--used-actions", used.to_str().unwrap()]);
+    assert_eq!(code, 2);
+    assert_eq!(stderr, format!("error: {}\n", e["message"].as_str().unwrap()));
+    for (body, want) in [
+        (json!({"policy": policy, "resources": [], "used_actions": [3]}), "used actions: item 0 is not a string"),
+        (json!({"policy": {"Statement": 3}, "resources": []}), "policy: "),
+    ] {
+        let e =
+            error(&post(&app, route, body.to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        assert!(e["message"].as_str().unwrap().starts_with(want), "{body}: {e}");
+    }
+
+    // The envelope's shape: one 422 detail per field.
+    for (body, paths) in [
+        (json!([]), vec![""]),
+        (json!({"resources": []}), vec!["policy"]),
+        (json!({"policy": policy}), vec!["resources"]),
+        (json!({"policy": "{}", "resources": "arn:aws:s3:::b"}), vec!["resources", "policy"]),
+        (json!({"policy": policy, "resources": [1], "access_levels": "read"}), vec!["resources[0]", "access_levels"]),
+        (json!({"policy": policy, "resources": [], "used_actions": "s3:GetObject"}), vec!["used_actions"]),
+        (json!({"policy": policy, "resources": [], "usedActions": []}), vec!["usedActions"]),
+    ] {
+        let e =
+            error(&post(&app, route, body.to_string()).await, StatusCode::UNPROCESSABLE_ENTITY, "validation_failed");
+        let got: Vec<&str> = e["details"].as_array().unwrap().iter().map(|d| d["path"].as_str().unwrap()).collect();
+        assert_eq!(got, paths, "{body}: {e}");
+    }
+
+    error(&post(&app, route, r#"{"policy": {"#).await, StatusCode::BAD_REQUEST, "invalid_json");
+    error(&post(&app, route, r#"{"resources": [], "resources": []}"#).await, StatusCode::BAD_REQUEST, "invalid_json");
+    error(
+        &send(&app, route, "text/plain", b"{}".to_vec()).await,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        "unsupported_media_type",
+    );
+    let small = router(|c| c.body_limit = 1024);
+    let arns: Vec<String> = (0..200).map(|i| format!("arn:aws:s3:::bucket-{i}")).collect();
+    let e = error(
+        &post(&small, route, json!({"policy": policy, "resources": arns}).to_string()).await,
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "payload_too_large",
+    );
+    assert_eq!(e["message"], "the request body is larger than 1024 bytes");
 }

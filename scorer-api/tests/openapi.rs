@@ -100,6 +100,26 @@ async fn every_route_answers_as_documented() {
             200,
         ),
         ("POST", "/api/v1/policy/from-cloudtrail", "/api/v1/policy/from-cloudtrail", Some(json!({"x": 1})), 422),
+        (
+            "POST",
+            "/api/v1/policy/narrow",
+            "/api/v1/policy/narrow",
+            Some(json!({
+                "policy": {"Version": "2012-10-17", "Statement": [
+                    {"Sid": "App", "Effect": "Allow", "Action": ["s3:*", "dynamodb:GetItem"], "Resource": "*"}]},
+                "resources": ["arn:aws:s3:::reports/*", "arn:aws:s3:::reports"],
+                "access_levels": ["read", "list"],
+                "used_actions": ["s3:GetObject", "s3:ListBucket", "dynamodb:GetItem"]
+            })),
+            200,
+        ),
+        (
+            "POST",
+            "/api/v1/policy/narrow",
+            "/api/v1/policy/narrow",
+            Some(json!({"policy": {"Version": "2012-10-17", "Statement": []}, "resources": ["arn:aws:s3:x"]})),
+            422,
+        ),
         ("GET", "/api/v1/rules", "/api/v1/rules", None, 200),
         ("GET", "/api/v1/rules/{code}", "/api/v1/rules/PE002", None, 200),
         ("GET", "/api/v1/rules/{code}", "/api/v1/rules/nope", None, 404),
@@ -113,5 +133,19 @@ async fn every_route_answers_as_documented() {
     for (method, route, uri, body, want) in cases {
         let got = conforms(&app, &doc, method, route, uri, body).await;
         assert_eq!(got, want, "{method} {uri}");
+    }
+}
+
+#[test]
+fn narrow_request_schema_is_closed_and_lists_its_fields() {
+    let doc = serde_json::to_value(scorer_api::docs::openapi()).unwrap();
+    let s = &doc["components"]["schemas"]["NarrowRequest"];
+    assert_eq!(s["additionalProperties"], json!(false), "{s}");
+    assert_eq!(s["required"], json!(["policy", "resources"]), "{s}");
+    for k in ["policy", "resources", "access_levels", "used_actions"] {
+        assert!(s["properties"].get(k).is_some(), "{k}: {s}");
+    }
+    for name in ["NarrowingQuestion", "NarrowedPolicy", "UsedActions"] {
+        assert!(doc["components"]["schemas"].get(name).is_some(), "{name} is not in the document");
     }
 }

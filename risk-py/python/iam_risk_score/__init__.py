@@ -11,7 +11,8 @@ shape as the ``iam-risk-score`` CLI's ``--format json`` and the scoring API::
 
 Functions: :func:`score`, :func:`score_many`, :func:`diff`, :func:`explain`, :func:`rules`,
 :func:`catalog_info`, :func:`versions`; for writing policies :func:`write_policy` (from a
-template: ARNs per access level) and :func:`policy_from_cloudtrail` (from CloudTrail records).
+template: ARNs per access level) and :func:`policy_from_cloudtrail` (from CloudTrail records), and :func:`narrow` to narrow an
+existing policy to a task's ARNs, access levels or used actions.
 Policies, templates and records that cannot be used raise :class:`PolicyError` (a
 ``ValueError``). See docs/python.md.
 """
@@ -24,6 +25,7 @@ from ._core import (
     catalog_info,
     diff,
     explain,
+    narrow,
     policy_from_cloudtrail,
     rules,
     score,
@@ -41,6 +43,8 @@ from ._types import (
     Explanation,
     Finding,
     FromActivity,
+    NarrowedPolicy,
+    NarrowingQuestion,
     PatternExplanation,
     PolicyDiff,
     Report,
@@ -62,6 +66,8 @@ __all__ = [
     "Explanation",
     "Finding",
     "FromActivity",
+    "NarrowedPolicy",
+    "NarrowingQuestion",
     "PatternExplanation",
     "PolicyDiff",
     "PolicyError",
@@ -75,6 +81,7 @@ __all__ = [
     "catalog_info",
     "diff",
     "explain",
+    "narrow",
     "policy_from_cloudtrail",
     "rules",
     "score",

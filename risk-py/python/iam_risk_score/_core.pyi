@@ -3,7 +3,17 @@
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Union
 
-from ._types import CatalogInfo, Explanation, FromActivity, PolicyDiff, Report, RuleDoc, Versions, WrittenPolicy
+from ._types import (
+    CatalogInfo,
+    Explanation,
+    FromActivity,
+    NarrowedPolicy,
+    PolicyDiff,
+    Report,
+    RuleDoc,
+    Versions,
+    WrittenPolicy,
+)
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -11,6 +21,7 @@ __all__ = [
     "catalog_info",
     "diff",
     "explain",
+    "narrow",
     "policy_from_cloudtrail",
     "rules",
     "run_cli",
@@ -67,3 +78,10 @@ def write_policy(
 def policy_from_cloudtrail(
     events: dict[str, Any] | list[Any] | str | bytes, *, include_denied: bool = False
 ) -> FromActivity: ...
+def narrow(
+    policy: _Policy,
+    *,
+    resources: Iterable[str] = (),
+    access_levels: Iterable[str] = (),
+    used_actions: Iterable[str] | dict[str, Any] | None = None,
+) -> NarrowedPolicy: ...

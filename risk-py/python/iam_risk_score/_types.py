@@ -183,3 +183,30 @@ class FromActivity(TypedDict):
     not_narrowed: list[NotNarrowed]
     skipped: list[SkippedEvent]
     events_read: int
+
+
+class NarrowingQuestion(TypedDict):
+    """A broad grant :func:`~iam_risk_score.narrow` had too little information to narrow."""
+
+    id: str
+    pattern: str
+    service: str
+    resource_type: str | None
+    suggested_arn_format: str | None
+    triggering_actions: list[str]
+    severity: str
+    question: str
+    why: str
+    statement: int
+    sid: str | None
+
+
+class NarrowedPolicy(TypedDict):
+    """What :func:`~iam_risk_score.narrow` returns."""
+
+    policy: dict[str, Any]
+    before: Report
+    after: Report
+    diff: PolicyDiff
+    questions: list[NarrowingQuestion]
+    changes: list[str]
