@@ -45,8 +45,11 @@ pub struct ManArgs {
     command: Option<String>,
 }
 
+/// A subcommand's name and the `CommandFactory::command` of the struct that parses it.
+type Subcommand = (&'static str, fn() -> clap::Command);
+
 /// Every subcommand `run_with` dispatches, with the clap definition that parses it.
-pub const SUBCOMMANDS: &[(&str, fn() -> clap::Command)] = &[
+pub const SUBCOMMANDS: &[Subcommand] = &[
     ("scan", crate::scan::command::ScanArgs::command),
     ("diff", crate::DiffArgs::command),
     ("from-cloudtrail", crate::FromCloudTrailArgs::command),
