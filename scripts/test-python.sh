@@ -94,6 +94,24 @@ if ! MATURIN_PEP517_ARGS="--profile $PROFILE" "$PY" -m pip install --disable-pip
 fi
 say "pip install ./risk-py ($PROFILE profile): $("$PY" -c 'import iam_risk_score as m; print(m.__version__)') installed ($(elapsed "$t")s)"
 
+# 3b. iam-risk-score 0.1.0 (the predecessor, `iam_jit`) in its own venv, for the side-by-side
+#     test of the `iam_jit` shim (risk-py/tests/test_iam_jit_compat.py). Pinned; created once.
+#     Without network the test is skipped, not failed.
+PRED_VENV="$TARGET/venv-pred"
+if ! "$PRED_VENV/bin/python" -c 'import iam_jit.review' >/dev/null 2>&1; then
+    t=$EPOCHREALTIME
+    rm -rf "$PRED_VENV"
+    if "$PYTHON" -m venv "$PRED_VENV" && "$PRED_VENV/bin/pip" install -q --disable-pip-version-check \
+        "iam-risk-score==0.1.0" >"$LOG_DIR/venv-pred.log" 2>&1; then
+        say "predecessor: iam-risk-score 0.1.0 in ${PRED_VENV#"$ROOT"/} ($(elapsed "$t")s)"
+    else
+        rm -rf "$PRED_VENV"
+        say "predecessor: could not install iam-risk-score==0.1.0 (see ${LOG_DIR#"$ROOT"/}/venv-pred.log); side-by-side test skipped"
+    fi
+else
+    say "predecessor: iam-risk-score 0.1.0 in ${PRED_VENV#"$ROOT"/} (reused)"
+fi
+
 # 4. The tests, against the installed package (run from a scratch directory so the source
 #    tree's risk-py/python cannot shadow it).
 t=$EPOCHREALTIME

@@ -4,6 +4,7 @@
 //! 2 bad input (unreadable file, malformed JSON, invalid policy, bad flags); 3 API error
 //! (remote mode only).
 
+mod completions;
 mod draft;
 mod git;
 mod input;
@@ -61,6 +62,8 @@ const AFTER_HELP: &str = "Other commands:
   iam-risk-score write-policy --read ARN…      write a least-privilege policy (or --template FILE) and score it
   iam-risk-score narrow POLICY --resource ARN… narrow a broad policy to a task's ARNs (and --used-actions FILE)
   iam-risk-score draft TASK…                   draft a policy from a task description, asking for what is missing
+  iam-risk-score completions bash|zsh|fish     a shell completion script for every command and flag
+  iam-risk-score man [COMMAND]                 the man page (roff), e.g. `iam-risk-score man | man -l -`
 
 Exit codes: 0 below threshold, 1 at or above threshold, 2 bad input, 3 API error.
 `scan` and `diff` use the same default threshold of 5 (`--no-threshold` turns it off there).";
@@ -267,6 +270,14 @@ pub fn run_with(args: Vec<OsString>, io: &mut Io<'_>) -> i32 {
                 let _ = io.stdout.write_all(render::rules(a.format).as_bytes());
                 exit::OK
             }
+            Err(e) => clap_exit(e, io),
+        },
+        "completions" => match completions::CompletionsArgs::try_parse_from(rest()) {
+            Ok(a) => completions::completions(a, io),
+            Err(e) => clap_exit(e, io),
+        },
+        "man" => match completions::ManArgs::try_parse_from(rest()) {
+            Ok(a) => completions::man(a, io),
             Err(e) => clap_exit(e, io),
         },
         "catalog" => match CatalogArgs::try_parse_from(rest()) {
