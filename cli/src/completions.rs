@@ -140,3 +140,26 @@ pub fn man(a: ManArgs, io: &mut Io<'_>) -> i32 {
     let _ = io.stdout.write_all(&buf);
     crate::exit::OK
 }
+
+#[cfg(test)]
+mod tests {
+    /// The names `run_with` dispatches on (its `"name" =>` arms), read from the source, so a
+    /// new command cannot be added there and forgotten here (completions and man pages).
+    #[test]
+    fn every_dispatched_command_has_completions_and_a_man_page() {
+        let src = include_str!("lib.rs");
+        let start = src.find("pub fn run_with").expect("run_with");
+        let body = &src[start..];
+        let body = &body[..body.find("\n}\n").expect("end of run_with")];
+        let mut dispatched: Vec<&str> = body
+            .lines()
+            .filter_map(|l| l.trim().strip_prefix('"').and_then(|r| r.split_once("\" =>")).map(|(name, _)| name))
+            .filter(|name| !name.starts_with('-'))
+            .collect();
+        dispatched.sort_unstable();
+        let mut listed: Vec<&str> = super::SUBCOMMANDS.iter().map(|(name, _)| *name).collect();
+        listed.sort_unstable();
+        assert!(!dispatched.is_empty(), "no `\"name\" =>` arms found in run_with");
+        assert_eq!(dispatched, listed, "run_with's commands vs completions::SUBCOMMANDS");
+    }
+}
