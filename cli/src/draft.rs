@@ -259,18 +259,7 @@ fn print(turn: &Turn, a: &DraftArgs, io: &mut Io<'_>) -> i32 {
         for w in &d.warnings {
             let _ = writeln!(io.stderr, "warning: {}", text::visible(w));
         }
-        let (r, s) = (&d.report, &d.report.access_summary);
-        let _ = writeln!(
-            io.stderr,
-            "score: {}/10 ({}) - {} actions in {} services ({} on all resources), {} finding{}",
-            r.score,
-            r.tier,
-            s.actions,
-            s.services,
-            s.actions_on_all_resources,
-            r.findings.len(),
-            if r.findings.len() == 1 { "" } else { "s" }
-        );
+        let _ = writeln!(io.stderr, "{}", crate::render::written_score_line(&d.report));
     }
     for q in &turn.questions {
         let _ = writeln!(io.stderr, "question [{}]: {}", q.id, text::visible(&q.text));

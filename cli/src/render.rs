@@ -395,6 +395,22 @@ pub fn diff(d: &risk_core::diff::PolicyDiff, format: Format) -> String {
 /// `from-cloudtrail`'s summary for standard error: the score as `iam-risk-score FILE` prints it
 /// (statement lines point into the policy printed on standard output), then what the records
 /// held that the policy does not cover.
+/// The one-line score summary `write-policy` and `draft` print on standard error after the
+/// policy they wrote: `score: 3/10 (medium) - 20 actions in 1 services (0 on all resources), 0 findings`.
+pub fn written_score_line(r: &risk_core::Report) -> String {
+    let s = &r.access_summary;
+    format!(
+        "score: {}/10 ({}) - {} actions in {} services ({} on all resources), {} finding{}",
+        r.score,
+        r.tier,
+        s.actions,
+        s.services,
+        s.actions_on_all_resources,
+        r.findings.len(),
+        if r.findings.len() == 1 { "" } else { "s" }
+    )
+}
+
 pub fn activity_summary(
     a: &risk_core::cloudtrail::FromActivity,
     policy_text: &str,

@@ -101,18 +101,7 @@ pub fn run(a: WriteArgs, io: &mut Io<'_>) -> i32 {
     };
     let _ = writeln!(io.stdout, "{out}");
     let r = &written.report;
-    let s = &r.access_summary;
-    let _ = writeln!(
-        io.stderr,
-        "score: {}/10 ({}) - {} actions in {} services ({} on all resources), {} finding{}",
-        r.score,
-        r.tier,
-        s.actions,
-        s.services,
-        s.actions_on_all_resources,
-        r.findings.len(),
-        if r.findings.len() == 1 { "" } else { "s" }
-    );
+    let _ = writeln!(io.stderr, "{}", crate::render::written_score_line(r));
     match a.threshold {
         Some(t) if r.score >= t => exit::AT_OR_ABOVE_THRESHOLD,
         _ => exit::OK,

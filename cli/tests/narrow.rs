@@ -2,25 +2,12 @@
 //! changes and numbered questions on stderr, `--format json` as `{"policy", "before", "after",
 //! "diff", "questions", "changes"}`, `--resource`/`--used-actions`/`--access-level`, stdin, exit codes.
 
-use risk_cli::{exit, run_with, Io};
+use risk_cli::exit;
 use serde_json::{json, Value};
-use std::ffi::OsString;
 use std::process::{Command, Stdio};
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_stdin(args: &[&str], stdin: &str) -> Out {
-    let argv: Vec<OsString> =
-        std::iter::once("iam-risk-score").chain(args.iter().copied()).map(OsString::from).collect();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut input = stdin.as_bytes();
-    let code = run_with(argv, &mut Io { stdout: &mut out, stderr: &mut err, stdin: &mut input, stdout_is_tty: false });
-    Out { code, stdout: String::from_utf8(out).expect("utf-8"), stderr: String::from_utf8(err).expect("utf-8") }
-}
+mod common;
+use common::run_stdin;
 
 fn json(s: &str) -> Value {
     serde_json::from_str(s).unwrap_or_else(|e| panic!("not JSON ({e}):\n{s}"))

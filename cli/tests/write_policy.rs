@@ -2,27 +2,14 @@
 //! as `{"policy", "report"}` with the very report the score command prints, ARN flags and
 //! `--template` (policy_sentry YAML, JSON, stdin), exit codes.
 
-use risk_cli::{exit, run_with, Io};
+use risk_cli::exit;
 use serde_json::Value;
 use std::collections::BTreeSet;
-use std::ffi::OsString;
 use std::path::PathBuf;
 use std::process::{Command, Stdio};
 
-struct Out {
-    code: i32,
-    stdout: String,
-    stderr: String,
-}
-
-fn run_stdin(args: &[&str], stdin: &str) -> Out {
-    let argv: Vec<OsString> =
-        std::iter::once("iam-risk-score").chain(args.iter().copied()).map(OsString::from).collect();
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let mut input = stdin.as_bytes();
-    let code = run_with(argv, &mut Io { stdout: &mut out, stderr: &mut err, stdin: &mut input, stdout_is_tty: false });
-    Out { code, stdout: String::from_utf8(out).expect("utf-8"), stderr: String::from_utf8(err).expect("utf-8") }
-}
+mod common;
+use common::{run_stdin, Out};
 
 fn run(args: &[&str]) -> Out {
     run_stdin(args, "")

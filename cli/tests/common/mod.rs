@@ -1,5 +1,6 @@
-//! Helpers shared by the `scan` end-to-end tests: run the binary over the fixture
-//! repositories in `tests/fixtures/scan/` and look into its JSON output.
+//! Helpers shared by the CLI's end-to-end tests: run the command line in process (`run_stdin`),
+//! run the binary over the fixture repositories in `tests/fixtures/scan/` and look into its
+//! JSON output.
 #![allow(dead_code)] // each test binary uses its own subset
 
 use serde_json::Value;
@@ -49,4 +50,24 @@ pub fn rules(r: &Value) -> Vec<&str> {
 /// A result's notes, as one string to search.
 pub fn notes(r: &Value) -> String {
     r["notes"].to_string()
+}
+
+/// What one in-process run of the command line wrote and returned.
+pub struct Out {
+    pub code: i32,
+    pub stdout: String,
+    pub stderr: String,
+}
+
+/// Run `iam-risk-score ARGS…` in process (`risk_cli::run_with`) with `stdin` as standard input.
+pub fn run_stdin(args: &[&str], stdin: &str) -> Out {
+    let argv: Vec<std::ffi::OsString> =
+        std::iter::once("iam-risk-score").chain(args.iter().copied()).map(std::ffi::OsString::from).collect();
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let mut input = stdin.as_bytes();
+    let code = risk_cli::run_with(
+        argv,
+        &mut risk_cli::Io { stdout: &mut out, stderr: &mut err, stdin: &mut input, stdout_is_tty: false },
+    );
+    Out { code, stdout: String::from_utf8(out).expect("utf-8"), stderr: String::from_utf8(err).expect("utf-8") }
 }
