@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # risk-wasm/build.sh — build the WASM package into risk-wasm/pkg/ (wasm-bindgen `web` target,
-# optimised with wasm-opt -Oz) and the playground into risk-wasm/playground/dist/.
+# optimised with wasm-opt -Oz; package.json and README from risk-wasm/npm/, so pkg/ is the npm
+# package `iam-risk-score`) and the playground into risk-wasm/playground/dist/.
 #
 #   bash risk-wasm/build.sh
 #
@@ -80,30 +81,29 @@ build_wasm() {
             --strip-debug --strip-producers --strip-target-features \
             "$HERE/pkg/risk_wasm_bg.wasm" -o "$HERE/pkg/risk_wasm_bg.opt.wasm"
         mv "$HERE/pkg/risk_wasm_bg.opt.wasm" "$HERE/pkg/risk_wasm_bg.wasm"
-        write_package_json
         echo "$want" >"$stamp"
     fi
+    write_npm_package
     report_size
 }
 
-# A package.json so pkg/ can be installed with npm or consumed by a bundler as it is.
-write_package_json() {
+# The npm package: pkg/ gets package.json (risk-wasm/npm/package.json with the workspace
+# version), the npm README and the catalog data's licence. Always rewritten (cheap), so a
+# template change never waits for a wasm rebuild; the output depends only on its inputs.
+write_npm_package() {
     local version
     version="$(sed -n '/^\[workspace.package\]/,/^\[/s/^version = "\(.*\)"/\1/p' "$ROOT/Cargo.toml")"
-    cat >"$HERE/pkg/package.json" <<EOF
-{
-  "name": "iam-risk-score-wasm",
-  "version": "$version",
-  "description": "The iam-risk-score AWS IAM policy risk engine as WebAssembly (v1 JSON results)",
-  "license": "Apache-2.0",
-  "type": "module",
-  "main": "risk_wasm.js",
-  "module": "risk_wasm.js",
-  "types": "risk_wasm.d.ts",
-  "files": ["risk_wasm.js", "risk_wasm.d.ts", "risk_wasm_bg.wasm", "risk_wasm_bg.wasm.d.ts"],
-  "sideEffects": false
-}
-EOF
+    [[ -n "$version" ]] || die "no version in [workspace.package] of Cargo.toml"
+    node -e '
+        const fs = require("fs");
+        const [template, out, version] = process.argv.slice(1);
+        const pkg = JSON.parse(fs.readFileSync(template, "utf8"));
+        pkg.version = version;
+        fs.writeFileSync(out, JSON.stringify(pkg, null, 2) + "\n");
+    ' "$HERE/npm/package.json" "$HERE/pkg/package.json" "$version"
+    cp "$HERE/npm/README.md" "$HERE/pkg/README.md"
+    cp "$ROOT/catalog/data/LICENSE-iam-data.txt" "$HERE/pkg/LICENSE-iam-data.txt"
+    say "npm package iam-risk-score@$version in pkg/ (template: risk-wasm/npm/)"
 }
 
 report_size() {

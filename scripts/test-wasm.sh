@@ -9,6 +9,8 @@
 #   1. the bindings' Rust tests, natively (cargo test -p risk-wasm)
 #   2. the Node parity test: WASM results equal `iam-risk-score … --format json`
 #   3. the playground end to end in headless Chromium (screenshots: target/playground-screenshots/)
+#   4. the npm package: `npm pack` into target/npm/, installed offline into a fresh project
+#      (timed), imported by name from Node and from a bundler-free page in Chromium
 # Every suite runs even if an earlier one fails; the last line is `N passed, N failed`.
 # Logs (TAP and cargo output) go to target/test-logs/wasm-*.
 
@@ -107,12 +109,18 @@ cargo_suite
 node_suite parity "$ROOT/risk-wasm/tests/parity.test.mjs"
 if wait_for_chromium; then
     node_suite e2e "$ROOT/risk-wasm/tests/e2e.test.mjs"
+    rm -f "$ROOT/target/npm/npm-install-seconds.txt"
+    node_suite npm-package "$ROOT/risk-wasm/tests/npm-package.test.mjs"
 else
     record e2e 0 1 "-"
+    record npm-package 0 1 "-"
 fi
 
 echo
 for r in "${RESULTS[@]}"; do printf '  %s\n' "$r"; done
+if [[ -f "$ROOT/target/npm/npm-install-seconds.txt" ]]; then
+    say "npm install of the packed tarball (offline, fresh project): $(cat "$ROOT/target/npm/npm-install-seconds.txt") s"
+fi
 say "total $(took "$START"); screenshots in target/playground-screenshots/"
 echo "wasm: $PASSED passed, $FAILED failed"
 ((FAILED == 0))
