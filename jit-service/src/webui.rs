@@ -640,8 +640,65 @@ fn refused_rules() -> String {
     requests::REFUSED_RULES.join(" ")
 }
 
+/// The server's versions as the editor's `data-engine` (fixed for the life of the process).
 fn engine_versions() -> String {
-    serde_json::to_string(&risk_core::versions()).unwrap_or_default()
+    static VERSIONS: std::sync::LazyLock<String> =
+        std::sync::LazyLock::new(|| serde_json::to_string(&risk_core::versions()).unwrap_or_default());
+    VERSIONS.clone()
+}
+
+/// The editor's own fields, from the posted form or from a stored request.
+struct EditorFields {
+    description: String,
+    accounts: String,
+    duration_hours: String,
+    access_type: String,
+    policy: String,
+}
+
+impl EditorFields {
+    fn of_form(f: &FormPost) -> EditorFields {
+        EditorFields {
+            description: f.get("description").to_string(),
+            accounts: f.get("accounts").to_string(),
+            duration_hours: f.get("duration_hours").to_string(),
+            access_type: f.get("access_type").to_string(),
+            policy: f.get("policy").to_string(),
+        }
+    }
+}
+
+impl NewPage {
+    /// The editor page: a new request (`previous: None`) or an edit of a stored one, compared
+    /// with its saved policy and revision.
+    fn editor(
+        s: &AppState,
+        nav: Nav,
+        title: String,
+        form_action: String,
+        version: Option<i64>,
+        fields: EditorFields,
+        previous: Option<(&Value, i64)>,
+    ) -> NewPage {
+        NewPage {
+            nav,
+            title,
+            form_action,
+            version,
+            description: fields.description,
+            accounts: fields.accounts,
+            duration_hours: fields.duration_hours,
+            access_type: fields.access_type,
+            policy: fields.policy,
+            errors: Vec::new(),
+            preview: None,
+            wasm: s.webui_wasm.is_some(),
+            engine: engine_versions(),
+            previous_policy: previous.map(|(p, _)| serde_json::to_string_pretty(p).unwrap_or_default()),
+            previous_revision: previous.map(|(_, r)| r),
+            diff: None,
+        }
+    }
 }
 
 /// What changed between two versions of a request's policy, as the pages show it.
@@ -729,24 +786,21 @@ const EXAMPLE_POLICY: &str = r#"{
 async fn new_page(State(s): State<AppState>, Viewer(caller): Viewer) -> Response {
     html(
         StatusCode::OK,
-        &NewPage {
-            nav: Nav::of(&caller),
-            title: "New request".into(),
-            form_action: "/requests/new".into(),
-            version: None,
-            description: String::new(),
-            accounts: String::new(),
-            duration_hours: "1".into(),
-            access_type: "read-only".into(),
-            policy: EXAMPLE_POLICY.into(),
-            errors: Vec::new(),
-            preview: None,
-            wasm: s.webui_wasm.is_some(),
-            engine: engine_versions(),
-            previous_policy: None,
-            previous_revision: None,
-            diff: None,
-        },
+        &NewPage::editor(
+            &s,
+            Nav::of(&caller),
+            "New request".into(),
+            "/requests/new".into(),
+            None,
+            EditorFields {
+                description: String::new(),
+                accounts: String::new(),
+                duration_hours: "1".into(),
+                access_type: "read-only".into(),
+                policy: EXAMPLE_POLICY.into(),
+            },
+            None,
+        ),
     )
 }
 
@@ -807,24 +861,15 @@ fn error_lines(e: &ApiError) -> Vec<String> {
 /// anything else submits it through `requests::submit`.
 async fn new_submit(State(s): State<AppState>, req: Request) -> PageResult {
     let f = form_post(&s, req).await?;
-    let mut page = NewPage {
-        nav: Nav::of(&f.caller),
-        title: "New request".into(),
-        form_action: "/requests/new".into(),
-        version: None,
-        description: f.get("description").to_string(),
-        accounts: f.get("accounts").to_string(),
-        duration_hours: f.get("duration_hours").to_string(),
-        access_type: f.get("access_type").to_string(),
-        policy: f.get("policy").to_string(),
-        errors: Vec::new(),
-        preview: None,
-        wasm: s.webui_wasm.is_some(),
-        engine: engine_versions(),
-        previous_policy: None,
-        previous_revision: None,
-        diff: None,
-    };
+    let mut page = NewPage::editor(
+        &s,
+        Nav::of(&f.caller),
+        "New request".into(),
+        "/requests/new".into(),
+        None,
+        EditorFields::of_form(&f),
+        None,
+    );
     let body = match request_body(&f) {
         Ok(b) => b,
         Err(e) => {
@@ -1906,24 +1951,21 @@ async fn edit_page(State(s): State<AppState>, Viewer(caller): Viewer, Path(id): 
     let hours = spec["duration"]["duration_hours"]
         .as_u64()
         .unwrap_or_else(|| (stored.duration_ms as u64).div_ceil(3_600_000).max(1));
-    let page = NewPage {
+    let page = NewPage::editor(
+        &s,
         nav,
-        title: format!("Edit request {id}"),
-        form_action: format!("/requests/{id}/edit"),
-        version: Some(stored.version),
-        description: spec["description"].as_str().unwrap_or("").to_string(),
-        accounts: stored.accounts.join(", "),
-        duration_hours: hours.to_string(),
-        access_type: spec["access_type"].as_str().unwrap_or("read-only").to_string(),
-        policy: serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default(),
-        errors: Vec::new(),
-        preview: None,
-        wasm: s.webui_wasm.is_some(),
-        engine: engine_versions(),
-        previous_policy: Some(serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default()),
-        previous_revision: Some(stored.revision),
-        diff: None,
-    };
+        format!("Edit request {id}"),
+        format!("/requests/{id}/edit"),
+        Some(stored.version),
+        EditorFields {
+            description: spec["description"].as_str().unwrap_or("").to_string(),
+            accounts: stored.accounts.join(", "),
+            duration_hours: hours.to_string(),
+            access_type: spec["access_type"].as_str().unwrap_or("read-only").to_string(),
+            policy: serde_json::to_string_pretty(&spec["policy"]).unwrap_or_default(),
+        },
+        Some((&spec["policy"], stored.revision)),
+    );
     Ok(html(StatusCode::OK, &page))
 }
 
@@ -1961,24 +2003,15 @@ async fn edit_submit(State(s): State<AppState>, Path(id): Path<String>, req: Req
     let stored =
         requests::get_visible(&s, &f.caller, &id).await.map_err(|e| PageError::with(e, nav.clone(), back.clone()))?;
     let version = f.version().map_err(|e| PageError::with(e, nav.clone(), back.clone()))?;
-    let mut page = NewPage {
+    let mut page = NewPage::editor(
+        &s,
         nav,
-        title: format!("Edit request {id}"),
-        form_action: format!("/requests/{id}/edit"),
+        format!("Edit request {id}"),
+        format!("/requests/{id}/edit"),
         version,
-        description: f.get("description").to_string(),
-        accounts: f.get("accounts").to_string(),
-        duration_hours: f.get("duration_hours").to_string(),
-        access_type: f.get("access_type").to_string(),
-        policy: f.get("policy").to_string(),
-        errors: Vec::new(),
-        preview: None,
-        wasm: s.webui_wasm.is_some(),
-        engine: engine_versions(),
-        previous_policy: Some(serde_json::to_string_pretty(&stored.spec["policy"]).unwrap_or_default()),
-        previous_revision: Some(stored.revision),
-        diff: None,
-    };
+        EditorFields::of_form(&f),
+        Some((&stored.spec["policy"], stored.revision)),
+    );
     let body = match request_body(&f) {
         Ok(b) => merge_spec(&stored.spec, &b),
         Err(e) => {
