@@ -145,7 +145,7 @@ pub fn app(state: AppState) -> Router {
     // (JSON-RPC over POST/GET/DELETE with its own sessions), not a REST route of the OpenAPI
     // document. It needs a valid token like every authenticated route, and its tools call this
     // API back with the caller's own token, so each tool is authorized by the route it calls.
-    let router = router.merge(crate::mcp::router(&state).layer(from_fn_with_state(state.clone(), buffer_limited_body)));
+    let router = router.merge(crate::mcp::router(&state));
     // The web UI's pages are not API routes (not in `routes()`, the OpenAPI document or the
     // authz matrix): they are HTML surfaces over the same functions the handlers above call,
     // with the same `Caller`, and are covered by tests/webui.rs.
@@ -242,7 +242,7 @@ pub struct RequestId(pub String);
 /// Read a body whole, up to `body_limit_bytes`, for a service that is not one of our handlers
 /// (rmcp's `/mcp`): `limits` only sees a declared `Content-Length`, and a chunked body must
 /// be refused with the same `413` as the API's, not read whole by the service.
-async fn buffer_limited_body(State(s): State<AppState>, req: Request, next: Next) -> Response {
+pub(crate) async fn buffer_limited_body(State(s): State<AppState>, req: Request, next: Next) -> Response {
     let (parts, body) = req.into_parts();
     match to_bytes(body, s.config.body_limit_bytes).await {
         Ok(bytes) => next.run(Request::from_parts(parts, axum::body::Body::from(bytes))).await,

@@ -845,8 +845,11 @@ pub fn router(state: &crate::AppState) -> axum::Router<crate::AppState> {
         std::sync::Arc::new(LocalSessionManager::default()),
         config,
     );
+    // Layers run outside in: the token is checked first, then the body is read (up to the
+    // API's limit, chunked or not), so no one without a token makes the server read a body.
     axum::Router::new()
         .route_service("/mcp", service)
+        .layer(axum::middleware::from_fn_with_state(state.clone(), crate::api::buffer_limited_body))
         .layer(axum::middleware::from_fn_with_state(state.clone(), require_caller))
 }
 

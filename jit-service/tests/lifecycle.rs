@@ -209,6 +209,15 @@ async fn mcp_bodies_are_limited_like_the_apis() {
         let resp = app.raw(req.body(body).unwrap()).await;
         assert_eq!(resp.status(), StatusCode::PAYLOAD_TOO_LARGE, "declared length: {declared}");
     }
+    // Without a token the body is never read: the token check answers first.
+    let anonymous = axum::http::Request::builder()
+        .method("POST")
+        .uri("/mcp")
+        .header("host", "127.0.0.1")
+        .header("content-type", "application/json")
+        .body(axum::body::Body::from_stream(futures_util::stream::iter(chunks())))
+        .unwrap();
+    assert_eq!(app.raw(anonymous).await.status(), StatusCode::UNAUTHORIZED);
 }
 
 both!(expiry_revokes_exactly_once_and_keeps_history, |app| async move {
