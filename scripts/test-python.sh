@@ -79,6 +79,10 @@ if [[ -x "$CLI" && -z "$(find "$ROOT/catalog" "$ROOT/risk-core" "$ROOT/cli" "$RO
 else
     unset IAM_RISK_SCORE_CLI
     say "parity: console script only (no up-to-date ${CLI#"$ROOT"/}; \`cargo test --workspace\` builds it)"
+    if [[ -n "${CI:-}" ]]; then
+        say "error: under CI the Rust binary must be current (scripts/test.sh builds it in its cargo test step)"
+        exit 1
+    fi
 fi
 
 # 3. Build and install the wheel through pip and maturin's PEP 517 backend, as
@@ -96,7 +100,7 @@ say "pip install ./risk-py ($PROFILE profile): $("$PY" -c 'import iam_risk_score
 
 # 3b. iam-risk-score 0.1.0 (the predecessor, `iam_jit`) in its own venv, for the side-by-side
 #     test of the `iam_jit` shim (risk-py/tests/test_iam_jit_compat.py). Pinned; created once.
-#     Without network the test is skipped, not failed.
+#     Without network the test is skipped locally; under CI=… the install must work.
 PRED_VENV="$TARGET/venv-pred"
 if ! "$PRED_VENV/bin/python" -c 'import iam_jit.review' >/dev/null 2>&1; then
     t=$EPOCHREALTIME
@@ -106,6 +110,10 @@ if ! "$PRED_VENV/bin/python" -c 'import iam_jit.review' >/dev/null 2>&1; then
         say "predecessor: iam-risk-score 0.1.0 in ${PRED_VENV#"$ROOT"/} ($(elapsed "$t")s)"
     else
         rm -rf "$PRED_VENV"
+        if [[ -n "${CI:-}" ]]; then
+            say "error: could not install iam-risk-score==0.1.0 (see ${LOG_DIR#"$ROOT"/}/venv-pred.log): CI must run the side-by-side test"
+            exit 1
+        fi
         say "predecessor: could not install iam-risk-score==0.1.0 (see ${LOG_DIR#"$ROOT"/}/venv-pred.log); side-by-side test skipped"
     fi
 else

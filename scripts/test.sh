@@ -189,6 +189,10 @@ section_components() {
     # The webhook test runs docs/jit.md's shell snippet, which verifies a signature with openssl.
     step "openssl (Debian package)" "install it by hand with \`apt-get install openssl\` and rerun" \
         ensure_debian openssl openssl
+    # cli/tests/completions.rs renders every man page with `man -l` (groff).
+    step "man and groff (Debian packages man-db, groff-base)" \
+        "install them by hand with \`apt-get install man-db groff-base\` and rerun" \
+        bash -c 'ensure() { command -v "$1" >/dev/null 2>&1 && return 0; s=(); [[ $(id -u) == 0 ]] || s=(sudo); "${s[@]}" apt-get update -qq && DEBIAN_FRONTEND=noninteractive "${s[@]}" apt-get install -y -qq "$2" >/dev/null; }; ensure man man-db && ensure groff groff-base'
     step "PostgreSQL (Debian package; scripts/postgres.sh install)" \
         "install it by hand with \`apt-get install postgresql\` and rerun" \
         bash scripts/postgres.sh install

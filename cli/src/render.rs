@@ -392,9 +392,6 @@ pub fn diff(d: &risk_core::diff::PolicyDiff, format: Format) -> String {
     out
 }
 
-/// `from-cloudtrail`'s summary for standard error: the score as `iam-risk-score FILE` prints it
-/// (statement lines point into the policy printed on standard output), then what the records
-/// held that the policy does not cover.
 /// The one-line score summary `write-policy` and `draft` print on standard error after the
 /// policy they wrote: `score: 3/10 (medium) - 20 actions in 1 services (0 on all resources), 0 findings`.
 pub fn written_score_line(r: &risk_core::Report) -> String {
@@ -411,6 +408,9 @@ pub fn written_score_line(r: &risk_core::Report) -> String {
     )
 }
 
+/// `from-cloudtrail`'s summary for standard error: the score as `iam-risk-score FILE` prints it
+/// (statement lines point into the policy printed on standard output), then what the records
+/// held that the policy does not cover.
 pub fn activity_summary(
     a: &risk_core::cloudtrail::FromActivity,
     policy_text: &str,
