@@ -1215,6 +1215,7 @@ async fn audit_log(State(s): State<AppState>, caller: Caller, Q(q): Q<AuditQuery
         until_ms: ts_param("until", &q.until)?,
         after_seq: q.after_seq,
         limit,
+        newest_first: false,
     };
     let records = audit::list(&s.store, &f).await?;
     let verification = audit::verify(&s.store, s.audit_key()).await?;

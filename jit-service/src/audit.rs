@@ -123,6 +123,8 @@ pub struct Filter {
     pub until_ms: Option<i64>,
     pub after_seq: Option<i64>,
     pub limit: i64,
+    /// Newest first (the last `limit` records), instead of oldest first.
+    pub newest_first: bool,
 }
 
 pub async fn list(store: &Store, f: &Filter) -> Result<Vec<Record>, sqlx::Error> {
@@ -156,7 +158,7 @@ pub async fn list(store: &Store, f: &Filter) -> Result<Vec<Record>, sqlx::Error>
             ints.push(v);
         }
     }
-    sql.push_str(" ORDER BY seq LIMIT ");
+    sql.push_str(if f.newest_first { " ORDER BY seq DESC LIMIT " } else { " ORDER BY seq LIMIT " });
     sql.push_str(&f.limit.clamp(1, 100_000).to_string());
     let mut q = sqlx::query(AssertSqlSafe(sql));
     for a in &args {

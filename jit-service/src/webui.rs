@@ -1638,15 +1638,15 @@ async fn policy_page(s: &AppState, caller: &Caller, nav: Nav) -> ApiResult<Polic
     let filter = crate::audit::Filter {
         action_prefix: Some("auto_approval.shadow".into()),
         since_ms: Some(crate::util::now_ms() - SHADOW_DAYS * 86_400_000),
-        limit: 100_000,
+        // The newest records only: the page shows SHADOW_ROWS of them, whatever the volume.
+        limit: SHADOW_ROWS as i64,
+        newest_first: true,
         ..crate::audit::Filter::default()
     };
     let shadow = crate::audit::list(&s.store, &filter)
         .await?
         .into_iter()
-        .rev()
         .filter(|r| r.action == "auto_approval.shadow")
-        .take(SHADOW_ROWS)
         .map(|r| ShadowRow {
             at: r.ts,
             request_id: r.subject,

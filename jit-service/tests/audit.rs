@@ -377,6 +377,20 @@ async fn concurrent(app: TestApp) {
     .map(|r| r.data["have"].as_i64().unwrap())
     .collect();
     assert_eq!(haves, vec![1, 2]);
+    // Newest first with a limit: the last record, not the first (the admin page's shadow log).
+    let newest = audit::list(
+        &app.state.store,
+        &audit::Filter {
+            subject: Some(id.clone()),
+            action_prefix: Some("request.approval_recorded".into()),
+            limit: 1,
+            newest_first: true,
+            ..Default::default()
+        },
+    )
+    .await
+    .unwrap();
+    assert_eq!(newest.iter().map(|r| r.data["have"].as_i64().unwrap()).collect::<Vec<_>>(), vec![2]);
     let v = app.verify_audit().await;
     assert!(v.ok, "{v:?}");
     assert_eq!(v.head_seq, before + 2 + 3 + COMMENTS as i64, "{v:?}");
