@@ -66,6 +66,12 @@ const ARN_SHAPE: &str = "an ARN looks like `arn:PARTITION:SERVICE:REGION:ACCOUNT
 
 /// The resource types of the ARN's service that `arn` names, most specific first-class only.
 pub fn match_arn(arn: &str) -> Result<ArnMatch, AuthoringError> {
+    if let Some(c) = arn.chars().find(|c| c.is_control()) {
+        return Err(AuthoringError::new(format!(
+            "{:?} contains the control character U+{:04X}; an ARN has none (check for a pasted newline or tab)",
+            arn, c as u32
+        )));
+    }
     let parts =
         ArnParts::parse(arn).ok_or_else(|| AuthoringError::new(format!("`{arn}` is not an ARN: {ARN_SHAPE}")))?;
     if parts.partition.contains(['*', '?']) || parts.service.contains(['*', '?']) {
@@ -231,6 +237,16 @@ fn closeness(template: &str, arn: &ArnParts<'_>) -> (usize, usize) {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn control_characters_are_refused_with_what_to_fix() {
+        for arn in ["arn:aws:s3:::a\u{7}", "arn:aws:s3:::logs/*\n", "arn:aws:s3:::a\tb"] {
+            let e = match_arn(arn).unwrap_err();
+            assert!(e.message().contains("control character"), "{arn:?}: {}", e.message());
+        }
+        // A space is legal in an S3 object key, so it stays accepted.
+        assert!(match_arn("arn:aws:s3:::logs/my report.csv").is_ok());
+    }
+
     use super::*;
 
     fn names(arn: &str) -> Vec<&'static str> {
