@@ -36,7 +36,9 @@ if [[ ! -x "$VENV/bin/policy_sentry" ]] || [[ "$("$VENV/bin/python" -c 'import i
 fi
 
 echo "building iam-risk-score"
-cargo build --quiet -p risk-cli --bin iam-risk-score
+# The workspace's test build (a no-op after `cargo test --workspace`): `cargo build -p` would
+# resolve features differently, recompile ~60-80 crates and relink the workspace's binaries.
+cargo test --quiet --workspace --no-run
 BIN="$TARGET/debug/iam-risk-score"
 
 WORK="$(mktemp -d)"

@@ -6,7 +6,7 @@
 # Installs what is missing (Debian's chromium; through risk-wasm/build.sh the wasm32 target,
 # wasm-bindgen-cli at the crate's exact version and the npm dev dependencies), builds the
 # package and the playground, then runs:
-#   1. the bindings' Rust tests, natively (cargo test -p risk-wasm)
+#   1. the bindings' Rust unit tests, natively (their binary from `cargo test --workspace --no-run`)
 #   2. the Node parity test: WASM results equal `iam-risk-score … --format json`
 #   3. the playground end to end in headless Chromium (screenshots: target/playground-screenshots/)
 #   4. the npm package: `npm pack` into target/npm/, installed offline into a fresh project
@@ -88,8 +88,23 @@ node_suite() { # node_suite NAME FILE
 
 cargo_suite() {
     local log="$LOG_DIR/wasm-cargo-test.log" start=$EPOCHREALTIME rc=0
-    say "cargo test -p risk-wasm"
-    cargo test -p risk-wasm 2>&1 | tee "$log" || rc=$?
+    # Its unit-test binary from the workspace's test build (built above), run directly:
+    # `cargo test -p risk-wasm` would resolve features differently and recompile ~20 crates.
+    local exe
+    exe="$(cargo test --workspace --no-run --message-format=json 2>/dev/null | python3 -c '
+import json, sys
+for line in sys.stdin:
+    m = json.loads(line)
+    if m.get("reason") == "compiler-artifact" and m["target"]["name"] == "risk_wasm" \
+            and m["profile"]["test"] and m.get("executable"):
+        print(m["executable"])')"
+    if [[ -z "$exe" || ! -x "$exe" ]]; then
+        say "error: no risk_wasm unit-test binary in the workspace's test build"
+        record "rust (risk-wasm, native)" 0 1 "$(took "$start")"
+        return 0
+    fi
+    say "risk-wasm's unit tests (${exe#"$ROOT"/})"
+    "$exe" 2>&1 | tee "$log" || rc=$?
     local pass fail
     pass="$(awk '/^test result:/{for (i = 1; i <= NF; i++) if ($i ~ /^passed/) s += $(i - 1)} END {print s + 0}' "$log")"
     fail="$(awk '/^test result:/{for (i = 1; i <= NF; i++) if ($i ~ /^failed/) s += $(i - 1)} END {print s + 0}' "$log")"
@@ -102,8 +117,10 @@ step_start=$EPOCHREALTIME
 bash "$ROOT/risk-wasm/build.sh"
 say "build: $(took "$step_start")"
 # The parity test compares with the CLI's debug binary (the one `cargo test --workspace` builds).
-say "cargo build -p risk-cli (for the parity test)"
-cargo build -p risk-cli --bin iam-risk-score
+say "cargo test --workspace --no-run (builds iam-risk-score for the parity test)"
+# The workspace's test build (a no-op after `cargo test --workspace`): `cargo build -p` would
+# resolve features differently, recompile ~60-80 crates and relink the workspace's binaries.
+cargo test --quiet --workspace --no-run
 
 cargo_suite
 node_suite parity "$ROOT/risk-wasm/tests/parity.test.mjs"

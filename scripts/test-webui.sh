@@ -39,8 +39,10 @@ if [[ ! -d "$HERE/node_modules/playwright-core" || ! -d "$HERE/node_modules/axe-
     (cd "$HERE" && npm ci --no-audit --no-fund --loglevel=error)
 fi
 
-say "cargo build -p jit-service --bin iam-jit"
-cargo build -p jit-service --bin iam-jit
+say "cargo test --workspace --no-run (builds iam-jit)"
+# The workspace's test build (a no-op after `cargo test --workspace`): `cargo build -p` would
+# resolve features differently, recompile ~60-80 crates and relink the workspace's binaries.
+cargo test --quiet --workspace --no-run
 # The engine's browser build the editor scores with (a no-op when risk-wasm/pkg is current).
 say "bash risk-wasm/build.sh (the engine's WebAssembly build, served at /ui/wasm/)"
 bash risk-wasm/build.sh >"$LOG_DIR/webui-wasm-build.log" 2>&1 || { cat "$LOG_DIR/webui-wasm-build.log" >&2; exit 1; }

@@ -51,8 +51,10 @@ schemathesis_init() {
 }
 
 server_build() {
-    echo "--> building $2 (debug)"
-    cargo build -q -p "$1" --bin "$2"
+    echo "--> building $2 of $1 (debug, as \`cargo test --workspace\` builds it)"
+    # The workspace's test build (a no-op after `cargo test --workspace`): `cargo build -p` would
+    # resolve features differently, recompile ~60-80 crates and relink the workspace's binaries.
+    cargo test -q --workspace --no-run
     SERVER_BIN="$TARGET/debug/$2"
 }
 
