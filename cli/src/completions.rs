@@ -41,8 +41,12 @@ pub struct CompletionsArgs {
 )]
 pub struct ManArgs {
     /// A command (scan, diff, …) for its own page iam-risk-score-COMMAND(1); none: the main page.
-    #[arg(value_name = "COMMAND")]
+    #[arg(value_name = "COMMAND", conflicts_with = "list")]
     command: Option<String>,
+    /// Print the commands that have their own page, one per line, instead of a page (the
+    /// release archives install one page per line: `iam-risk-score man NAME`).
+    #[arg(long)]
+    list: bool,
 }
 
 /// A subcommand's name and the `CommandFactory::command` of the struct that parses it.
@@ -111,6 +115,12 @@ pub fn completions(a: CompletionsArgs, io: &mut Io<'_>) -> i32 {
 }
 
 pub fn man(a: ManArgs, io: &mut Io<'_>) -> i32 {
+    if a.list {
+        for (name, _) in SUBCOMMANDS {
+            let _ = writeln!(io.stdout, "{name}");
+        }
+        return crate::exit::OK;
+    }
     let mut root = command_tree();
     root.build();
     let man = match a.command.as_deref() {

@@ -190,6 +190,17 @@ fn every_subcommand_has_its_own_man_page() {
     assert!(err.contains("write-policy"), "{err}");
 }
 
+/// `man --list` is what scripts/package-cli.sh installs a page for, one per line.
+#[test]
+fn man_list_names_every_subcommand_once() {
+    let (code, out, err) = bin(&["man", "--list"]);
+    assert_eq!(code, 0, "{err}");
+    let listed: Vec<&str> = out.lines().collect();
+    assert_eq!(listed, SUBCOMMANDS, "man --list");
+    let (code, _, err) = bin(&["man", "scan", "--list"]);
+    assert_eq!(code, 2, "a command and --list together: {err}");
+}
+
 #[test]
 fn help_lists_the_new_commands() {
     let (code, out, _) = bin(&["--help"]);
