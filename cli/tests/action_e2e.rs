@@ -52,8 +52,21 @@ struct Run {
     sarif: Option<Value>,
 }
 
-/// Run the action's steps in `workspace` for a pull_request event from `base` to HEAD.
+/// Run the action's steps in `workspace` for a pull_request event from `base` to HEAD, with the
+/// debug `iam-risk-score` on PATH (the tests that say `install: none`).
 fn run_action(workspace: &Path, base_sha: &str, with: &[(&str, &str)]) -> Run {
+    run_action_on(workspace, base_sha, with, &[], true)
+}
+
+/// [`run_action`] with extra runner variables, and with or without the debug CLI on PATH. As
+/// the runner does, directories a step appends to GITHUB_PATH lead PATH in the later steps.
+fn run_action_on(
+    workspace: &Path,
+    base_sha: &str,
+    with: &[(&str, &str)],
+    runner_env: &[(&str, &str)],
+    cli_on_path: bool,
+) -> Run {
     let yml = parse_yaml(&std::fs::read_to_string(action_dir().join("action.yml")).unwrap()).unwrap();
     assert_eq!(yml.get("runs").and_then(|r| r.get("using")).and_then(Node::as_str), Some("composite"));
     let mut inputs: BTreeMap<String, String> = BTreeMap::new();
@@ -85,7 +98,14 @@ fn run_action(workspace: &Path, base_sha: &str, with: &[(&str, &str)]) -> Run {
         std::fs::write(f, "").unwrap();
     }
     let bin_dir = Path::new(env!("CARGO_BIN_EXE_iam-risk-score")).parent().unwrap().to_path_buf();
-    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let system_path = std::env::var("PATH").unwrap_or_default();
+    // Without the CLI: PATH minus every directory that has an `iam-risk-score`.
+    let system_path: Vec<&str> =
+        system_path.split(':').filter(|d| cli_on_path || !Path::new(d).join("iam-risk-score").exists()).collect();
+    let mut path = system_path.join(":");
+    if cli_on_path {
+        path = format!("{}:{path}", bin_dir.display());
+    }
     let mut stdout = String::new();
     let mut status = 0;
     let mut step_outputs: BTreeMap<String, String> = BTreeMap::new();
@@ -115,11 +135,21 @@ fn run_action(workspace: &Path, base_sha: &str, with: &[(&str, &str)]) -> Run {
             .env("GITHUB_SHA", &head_sha)
             .env("GITHUB_REPOSITORY", "example/infra")
             .env("RUNNER_TEMP", temp.path())
-            .env("RUNNER_OS", "Linux");
+            .env("RUNNER_OS", "Linux")
+            .env("RUNNER_ARCH", "X64")
+            .env("GITHUB_ACTION_REPOSITORY", "iam-risk-score/iam-risk-score");
+        for (k, v) in runner_env {
+            cmd.env(k, v);
+        }
         for (k, v) in step.get("env").map(Node::entries).unwrap_or(&[]) {
             cmd.env(k, expand(v.as_str().unwrap_or(""), &inputs));
         }
         let out = cmd.output().unwrap();
+        for dir in std::fs::read_to_string(&path_file).unwrap().lines().rev() {
+            if !path.split(':').any(|d| d == dir) {
+                path = format!("{dir}:{path}");
+            }
+        }
         stdout.push_str(&String::from_utf8_lossy(&out.stdout));
         stdout.push_str(&String::from_utf8_lossy(&out.stderr));
         if let Some(id) = step.get("id").and_then(Node::as_str) {
@@ -282,4 +312,158 @@ fn bad_inputs_are_refused_not_executed() {
     let run = run_action(dir.path(), &base, &[("install", "none"), ("paths", "$(touch pwned) iam")]);
     assert!(!marker.exists() && !dir.path().join("pwned").exists());
     assert_eq!(run.status, 2, "a path that does not exist is an error: {}", run.stdout);
+}
+
+// ---------------------------------------------------------------------------------------------
+// The default install path (`install: release`): a release archive made by the release
+// workflow's own packaging script (scripts/package-cli.sh), served over HTTP from this test.
+// ---------------------------------------------------------------------------------------------
+
+/// Serve the files under `root` over HTTP on 127.0.0.1 until the test process ends (GET only,
+/// no `..`), returning the base URL. Enough for curl; a real server is not the point here.
+fn serve(root: PathBuf) -> String {
+    use std::io::{BufRead, BufReader, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            let mut reader = BufReader::new(stream.try_clone().unwrap());
+            let mut request = String::new();
+            if reader.read_line(&mut request).is_err() {
+                continue;
+            }
+            loop {
+                let mut header = String::new();
+                match reader.read_line(&mut header) {
+                    Ok(0) | Err(_) => break,
+                    Ok(_) if header == "\r\n" => break,
+                    Ok(_) => {}
+                }
+            }
+            let target = request.split_whitespace().nth(1).unwrap_or("/").trim_start_matches('/').to_string();
+            let file = (!target.split('/').any(|part| part == "..")).then(|| root.join(&target));
+            let response = match file.and_then(|f| std::fs::read(f).ok()) {
+                Some(body) => {
+                    let mut r =
+                        format!("HTTP/1.1 200 OK\r\nContent-Length: {}\r\nConnection: close\r\n\r\n", body.len())
+                            .into_bytes();
+                    r.extend(body);
+                    r
+                }
+                None => b"HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n".to_vec(),
+            };
+            let _ = stream.write_all(&response);
+        }
+    });
+    url
+}
+
+const HOST_TARGET: &str = "x86_64-unknown-linux-gnu";
+
+/// A release directory `v<version>/` with the debug CLI packaged for [`HOST_TARGET`] by
+/// scripts/package-cli.sh, as the release workflow packages each target.
+fn release_dir() -> (tempfile::TempDir, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let version = format!("v{}", env!("CARGO_PKG_VERSION"));
+    let out = dir.path().join(&version);
+    let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("../scripts/package-cli.sh");
+    let o = Command::new("bash")
+        .arg(script)
+        .args(["--binary", env!("CARGO_BIN_EXE_iam-risk-score"), "--target", HOST_TARGET, "--version", &version])
+        .arg("--out")
+        .arg(&out)
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "package-cli.sh: {}", String::from_utf8_lossy(&o.stderr));
+    let name = format!("iam-risk-score-{version}-{HOST_TARGET}");
+    let checksum = std::fs::read_to_string(out.join(format!("{name}.tar.gz.sha256"))).unwrap();
+    assert!(checksum.ends_with(&format!("  {name}.tar.gz\n")), "sha256sum format: {checksum}");
+    // The archive holds what the release notes promise: binary, licences, completions, man pages.
+    let listing = Command::new("tar").arg("-tzf").arg(out.join(format!("{name}.tar.gz"))).output().unwrap();
+    let listing = String::from_utf8(listing.stdout).unwrap();
+    for member in [
+        "iam-risk-score",
+        "LICENSE",
+        "LICENSE-iam-data.txt",
+        "README.md",
+        "completions/iam-risk-score.bash",
+        "completions/_iam-risk-score",
+        "completions/iam-risk-score.fish",
+        "man/man1/iam-risk-score.1",
+        "man/man1/iam-risk-score-scan.1",
+        "man/man1/iam-risk-score-write-policy.1",
+    ] {
+        assert!(listing.lines().any(|l| l == format!("{name}/{member}")), "{member} not in the archive:\n{listing}");
+    }
+    (dir, name)
+}
+
+#[test]
+fn default_install_downloads_the_release_archive_verifies_it_and_gates() {
+    let (release, _) = release_dir();
+    let url = serve(release.path().to_path_buf());
+    let (dir, base) = repo(NARROW, WIDE);
+    // No `install` input: the default. The debug CLI is not on PATH; only the download can run.
+    let run = run_action_on(
+        dir.path(),
+        &base,
+        &[("paths", "iam"), ("release-url", &url), ("target", HOST_TARGET)],
+        &[],
+        false,
+    );
+    assert!(run.stdout.contains("(verified)"), "{}", run.stdout);
+    assert!(run.stdout.contains(&format!("iam-risk-score {}", env!("CARGO_PKG_VERSION"))), "{}", run.stdout);
+    assert_eq!(run.status, 1, "installed, scanned and gated:\n{}", run.stdout);
+    assert_eq!(run.outputs["max-score"], "9", "{:?}", run.outputs);
+    assert!(run.summary.contains("PE002 passrole-escalation"), "{}", run.summary);
+}
+
+#[test]
+fn a_tampered_archive_is_not_installed() {
+    let (release, name) = release_dir();
+    let archive = release.path().join(format!("v{}/{name}.tar.gz", env!("CARGO_PKG_VERSION")));
+    let mut bytes = std::fs::read(&archive).unwrap();
+    let last = bytes.len() - 1;
+    bytes[last] ^= 1;
+    std::fs::write(&archive, bytes).unwrap();
+    let url = serve(release.path().to_path_buf());
+    let (dir, base) = repo(NARROW, WIDE);
+    let run = run_action_on(dir.path(), &base, &[("release-url", &url), ("target", HOST_TARGET)], &[], false);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("checksum mismatch"), "{}", run.stdout);
+    assert!(run.stdout.contains("nothing was installed"), "{}", run.stdout);
+    assert_eq!(run.outputs["max-score"], "", "the scan step never ran: {:?}", run.outputs);
+}
+
+#[test]
+fn the_runner_picks_its_archive_and_a_missing_release_says_how_to_build() {
+    let url = serve(tempfile::tempdir().unwrap().keep());
+    let (dir, base) = repo(NARROW, NARROW);
+    let version = env!("CARGO_PKG_VERSION");
+    for (os, arch, target) in [
+        ("Linux", "X64", "x86_64-unknown-linux-musl.tar.gz"),
+        ("Linux", "ARM64", "aarch64-unknown-linux-musl.tar.gz"),
+        ("macOS", "ARM64", "aarch64-apple-darwin.tar.gz"),
+        ("Windows", "X64", "x86_64-pc-windows-msvc.zip"),
+    ] {
+        let run = run_action_on(
+            dir.path(),
+            &base,
+            &[("release-url", &url)],
+            &[("RUNNER_OS", os), ("RUNNER_ARCH", arch)],
+            false,
+        );
+        assert_eq!(run.status, 2, "{os}/{arch}: {}", run.stdout);
+        let want = format!("could not download {url}/v{version}/iam-risk-score-v{version}-{target}");
+        assert!(run.stdout.contains(&want), "{os}/{arch}: {}", run.stdout);
+        assert!(run.stdout.contains("`install: cargo` builds from the action's source"), "{}", run.stdout);
+    }
+    // An input that is not a version or a URL is refused before anything is fetched.
+    let run = run_action_on(dir.path(), &base, &[("version", "1; rm -rf /")], &[], false);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("version must look like 0.2.0"), "{}", run.stdout);
+    let run = run_action_on(dir.path(), &base, &[("release-url", "file:///etc")], &[], false);
+    assert_eq!(run.status, 2, "{}", run.stdout);
+    assert!(run.stdout.contains("release-url must be an http(s) URL"), "{}", run.stdout);
 }
