@@ -103,6 +103,7 @@ write_npm_package() {
     ' "$HERE/npm/package.json" "$HERE/pkg/package.json" "$version"
     cp "$HERE/npm/README.md" "$HERE/pkg/README.md"
     cp "$ROOT/catalog/data/LICENSE-iam-data.txt" "$HERE/pkg/LICENSE-iam-data.txt"
+    cp "$ROOT/LICENSE" "$HERE/pkg/LICENSE"
     say "npm package iam-risk-score@$version in pkg/ (template: risk-wasm/npm/)"
 }
 

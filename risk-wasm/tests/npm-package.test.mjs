@@ -69,7 +69,7 @@ test("npm pack: the package holds exactly its files, with the workspace version"
   assert.equal(packed.name, "iam-risk-score");
   assert.equal(packed.version, version);
   assert.deepEqual(packed.files.map((f) => f.path).sort(), [
-    "LICENSE-iam-data.txt", "README.md", "package.json", "risk_wasm.d.ts", "risk_wasm.js",
+    "LICENSE", "LICENSE-iam-data.txt", "README.md", "package.json", "risk_wasm.d.ts", "risk_wasm.js",
     "risk_wasm_bg.wasm", "risk_wasm_bg.wasm.d.ts",
   ]);
   const manifest = JSON.parse(readFileSync(join(PKG, "package.json"), "utf8"));
