@@ -2,7 +2,7 @@
 # scripts/test.sh — THE test command: everything CI checks, runnable unchanged on a laptop.
 #
 #   scripts/test.sh            every step
-#   scripts/test.sh --quick    skip the lint steps (rustfmt, clippy)
+#   scripts/test.sh --quick    skip the lint steps (rustfmt, clippy) and the release builds (scripts/dist.sh)
 #
 # Idempotent: safe to re-run; it only installs what is missing and writes under target/.
 # Each step prints what it runs and how long it took; the first failure stops the run with
@@ -215,7 +215,7 @@ section_rust() {
     fi
     step "generated docs are current (docs/rules.md, docs/escalation-paths.md)" \
         "regenerate with \`UPDATE_DOCS=1 cargo test -p risk-core --test docs\` and commit docs/" \
-        cargo test -p risk-core --test docs
+        cargo test --workspace --test docs # --workspace: the features of the test build below, not a second build
     step "tests (cargo test --workspace, debug)" \
         "rerun the failing binary as the error says (e.g. \`cargo test -p risk-core --test corpus\`)" \
         cargo_test
@@ -280,6 +280,21 @@ section_services() {
         bash scripts/test-jit.sh
 }
 
+# The artifacts users install, built the way a release builds them and installed from the
+# artifact alone: the CLI archive (glibc 2.17, with completions and man pages), the
+# manylinux2014 wheel (auditwheel), the sdist rebuilt from source, the npm tarball, and the
+# GitHub Action's default install path; timings in target/dist/install-timings.txt.
+section_dist() {
+    section "distribution"
+    if ((QUICK)); then
+        skip "release artifacts (--quick: two release builds)"
+        return 0
+    fi
+    step "release artifacts, built and installed clean (scripts/dist.sh)" \
+        "rerun \`bash scripts/dist.sh\`; logs in target/dist/*.log" \
+        bash scripts/dist.sh
+}
+
 main() {
     printf '%siam-risk-score test suite%s (%s%s)\n' "$BOLD" "$RESET" \
         "$( ((QUICK)) && echo "quick" || echo "full")" "${CI:+, CI}"
@@ -292,6 +307,7 @@ main() {
     section_wasm
     section_webui
     section_services
+    section_dist
     print_summary
     printf '\n%sall steps passed%s\n' "$GREEN$BOLD" "$RESET"
 }
