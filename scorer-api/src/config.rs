@@ -18,6 +18,10 @@ pub struct Config {
     /// Largest body of `POST /api/v1/policy/from-cloudtrail`, in bytes: CloudTrail files are
     /// far larger than policies (see docs/api.md).
     pub events_body_limit: usize,
+    /// Most `from-cloudtrail` requests read and processed at once; the rest wait (up to
+    /// `request_timeout`) before their body is read, so memory stays bounded by this many
+    /// `events_body_limit` bodies and their parsed JSON.
+    pub events_concurrency: usize,
     pub request_timeout: Duration,
     /// Most policies in one batch request.
     pub batch_max: usize,
@@ -53,6 +57,7 @@ impl Default for Config {
             api_keys: Vec::new(),
             body_limit: 256 * 1024,
             events_body_limit: 32 * 1024 * 1024,
+            events_concurrency: 2,
             request_timeout: Duration::from_secs(30),
             batch_max: 100,
             rate_per_minute: 600,
@@ -76,6 +81,7 @@ struct File {
     api_keys: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
     events_body_limit_bytes: Option<usize>,
+    events_concurrency: Option<usize>,
     request_timeout_ms: Option<u64>,
     batch_max: Option<usize>,
     trust_forwarded_for: Option<bool>,
@@ -133,6 +139,9 @@ impl Config {
         if let Some(v) = file.events_body_limit_bytes {
             c.events_body_limit = v;
         }
+        if let Some(v) = file.events_concurrency {
+            c.events_concurrency = v;
+        }
         if let Some(v) = file.request_timeout_ms {
             c.request_timeout = Duration::from_millis(v);
         }
@@ -176,6 +185,9 @@ impl Config {
         }
         if let Some(v) = env("IAM_RISK_SCORE_EVENTS_BODY_LIMIT") {
             c.events_body_limit = parse("IAM_RISK_SCORE_EVENTS_BODY_LIMIT", &v)?;
+        }
+        if let Some(v) = env("IAM_RISK_SCORE_EVENTS_CONCURRENCY") {
+            c.events_concurrency = parse("IAM_RISK_SCORE_EVENTS_CONCURRENCY", &v)?;
         }
         if let Some(v) = env("IAM_RISK_SCORE_REQUEST_TIMEOUT_MS") {
             c.request_timeout = Duration::from_millis(parse("IAM_RISK_SCORE_REQUEST_TIMEOUT_MS", &v)?);
@@ -245,6 +257,9 @@ impl Config {
         }
         if c.body_limit == 0 || c.events_body_limit == 0 {
             return Err("the body limits must be at least 1 byte".into());
+        }
+        if c.events_concurrency == 0 {
+            return Err("events_concurrency must be at least 1".into());
         }
         if c.batch_max == 0 {
             return Err("batch_max must be at least 1".into());

@@ -52,6 +52,9 @@ pub struct Inner {
     /// the key, so the comparison leaks neither content nor length.
     key_hashes: Vec<[u8; 32]>,
     limiter: Option<RateLimiter>,
+    /// `config.events_concurrency` permits: one per `from-cloudtrail` request being read or
+    /// processed (taken before the body is read, released when the work ends).
+    events_permits: Arc<tokio::sync::Semaphore>,
     pub metrics: Arc<metrics::Metrics>,
     pub narrator: Option<Arc<Narrator>>,
     shutting_down: AtomicBool,
@@ -91,6 +94,7 @@ impl AppState {
         AppState(Arc::new(Inner {
             key_hashes: config.api_keys.iter().map(|k| Sha256::digest(k.as_bytes()).into()).collect(),
             limiter: RateLimiter::new(config.rate_per_minute, config.rate_burst, config.rate_max_clients),
+            events_permits: Arc::new(tokio::sync::Semaphore::new(config.events_concurrency)),
             metrics,
             narrator,
             shutting_down: AtomicBool::new(false),
@@ -106,6 +110,13 @@ impl AppState {
     /// Mark the server as draining: `/readyz` answers 503 from now on.
     pub fn begin_shutdown(&self) {
         self.shutting_down.store(true, Ordering::SeqCst);
+    }
+
+    /// A permit to read and process one `from-cloudtrail` body (see [`Config::events_concurrency`]).
+    /// Waiting is bounded by the request timeout around every handler; a closed semaphore
+    /// (never, in practice) is a 503.
+    pub(crate) async fn events_permit(&self) -> Result<tokio::sync::OwnedSemaphorePermit, AppError> {
+        self.events_permits.clone().acquire_owned().await.map_err(|_| AppError::Unavailable)
     }
 
     fn next_request_id(&self) -> String {
@@ -678,24 +689,32 @@ pub async fn narrow(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> R
 
 /// `?include_denied=true|false`; anything else is a 422 naming the parameter.
 fn include_denied(query: Option<&str>) -> Result<bool, AppError> {
-    let mut out = false;
+    let mut out = None;
+    let shown = |s: &str| s.chars().take(40).collect::<String>();
     for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
         let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
+        // A misspelt option (`include-denied`) must not silently give the other answer.
         if k != "include_denied" {
-            continue;
+            return Err(unprocessable(
+                shown(k),
+                format!("unknown query parameter `{}`: this route takes only `include_denied`", shown(k)),
+            ));
         }
-        out = match v {
+        if out.is_some() {
+            return Err(unprocessable("include_denied".into(), "given more than once".into()));
+        }
+        out = Some(match v {
             "true" => true,
             "false" => false,
             _ => {
                 return Err(unprocessable(
                     "include_denied".into(),
-                    format!("must be `true` or `false`, got `{}`", v.chars().take(40).collect::<String>()),
+                    format!("must be `true` or `false`, got `{}`", shown(v)),
                 ))
             }
-        };
+        });
     }
-    Ok(out)
+    Ok(out.unwrap_or(false))
 }
 
 /// Build a least-privilege policy from CloudTrail records, and score it.
@@ -731,11 +750,13 @@ fn include_denied(query: Option<&str>) -> Result<bool, AppError> {
 pub async fn from_cloudtrail(
     State(s): State<AppState>,
     uri: axum::http::Uri,
-    EventsBody(bytes): EventsBody,
+    EventsBody(bytes, permit): EventsBody,
 ) -> Result<Response, AppError> {
     use risk_core::cloudtrail::{policy_from_cloudtrail_with, CloudTrailError, CloudTrailOptions};
     let options = CloudTrailOptions { include_denied: include_denied(uri.query())? };
     let built = blocking("from-cloudtrail", move || {
+        // Held until the work ends, even if the request timed out meanwhile.
+        let _permit = permit;
         let value = request::parse_body(&bytes)?;
         policy_from_cloudtrail_with(&value, &options).map_err(|e| match e {
             CloudTrailError::Record { path, message } => unprocessable(path, message),

@@ -29,13 +29,17 @@ impl FromRequest<AppState> for JsonBody {
 
 /// A JSON request body left unparsed, under the larger `events_body_limit` (CloudTrail files):
 /// the handler parses it with [`parse_body`] off the async workers.
-pub struct EventsBody(pub axum::body::Bytes);
+pub struct EventsBody(pub axum::body::Bytes, pub tokio::sync::OwnedSemaphorePermit);
 
 impl FromRequest<AppState> for EventsBody {
     type Rejection = AppError;
 
+    /// Waits for one of `events_concurrency` permits *before* reading the body: a burst of
+    /// large uploads waits in the socket buffers instead of in memory.
     async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
-        read_body(req, state.config.events_body_limit).await.map(EventsBody)
+        let permit = state.events_permit().await?;
+        let body = read_body(req, state.config.events_body_limit).await?;
+        Ok(EventsBody(body, permit))
     }
 }
 

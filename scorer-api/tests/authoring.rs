@@ -212,6 +212,60 @@ async fn from_cloudtrail_errors() {
     );
     assert_eq!(e["details"][0]["path"], "include_denied");
     assert_eq!(post(&app, &format!("{route}?include_denied=false"), "[]").await.0, StatusCode::OK);
+    // A misspelt or repeated option is refused, not ignored (it would silently change the answer).
+    let e = error(
+        &post(&app, &format!("{route}?include-denied=true"), "[]").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(e["details"][0]["path"], "include-denied", "{e}");
+    assert!(e["message"].as_str().unwrap().contains("this route takes only `include_denied`"), "{e}");
+    let e = error(
+        &post(&app, &format!("{route}?include_denied=true&include_denied=false"), "[]").await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "validation_failed",
+    );
+    assert_eq!(e["details"][0]["path"], "include_denied", "{e}");
+}
+
+/// A request body fed by the test, chunk by chunk, so a request can be held mid-body.
+struct Chunks(tokio::sync::mpsc::Receiver<Result<Vec<u8>, std::io::Error>>);
+
+impl futures_core::Stream for Chunks {
+    type Item = Result<Vec<u8>, std::io::Error>;
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Self::Item>> {
+        self.0.poll_recv(cx)
+    }
+}
+
+#[tokio::test]
+async fn from_cloudtrail_bodies_are_read_a_few_at_a_time() {
+    // One permit: while a first upload is still arriving, a second one is not even read.
+    let app = router(|c| c.events_concurrency = 1);
+    let route = "/api/v1/policy/from-cloudtrail";
+    let (tx, rx) = tokio::sync::mpsc::channel(4);
+    let first = Request::post(route)
+        .header(header::CONTENT_TYPE, "application/json")
+        .body(Body::from_stream(Chunks(rx)))
+        .unwrap();
+    let first = tokio::spawn(app.clone().oneshot(first));
+    tx.send(Ok(br#"{"Records": [{"eventSource": "s3.amazonaws.com", "#.to_vec())).await.unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let second = {
+        let app = app.clone();
+        tokio::spawn(async move { post(&app, route, "[]").await })
+    };
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(!second.is_finished(), "the second request ran while the first held the only permit");
+    tx.send(Ok(br#""eventName": "ListBuckets", "eventType": "AwsApiCall"}]}"#.to_vec())).await.unwrap();
+    drop(tx);
+    let first = first.await.unwrap().unwrap();
+    assert_eq!(first.status(), StatusCode::OK);
+    assert_eq!(second.await.unwrap().0, StatusCode::OK, "the second runs once the first is done");
+    assert_eq!(Config::default().events_concurrency, 2);
 }
 
 #[tokio::test]
