@@ -160,6 +160,18 @@ fn draft(a: DraftArgs, io: &mut Io<'_>) -> Result<i32, String> {
     Ok(print(&turn, &a, io))
 }
 
+/// What a JSON value is, for an error message (not its text: it may be large).
+fn json_kind(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "a list",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
 /// The answers from `--answers` and the flags, keyed by question id.
 fn given_answers(a: &DraftArgs) -> Result<BTreeMap<String, String>, String> {
     let mut out: BTreeMap<String, String> = BTreeMap::new();
@@ -184,12 +196,29 @@ fn given_answers(a: &DraftArgs) -> Result<BTreeMap<String, String>, String> {
             let text = match value {
                 serde_json::Value::String(s) => s,
                 serde_json::Value::Number(n) => n.to_string(),
-                serde_json::Value::Array(items) => items
-                    .iter()
-                    .map(|i| i.as_str().map(str::to_string).unwrap_or_else(|| i.to_string()))
-                    .collect::<Vec<_>>()
-                    .join(" "),
-                other => return Err(format!("answer `{id}` must be a string or a list of strings, got {other}")),
+                serde_json::Value::Array(items) => {
+                    let mut words = Vec::with_capacity(items.len());
+                    for (i, item) in items.iter().enumerate() {
+                        match item {
+                            serde_json::Value::String(s) => words.push(s.clone()),
+                            serde_json::Value::Number(n) => words.push(n.to_string()),
+                            // An object or a nested list would reach the intake as its JSON text.
+                            other => {
+                                return Err(format!(
+                                    "answer `{id}`[{i}] must be a string (or a number), got {}",
+                                    json_kind(other)
+                                ))
+                            }
+                        }
+                    }
+                    words.join(" ")
+                }
+                other => {
+                    return Err(format!(
+                        "answer `{id}` must be a string or a list of strings, got {}",
+                        json_kind(&other)
+                    ))
+                }
             };
             add(id, &text);
         }

@@ -107,3 +107,32 @@ fn bad_input_is_exit_2() {
     let o = run_stdin(&["", "--no-input"], "");
     assert_eq!(o.code, exit::BAD_INPUT);
 }
+
+#[test]
+fn an_answer_that_is_not_text_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("answers.json");
+    for (answers, says) in [
+        (
+            r#"{"resources:s3:read": ["arn:aws:s3:::reports/*", {"arn": "x"}]}"#,
+            "`resources:s3:read`[1] must be a string",
+        ),
+        (r#"{"resources:s3:read": [["arn:aws:s3:::reports/*"]]}"#, "got a list"),
+        (r#"{"duration": {"hours": 3}}"#, "answer `duration` must be a string or a list of strings, got an object"),
+        (r#"{"duration": null}"#, "got null"),
+    ] {
+        std::fs::write(&path, answers).unwrap();
+        let o = run_stdin(&["read the reports bucket in s3", "--answers", path.to_str().unwrap(), "--no-input"], "");
+        assert_eq!(o.code, exit::BAD_INPUT, "{answers}: {}", o.stderr);
+        assert!(o.stderr.contains(says), "{answers}: {}", o.stderr);
+        assert!(o.stdout.is_empty(), "nothing drafted: {}", o.stdout);
+    }
+    // Numbers stay allowed (an account id written as a number).
+    std::fs::write(
+        &path,
+        r#"{"resources:s3:read": ["arn:aws:s3:::reports/*"], "accounts": [123456789012], "duration": "3h"}"#,
+    )
+    .unwrap();
+    let o = run_stdin(&["read the reports bucket in s3", "--answers", path.to_str().unwrap(), "--no-input"], "");
+    assert_eq!(o.code, exit::OK, "{}", o.stderr);
+}
