@@ -150,6 +150,9 @@ fn generate(root: &Value) -> Result<String> {
     // feature: the engine does not read them, and they are ~390 KB of the WASM module.
     let with_keys = std::env::var_os("CARGO_FEATURE_CONDITION_KEYS").is_some();
     let gate = |v: Vec<String>| if with_keys { v } else { Vec::new() };
+    // The fields themselves exist only with the feature (`#[cfg]` in lib.rs): an empty slice
+    // still costs 8 bytes per row on wasm32, ~300 KB over every action and resource type.
+    let ck_field = |slice: String| if with_keys { format!(",condition_keys:{slice}") } else { String::new() };
     // Lowercase `service:action` names in ACTION_TABLE order, for the lookup hash table.
     let mut full_lower: Vec<String> = Vec::new();
     let format = field(root, "format")?.as_u64();
@@ -202,7 +205,8 @@ fn generate(root: &Value) -> Result<String> {
             let ck = keys.slice("keys", gate(literals(&r[2], "condition key")?));
             let (arn_service, resource_glob) = arn_globs(arn);
             rt_rows.push(format!(
-                "ResourceType{{name:{rname:?},arn:{arn:?},arn_service:{arn_service:?},resource_glob:{resource_glob:?},condition_keys:{ck}}}"
+                "ResourceType{{name:{rname:?},arn:{arn:?},arn_service:{arn_service:?},resource_glob:{resource_glob:?}{}}}",
+                ck_field(ck)
             ));
         }
         n_resource_types += rtypes.len();
@@ -246,22 +250,22 @@ fn generate(root: &Value) -> Result<String> {
                 let required =
                     r[1].as_bool().ok_or_else(|| format!("`{prefix}:{aname}` has a non-boolean `required`"))?;
                 let ck = keys.slice("keys", gate(literals(&r[2], "condition key")?));
-                res_rows
-                    .push(format!("ActionResource{{resource_type:{index},required:{required},condition_keys:{ck}}}"));
+                res_rows.push(format!("ActionResource{{resource_type:{index},required:{required}{}}}", ck_field(ck)));
             }
             let res = action_resources.slice("action_resources", res_rows);
             let ck = keys.slice("keys", gate(literals(&a[3], "condition key")?));
+            // Names are stored once, in canonical case; lookups fold case on both sides.
             action_rows.push(format!(
-                "Action{{service:{si},name:{aname:?},lower:\"{prefix}:{lower}\",\
-                 access:AccessLevel::{access},resources:{res},condition_keys:{ck}}}"
+                "Action{{service:{si},name:{aname:?},access:AccessLevel::{access},resources:{res}{}}}",
+                ck_field(ck)
             ));
             full_lower.push(format!("{prefix}:{lower}"));
             prev_lower = lower;
         }
         let end = action_rows.len();
         svc_rows.push(format!(
-            "Service{{prefix:{prefix:?},name:{name:?},actions:{start}..{end},\
-             resource_types:{rt_slice},condition_keys:{ck_slice}}}"
+            "Service{{prefix:{prefix:?},name:{name:?},actions:{start}..{end},resource_types:{rt_slice}{}}}",
+            ck_field(ck_slice)
         ));
     }
     let n_actions = action_rows.len();

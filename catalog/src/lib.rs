@@ -16,7 +16,7 @@
 //! let gets = prefix_range(s3, "get");
 //! assert!(ACTIONS[gets.start as usize..gets.end as usize]
 //!     .iter()
-//!     .all(|a| a.lower.starts_with("s3:get")));
+//!     .all(|a| a.name_starts_with_ignore_case("get")));
 //! ```
 //!
 //! Condition keys are compiled in only with the `condition-keys` feature (on by default for
@@ -30,17 +30,19 @@
 //!   actions form the contiguous range [`Service::actions`], the ranges follow the order
 //!   of [`SERVICES`] and together cover all of [`ACTIONS`], and within a service the
 //!   lowercase names are strictly increasing.
-//! - NOTE: this is *not* the same as sorting by the full string [`Action::lower`]: `-`
-//!   and digits sort before `:`, so `s3-outposts:x` < `s3:x` as strings although `s3`
-//!   comes before `s3-outposts` as a prefix. [`Action::lower`] is strictly increasing
-//!   within a service only. Never binary-search [`ACTIONS`] as a whole by
-//!   [`Action::lower`]; use [`action_index`], which searches the service first.
+//! - NOTE: this is *not* the same as sorting by the lowercase full name: `-` and digits
+//!   sort before `:`, so `s3-outposts:x` < `s3:x` as strings although `s3` comes before
+//!   `s3-outposts` as a prefix. Names are strictly increasing (case folded) within a service
+//!   only. Never binary-search [`ACTIONS`] as a whole by name; use [`action_index`], which
+//!   searches the service first.
 //!
 //! # Case-insensitivity
 //!
 //! IAM matches service prefixes and action names case-insensitively. Every name in the
 //! catalog is ASCII, so lookups fold ASCII letters only and never allocate; input with
-//! non-ASCII characters matches nothing.
+//! non-ASCII characters matches nothing. Names are stored once, in their canonical case (no
+//! lowercase copies: they were a quarter of the WebAssembly module); comparisons fold both
+//! sides.
 
 use std::cmp::Ordering;
 use std::fmt;
@@ -103,6 +105,7 @@ pub struct Service {
     pub resource_types: &'static [ResourceType],
     /// Condition keys the service supports (its own and the global `aws:` ones it
     /// lists), sorted case-insensitively.
+    #[cfg(feature = "condition-keys")]
     pub condition_keys: &'static [ConditionKey],
 }
 
@@ -126,6 +129,7 @@ pub struct ResourceType {
     /// objects (the whole template, so replaced, when it is not ARN-shaped).
     pub resource_glob: &'static str,
     /// Condition keys that apply to resources of this type.
+    #[cfg(feature = "condition-keys")]
     pub condition_keys: &'static [&'static str],
 }
 
@@ -145,8 +149,6 @@ pub struct Action {
     pub service: u16,
     /// The action name without prefix, in canonical case, e.g. `"GetObject"`.
     pub name: &'static str,
-    /// The full name in lowercase, e.g. `"s3:getobject"`.
-    pub lower: &'static str,
     /// The access level.
     pub access: AccessLevel,
     /// The resource types the action can be scoped to; empty means the action supports
@@ -154,6 +156,7 @@ pub struct Action {
     pub resources: &'static [ActionResource],
     /// Action-level condition keys. Keys that apply only when a particular resource type
     /// is used are in [`ActionResource::condition_keys`].
+    #[cfg(feature = "condition-keys")]
     pub condition_keys: &'static [&'static str],
 }
 
@@ -165,6 +168,7 @@ pub struct ActionResource {
     /// Whether the action always needs a resource of this type.
     pub required: bool,
     /// Condition keys that apply to the action on this resource type.
+    #[cfg(feature = "condition-keys")]
     pub condition_keys: &'static [&'static str],
 }
 
@@ -179,10 +183,20 @@ impl Action {
         &SERVICES[usize::from(self.service)]
     }
 
-    /// The lowercase action name without prefix, e.g. `"getobject"`.
-    pub fn lower_name(&self) -> &'static str {
-        // The prefix and `:` are ASCII, so this is a char boundary.
-        &self.lower[self.service().prefix.len() + 1..]
+    /// Whether the action name (without prefix) starts with `prefix`, ASCII case folded:
+    /// `name_starts_with_ignore_case("get")` for `GetObject`.
+    pub fn name_starts_with_ignore_case(&self, prefix: &str) -> bool {
+        let (name, prefix) = (self.name.as_bytes(), prefix.as_bytes());
+        name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix)
+    }
+
+    /// Whether `full` (`service:Action`) names this action, ASCII case folded.
+    pub fn is_named(&self, full: &str) -> bool {
+        let (prefix, name, full) = (self.service().prefix.as_bytes(), self.name.as_bytes(), full.as_bytes());
+        full.len() == prefix.len() + 1 + name.len()
+            && full[prefix.len()] == b':'
+            && full[..prefix.len()].eq_ignore_ascii_case(prefix)
+            && full[prefix.len() + 1..].eq_ignore_ascii_case(name)
     }
 
     /// The resource type an [`ActionResource`] of this action refers to.
@@ -211,15 +225,15 @@ pub static SERVICES: &[Service] = &generated::SERVICE_TABLE;
 /// All actions, sorted by (service index, lowercase name); see the crate docs.
 pub static ACTIONS: &[Action] = &generated::ACTION_TABLE;
 
-/// Compares catalog bytes (already lowercase) with input bytes folded to ASCII lowercase.
-fn cmp_folded(lower: &[u8], input: &[u8]) -> Ordering {
-    for (a, b) in lower.iter().zip(input) {
-        match a.cmp(&b.to_ascii_lowercase()) {
+/// Compares catalog bytes with input bytes, both folded to ASCII lowercase.
+fn cmp_folded(catalog: &[u8], input: &[u8]) -> Ordering {
+    for (a, b) in catalog.iter().zip(input) {
+        match a.to_ascii_lowercase().cmp(&b.to_ascii_lowercase()) {
             Ordering::Equal => {}
             other => return other,
         }
     }
-    lower.len().cmp(&input.len())
+    catalog.len().cmp(&input.len())
 }
 
 /// The index in [`SERVICES`] of the service with this prefix, case-insensitively.
@@ -239,7 +253,7 @@ pub fn action_index(full: &str) -> Option<usize> {
             return None;
         }
         let i = usize::from(slot - 1);
-        if ACTIONS[i].lower.as_bytes().eq_ignore_ascii_case(full.as_bytes()) {
+        if ACTIONS[i].is_named(full) {
             return Some(i);
         }
         h = (h + 1) & mask;
@@ -251,11 +265,7 @@ pub fn action_index(full: &str) -> Option<usize> {
 pub fn action_index_in(service: usize, name: &str) -> Option<usize> {
     let svc = SERVICES.get(service)?;
     let start = svc.actions.start as usize;
-    let skip = svc.prefix.len() + 1;
-    svc.action_slice()
-        .binary_search_by(|a| cmp_folded(&a.lower.as_bytes()[skip..], name.as_bytes()))
-        .ok()
-        .map(|i| start + i)
+    svc.action_slice().binary_search_by(|a| cmp_folded(a.name.as_bytes(), name.as_bytes())).ok().map(|i| start + i)
 }
 
 /// The contiguous range of [`ACTIONS`] holding the actions of the service at index
@@ -267,11 +277,10 @@ pub fn prefix_range(service: usize, name_prefix_lower: &str) -> Range<u32> {
         return 0..0;
     };
     let wanted = name_prefix_lower.as_bytes();
-    let skip = svc.prefix.len() + 1;
     // Truncating sorted names to the prefix length keeps them sorted, so the matches
     // are the run where the truncated name equals the prefix.
     let key = |a: &Action| {
-        let name = &a.lower.as_bytes()[skip..];
+        let name = a.name.as_bytes();
         cmp_folded(&name[..name.len().min(wanted.len())], wanted)
     };
     let actions = svc.action_slice();
@@ -288,6 +297,8 @@ mod tests {
     #[test]
     fn folded_comparison_orders_like_lowercase() {
         assert_eq!(cmp_folded(b"getobject", b"GetObject"), Ordering::Equal);
+        assert_eq!(cmp_folded(b"GetObject", b"getOBJECT"), Ordering::Equal);
+        assert_eq!(cmp_folded(b"GetObject", b"getobjectx"), Ordering::Less);
         assert_eq!(cmp_folded(b"get", b"GetObject"), Ordering::Less);
         assert_eq!(cmp_folded(b"getobject", b"Get"), Ordering::Greater);
         assert_eq!(cmp_folded(b"a", b"B"), Ordering::Less);

@@ -24,8 +24,11 @@ fn counts_match_the_source_package() {
     assert_eq!(ACTIONS.len(), 22_091);
     let resource_types: usize = SERVICES.iter().map(|s| s.resource_types.len()).sum();
     assert_eq!(resource_types, 2_334);
-    let condition_keys: usize = SERVICES.iter().map(|s| s.condition_keys.len()).sum();
-    assert_eq!(condition_keys, 2_578);
+    #[cfg(feature = "condition-keys")]
+    {
+        let condition_keys: usize = SERVICES.iter().map(|s| s.condition_keys.len()).sum();
+        assert_eq!(condition_keys, 2_578);
+    }
     let per_level = |level| ACTIONS.iter().filter(|a| a.access == level).count();
     assert_eq!(per_level(AccessLevel::List), 3_719);
     assert_eq!(per_level(AccessLevel::Read), 5_871);
@@ -65,17 +68,15 @@ fn service_ranges_tile_actions_in_order() {
 #[test]
 fn actions_sorted_by_service_then_lowercase_name() {
     for a in ACTIONS {
-        let s = a.service();
-        assert_eq!(a.lower, format!("{}:{}", s.prefix, a.name.to_ascii_lowercase()));
-        assert_eq!(a.lower_name(), a.name.to_ascii_lowercase());
-        assert!(a.lower.is_ascii());
+        assert!(a.name.is_ascii() && !a.name.is_empty() && !a.name.contains(':'), "{}", a.full_name());
     }
     for w in ACTIONS.windows(2) {
         let (a, b) = (&w[0], &w[1]);
         if a.service == b.service {
-            assert!(a.lower < b.lower, "{} !< {}", a.lower, b.lower);
+            let (la, lb) = (a.name.to_ascii_lowercase(), b.name.to_ascii_lowercase());
+            assert!(la < lb, "{} !< {}", a.full_name(), b.full_name());
         } else {
-            assert_eq!(a.service + 1, b.service, "{} then {}", a.lower, b.lower);
+            assert_eq!(a.service + 1, b.service, "{} then {}", a.full_name(), b.full_name());
         }
     }
 }
@@ -88,7 +89,7 @@ fn full_lowercase_name_is_not_a_global_sort_key() {
     assert!(s3 < outposts);
     let first_s3 = &ACTIONS[SERVICES[s3].actions.start as usize];
     let first_outposts = &ACTIONS[SERVICES[outposts].actions.start as usize];
-    assert!(first_outposts.lower < first_s3.lower);
+    assert!(first_outposts.full_name().to_ascii_lowercase() < first_s3.full_name().to_ascii_lowercase());
 }
 
 #[test]
@@ -96,13 +97,13 @@ fn every_index_is_valid() {
     for a in ACTIONS {
         let s = a.service();
         for r in a.resources {
-            assert!(usize::from(r.resource_type) < s.resource_types.len(), "{}", a.lower);
+            assert!(usize::from(r.resource_type) < s.resource_types.len(), "{}", a.full_name());
             assert!(std::ptr::eq(a.resource_type(r), &s.resource_types[usize::from(r.resource_type)]));
         }
         let mut seen: Vec<u16> = a.resources.iter().map(|r| r.resource_type).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), a.resources.len(), "{} repeats a resource type", a.lower);
+        assert_eq!(seen.len(), a.resources.len(), "{} repeats a resource type", a.full_name());
     }
     for s in SERVICES {
         for w in s.resource_types.windows(2) {
@@ -117,8 +118,15 @@ fn every_index_is_valid() {
 #[test]
 fn every_action_round_trips_through_lookup() {
     for (i, a) in ACTIONS.iter().enumerate() {
-        assert_eq!(action_index(a.lower), Some(i));
+        assert_eq!(action_index(&a.full_name().to_ascii_lowercase()), Some(i));
         assert_eq!(action_index(&a.full_name()), Some(i));
+        assert!(a.is_named(&a.full_name().to_ascii_uppercase()));
+        // Every name is found under its own service only, and a near miss is no hit.
+        let longer = format!("{}s", a.full_name());
+        if let Some(j) = action_index(&longer) {
+            assert!(j != i && ACTIONS[j].is_named(&longer), "{longer}");
+        }
+        assert!(!a.is_named(&format!("{}:{}", a.service().prefix, &a.name[1..])));
         assert_eq!(action_index(&a.full_name().to_ascii_uppercase()), Some(i));
         assert_eq!(action_index_in(usize::from(a.service), a.name), Some(i));
     }
@@ -134,7 +142,11 @@ fn lookups_are_case_insensitive() {
     assert_eq!(action_index("s3:getobject"), Some(i));
     assert_eq!(action_index("s3:GETOBJECT"), Some(i));
     assert_eq!(ACTIONS[i].full_name(), "s3:GetObject");
-    assert_eq!(ACTIONS[i].lower, "s3:getobject");
+    assert!(ACTIONS[i].is_named("s3:getobject") && ACTIONS[i].is_named("S3:GETOBJECT"));
+    assert!(
+        !ACTIONS[i].is_named("s3:getobjectx") && !ACTIONS[i].is_named("s3getobject") && !ACTIONS[i].is_named("s3:")
+    );
+    assert!(ACTIONS[i].name_starts_with_ignore_case("GET") && !ACTIONS[i].name_starts_with_ignore_case("getobjectx"));
     assert_eq!(service_index("S3"), service_index("s3"));
     assert_eq!(SERVICES[service_index("IAM").unwrap()].prefix, "iam");
 }
@@ -180,14 +192,17 @@ fn known_facts() {
         .find(|rt| rt.name == "object")
         .expect("s3:GetObject has resource type `object`");
     assert_eq!(object.arn, "arn:${Partition}:s3:::${BucketName}/${ObjectName}");
-    assert!(get_object.condition_keys.contains(&"s3:ExistingObjectTag/<key>"));
-
-    let s3 = &SERVICES[service_index("s3").unwrap()];
-    let tag_keys = s3.condition_keys.iter().find(|k| k.key == "aws:TagKeys").unwrap();
-    assert_eq!(tag_keys.kind, "ArrayOfString");
+    #[cfg(feature = "condition-keys")]
+    {
+        assert!(get_object.condition_keys.contains(&"s3:ExistingObjectTag/<key>"));
+        let s3 = &SERVICES[service_index("s3").unwrap()];
+        let tag_keys = s3.condition_keys.iter().find(|k| k.key == "aws:TagKeys").unwrap();
+        assert_eq!(tag_keys.kind, "ArrayOfString");
+    }
 }
 
 #[test]
+#[cfg(feature = "condition-keys")]
 fn per_resource_condition_keys_are_kept() {
     // In the source, aws:ResourceTag applies to this action only through the resource row.
     let a = action("a4b:DeleteDevice");
@@ -233,12 +248,15 @@ fn prefix_range_matches_brute_force_everywhere() {
         let expected_all = brute_force(si, "");
         assert_eq!(range_vec(prefix_range(si, "")), expected_all);
         for a in SERVICES[si].action_slice() {
-            let lower = a.lower_name();
+            let lower = a.name.to_ascii_lowercase();
             for end in 1..=lower.len() {
                 let p = &lower[..end];
                 let got = range_vec(prefix_range(si, p));
-                let want: Vec<usize> =
-                    expected_all.iter().copied().filter(|&i| ACTIONS[i].lower_name().starts_with(p)).collect();
+                let want: Vec<usize> = expected_all
+                    .iter()
+                    .copied()
+                    .filter(|&i| ACTIONS[i].name.to_ascii_lowercase().starts_with(p))
+                    .collect();
                 assert_eq!(got, want, "{prefix}:{p}*");
             }
             let miss = format!("{lower}~");

@@ -270,9 +270,8 @@ fn expand_in_service(s: usize, name_lc: &str, into: &mut ActionSet) -> bool {
         }
     }
     let mut hit = false;
-    let skip = SERVICES[s].prefix.len() + 1;
     for (i, a) in ACTIONS.iter().enumerate().take(range.end as usize).skip(range.start as usize) {
-        if glob::matches(name_lc, &a.lower[skip..]) {
+        if glob::matches_ignore_text_case(name_lc, a.name) {
             into.insert(i);
             hit = true;
         }
@@ -286,13 +285,17 @@ pub fn suggest(pattern: &str) -> Option<String> {
     let s = iam_catalog::service_index(svc)?;
     let name_lc = name.to_ascii_lowercase();
     let max = name.len().max(4) / 3;
-    let skip = SERVICES[s].prefix.len() + 1;
     let r = SERVICES[s].actions.clone();
     let mut row = Vec::new();
+    let mut candidate = Vec::new();
     let (best, dist) = (r.start as usize..r.end as usize)
         // A length difference beyond the budget alone rules a candidate out.
-        .filter(|&i| ACTIONS[i].lower[skip..].len().abs_diff(name_lc.len()) <= max)
-        .map(|i| (i, edit_distance(name_lc.as_bytes(), &ACTIONS[i].lower.as_bytes()[skip..], &mut row)))
+        .filter(|&i| ACTIONS[i].name.len().abs_diff(name_lc.len()) <= max)
+        .map(|i| {
+            candidate.clear();
+            candidate.extend(ACTIONS[i].name.bytes().map(|b| b.to_ascii_lowercase()));
+            (i, edit_distance(name_lc.as_bytes(), &candidate, &mut row))
+        })
         .min_by_key(|&(i, d)| (d, i))?;
     (dist <= max).then(|| ACTIONS[best].full_name())
 }

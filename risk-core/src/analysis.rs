@@ -394,7 +394,7 @@ static TAG_ADDERS: once_cell::sync::Lazy<ActionSet> = once_cell::sync::Lazy::new
     let mut s = ActionSet::empty();
     for (i, a) in ACTIONS.iter().enumerate() {
         let removes_or_reads =
-            ["untag", "delete", "remove", "list", "get", "describe"].iter().any(|v| a.lower_name().starts_with(v));
+            ["untag", "delete", "remove", "list", "get", "describe"].iter().any(|v| a.name_starts_with_ignore_case(v));
         if a.access == iam_catalog::AccessLevel::Tagging && !removes_or_reads {
             s.insert(i);
         }

@@ -6,7 +6,17 @@
 
 /// Does the glob `pattern` match the literal `text`?
 pub fn matches(pattern: &str, text: &str) -> bool {
-    let (p, t) = (pattern.as_bytes(), text.as_bytes());
+    matches_with(pattern.as_bytes(), text.as_bytes(), |b| b)
+}
+
+/// [`matches`] with the text's ASCII letters folded to lowercase: a lowercased action
+/// pattern against a catalog name in its canonical case (`get*` matches `GetObject`).
+pub fn matches_ignore_text_case(pattern_lc: &str, text: &str) -> bool {
+    matches_with(pattern_lc.as_bytes(), text.as_bytes(), |b| b.to_ascii_lowercase())
+}
+
+#[inline(always)]
+fn matches_with(p: &[u8], t: &[u8], fold: impl Fn(u8) -> u8) -> bool {
     let (mut pi, mut ti) = (0usize, 0usize);
     // Position after the last `*` seen in the pattern and the text index it was tried at.
     let mut star: Option<(usize, usize)> = None;
@@ -15,7 +25,7 @@ pub fn matches(pattern: &str, text: &str) -> bool {
         if pi < p.len() && p[pi] == b'*' {
             star = Some((pi + 1, ti));
             pi += 1;
-        } else if pi < p.len() && (p[pi] == b'?' || p[pi] == t[ti]) {
+        } else if pi < p.len() && (p[pi] == b'?' || p[pi] == fold(t[ti])) {
             pi += 1;
             ti += 1;
         } else if let Some((sp, st)) = star {
@@ -168,6 +178,12 @@ mod tests {
 
     #[test]
     fn matching() {
+        assert!(matches_ignore_text_case("get*", "GetObject"));
+        assert!(matches_ignore_text_case("*object", "GetObject"));
+        assert!(matches_ignore_text_case("g?tobject", "GetObject"));
+        assert!(!matches_ignore_text_case("put*", "GetObject"));
+        // The pattern is not folded: callers lowercase it.
+        assert!(!matches_ignore_text_case("Get*", "GetObject"));
         assert!(matches("*", ""));
         assert!(matches("*", "anything:at/all"));
         assert!(matches("s3:get*", "s3:getobject"));

@@ -43,8 +43,12 @@ fn reference_expand(pattern: &str) -> Result<BTreeSet<usize>, Unmatched> {
     if parts.len() != 2 || parts[0].is_empty() || parts[1].is_empty() {
         return Err(Unmatched::Malformed);
     }
-    let hits: BTreeSet<usize> =
-        ACTIONS.iter().enumerate().filter(|(_, a)| glob_str(&lc, a.lower)).map(|(i, _)| i).collect();
+    let hits: BTreeSet<usize> = ACTIONS
+        .iter()
+        .enumerate()
+        .filter(|(_, a)| glob_str(&lc, &a.full_name().to_ascii_lowercase()))
+        .map(|(i, _)| i)
+        .collect();
     if !hits.is_empty() {
         return Ok(hits);
     }
@@ -71,7 +75,7 @@ fn check(pattern: &str, failures: &mut Vec<String>) {
         (Err(_), Err(_)) if set.is_empty() => {}
         _ => {
             let show = |s: &BTreeSet<usize>| {
-                let mut v: Vec<String> = s.iter().take(5).map(|&i| ACTIONS[i].lower.to_string()).collect();
+                let mut v: Vec<String> = s.iter().take(5).map(|&i| ACTIONS[i].full_name()).collect();
                 if s.len() > 5 {
                     v.push(format!("… ({} in all)", s.len()));
                 }
@@ -151,7 +155,7 @@ fn sprinkle(rng: &mut Rng, s: &str) -> String {
 fn generated_pattern(rng: &mut Rng) -> String {
     let a = &ACTIONS[rng.below(ACTIONS.len())];
     let svc = a.service().prefix;
-    let name = if rng.chance(1, 2) { a.name.to_string() } else { a.lower_name().to_string() };
+    let name = if rng.chance(1, 2) { a.name.to_string() } else { a.name.to_ascii_lowercase() };
     let cut = |rng: &mut Rng, s: &str| {
         let n = rng.below(s.len() + 1);
         s[..n].to_string()
@@ -355,9 +359,18 @@ fn matches_agrees_with_the_reference_on_random_strings() {
     // Real shapes: catalog names against generated action patterns (lowercased, as callers do).
     for _ in 0..5_000 {
         let p = generated_pattern(&mut rng).to_ascii_lowercase();
-        let t = ACTIONS[rng.below(ACTIONS.len())].lower;
-        if glob::matches(&p, t) != glob_str(&p, t) {
-            failures.push(format!("matches({p:?}, {t:?}) = {}", glob::matches(&p, t)));
+        let canonical = ACTIONS[rng.below(ACTIONS.len())].full_name();
+        let t = canonical.to_ascii_lowercase();
+        if glob::matches(&p, &t) != glob_str(&p, &t) {
+            failures.push(format!("matches({p:?}, {t:?}) = {}", glob::matches(&p, &t)));
+        }
+        // The catalog stores canonical case only; the folding matcher must agree with the
+        // reference on the lowercased name.
+        if glob::matches_ignore_text_case(&p, &canonical) != glob_str(&p, &t) {
+            failures.push(format!(
+                "matches_ignore_text_case({p:?}, {canonical:?}) = {}",
+                glob::matches_ignore_text_case(&p, &canonical)
+            ));
         }
     }
     assert_none(failures, "matches cases");

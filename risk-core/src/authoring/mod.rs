@@ -255,7 +255,10 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
     }
     if !excluded.is_empty() {
         for g in groups.values_mut() {
-            g.actions.retain(|&i| !excluded.iter().any(|p| glob::matches(p, ACTIONS[i].lower)));
+            g.actions.retain(|&i| {
+                let full = ACTIONS[i].full_name();
+                !excluded.iter().any(|p| glob::matches_ignore_text_case(p, &full))
+            });
         }
     }
     groups.retain(|_, g| !g.actions.is_empty());

@@ -66,7 +66,8 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     for (i, a) in CATALOG.iter().enumerate() {
         // The catalog classes some policy *reads* (`GetResourcePolicy`) as permissions
         // management; reading who has access changes nothing.
-        let read_verb = ["get", "list", "describe", "batchget", "search"].iter().any(|v| a.lower_name().starts_with(v));
+        let read_verb =
+            ["get", "list", "describe", "batchget", "search"].iter().any(|v| a.name_starts_with_ignore_case(v));
         if a.access == AccessLevel::PermissionsManagement
             && !read_verb
             && !ACCESS_CONTROL_SERVICES.contains(&SERVICES[a.service as usize].prefix)

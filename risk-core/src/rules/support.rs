@@ -293,8 +293,7 @@ pub fn by_verbs(services: Option<&[&str]>, verbs: &[&str], levels: &[iam_catalog
                 continue;
             }
         }
-        let short = &act.lower[svc.len() + 1..];
-        if levels.contains(&act.access) && verbs.iter().any(|v| short.starts_with(v)) {
+        if levels.contains(&act.access) && verbs.iter().any(|v| act.name_starts_with_ignore_case(v)) {
             s.insert(i);
         }
     }

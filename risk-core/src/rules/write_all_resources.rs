@@ -55,7 +55,7 @@ static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
     let mut s = ActionSet::empty();
     for (i, a) in CATALOG.iter().enumerate() {
         // The catalog classes a few reads as Write (`iot:ListSubscriptions`); a read verb wins.
-        let read_verb = ["get", "list", "describe", "batchget"].iter().any(|v| a.lower_name().starts_with(v));
+        let read_verb = ["get", "list", "describe", "batchget"].iter().any(|v| a.name_starts_with_ignore_case(v));
         if matches!(a.access, AccessLevel::Write | AccessLevel::Tagging) && !a.resources.is_empty() && !read_verb {
             s.insert(i);
         }
