@@ -147,11 +147,13 @@ git -C "$REPO" init --quiet
 git -C "$REPO" add .
 git -C "$REPO" -c user.name=test -c user.email=test@example.com commit --quiet -m fixtures
 
-# try_hook EXPECTED_RC HOOK ARGS... — run `pre-commit try-repo ROOT HOOK ARGS...` (ARGS:
-# `--files FILE...` or `--all-files`) in the throwaway repository and compare its exit code.
+# try_hook EXPECTED_RC EXPECTED_OUTPUT HOOK ARGS... — run `pre-commit try-repo ROOT HOOK ARGS...`
+# (ARGS: `--files FILE...` or `--all-files`) in the throwaway repository; the exit code must
+# be EXPECTED_RC and the hook's output must match the extended regex EXPECTED_OUTPUT (which
+# policy was scored, and how), so a hook that exits right for the wrong reason fails.
 try_hook() {
-    local want="$1" hook="$2" rc=0
-    shift 2
+    local want="$1" expect="$2" hook="$3" rc=0
+    shift 3
     local log="$WORK/try-$hook-$want-$RANDOM.log"
     (cd "$REPO" && PIP_NO_INDEX=1 PIP_FIND_LINKS="$WHEELS" PRE_COMMIT_HOME="$WORK/pre-commit-home" \
         "$VENV/bin/pre-commit" try-repo "$ROOT" "$hook" --verbose "$@") >"$log" 2>&1 || rc=$?
@@ -160,14 +162,20 @@ try_hook() {
         echo "pre-commit try-repo $hook on $*: exit $rc, expected $want" >&2
         return 1
     fi
+    if ! grep -qE -- "$expect" "$log"; then
+        cat "$log" >&2
+        echo "pre-commit try-repo $hook on $*: no line matching \`$expect\` in its output" >&2
+        return 1
+    fi
     say "pre-commit try-repo $hook $*: exit $rc as expected"
     grep -E '^(- hook id|- exit code)|score [0-9]+|[0-9]+/10' "$log" | sed 's/^/      /' | head -8 || true
 }
 
-try_hook 1 iam-risk-score --files policies/risky.json
-try_hook 0 iam-risk-score --files policies/safe.json package.json
-try_hook 1 iam-risk-score-scan --files infra/main.tf
-try_hook 0 iam-risk-score-scan --files infra/readonly.tf
-# --all-files: the risky policy and the admin Terraform policy are found among the rest.
-try_hook 1 iam-risk-score --all-files
+try_hook 1 '`policies/risky\.json` scores 9/10, at or above the threshold 5' iam-risk-score --files policies/risky.json
+# package.json is not a policy: skipped, not counted, not an error.
+try_hook 0 'Scanned 2 files: 1 policies in 1 files, max score 1/10' iam-risk-score --files policies/safe.json package.json
+try_hook 1 '`aws_iam_policy\.admin` in `infra/main\.tf` scores 10/10' iam-risk-score-scan --files infra/main.tf
+try_hook 0 '1/10 low +infra/readonly\.tf:3 +aws_iam_policy\.read' iam-risk-score-scan --files infra/readonly.tf
+# --all-files: the risky policy is found among the rest (the JSON hook reads *.json only).
+try_hook 1 'Scanned 3 files: 2 policies in 2 files, max score 9/10' iam-risk-score --all-files
 say "pre-commit hooks: ok"
