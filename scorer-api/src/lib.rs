@@ -740,7 +740,7 @@ fn include_denied(query: Option<&str>) -> Result<bool, AppError> {
             headers(("WWW-Authenticate" = String, description = "`Bearer realm=\"iam-risk-score\"`"))),
         (status = 413, description = "Body larger than `events_body_limit_bytes`", body = error::ErrorBody),
         (status = 415, description = "Body is not `application/json`", body = error::ErrorBody),
-        (status = 422, description = "Not CloudTrail, an unusable record, or a bad `include_denied`", body = error::ErrorBody),
+        (status = 422, description = "Not CloudTrail, an unusable record, a bad or repeated `include_denied`, or another query parameter", body = error::ErrorBody),
         (status = 429, description = "Rate limit exceeded", body = error::ErrorBody,
             headers(("Retry-After" = u64, description = "Seconds until a request is allowed"))),
         (status = 503, description = "Timed out or shutting down", body = error::ErrorBody),
