@@ -9,7 +9,7 @@ pub fn matches(pattern: &str, text: &str) -> bool {
     matches_with(pattern.as_bytes(), text.as_bytes(), |b| b)
 }
 
-/// [`matches`] with the text's ASCII letters folded to lowercase: a lowercased action
+/// [`matches`](fn@matches) with the text's ASCII letters folded to lowercase: a lowercased action
 /// pattern against a catalog name in its canonical case (`get*` matches `GetObject`).
 pub fn matches_ignore_text_case(pattern_lc: &str, text: &str) -> bool {
     matches_with(pattern_lc.as_bytes(), text.as_bytes(), |b| b.to_ascii_lowercase())
