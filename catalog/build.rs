@@ -116,6 +116,22 @@ impl Pool {
         format!("{func}({offset},{len})")
     }
 
+    /// Adds a list of rows and returns its offset in the pool (lists are shared).
+    fn offset(&mut self, items: Vec<String>) -> usize {
+        if items.is_empty() {
+            return 0;
+        }
+        match self.seen.get(&items) {
+            Some(&offset) => offset,
+            None => {
+                let offset = self.rows.len();
+                self.rows.extend(items.iter().cloned());
+                self.seen.insert(items, offset);
+                offset
+            }
+        }
+    }
+
     /// Emits the pool's static array and its slicing `const fn`.
     fn emit(&self, out: &mut String, table: &str, func: &str, ty: &str) {
         let _ = writeln!(
@@ -125,7 +141,7 @@ impl Pool {
         );
         // A static's references are `'static` already (clippy::redundant_static_lifetimes).
         let elem = ty.replace("&'static ", "&");
-        let _ = writeln!(out, "static {table}: [{elem}; {}] = [", self.rows.len());
+        let _ = writeln!(out, "pub(super) static {table}: [{elem}; {}] = [", self.rows.len());
         for row in &self.rows {
             let _ = writeln!(out, "{row},");
         }
@@ -170,6 +186,8 @@ fn generate(root: &Value) -> Result<String> {
     let mut condition_keys = Pool::default();
     let mut svc_rows = Vec::with_capacity(services.len());
     let mut action_rows = Vec::new();
+    let mut names = String::new();
+    let mut resource_text = String::new();
     let mut n_resource_types = 0;
     let mut n_condition_keys = 0;
     let mut prev_prefix: Option<&str> = None;
@@ -204,10 +222,15 @@ fn generate(root: &Value) -> Result<String> {
             let arn = string(&r[1], "ARN pattern")?;
             let ck = keys.slice("keys", gate(literals(&r[2], "condition key")?));
             let (arn_service, resource_glob) = arn_globs(arn);
-            rt_rows.push(format!(
-                "ResourceType{{name:{rname:?},arn:{arn:?},arn_service:{arn_service:?},resource_glob:{resource_glob:?}{}}}",
-                ck_field(ck)
-            ));
+            let text_at = resource_text.len();
+            let mut lens = Vec::with_capacity(4);
+            for part in [rname, arn, arn_service.as_str(), resource_glob.as_str()] {
+                lens.push(
+                    u16::try_from(part.len()).map_err(|_| format!("`{prefix}` resource type `{rname}` is too long"))?,
+                );
+                resource_text.push_str(part);
+            }
+            rt_rows.push(format!("ResourceType{{text_at:{text_at},lens:{lens:?}{}}}", ck_field(ck)));
         }
         n_resource_types += rtypes.len();
         let rt_slice = resource_types.slice("resource_types", rt_rows);
@@ -252,11 +275,19 @@ fn generate(root: &Value) -> Result<String> {
                 let ck = keys.slice("keys", gate(literals(&r[2], "condition key")?));
                 res_rows.push(format!("ActionResource{{resource_type:{index},required:{required}{}}}", ck_field(ck)));
             }
-            let res = action_resources.slice("action_resources", res_rows);
+            let (name_len, resources_len) = (u8::try_from(aname.len()), u8::try_from(res_rows.len()));
+            let (Ok(name_len), Ok(resources_len)) = (name_len, resources_len) else {
+                return Err(format!("`{prefix}:{aname}`: name or resource list longer than 255"));
+            };
+            let resources_at = action_resources.offset(res_rows);
             let ck = keys.slice("keys", gate(literals(&a[3], "condition key")?));
-            // Names are stored once, in canonical case; lookups fold case on both sides.
+            // Names are stored once, in canonical case, in one string; lookups fold case on
+            // both sides. Offsets, not references: see `Action` in lib.rs.
+            let name_at = names.len();
+            names.push_str(aname);
             action_rows.push(format!(
-                "Action{{service:{si},name:{aname:?},access:AccessLevel::{access},resources:{res}{}}}",
+                "Action{{service:{si},access:AccessLevel::{access},name_len:{name_len},\
+                 resources_len:{resources_len},name_at:{name_at},resources_at:{resources_at}{}}}",
                 ck_field(ck)
             ));
             full_lower.push(format!("{prefix}:{lower}"));
@@ -269,6 +300,9 @@ fn generate(root: &Value) -> Result<String> {
         ));
     }
     let n_actions = action_rows.len();
+    if u32::try_from(names.len()).is_err() || u32::try_from(action_resources.rows.len()).is_err() {
+        return Err("action names or resource lists too long for u32 offsets".into());
+    }
     if u32::try_from(n_actions).is_err() {
         return Err("too many actions for a u32 index".into());
     }
@@ -299,6 +333,11 @@ fn generate(root: &Value) -> Result<String> {
     }
     keys.emit(&mut out, "KEY_POOL", "keys", "&'static str");
     action_resources.emit(&mut out, "ACTION_RESOURCE_POOL", "action_resources", "ActionResource");
+    let _ = writeln!(out, "pub(super) static ACTION_NAMES: &str = {names:?};");
+    if u32::try_from(resource_text.len()).is_err() {
+        return Err("resource type text too long for u32 offsets".into());
+    }
+    let _ = writeln!(out, "pub(super) static RESOURCE_TEXT: &str = {resource_text:?};");
     resource_types.emit(&mut out, "RESOURCE_TYPE_POOL", "resource_types", "ResourceType");
     condition_keys.emit(&mut out, "CONDITION_KEY_POOL", "condition_keys", "ConditionKey");
     let _ = writeln!(out, "pub(super) static SERVICE_TABLE: [Service; {}] = [", svc_rows.len());

@@ -117,20 +117,55 @@ impl Service {
 }
 
 /// A resource type an action can be scoped to.
-#[derive(Debug)]
+///
+/// Its four strings are stored one after another in a shared text, as an offset and four
+/// lengths: references would be load-time relocations (see [`Action`]).
 pub struct ResourceType {
-    /// The name, e.g. `"object"`.
-    pub name: &'static str,
-    /// The ARN pattern, e.g. `"arn:${Partition}:s3:::${BucketName}/${ObjectName}"`.
-    pub arn: &'static str,
-    /// The ARN's service field, e.g. `"s3"` (empty when the template is not ARN-shaped).
-    pub arn_service: &'static str,
-    /// The ARN's resource part with every `${Var}` replaced by `*`, e.g. `"*/*"` for S3
-    /// objects (the whole template, so replaced, when it is not ARN-shaped).
-    pub resource_glob: &'static str,
+    text_at: u32,
+    /// Lengths of the name, the ARN pattern, the ARN's service and the resource glob.
+    lens: [u16; 4],
     /// Condition keys that apply to resources of this type.
     #[cfg(feature = "condition-keys")]
     pub condition_keys: &'static [&'static str],
+}
+
+impl ResourceType {
+    fn part(&self, k: usize) -> &'static str {
+        let at = self.text_at as usize + self.lens[..k].iter().map(|&l| usize::from(l)).sum::<usize>();
+        generated::RESOURCE_TEXT.get(at..at + usize::from(self.lens[k])).unwrap_or_default()
+    }
+
+    /// The name, e.g. `"object"`.
+    pub fn name(&self) -> &'static str {
+        self.part(0)
+    }
+
+    /// The ARN pattern, e.g. `"arn:${Partition}:s3:::${BucketName}/${ObjectName}"`.
+    pub fn arn(&self) -> &'static str {
+        self.part(1)
+    }
+
+    /// The ARN's service field, e.g. `"s3"` (empty when the template is not ARN-shaped).
+    pub fn arn_service(&self) -> &'static str {
+        self.part(2)
+    }
+
+    /// The ARN's resource part with every `${Var}` replaced by `*`, e.g. `"*/*"` for S3
+    /// objects (the whole template, so replaced, when it is not ARN-shaped).
+    pub fn resource_glob(&self) -> &'static str {
+        self.part(3)
+    }
+}
+
+impl std::fmt::Debug for ResourceType {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceType")
+            .field("name", &self.name())
+            .field("arn", &self.arn())
+            .field("arn_service", &self.arn_service())
+            .field("resource_glob", &self.resource_glob())
+            .finish()
+    }
 }
 
 /// A condition key a service supports.
@@ -143,21 +178,36 @@ pub struct ConditionKey {
 }
 
 /// An IAM action.
-#[derive(Debug)]
+///
+/// The name and the resource list are offsets into shared tables rather than references:
+/// a reference in a static table is a load-time relocation in every position-independent
+/// binary (two per action, ~44,000 in all), which the dynamic loader must apply and which
+/// makes those pages private copies. Offsets keep the table read-only and 16 bytes a row.
+#[derive(Clone, Copy)]
 pub struct Action {
     /// Index of the action's service in [`SERVICES`].
     pub service: u16,
-    /// The action name without prefix, in canonical case, e.g. `"GetObject"`.
-    pub name: &'static str,
     /// The access level.
     pub access: AccessLevel,
-    /// The resource types the action can be scoped to; empty means the action supports
-    /// only `"Resource": "*"`.
-    pub resources: &'static [ActionResource],
+    name_len: u8,
+    resources_len: u8,
+    name_at: u32,
+    resources_at: u32,
     /// Action-level condition keys. Keys that apply only when a particular resource type
     /// is used are in [`ActionResource::condition_keys`].
     #[cfg(feature = "condition-keys")]
     pub condition_keys: &'static [&'static str],
+}
+
+impl std::fmt::Debug for Action {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Action")
+            .field("service", &self.service().prefix)
+            .field("name", &self.name())
+            .field("access", &self.access)
+            .field("resources", &self.resources())
+            .finish()
+    }
 }
 
 /// A resource type referenced by an action.
@@ -173,9 +223,22 @@ pub struct ActionResource {
 }
 
 impl Action {
+    /// The action name without prefix, in canonical case, e.g. `"GetObject"`.
+    pub fn name(&self) -> &'static str {
+        let at = self.name_at as usize;
+        generated::ACTION_NAMES.get(at..at + usize::from(self.name_len)).unwrap_or_default()
+    }
+
+    /// The resource types the action can be scoped to; empty means the action supports
+    /// only `"Resource": "*"`.
+    pub fn resources(&self) -> &'static [ActionResource] {
+        let at = self.resources_at as usize;
+        generated::ACTION_RESOURCE_POOL.get(at..at + usize::from(self.resources_len)).unwrap_or_default()
+    }
+
     /// The full name with the canonical action case, e.g. `"s3:GetObject"`.
     pub fn full_name(&self) -> String {
-        format!("{}:{}", self.service().prefix, self.name)
+        format!("{}:{}", self.service().prefix, self.name())
     }
 
     /// The action's service.
@@ -186,13 +249,13 @@ impl Action {
     /// Whether the action name (without prefix) starts with `prefix`, ASCII case folded:
     /// `name_starts_with_ignore_case("get")` for `GetObject`.
     pub fn name_starts_with_ignore_case(&self, prefix: &str) -> bool {
-        let (name, prefix) = (self.name.as_bytes(), prefix.as_bytes());
+        let (name, prefix) = (self.name().as_bytes(), prefix.as_bytes());
         name.len() >= prefix.len() && name[..prefix.len()].eq_ignore_ascii_case(prefix)
     }
 
     /// Whether `full` (`service:Action`) names this action, ASCII case folded.
     pub fn is_named(&self, full: &str) -> bool {
-        let (prefix, name, full) = (self.service().prefix.as_bytes(), self.name.as_bytes(), full.as_bytes());
+        let (prefix, name, full) = (self.service().prefix.as_bytes(), self.name().as_bytes(), full.as_bytes());
         full.len() == prefix.len() + 1 + name.len()
             && full[prefix.len()] == b':'
             && full[..prefix.len()].eq_ignore_ascii_case(prefix)
@@ -265,7 +328,7 @@ pub fn action_index(full: &str) -> Option<usize> {
 pub fn action_index_in(service: usize, name: &str) -> Option<usize> {
     let svc = SERVICES.get(service)?;
     let start = svc.actions.start as usize;
-    svc.action_slice().binary_search_by(|a| cmp_folded(a.name.as_bytes(), name.as_bytes())).ok().map(|i| start + i)
+    svc.action_slice().binary_search_by(|a| cmp_folded(a.name().as_bytes(), name.as_bytes())).ok().map(|i| start + i)
 }
 
 /// The contiguous range of [`ACTIONS`] holding the actions of the service at index
@@ -280,7 +343,7 @@ pub fn prefix_range(service: usize, name_prefix_lower: &str) -> Range<u32> {
     // Truncating sorted names to the prefix length keeps them sorted, so the matches
     // are the run where the truncated name equals the prefix.
     let key = |a: &Action| {
-        let name = a.name.as_bytes();
+        let name = a.name().as_bytes();
         cmp_folded(&name[..name.len().min(wanted.len())], wanted)
     };
     let actions = svc.action_slice();

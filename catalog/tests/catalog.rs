@@ -68,12 +68,12 @@ fn service_ranges_tile_actions_in_order() {
 #[test]
 fn actions_sorted_by_service_then_lowercase_name() {
     for a in ACTIONS {
-        assert!(a.name.is_ascii() && !a.name.is_empty() && !a.name.contains(':'), "{}", a.full_name());
+        assert!(a.name().is_ascii() && !a.name().is_empty() && !a.name().contains(':'), "{}", a.full_name());
     }
     for w in ACTIONS.windows(2) {
         let (a, b) = (&w[0], &w[1]);
         if a.service == b.service {
-            let (la, lb) = (a.name.to_ascii_lowercase(), b.name.to_ascii_lowercase());
+            let (la, lb) = (a.name().to_ascii_lowercase(), b.name().to_ascii_lowercase());
             assert!(la < lb, "{} !< {}", a.full_name(), b.full_name());
         } else {
             assert_eq!(a.service + 1, b.service, "{} then {}", a.full_name(), b.full_name());
@@ -96,21 +96,21 @@ fn full_lowercase_name_is_not_a_global_sort_key() {
 fn every_index_is_valid() {
     for a in ACTIONS {
         let s = a.service();
-        for r in a.resources {
+        for r in a.resources() {
             assert!(usize::from(r.resource_type) < s.resource_types.len(), "{}", a.full_name());
             assert!(std::ptr::eq(a.resource_type(r), &s.resource_types[usize::from(r.resource_type)]));
         }
-        let mut seen: Vec<u16> = a.resources.iter().map(|r| r.resource_type).collect();
+        let mut seen: Vec<u16> = a.resources().iter().map(|r| r.resource_type).collect();
         seen.sort_unstable();
         seen.dedup();
-        assert_eq!(seen.len(), a.resources.len(), "{} repeats a resource type", a.full_name());
+        assert_eq!(seen.len(), a.resources().len(), "{} repeats a resource type", a.full_name());
     }
     for s in SERVICES {
         for w in s.resource_types.windows(2) {
-            assert!(w[0].name.to_ascii_lowercase() < w[1].name.to_ascii_lowercase());
+            assert!(w[0].name().to_ascii_lowercase() < w[1].name().to_ascii_lowercase());
         }
         for rt in s.resource_types {
-            assert!(rt.arn.starts_with("arn:"), "{}: {}", s.prefix, rt.arn);
+            assert!(rt.arn().starts_with("arn:"), "{}: {}", s.prefix, rt.arn());
         }
     }
 }
@@ -126,9 +126,9 @@ fn every_action_round_trips_through_lookup() {
         if let Some(j) = action_index(&longer) {
             assert!(j != i && ACTIONS[j].is_named(&longer), "{longer}");
         }
-        assert!(!a.is_named(&format!("{}:{}", a.service().prefix, &a.name[1..])));
+        assert!(!a.is_named(&format!("{}:{}", a.service().prefix, &a.name()[1..])));
         assert_eq!(action_index(&a.full_name().to_ascii_uppercase()), Some(i));
-        assert_eq!(action_index_in(usize::from(a.service), a.name), Some(i));
+        assert_eq!(action_index_in(usize::from(a.service), a.name()), Some(i));
     }
     for (i, s) in SERVICES.iter().enumerate() {
         assert_eq!(service_index(s.prefix), Some(i));
@@ -173,25 +173,25 @@ fn known_facts() {
     let pass_role = action("iam:PassRole");
     // AWS classifies PassRole as Write, not Permissions management.
     assert_eq!(pass_role.access, AccessLevel::Write);
-    assert_eq!(pass_role.resources.len(), 1);
-    assert_eq!(pass_role.resource_type(&pass_role.resources[0]).name, "role");
-    assert!(pass_role.resources[0].required);
+    assert_eq!(pass_role.resources().len(), 1);
+    assert_eq!(pass_role.resource_type(&pass_role.resources()[0]).name(), "role");
+    assert!(pass_role.resources()[0].required);
 
     assert_eq!(action("iam:CreatePolicyVersion").access, AccessLevel::PermissionsManagement);
     assert_eq!(action("iam:TagRole").access, AccessLevel::Tagging);
     assert_eq!(action("iam:ListRoles").access, AccessLevel::List);
-    assert!(action("iam:ListRoles").resources.is_empty());
+    assert!(action("iam:ListRoles").resources().is_empty());
 
     let get_object = action("s3:GetObject");
     assert_eq!(get_object.access, AccessLevel::Read);
     assert_eq!(get_object.service().name, "Amazon S3");
     let object = get_object
-        .resources
+        .resources()
         .iter()
         .map(|r| get_object.resource_type(r))
-        .find(|rt| rt.name == "object")
+        .find(|rt| rt.name() == "object")
         .expect("s3:GetObject has resource type `object`");
-    assert_eq!(object.arn, "arn:${Partition}:s3:::${BucketName}/${ObjectName}");
+    assert_eq!(object.arn(), "arn:${Partition}:s3:::${BucketName}/${ObjectName}");
     #[cfg(feature = "condition-keys")]
     {
         assert!(get_object.condition_keys.contains(&"s3:ExistingObjectTag/<key>"));
@@ -207,7 +207,7 @@ fn per_resource_condition_keys_are_kept() {
     // In the source, aws:ResourceTag applies to this action only through the resource row.
     let a = action("a4b:DeleteDevice");
     assert!(a.condition_keys.is_empty());
-    let device = a.resources.iter().find(|r| a.resource_type(r).name == "device").unwrap();
+    let device = a.resources().iter().find(|r| a.resource_type(r).name() == "device").unwrap();
     assert_eq!(device.condition_keys, ["aws:ResourceTag/${TagKey}"]);
 }
 
@@ -216,7 +216,7 @@ fn brute_force(service: usize, prefix: &str) -> Vec<usize> {
     (0..ACTIONS.len())
         .filter(|&i| {
             let a = &ACTIONS[i];
-            usize::from(a.service) == service && a.name.to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase())
+            usize::from(a.service) == service && a.name().to_ascii_lowercase().starts_with(&prefix.to_ascii_lowercase())
         })
         .collect()
 }
@@ -248,14 +248,14 @@ fn prefix_range_matches_brute_force_everywhere() {
         let expected_all = brute_force(si, "");
         assert_eq!(range_vec(prefix_range(si, "")), expected_all);
         for a in SERVICES[si].action_slice() {
-            let lower = a.name.to_ascii_lowercase();
+            let lower = a.name().to_ascii_lowercase();
             for end in 1..=lower.len() {
                 let p = &lower[..end];
                 let got = range_vec(prefix_range(si, p));
                 let want: Vec<usize> = expected_all
                     .iter()
                     .copied()
-                    .filter(|&i| ACTIONS[i].name.to_ascii_lowercase().starts_with(p))
+                    .filter(|&i| ACTIONS[i].name().to_ascii_lowercase().starts_with(p))
                     .collect();
                 assert_eq!(got, want, "{prefix}:{p}*");
             }

@@ -371,9 +371,9 @@ fn absorb(state: &mut IntakeState, text: &str, about: Option<&Question>, notes: 
         let Some(i) = iam_catalog::action_index(&full) else { continue };
         let a = &ACTIONS[i];
         let prefix = a.service().prefix;
-        let name = format!("{prefix}:{}", a.name);
+        let name = format!("{prefix}:{}", a.name());
         push_unique(&mut state.services, prefix);
-        if a.resources.is_empty() {
+        if a.resources().is_empty() {
             push_unique(&mut state.actions, &name);
         } else {
             // The writer grants by level on ARNs: a scoped action widens to its level.
@@ -425,10 +425,10 @@ fn level_shape(service: usize, level: AccessLevel) -> (BTreeSet<u16>, bool) {
         if a.access != level {
             continue;
         }
-        if a.resources.is_empty() {
+        if a.resources().is_empty() {
             wildcard = true;
         }
-        types.extend(a.resources.iter().map(|r| r.resource_type));
+        types.extend(a.resources().iter().map(|r| r.resource_type));
     }
     (types, wildcard)
 }
@@ -491,11 +491,11 @@ pub fn ask(topic: Topic, service: Option<&str>, level: Option<&str>, state: &Int
                 .iter()
                 .filter_map(|&t| SERVICES[si].resource_types.get(usize::from(t)))
                 .map(|rt| {
-                    let mut arn = rt.arn.replace("${Partition}", "aws");
+                    let mut arn = rt.arn().replace("${Partition}", "aws");
                     if let Some(a) = account {
                         arn = arn.replace("${Account}", a);
                     }
-                    ArnFormat { resource_type: rt.name.to_string(), arn }
+                    ArnFormat { resource_type: rt.name().to_string(), arn }
                 })
                 .collect();
             q
@@ -924,7 +924,7 @@ pub fn check_proposal(p: &Proposal, state: &IntakeState) -> Result<(), String> {
             ));
         };
         let action = &ACTIONS[i];
-        if !action.resources.is_empty() || !allowed.contains(action.service().prefix) {
+        if !action.resources().is_empty() || !allowed.contains(action.service().prefix) {
             return Err(format!("proposes `{a}`, which is not a wildcard-only action of a service the user named"));
         }
         if need_words(level_of(action.access)) {
@@ -969,7 +969,7 @@ pub fn merge_proposal(p: &Proposal, state: &mut IntakeState) -> Vec<Question> {
         if let Some(i) = iam_catalog::action_index(a) {
             let action = &ACTIONS[i];
             push_unique(&mut state.services, action.service().prefix);
-            push_unique(&mut state.actions, &format!("{}:{}", action.service().prefix, action.name));
+            push_unique(&mut state.actions, &format!("{}:{}", action.service().prefix, action.name()));
         }
     }
     // Only questions about what is still unknown: the model cannot re-open an answered one.

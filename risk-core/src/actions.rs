@@ -38,6 +38,10 @@ impl ActionSet {
         self.words[i / 64] |= 1 << (i % 64);
     }
 
+    pub fn remove(&mut self, i: usize) {
+        self.words[i / 64] &= !(1 << (i % 64));
+    }
+
     pub fn contains(&self, i: usize) -> bool {
         self.words[i / 64] & (1 << (i % 64)) != 0
     }
@@ -187,6 +191,63 @@ impl ActionSet {
     }
 }
 
+/// The members of `within` whose name (without prefix) starts with one of `prefixes`
+/// (lowercase), ASCII case folded. The rules' verb sets are built once per process, and a
+/// one-policy CLI run pays for all of them, so this tests only the candidates and rejects a
+/// name at its first differing byte.
+pub fn with_name_prefixes(within: &ActionSet, prefixes: &[&str]) -> ActionSet {
+    // Which prefixes (bit k = prefixes[k]) begin with each lowercase first byte.
+    let mut by_first = [0u64; 256];
+    for (k, p) in prefixes.iter().enumerate().take(64) {
+        if let Some(&b) = p.as_bytes().first() {
+            by_first[usize::from(b)] |= 1 << k;
+        }
+    }
+    let mut s = ActionSet::empty();
+    for i in within.iter() {
+        let name = ACTIONS[i].name().as_bytes();
+        let Some(&b) = name.first() else { continue };
+        let mut candidates = by_first[usize::from(b.to_ascii_lowercase())];
+        while candidates != 0 {
+            let p = prefixes[candidates.trailing_zeros() as usize].as_bytes();
+            candidates &= candidates - 1;
+            if name.len() >= p.len() && name[1..p.len()].eq_ignore_ascii_case(&p[1..]) {
+                s.insert(i);
+                break;
+            }
+        }
+    }
+    s
+}
+
+/// Per-access-level action sets and the actions that support resource-level permissions,
+/// from one pass over the catalog.
+struct CatalogFacts {
+    levels: [ActionSet; 5],
+    scopable: ActionSet,
+}
+
+static FACTS: once_cell::sync::Lazy<CatalogFacts> = once_cell::sync::Lazy::new(|| {
+    let mut f = CatalogFacts { levels: Default::default(), scopable: ActionSet::empty() };
+    for (i, a) in ACTIONS.iter().enumerate() {
+        f.levels[a.access as usize].insert(i);
+        if !a.resources().is_empty() {
+            f.scopable.insert(i);
+        }
+    }
+    f
+});
+
+/// Every catalog action of access level `level`.
+pub fn at_level(level: iam_catalog::AccessLevel) -> &'static ActionSet {
+    &FACTS.levels[level as usize]
+}
+
+/// Every catalog action that supports resource-level permissions (lists resource types).
+pub fn scopable() -> &'static ActionSet {
+    &FACTS.scopable
+}
+
 /// Why a pattern matched nothing in the catalog.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Unmatched {
@@ -271,7 +332,7 @@ fn expand_in_service(s: usize, name_lc: &str, into: &mut ActionSet) -> bool {
     }
     let mut hit = false;
     for (i, a) in ACTIONS.iter().enumerate().take(range.end as usize).skip(range.start as usize) {
-        if glob::matches_ignore_text_case(name_lc, a.name) {
+        if glob::matches_ignore_text_case(name_lc, a.name()) {
             into.insert(i);
             hit = true;
         }
@@ -290,10 +351,10 @@ pub fn suggest(pattern: &str) -> Option<String> {
     let mut candidate = Vec::new();
     let (best, dist) = (r.start as usize..r.end as usize)
         // A length difference beyond the budget alone rules a candidate out.
-        .filter(|&i| ACTIONS[i].name.len().abs_diff(name_lc.len()) <= max)
+        .filter(|&i| ACTIONS[i].name().len().abs_diff(name_lc.len()) <= max)
         .map(|i| {
             candidate.clear();
-            candidate.extend(ACTIONS[i].name.bytes().map(|b| b.to_ascii_lowercase()));
+            candidate.extend(ACTIONS[i].name().bytes().map(|b| b.to_ascii_lowercase()));
             (i, edit_distance(name_lc.as_bytes(), &candidate, &mut row))
         })
         .min_by_key(|&(i, d)| (d, i))?;
@@ -324,6 +385,27 @@ mod tests {
         let mut s = ActionSet::empty();
         expand_into(p, &mut s).unwrap();
         s
+    }
+
+    #[test]
+    fn name_prefix_sets_match_a_scan_of_every_name() {
+        for prefixes in [&["get", "list"][..], &["delete", "batchget", "untag"], &["a"], &["put"]] {
+            let mut scan = ActionSet::empty();
+            for (i, a) in ACTIONS.iter().enumerate() {
+                if prefixes.iter().any(|p| a.name_starts_with_ignore_case(p)) {
+                    scan.insert(i);
+                }
+            }
+            assert_eq!(with_name_prefixes(&ActionSet::all(), prefixes), scan, "{prefixes:?}");
+            assert!(!scan.is_empty());
+        }
+        let mut levels = ActionSet::empty();
+        for l in iam_catalog::AccessLevel::ALL {
+            assert!(!at_level(l).intersects(&levels));
+            levels.union_with(at_level(l));
+        }
+        assert_eq!(levels, ActionSet::all());
+        assert!(ACTIONS.iter().enumerate().all(|(i, a)| scopable().contains(i) == !a.resources().is_empty()));
     }
 
     #[test]

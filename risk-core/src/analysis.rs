@@ -163,7 +163,7 @@ impl<'a> BreadthMemo<'a> {
         if spec.not {
             return resources::breadth_of(a, true, &self.patterns);
         }
-        if a.resources.is_empty() {
+        if a.resources().is_empty() {
             let patterns = &self.patterns;
             return *self.resourceless.get_or_insert_with(|| {
                 if patterns.iter().any(resources::Pattern::matches_star) {
@@ -180,7 +180,7 @@ impl<'a> BreadthMemo<'a> {
             self.types.resize(SERVICES[s].resource_types.len(), None);
         }
         let mut best = Breadth::None;
-        for r in a.resources {
+        for r in a.resources() {
             let t = r.resource_type as usize;
             let b = match self.types[t] {
                 Some(b) => b,
@@ -391,21 +391,15 @@ impl<'p> Analysis<'p> {
 /// and reads): with one of them, a resource-tag condition is a label the holder can apply to
 /// any resource of the service.
 static TAG_ADDERS: once_cell::sync::Lazy<ActionSet> = once_cell::sync::Lazy::new(|| {
-    let mut s = ActionSet::empty();
-    for (i, a) in ACTIONS.iter().enumerate() {
-        let removes_or_reads =
-            ["untag", "delete", "remove", "list", "get", "describe"].iter().any(|v| a.name_starts_with_ignore_case(v));
-        if a.access == iam_catalog::AccessLevel::Tagging && !removes_or_reads {
-            s.insert(i);
-        }
-    }
+    let mut s = actions::at_level(iam_catalog::AccessLevel::Tagging).clone();
+    s.subtract(&actions::with_name_prefixes(&s, &["untag", "delete", "remove", "list", "get", "describe"]));
     s
 });
 
 /// The ARN services of the resources action `i` acts on, and its own prefix.
 fn arn_services(i: usize) -> impl Iterator<Item = &'static str> {
     let a = &ACTIONS[i];
-    std::iter::once(a.service().prefix).chain(a.resources.iter().map(move |r| a.resource_type(r).arn_service))
+    std::iter::once(a.service().prefix).chain(a.resources().iter().map(move |r| a.resource_type(r).arn_service()))
 }
 
 /// Record which grants their conditions certainly narrow. A literal resource-tag condition

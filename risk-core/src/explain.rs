@@ -111,11 +111,11 @@ fn pattern_doc(pattern: &str, set: &ActionSet) -> PatternDoc {
             action: a.full_name(),
             access_level: a.access.as_str(),
             resource_types: a
-                .resources
+                .resources()
                 .iter()
                 .map(|r| {
                     let rt = a.resource_type(r);
-                    format!("{}{} {}", rt.name, if r.required { "*" } else { "" }, rt.arn)
+                    format!("{}{} {}", rt.name(), if r.required { "*" } else { "" }, rt.arn())
                 })
                 .collect(),
         };

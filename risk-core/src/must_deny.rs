@@ -61,7 +61,7 @@ struct Template {
 
 impl Template {
     fn of(rt: &ResourceType) -> Self {
-        Template { whole: iam_catalog::variables_to_wildcards(rt.arn) }
+        Template { whole: iam_catalog::variables_to_wildcards(rt.arn()) }
     }
 
     fn fields(&self) -> Option<[&str; 5]> {
@@ -136,12 +136,12 @@ impl<'a> DenyResources<'a> {
         if self.is_everything() {
             return true;
         }
-        if action.resources.is_empty() {
+        if action.resources().is_empty() {
             // Actions without resource-level permissions are evaluated against `*`.
             return !allow.may_match_star() || self.certainly_matches_star();
         }
         let mut every_type_covered = true;
-        for r in action.resources {
+        for r in action.resources() {
             let t = Template::of(action.resource_type(r));
             if !allow.may_touch(&t) {
                 continue;
@@ -155,7 +155,7 @@ impl<'a> DenyResources<'a> {
         }
         // Every resource a request may name is denied; a request that names none (possible
         // only without required types) is checked against `*`.
-        let has_required = action.resources.iter().any(|r| r.required);
+        let has_required = action.resources().iter().any(|r| r.required);
         every_type_covered && (has_required || !allow.may_match_star() || self.certainly_matches_star())
     }
 

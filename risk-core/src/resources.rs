@@ -99,7 +99,7 @@ impl<'a> Pattern<'a> {
             let probe = variables_as_wildcards(self.raw);
             let mut best = Breadth::None;
             for partition in crate::partition::KNOWN {
-                let whole = format!("arn:{partition}:{}:*:*:{}", rt.arn_service, rt.resource_glob);
+                let whole = format!("arn:{partition}:{}:*:*:{}", rt.arn_service(), rt.resource_glob());
                 if !self.vars && glob::subsumes(self.raw, &whole) {
                     return Breadth::All;
                 }
@@ -109,23 +109,23 @@ impl<'a> Pattern<'a> {
             }
             return best;
         };
-        if !arn.partition_ok || rt.arn_service.is_empty() {
+        if !arn.partition_ok || rt.arn_service().is_empty() {
             return Breadth::None;
         }
         let service_ok = if arn.service.contains("${") {
             true
         } else if glob::has_wildcard(arn.service) {
-            glob::matches(arn.service, rt.arn_service)
+            glob::matches(arn.service, rt.arn_service())
         } else {
-            arn.service == rt.arn_service
+            arn.service == rt.arn_service()
         };
         if !service_ok {
             return Breadth::None;
         }
-        if (!self.vars || self.vars_outside_resource_only) && glob::subsumes(arn.resource, rt.resource_glob) {
+        if (!self.vars || self.vars_outside_resource_only) && glob::subsumes(arn.resource, rt.resource_glob()) {
             return Breadth::All;
         }
-        if !glob::intersects(&self.probe, rt.resource_glob) {
+        if !glob::intersects(&self.probe, rt.resource_glob()) {
             return Breadth::None;
         }
         if self.self_var {
@@ -196,7 +196,7 @@ pub fn pattern_breadth(pattern: &str, rt: &ResourceType, version: Version) -> Br
 /// Breadth of a statement's `Resource`/`NotResource` for one action, with the patterns
 /// already split.
 pub fn breadth_of(action: &Action, not: bool, patterns: &[Pattern<'_>]) -> Breadth {
-    let types = action.resources;
+    let types = action.resources();
     if not {
         // Everything except the listed resources: void only if the exclusions certainly cover
         // every resource type (strictly, as a Deny would: an exclusion in one partition or

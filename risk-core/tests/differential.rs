@@ -247,7 +247,7 @@ fn idx(name: &str) -> usize {
 /// (resource type, required) of a catalog action.
 fn types_of(i: usize) -> Vec<(&'static ResourceType, bool)> {
     let a = &ACTIONS[i];
-    a.resources.iter().map(|r| (a.resource_type(r), r.required)).collect()
+    a.resources().iter().map(|r| (a.resource_type(r), r.required)).collect()
 }
 
 /// Replace each `${Var}` of a catalog ARN template with `f(Var)`.
@@ -265,7 +265,7 @@ fn fill(template: &str, mut f: impl FnMut(&str) -> String) -> String {
 }
 
 fn template_glob(rt: &ResourceType) -> String {
-    fill(rt.arn, |_| "*".into())
+    fill(rt.arn(), |_| "*".into())
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ fn resource_pattern_inner(rng: &mut Rng) -> String {
         2 => {
             let a = idx(rng.pick::<&str>(ACTS));
             match types_of(a).first() {
-                Some((rt, _)) => format!("arn:{}:{}:*:*:*", rng.pick(PART_PAT), rt.arn_service),
+                Some((rt, _)) => format!("arn:{}:{}:*:*:*", rng.pick(PART_PAT), rt.arn_service()),
                 None => "*".into(),
             }
         }
@@ -299,7 +299,7 @@ fn resource_pattern_inner(rng: &mut Rng) -> String {
                 continue;
             }
             let (rt, _) = ts[rng.below(ts.len())];
-            break fill(rt.arn, |v| match v {
+            break fill(rt.arn(), |v| match v {
                 "Partition" => rng.pick(PART_PAT).to_string(),
                 "Region" => rng.pick(REGION_PAT).to_string(),
                 "Account" => rng.pick(ACCOUNT_PAT).to_string(),
@@ -450,12 +450,12 @@ struct Caller {
 /// text, its variables with the caller's values), if one of the patterns fits the type.
 fn instantiate(rng: &mut Rng, pattern: &str, rt: &ResourceType, caller: &Caller) -> Option<String> {
     let p: Vec<&str> = pattern.splitn(6, ':').collect();
-    let t: Vec<&str> = rt.arn.splitn(6, ':').collect();
+    let t: Vec<&str> = rt.arn().splitn(6, ':').collect();
     if p.len() != 6 || t.len() != 6 || p[0] != "arn" {
         return None;
     }
     let parts: Vec<&&str> = PARTITIONS.iter().filter(|x| re::glob(p[1], x)).collect();
-    if parts.is_empty() || !re::glob(p[2], rt.arn_service) {
+    if parts.is_empty() || !re::glob(p[2], rt.arn_service()) {
         return None;
     }
     let sub = |s: &str, rng: &mut Rng| -> String {
@@ -487,7 +487,7 @@ fn instantiate(rng: &mut Rng, pattern: &str, rt: &ResourceType, caller: &Caller)
         sub(p[4], rng)
     };
     let arn =
-        format!("arn:{}:{}:{}:{}:{}", parts[rng.below(parts.len())], rt.arn_service, region, account, sub(p[5], rng));
+        format!("arn:{}:{}:{}:{}:{}", parts[rng.below(parts.len())], rt.arn_service(), region, account, sub(p[5], rng));
     // Names and account ids never contain `$`, `{` or `}` (a 2008-10-17 variable is literal
     // text that no real resource has).
     (re::glob(&template_glob(rt), &arn) && !arn.contains(['$', '{', '}'])).then_some(arn)
@@ -496,7 +496,7 @@ fn instantiate(rng: &mut Rng, pattern: &str, rt: &ResourceType, caller: &Caller)
 fn fresh_arn(rng: &mut Rng, rt: &ResourceType, caller: &Caller) -> String {
     let own = rng.chance(0.5);
     let partition = rng.pick(PARTITIONS).to_string();
-    fill(rt.arn, |v| match v {
+    fill(rt.arn(), |v| match v {
         "Partition" => partition.clone(),
         "Region" => rng.pick(REGIONS).to_string(),
         "Account" => {

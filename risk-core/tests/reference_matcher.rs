@@ -155,7 +155,7 @@ fn sprinkle(rng: &mut Rng, s: &str) -> String {
 fn generated_pattern(rng: &mut Rng) -> String {
     let a = &ACTIONS[rng.below(ACTIONS.len())];
     let svc = a.service().prefix;
-    let name = if rng.chance(1, 2) { a.name.to_string() } else { a.name.to_ascii_lowercase() };
+    let name = if rng.chance(1, 2) { a.name().to_string() } else { a.name().to_ascii_lowercase() };
     let cut = |rng: &mut Rng, s: &str| {
         let n = rng.below(s.len() + 1);
         s[..n].to_string()
@@ -413,9 +413,9 @@ fn subsumes_is_sound_on_sampled_arns() {
     let mut generals: Vec<String> = Vec::new();
     for s in SERVICES {
         for rt in s.resource_types {
-            if !rt.arn_service.is_empty() {
-                generals.push(format!("arn:aws:{}:*:*:{}", rt.arn_service, rt.resource_glob));
-                generals.push(rt.resource_glob.to_string());
+            if !rt.arn_service().is_empty() {
+                generals.push(format!("arn:aws:{}:*:*:{}", rt.arn_service(), rt.resource_glob()));
+                generals.push(rt.resource_glob().to_string());
             }
         }
     }

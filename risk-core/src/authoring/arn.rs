@@ -105,7 +105,7 @@ pub fn best_matches(parts: &ArnParts<'_>, types: &[ResourceType]) -> Vec<u16> {
     let mut best: Vec<u16> = Vec::new();
     let mut best_score = 0usize;
     for (i, rt) in types.iter().enumerate() {
-        let Some(score) = template_matches(rt.arn, parts) else { continue };
+        let Some(score) = template_matches(rt.arn(), parts) else { continue };
         let Ok(i) = u16::try_from(i) else { continue };
         if best.is_empty() || score > best_score {
             best = vec![i];
@@ -199,7 +199,7 @@ fn tokenize(template: &str) -> Vec<Token<'_>> {
 /// The error for an ARN of a known service that matches none of its resource types: every type
 /// with its ARN format, the closest first.
 fn no_match_error(arn: &str, parts: &ArnParts<'_>, svc: &Service) -> AuthoringError {
-    let own: Vec<&ResourceType> = svc.resource_types.iter().filter(|rt| rt.arn_service == parts.service).collect();
+    let own: Vec<&ResourceType> = svc.resource_types.iter().filter(|rt| rt.arn_service() == parts.service).collect();
     if own.is_empty() {
         return AuthoringError::new(format!(
             "`{arn}`: `{}` has no resource types with ARNs of its own; its actions take only `*` (list the service under `wildcard-only` instead)",
@@ -208,16 +208,16 @@ fn no_match_error(arn: &str, parts: &ArnParts<'_>, svc: &Service) -> AuthoringEr
     }
     // Ties go to the plainest template (`table` before `table/…/backup/…`), then by name.
     let closest = own.iter().copied().max_by_key(|rt| {
-        let literal = tokenize(rt.arn).iter().map(|t| if let Token::Lit(l) = t { l.len() } else { 0 }).sum::<usize>();
-        (closeness(rt.arn, parts), std::cmp::Reverse(literal), std::cmp::Reverse(rt.name))
+        let literal = tokenize(rt.arn()).iter().map(|t| if let Token::Lit(l) = t { l.len() } else { 0 }).sum::<usize>();
+        (closeness(rt.arn(), parts), std::cmp::Reverse(literal), std::cmp::Reverse(rt.name()))
     });
     let mut msg = format!("`{arn}` matches no resource type of `{}`", svc.prefix);
     if let Some(c) = closest {
-        msg.push_str(&format!("; closest: `{}` (`{}`)", c.name, c.arn));
+        msg.push_str(&format!("; closest: `{}` (`{}`)", c.name(), c.arn()));
     }
     msg.push_str(&format!("; the resource types of `{}` and their ARN formats:", svc.prefix));
     for rt in own {
-        msg.push_str(&format!("\n  {}: {}", rt.name, rt.arn));
+        msg.push_str(&format!("\n  {}: {}", rt.name(), rt.arn()));
     }
     AuthoringError::new(msg)
 }
@@ -251,7 +251,7 @@ mod tests {
 
     fn names(arn: &str) -> Vec<&'static str> {
         let m = match_arn(arn).unwrap_or_else(|e| panic!("{arn}: {e}"));
-        m.resource_types.iter().map(|&i| m.service().resource_types[usize::from(i)].name).collect()
+        m.resource_types.iter().map(|&i| m.service().resource_types[usize::from(i)].name()).collect()
     }
 
     fn error(arn: &str) -> String {

@@ -105,14 +105,14 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
             for &rt_i in &m.resource_types {
                 let rt = &svc.resource_types[usize::from(rt_i)];
                 let acts: Vec<usize> = svc_actions(m.service)
-                    .filter(|(_, a)| a.access == level && a.resources.iter().any(|r| r.resource_type == rt_i))
+                    .filter(|(_, a)| a.access == level && a.resources().iter().any(|r| r.resource_type == rt_i))
                     .map(|(i, _)| i)
                     .collect();
                 if acts.is_empty() {
                     warnings.push(format!(
                         "`{raw}` ({} `{}`): no {} action of `{}` acts on it, so `{}` grants nothing for it",
                         svc.prefix,
-                        rt.name,
+                        rt.name(),
                         level,
                         svc.prefix,
                         template::level_key(level)
@@ -120,8 +120,8 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
                     continue;
                 }
                 let g = groups
-                    .entry((Section::Scoped, rank, m.service, rt.name))
-                    .or_insert_with(|| Group { sid: sid(svc.prefix, level.as_str(), rt.name), ..Group::default() });
+                    .entry((Section::Scoped, rank, m.service, rt.name()))
+                    .or_insert_with(|| Group { sid: sid(svc.prefix, level.as_str(), rt.name()), ..Group::default() });
                 g.resources.insert(raw.clone());
                 g.actions.extend(acts);
             }
@@ -133,17 +133,18 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
     for name in &t.actions {
         let i = action_by_name(name, "actions")?;
         let a = &ACTIONS[i];
-        if a.resources.is_empty() {
+        if a.resources().is_empty() {
             wildcard_group(&mut groups).actions.insert(i);
             continue;
         }
         let rank = LEVEL_ORDER.iter().position(|&l| l == a.access).unwrap_or(0);
-        for r in a.resources {
+        for r in a.resources() {
             let rt = a.resource_type(r);
-            let g = groups.entry((Section::ActionsMode, rank, usize::from(a.service), rt.name)).or_insert_with(|| {
-                Group { sid: sid(a.service().prefix, a.access.as_str(), rt.name), ..Group::default() }
-            });
-            g.resources.insert(rt.arn.to_string());
+            let g =
+                groups.entry((Section::ActionsMode, rank, usize::from(a.service), rt.name())).or_insert_with(|| {
+                    Group { sid: sid(a.service().prefix, a.access.as_str(), rt.name()), ..Group::default() }
+                });
+            g.resources.insert(rt.arn().to_string());
             g.actions.insert(i);
             placeholders = true;
         }
@@ -158,8 +159,8 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
     for name in &t.single_actions {
         let i = action_by_name(name, "wildcard-only.single-actions")?;
         let a = &ACTIONS[i];
-        if !a.resources.is_empty() {
-            let types: Vec<&str> = a.resources.iter().map(|r| a.resource_type(r).name).collect();
+        if !a.resources().is_empty() {
+            let types: Vec<&str> = a.resources().iter().map(|r| a.resource_type(r).name()).collect();
             return Err(AuthoringError::new(format!(
                 "`wildcard-only.single-actions`: `{}` is not wildcard-only: it can be scoped to {}; list the resource ARNs under `{}`, or the action under `skip-resource-constraints` to grant it on `*`",
                 a.full_name(),
@@ -178,7 +179,7 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
                 ))
             })?;
             let acts: Vec<usize> =
-                svc_actions(s).filter(|(_, a)| a.access == level && a.resources.is_empty()).map(|(i, _)| i).collect();
+                svc_actions(s).filter(|(_, a)| a.access == level && a.resources().is_empty()).map(|(i, _)| i).collect();
             if acts.is_empty() {
                 warnings.push(format!(
                     "`wildcard-only.service-{}`: `{}` has no wildcard-only {level} action",
@@ -222,12 +223,12 @@ pub fn write_policy(t: &Template) -> Result<Written, AuthoringError> {
         for raw in arns {
             let parts = arn::ArnParts::parse(raw)
                 .ok_or_else(|| AuthoringError::new(format!("`sts.{key}`: `{raw}` is not an ARN; give role ARNs such as `arn:aws:iam::123456789012:role/deploy`")))?;
-            let ok = a.resources.iter().any(|r| arn::template_matches(a.resource_type(r).arn, &parts).is_some());
+            let ok = a.resources().iter().any(|r| arn::template_matches(a.resource_type(r).arn(), &parts).is_some());
             if !ok {
                 let formats: Vec<String> = a
-                    .resources
+                    .resources()
                     .iter()
-                    .map(|r| format!("`{}` (`{}`)", a.resource_type(r).name, a.resource_type(r).arn))
+                    .map(|r| format!("`{}` (`{}`)", a.resource_type(r).name(), a.resource_type(r).arn()))
                     .collect();
                 return Err(AuthoringError::new(format!(
                     "`sts.{key}`: `{raw}` is not a resource `sts:{action}` acts on; it takes {}",

@@ -352,7 +352,7 @@ fn narrow_statement<'a>(
     let mut missing: BTreeMap<(usize, u16), Vec<usize>> = BTreeMap::new();
     for i in acts.iter() {
         let a = &ACTIONS[i];
-        if a.resources.is_empty() {
+        if a.resources().is_empty() {
             wildcard_only.insert(i);
             continue;
         }
@@ -364,7 +364,7 @@ fn narrow_statement<'a>(
                 .types(g, svc)
                 .iter()
                 .copied()
-                .filter(|t| a.resources.iter().any(|r| r.resource_type == *t))
+                .filter(|t| a.resources().iter().any(|r| r.resource_type == *t))
                 .collect();
             if !hit.is_empty() {
                 arns.insert(matcher.given[g].raw.to_string());
@@ -373,11 +373,11 @@ fn narrow_statement<'a>(
         }
         // Every required type needs an ARN (ec2:RunInstances on an instance ARN alone would
         // fail); an action with optional types only needs one of them.
-        let required: Vec<u16> = a.resources.iter().filter(|r| r.required).map(|r| r.resource_type).collect();
+        let required: Vec<u16> = a.resources().iter().filter(|r| r.required).map(|r| r.resource_type).collect();
         // Optional types only (s3:GetObject on an `object` or an access point's
         // `accesspointobject`): one question, about the type its service's actions use most.
         let need: Vec<u16> = if required.is_empty() {
-            a.resources
+            a.resources()
                 .iter()
                 .map(|r| r.resource_type)
                 .max_by_key(|&t| (type_use(svc, t), std::cmp::Reverse(t)))
@@ -498,7 +498,7 @@ fn rebuild(raw: &Value, acts: &ActionSet, resources: Option<&[String]>, sid: Opt
 
 /// How many actions of the service act on resource type `t`.
 fn type_use(service: usize, t: u16) -> usize {
-    SERVICES[service].action_slice().iter().filter(|a| a.resources.iter().any(|r| r.resource_type == t)).count()
+    SERVICES[service].action_slice().iter().filter(|a| a.resources().iter().any(|r| r.resource_type == t)).count()
 }
 
 fn is_star(p: &str) -> bool {
@@ -604,17 +604,17 @@ fn resource_question(st: &Statement<'_>, svc: usize, t: u16, actions: &[usize]) 
         shown.join(", "),
         level_summary(actions.iter().map(|&i| &ACTIONS[i])),
         service.prefix,
-        rt.name,
+        rt.name(),
     );
     NarrowingQuestion {
-        id: format!("stmt-{}-{}-{}", st.index, service.prefix, rt.name),
+        id: format!("stmt-{}-{}-{}", st.index, service.prefix, rt.name()),
         pattern: "wildcard-resource".to_string(),
         service: service.prefix.to_string(),
-        resource_type: Some(rt.name.to_string()),
-        suggested_arn_format: Some(rt.arn.to_string()),
+        resource_type: Some(rt.name().to_string()),
+        suggested_arn_format: Some(rt.arn().to_string()),
         triggering_actions: names,
         severity: severity(actions.iter().map(|&i| &ACTIONS[i])).to_string(),
-        question: format!("Which `{}` `{}` resources does the task touch? Give their ARNs", service.prefix, rt.name),
+        question: format!("Which `{}` `{}` resources does the task touch? Give their ARNs", service.prefix, rt.name()),
         why,
         statement: st.index,
         sid: st.sid.map(str::to_string),

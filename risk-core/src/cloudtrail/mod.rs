@@ -279,7 +279,7 @@ pub fn policy_from_cloudtrail_with(
                 for i in actions {
                     let action = &ACTIONS[i];
                     let entry = grants.entry(i).or_default();
-                    if action.resources.is_empty() {
+                    if action.resources().is_empty() {
                         continue;
                     }
                     let mut found = false;
@@ -302,10 +302,10 @@ pub fn policy_from_cloudtrail_with(
     let mut groups: BTreeMap<Vec<String>, Vec<String>> = BTreeMap::new();
     for (&i, (arns, missing)) in &grants {
         let action = &ACTIONS[i];
-        let resources: Vec<String> = if action.resources.is_empty() || *missing > 0 || arns.is_empty() {
-            if !action.resources.is_empty() {
+        let resources: Vec<String> = if action.resources().is_empty() || *missing > 0 || arns.is_empty() {
+            if !action.resources().is_empty() {
                 let mut types: Vec<String> =
-                    action.resources.iter().map(|r| action.resource_type(r).name.to_string()).collect();
+                    action.resources().iter().map(|r| action.resource_type(r).name().to_string()).collect();
                 types.sort();
                 types.dedup();
                 not_narrowed.push(NotNarrowed { action: action.full_name(), resource_types: types, count: *missing });
@@ -626,13 +626,13 @@ pub fn arn_fits(action: &Action, arn: &str) -> bool {
         .resource_types
         .iter()
         .enumerate()
-        .filter(|(_, rt)| crate::glob::matches(&iam_catalog::variables_to_wildcards(rt.arn), arn))
-        .map(|(i, rt)| (i, literal_len(rt.arn)))
+        .filter(|(_, rt)| crate::glob::matches(&iam_catalog::variables_to_wildcards(rt.arn()), arn))
+        .map(|(i, rt)| (i, literal_len(rt.arn())))
         .collect();
     let Some(best) = matching.iter().map(|&(_, n)| n).max() else {
         return false;
     };
-    action.resources.iter().any(|r| matching.iter().any(|&(i, n)| n == best && usize::from(r.resource_type) == i))
+    action.resources().iter().any(|r| matching.iter().any(|&(i, n)| n == best && usize::from(r.resource_type) == i))
 }
 
 #[cfg(test)]

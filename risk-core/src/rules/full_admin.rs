@@ -34,7 +34,8 @@ static IAM_POWER: Lazy<ActionSet> = Lazy::new(|| {
     if let Some(svc) = iam_catalog::service_index("iam") {
         for i in iam_catalog::SERVICES[svc].actions.clone() {
             let a = &ACTIONS[i as usize];
-            if matches!(a.access, AccessLevel::Write | AccessLevel::PermissionsManagement) && !a.resources.is_empty() {
+            if matches!(a.access, AccessLevel::Write | AccessLevel::PermissionsManagement) && !a.resources().is_empty()
+            {
                 s.insert(i as usize);
             }
         }
@@ -42,26 +43,16 @@ static IAM_POWER: Lazy<ActionSet> = Lazy::new(|| {
     s
 });
 
-/// Every action that supports resource-level permissions. Actions that do not are only
-/// granted by a literal `*` resource, so `arn:*:*:*:*:*` misses them — yet is still admin.
-static SCOPABLE: Lazy<ActionSet> = Lazy::new(|| {
-    let mut s = ActionSet::empty();
-    for (i, a) in ACTIONS.iter().enumerate() {
-        if !a.resources.is_empty() {
-            s.insert(i);
-        }
-    }
-    s
-});
-
-static SCOPABLE_COUNT: Lazy<usize> = Lazy::new(|| SCOPABLE.len());
+/// How many actions support resource-level permissions. Actions that do not are only granted
+/// by a literal `*` resource, so `arn:*:*:*:*:*` misses them — yet is still admin.
+static SCOPABLE_COUNT: Lazy<usize> = Lazy::new(|| crate::actions::scopable().len());
 
 /// Does the analysed policy amount to full administrator access?
 pub(crate) fn is_full_admin(a: &Analysis<'_>) -> bool {
     if !IAM_POWER.is_subset(&a.all) {
         return false;
     }
-    SCOPABLE.and_count(&a.all) * 10 >= *SCOPABLE_COUNT * 9
+    crate::actions::scopable().and_count(&a.all) * 10 >= *SCOPABLE_COUNT * 9
 }
 
 pub struct Rule;

@@ -2,8 +2,8 @@
 
 use super::support::{check_list, resolve_set, Tiers};
 use super::{Category, Context, Finding, RuleMeta, IDENTITY};
-use crate::actions::ActionSet;
-use iam_catalog::{AccessLevel, ACTIONS as CATALOG, SERVICES};
+use crate::actions::{self, ActionSet};
+use iam_catalog::{AccessLevel, SERVICES};
 use once_cell::sync::Lazy;
 
 pub static META: RuleMeta = RuleMeta {
@@ -62,19 +62,16 @@ pub(crate) const NAMES: &[&str] = &[
 pub(crate) const NOT_ACCESS_CONTROL: &[&str] = &["cloudformation:SetStackPolicy"];
 
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    let mut s = resolve_set(NAMES);
-    for (i, a) in CATALOG.iter().enumerate() {
-        // The catalog classes some policy *reads* (`GetResourcePolicy`) as permissions
-        // management; reading who has access changes nothing.
-        let read_verb =
-            ["get", "list", "describe", "batchget", "search"].iter().any(|v| a.name_starts_with_ignore_case(v));
-        if a.access == AccessLevel::PermissionsManagement
-            && !read_verb
-            && !ACCESS_CONTROL_SERVICES.contains(&SERVICES[a.service as usize].prefix)
-        {
-            s.insert(i);
+    let mut s = actions::at_level(AccessLevel::PermissionsManagement).clone();
+    // The catalog classes some policy *reads* (`GetResourcePolicy`) as permissions
+    // management; reading who has access changes nothing.
+    s.subtract(&actions::with_name_prefixes(&s, &["get", "list", "describe", "batchget", "search"]));
+    for svc in ACCESS_CONTROL_SERVICES.iter().filter_map(|p| iam_catalog::service_index(p)) {
+        for i in SERVICES[svc].actions.clone() {
+            s.remove(i as usize);
         }
     }
+    s.union_with(&resolve_set(NAMES));
     s.subtract(&resolve_set(NOT_ACCESS_CONTROL));
     s
 });

@@ -29,10 +29,10 @@ pub fn resolve_set(names: &[&str]) -> ActionSet {
 pub fn name(i: usize) -> String {
     let a = &ACTIONS[i];
     let prefix = a.service().prefix;
-    let mut s = String::with_capacity(prefix.len() + 1 + a.name.len());
+    let mut s = String::with_capacity(prefix.len() + 1 + a.name().len());
     s.push_str(prefix);
     s.push(':');
-    s.push_str(a.name);
+    s.push_str(a.name());
     s
 }
 
@@ -285,17 +285,16 @@ pub fn check_list(
 /// Catalog actions of the given services whose lowercase name starts with one of `verbs`
 /// and whose access level is in `levels`.
 pub fn by_verbs(services: Option<&[&str]>, verbs: &[&str], levels: &[iam_catalog::AccessLevel]) -> ActionSet {
-    let mut s = ActionSet::empty();
-    for (i, act) in ACTIONS.iter().enumerate() {
-        let svc = iam_catalog::SERVICES[act.service as usize].prefix;
-        if let Some(list) = services {
-            if !list.contains(&svc) {
-                continue;
-            }
-        }
-        if levels.contains(&act.access) && verbs.iter().any(|v| act.name_starts_with_ignore_case(v)) {
-            s.insert(i);
-        }
+    let mut wanted = ActionSet::empty();
+    for &l in levels {
+        wanted.union_with(crate::actions::at_level(l));
     }
-    s
+    if let Some(list) = services {
+        let mut keep = ActionSet::empty();
+        for svc in list.iter().filter_map(|p| iam_catalog::service_index(p)) {
+            keep.insert_range(iam_catalog::SERVICES[svc].actions.clone());
+        }
+        wanted.intersect_with(&keep);
+    }
+    crate::actions::with_name_prefixes(&wanted, verbs)
 }

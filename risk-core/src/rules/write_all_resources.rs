@@ -2,7 +2,7 @@
 
 use super::support::{check_list, resolve_set, Tiers};
 use super::{Category, Context, Finding, RuleMeta, IDENTITY};
-use crate::actions::ActionSet;
+use crate::actions::{self, ActionSet};
 use iam_catalog::{AccessLevel, ACTIONS as CATALOG};
 use once_cell::sync::Lazy;
 
@@ -52,14 +52,11 @@ pub(crate) const NOT_COUNTED: &[&str] = &[
 ];
 
 static ACTIONS: Lazy<ActionSet> = Lazy::new(|| {
-    let mut s = ActionSet::empty();
-    for (i, a) in CATALOG.iter().enumerate() {
-        // The catalog classes a few reads as Write (`iot:ListSubscriptions`); a read verb wins.
-        let read_verb = ["get", "list", "describe", "batchget"].iter().any(|v| a.name_starts_with_ignore_case(v));
-        if matches!(a.access, AccessLevel::Write | AccessLevel::Tagging) && !a.resources.is_empty() && !read_verb {
-            s.insert(i);
-        }
-    }
+    let mut s = actions::at_level(AccessLevel::Write).clone();
+    s.union_with(actions::at_level(AccessLevel::Tagging));
+    s.intersect_with(actions::scopable());
+    // The catalog classes a few reads as Write (`iot:ListSubscriptions`); a read verb wins.
+    s.subtract(&actions::with_name_prefixes(&s, &["get", "list", "describe", "batchget"]));
     s.subtract(&resolve_set(NOT_COUNTED));
     s
 });
