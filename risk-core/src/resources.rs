@@ -57,6 +57,10 @@ pub struct Pattern<'a> {
 struct ArnPattern<'a> {
     partition_ok: bool,
     service: &'a str,
+    /// The service field holds `${` (decided once: `breadth` runs per resource type).
+    service_var: bool,
+    /// The service field holds a wildcard.
+    service_wild: bool,
     resource: &'a str,
 }
 
@@ -67,6 +71,8 @@ impl<'a> Pattern<'a> {
             // Generous: a variable in the partition field may name any partition.
             partition_ok: crate::partition::may_match(&variables_as_wildcards(partition)),
             service,
+            service_var: service.contains("${"),
+            service_wild: glob::has_wildcard(service),
             resource,
         });
         // Policy variables only exist in 2012-10-17; elsewhere they are literal text.
@@ -112,9 +118,9 @@ impl<'a> Pattern<'a> {
         if !arn.partition_ok || rt.arn_service().is_empty() {
             return Breadth::None;
         }
-        let service_ok = if arn.service.contains("${") {
+        let service_ok = if arn.service_var {
             true
-        } else if glob::has_wildcard(arn.service) {
+        } else if arn.service_wild {
             glob::matches(arn.service, rt.arn_service())
         } else {
             arn.service == rt.arn_service()
