@@ -555,7 +555,7 @@ mod tests {
             levels.union_with(at_level(l));
         }
         assert_eq!(levels, ActionSet::all());
-        assert!(ACTIONS.iter().enumerate().all(|(i, a)| scopable().contains(i) == !a.resources().is_empty()));
+        assert!(ACTIONS.iter().enumerate().all(|(i, a)| scopable().contains(i) != a.resources().is_empty()));
     }
 
     #[test]
