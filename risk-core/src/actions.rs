@@ -43,6 +43,18 @@ impl ActionSet {
         s
     }
 
+    /// The set of the given indices (any order).
+    pub fn from_indices(idx: &[usize]) -> Self {
+        let mut s = Self::empty();
+        if let (Some(&lo), Some(&hi)) = (idx.iter().min(), idx.iter().max()) {
+            s.cover(lo / 64, hi / 64 + 1);
+            for &i in idx {
+                s.words[i / 64 - s.lo] |= 1 << (i % 64);
+            }
+        }
+        s
+    }
+
     /// One past the highest stored word.
     fn hi(&self) -> usize {
         self.lo + self.words.len()

@@ -53,6 +53,17 @@ impl Grant<'_> {
         }
     }
 
+    /// Does this grant give some member of `set` at breadth `min` or wider (never at
+    /// `None`)? The same answer as testing [`Grant::breadth`] member by member, from the
+    /// sets (`all` and `self_scoped` are subsets of `effective`).
+    pub fn grants_any_at(&self, set: &ActionSet, min: Breadth) -> bool {
+        match min {
+            Breadth::All => self.all.intersects(set),
+            Breadth::SelfScoped => self.all.intersects(set) || self.self_scoped.intersects(set),
+            Breadth::Specific | Breadth::None => self.effective.intersects(set),
+        }
+    }
+
     /// Breadth of this grant for catalog action `i`.
     pub fn breadth(&self, i: usize) -> Breadth {
         if self.all.contains(i) {
@@ -459,6 +470,46 @@ fn pin_grants(grants: &mut [Grant<'_>]) {
                 }
                 GrantPin::Origin { text } => {
                     g.pin.origin.get_or_insert(text);
+                }
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    /// Grants of every breadth: all resources, named ones, the caller's own, a void ARN, and
+    /// a `NotResource` one, over services whose actions lie far apart in the catalog.
+    const POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+        {"Effect": "Allow", "Action": ["s3:Get*", "ec2:Describe*"], "Resource": "*"},
+        {"Effect": "Allow", "Action": ["s3:*", "iam:*"], "Resource": ["arn:aws:s3:::bucket/*", "arn:aws:iam::111122223333:user/${aws:username}"]},
+        {"Effect": "Allow", "Action": "sqs:*", "Resource": "arn:aws:sns:*:*:topic"},
+        {"Effect": "Allow", "Action": ["kms:Decrypt", "lambda:*"], "NotResource": "arn:aws:lambda:*:*:function:x"}
+    ]}"#;
+
+    proptest! {
+        /// `grants_any_at` answers as testing `breadth` member by member.
+        #[test]
+        fn grants_any_at_matches_breadth_per_action(idx in proptest::collection::vec(0..ACTIONS.len(), 0..40), seed in 0usize..4) {
+            let value: serde_json::Value = serde_json::from_str(POLICY).unwrap();
+            let policy = Policy::parse(&value).unwrap();
+            let a = Analysis::new(&policy, PolicyType::Identity);
+            // Mix in members each grant really has, so hits are not all misses.
+            let mut idx = idx;
+            for g in &a.grants {
+                idx.extend(g.effective.iter().skip(seed * 7).step_by(97).take(3));
+                idx.extend(g.all.iter().skip(seed).take(1));
+                idx.extend(g.self_scoped.iter().take(1));
+            }
+            let set = ActionSet::from_indices(&idx);
+            prop_assert_eq!(set.iter().collect::<Vec<_>>(), idx.iter().copied().collect::<std::collections::BTreeSet<_>>().into_iter().collect::<Vec<_>>());
+            for g in &a.grants {
+                for min in [Breadth::None, Breadth::Specific, Breadth::SelfScoped, Breadth::All] {
+                    let slow = idx.iter().any(|&i| { let b = g.breadth(i); b >= min && b != Breadth::None });
+                    prop_assert_eq!(g.grants_any_at(&set, min), slow, "statement {} at {:?}", g.stmt.index, min);
                 }
             }
         }

@@ -90,15 +90,12 @@ impl Evidence {
 /// Collect evidence for `idx` from grants with at least `min` breadth.
 pub fn evidence(a: &Analysis<'_>, idx: impl IntoIterator<Item = usize>, min: Breadth) -> Evidence {
     let idx: Vec<usize> = idx.into_iter().collect();
+    let set = ActionSet::from_indices(&idx);
     let mut ev = Evidence { all_conditional: true, ..Default::default() };
     let mut any = false;
-    // Grants in statement order; each is checked until its first qualifying action.
+    // Grants in statement order that give one of the actions at `min` or wider.
     for g in &a.grants {
-        let grants_one = idx.iter().any(|&i| {
-            let b = g.breadth(i);
-            b >= min && b != Breadth::None
-        });
-        if !grants_one {
+        if !g.grants_any_at(&set, min) {
             continue;
         }
         any = true;
@@ -253,11 +250,9 @@ pub fn check_list(
     let total = hits.len();
     let listed = names(hits.iter().copied());
     // The grants behind the finding, and what their conditions certainly narrow.
-    let behind: Vec<&crate::analysis::Grant<'_>> = a
-        .grants
-        .iter()
-        .filter(|g| hits.iter().any(|&i| g.breadth(i) >= breadth && g.breadth(i) != Breadth::None))
-        .collect();
+    let hit_set = ActionSet::from_indices(&hits);
+    let behind: Vec<&crate::analysis::Grant<'_>> =
+        a.grants.iter().filter(|g| g.grants_any_at(&hit_set, breadth)).collect();
     let mut notes: Vec<String> = Vec::new();
     for g in &behind {
         if let Some(p) = g.pin.resources.as_ref().filter(|_| breadth == Breadth::Specific) {
