@@ -117,14 +117,13 @@ impl ActionSet {
             return;
         }
         self.cover(i / 64, (end - 1) / 64 + 1);
+        // A word at a time: the bits from `i` up to the end of its word or of the range.
         while i < end {
-            if i % 64 == 0 && i + 64 <= end {
-                self.words[i / 64 - self.lo] = u64::MAX;
-                i += 64;
-            } else {
-                self.words[i / 64 - self.lo] |= 1 << (i % 64);
-                i += 1;
-            }
+            let (w, bit) = (i / 64, i % 64);
+            let n = (64 - bit).min(end - i);
+            let mask = if n == 64 { u64::MAX } else { ((1u64 << n) - 1) << bit };
+            self.words[w - self.lo] |= mask;
+            i += n;
         }
     }
 

@@ -194,6 +194,11 @@ fn actions_of(p: &Path) -> &[usize] {
 /// Score a path against the policy, if all its actions are granted.
 fn score_path(a: &Analysis<'_>, path: &Path) -> Option<(u8, &'static str)> {
     let actions = path.actions.as_ref()?;
+    // An action granted nowhere rules the path out: most paths, for most policies, end here
+    // without asking each grant (every breadth below is `None` for such an action).
+    if !actions.iter().all(|&i| a.effective.contains(i)) {
+        return None;
+    }
     let pr = *PASSROLE;
     let mut weakest = Breadth::All;
     let mut passrole = None;
