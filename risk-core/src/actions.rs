@@ -310,11 +310,14 @@ struct CatalogFacts {
 }
 
 static FACTS: once_cell::sync::Lazy<CatalogFacts> = once_cell::sync::Lazy::new(|| {
-    let mut f = CatalogFacts { levels: Default::default(), scopable: ActionSet::empty() };
+    // Every level appears in most services, so each set spans the whole catalog: size them
+    // once instead of growing them action by action.
+    let full = || ActionSet { lo: 0, words: vec![0; WORDS] };
+    let mut f = CatalogFacts { levels: std::array::from_fn(|_| full()), scopable: full() };
     for (i, a) in ACTIONS.iter().enumerate() {
-        f.levels[a.access as usize].insert(i);
+        f.levels[a.access as usize].words[i / 64] |= 1 << (i % 64);
         if !a.resources().is_empty() {
-            f.scopable.insert(i);
+            f.scopable.words[i / 64] |= 1 << (i % 64);
         }
     }
     f
