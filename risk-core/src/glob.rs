@@ -56,9 +56,17 @@ pub fn subsumes(pattern: &str, general: &str) -> bool {
             return g.starts_with(prefix);
         }
     }
-    // reach[j]: the pattern bytes so far can consume the first j bytes of `general`.
-    let mut reach = vec![false; g.len() + 1];
-    let mut next = vec![false; g.len() + 1];
+    // reach[j]: the pattern bytes so far can consume the first j bytes of `general`. On the
+    // stack for the usual ARN lengths (this runs per pattern and resource type).
+    let (mut reach_buf, mut next_buf) = ([false; 160], [false; 160]);
+    let (mut reach_vec, mut next_vec);
+    let (mut reach, mut next): (&mut [bool], &mut [bool]) = if g.len() < reach_buf.len() {
+        (&mut reach_buf[..=g.len()], &mut next_buf[..=g.len()])
+    } else {
+        reach_vec = vec![false; g.len() + 1];
+        next_vec = vec![false; g.len() + 1];
+        (&mut reach_vec, &mut next_vec)
+    };
     reach[0] = true;
     for &pc in p {
         next.iter_mut().for_each(|x| *x = false);
@@ -110,14 +118,34 @@ pub fn intersects(a: &str, b: &str) -> bool {
             return true;
         }
     }
+    // Depth-first over (position in a, position in b); `seen` is a bitset in a buffer reused
+    // by the thread (this runs per pattern and resource type, and zeroing a fresh
+    // (|a|+1)x(|b|+1) byte grid each time was most of its cost).
+    thread_local! {
+        static BUFS: std::cell::RefCell<SearchBufs> = const { std::cell::RefCell::new((Vec::new(), Vec::new())) };
+    }
+    BUFS.with(|bufs| {
+        let mut bufs = bufs.borrow_mut();
+        let (seen, stack) = &mut *bufs;
+        intersects_search(a, b, seen, stack)
+    })
+}
+
+/// The visited bitset and the work stack of [`intersects_search`].
+type SearchBufs = (Vec<u64>, Vec<(usize, usize)>);
+
+fn intersects_search(a: &[u8], b: &[u8], seen: &mut Vec<u64>, stack: &mut Vec<(usize, usize)>) -> bool {
     let w = b.len() + 1;
-    let mut seen = vec![false; (a.len() + 1) * w];
-    let mut stack = vec![(0usize, 0usize)];
+    seen.clear();
+    seen.resize(((a.len() + 1) * w).div_ceil(64), 0);
+    stack.clear();
+    stack.push((0, 0));
     while let Some((i, j)) = stack.pop() {
-        if seen[i * w + j] {
+        let k = i * w + j;
+        if seen[k / 64] & (1 << (k % 64)) != 0 {
             continue;
         }
-        seen[i * w + j] = true;
+        seen[k / 64] |= 1 << (k % 64);
         if i == a.len() && j == b.len() {
             return true;
         }
