@@ -104,15 +104,7 @@ impl Pool {
             return "&[]".to_owned();
         }
         let len = items.len();
-        let offset = match self.seen.get(&items) {
-            Some(&offset) => offset,
-            None => {
-                let offset = self.rows.len();
-                self.rows.extend(items.iter().cloned());
-                self.seen.insert(items, offset);
-                offset
-            }
-        };
+        let offset = self.offset(items);
         format!("{func}({offset},{len})")
     }
 
