@@ -39,7 +39,8 @@ pub fn is_hidden(c: char) -> bool {
 /// `s` with every [`is_hidden`] character written as a visible Rust-style escape
 /// (`\u{202e}`, `\u{a}` for a line feed). Borrowed when nothing needs escaping.
 pub fn visible(s: &str) -> Cow<'_, str> {
-    if !s.chars().any(is_hidden) {
+    // Printable ASCII (0x20–0x7E) is never hidden: decided per byte, without decoding chars.
+    if s.bytes().all(|b| (0x20..0x7f).contains(&b)) || !s.chars().any(is_hidden) {
         return Cow::Borrowed(s);
     }
     let mut out = String::with_capacity(s.len() + 16);
