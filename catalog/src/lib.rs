@@ -132,7 +132,9 @@ pub struct ResourceType {
 impl ResourceType {
     fn part(&self, k: usize) -> &'static str {
         let at = self.text_at as usize + self.lens[..k].iter().map(|&l| usize::from(l)).sum::<usize>();
-        generated::RESOURCE_TEXT.get(at..at + usize::from(self.lens[k])).unwrap_or_default()
+        let part = generated::RESOURCE_TEXT.get(at..at + usize::from(self.lens[k]));
+        debug_assert!(part.is_some(), "resource type text offset {at} out of range");
+        part.unwrap_or_default()
     }
 
     /// The name, e.g. `"object"`.
@@ -226,14 +228,22 @@ impl Action {
     /// The action name without prefix, in canonical case, e.g. `"GetObject"`.
     pub fn name(&self) -> &'static str {
         let at = self.name_at as usize;
-        generated::ACTION_NAMES.get(at..at + usize::from(self.name_len)).unwrap_or_default()
+        let name = generated::ACTION_NAMES.get(at..at + usize::from(self.name_len));
+        // The generator writes offsets it just measured; a table that disagrees is a build
+        // bug that tests must see, not an action with no name.
+        debug_assert!(name.is_some(), "action name offset {at} out of range");
+        name.unwrap_or_default()
     }
 
     /// The resource types the action can be scoped to; empty means the action supports
     /// only `"Resource": "*"`.
     pub fn resources(&self) -> &'static [ActionResource] {
         let at = self.resources_at as usize;
-        generated::ACTION_RESOURCE_POOL.get(at..at + usize::from(self.resources_len)).unwrap_or_default()
+        let res = generated::ACTION_RESOURCE_POOL.get(at..at + usize::from(self.resources_len));
+        // An empty list would read as "only `*`" and void grants on named resources: a
+        // generator bug must fail the tests (debug builds) rather than under-score.
+        debug_assert!(res.is_some(), "action resource offset {at} out of range");
+        res.unwrap_or_default()
     }
 
     /// The full name with the canonical action case, e.g. `"s3:GetObject"`.

@@ -277,16 +277,24 @@ impl ActionSet {
     }
 }
 
-/// The members of `within` whose name (without prefix) starts with one of `prefixes`
-/// (lowercase), ASCII case folded. The rules' verb sets are built once per process, and a
-/// one-policy CLI run pays for all of them, so this tests only the candidates and rejects a
-/// name at its first differing byte.
+/// The members of `within` whose name (without prefix) starts with one of `prefixes`,
+/// ASCII case folded; an empty prefix matches every name. The rules' verb sets are built
+/// once per process, and a one-policy CLI run pays for all of them, so this tests only the
+/// candidates and rejects a name at its first differing byte.
 pub fn with_name_prefixes(within: &ActionSet, prefixes: &[&str]) -> ActionSet {
+    if prefixes.len() > 64 || prefixes.iter().any(|p| p.is_empty()) {
+        // Beyond the one-word table below (no rule comes near): compare every candidate.
+        let mut s = ActionSet::empty();
+        for i in within.iter().filter(|&i| prefixes.iter().any(|p| ACTIONS[i].name_starts_with_ignore_case(p))) {
+            s.insert(i);
+        }
+        return s;
+    }
     // Which prefixes (bit k = prefixes[k]) begin with each lowercase first byte.
     let mut by_first = [0u64; 256];
-    for (k, p) in prefixes.iter().enumerate().take(64) {
+    for (k, p) in prefixes.iter().enumerate() {
         if let Some(&b) = p.as_bytes().first() {
-            by_first[usize::from(b)] |= 1 << k;
+            by_first[usize::from(b.to_ascii_lowercase())] |= 1 << k;
         }
     }
     let mut s = ActionSet::empty();
@@ -557,7 +565,7 @@ mod tests {
 
     #[test]
     fn name_prefix_sets_match_a_scan_of_every_name() {
-        for prefixes in [&["get", "list"][..], &["delete", "batchget", "untag"], &["a"], &["put"]] {
+        for prefixes in [&["get", "list"][..], &["delete", "batchget", "untag"], &["a"], &["Put"], &["describe", ""]] {
             let mut scan = ActionSet::empty();
             for (i, a) in ACTIONS.iter().enumerate() {
                 if prefixes.iter().any(|p| a.name_starts_with_ignore_case(p)) {
