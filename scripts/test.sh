@@ -208,8 +208,8 @@ section_rust() {
         skip "cargo fmt --check (--quick)"
         skip "cargo clippy (--quick)"
     else
-        step "formatting (cargo fmt --check)" "run \`cargo fmt --all\` and commit the result" \
-            cargo fmt --all --check
+        step "formatting (scripts/fmt.sh --check)" "run \`scripts/fmt.sh\` and commit the result" \
+            scripts/fmt.sh --check
         step "lints (cargo clippy, warnings are errors)" "fix the clippy findings above; see CONTRIBUTING.md" \
             cargo clippy --workspace --all-targets -- -D warnings
     fi

@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "backup-destruction",
     category: Category::Destructive,
     max_score: 8,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can delete backups, snapshots, object versions or the keys that decrypt them",
     what: "Recovery-destroying actions: AWS Backup recovery points and vaults, RDS/EBS/Redshift/\

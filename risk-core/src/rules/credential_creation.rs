@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "credential-creation",
     category: Category::CredentialsExposure,
     max_score: 8,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can create or reveal credentials: access keys, passwords, SSH keys, database tokens, role sessions",
     what: "Actions whose response is a credential (Cloudsplaining's list of actions that return \

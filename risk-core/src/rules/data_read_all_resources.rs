@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "data-read-all-resources",
     category: Category::DataExfiltration,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can read the contents of every bucket, table, queue, stream, log or repository",
     what: "Data-plane reads on all resources: `s3:GetObject` on `*`, `arn:aws:s3:::*` or \

@@ -11,6 +11,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "destructive-all-resources",
     category: Category::Destructive,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can delete, terminate or destroy resources across the account",
     what: "*Write* actions whose verb is destructive (`Delete*`, `Terminate*`, `Destroy*`, \

@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "existing-resource-escalation",
     category: Category::PrivilegeEscalation,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can run code in compute that already has a role (update Lambda code, SSM commands, stack updates…)",
     what: "The `existing-passrole` paths: actions such as `lambda:UpdateFunctionCode`, \

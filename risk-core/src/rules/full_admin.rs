@@ -13,6 +13,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "full-admin",
     category: Category::FullAdmin,
     max_score: 10,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "grants every (or nearly every) AWS action on every resource",
     what: "Allow statements that, after wildcard expansion, `NotAction` and unconditional denies, \

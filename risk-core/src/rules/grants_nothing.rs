@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "grants-nothing",
     category: Category::Validation,
     max_score: 1,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "the policy grants no permission at all",
     what: "Policies whose Allow statements are entirely cancelled by unconditional denies, name \

@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "logging-disruption",
     category: Category::DefenseEvasion,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can stop or delete CloudTrail, GuardDuty, Config, Security Hub, flow logs or log groups",
     what: "Actions that switch off or erase detection: `cloudtrail:StopLogging`, \

@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "network-exposure-change",
     category: Category::InfrastructureModification,
     max_score: 6,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can change security groups, routes, peering, DNS records, listeners or CDN/WAF configuration",
     what: "High-impact network and traffic actions such as `ec2:AuthorizeSecurityGroupIngress`, \

@@ -9,6 +9,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "org-high-impact-action",
     category: Category::OrgPolicy,
     max_score: 6,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "grants an action the organisation marked high-impact, however narrowly scoped",
     what: "Action patterns listed in the organisation context (`--high-impact-action`, \

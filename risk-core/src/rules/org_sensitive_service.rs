@@ -9,6 +9,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "org-sensitive-service",
     category: Category::OrgPolicy,
     max_score: 6,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "grants actions on all resources of a service the organisation marked sensitive",
     what: "Services listed in the organisation context (`--sensitive-service`, \

@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "passrole-all-roles",
     category: Category::PrivilegeEscalation,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can pass any role in the account to an AWS service",
     what: "`iam:PassRole` granted on all roles — `*`, `arn:aws:iam::*:role/*`, \

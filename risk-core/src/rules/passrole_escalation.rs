@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "passrole-escalation",
     category: Category::PrivilegeEscalation,
     max_score: 9,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can pass a role to new compute (Lambda, EC2, Glue, ECS, CloudFormation…) and act as that role",
     what: "The `new-passrole` paths of the escalation table: `iam:PassRole` together with the \

@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "permissions-boundary-removal",
     category: Category::PrivilegeEscalation,
     max_score: 8,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can delete or replace permissions boundaries",
     what: "`iam:DeleteRolePermissionsBoundary`, `iam:DeleteUserPermissionsBoundary`, \

@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "policy-self-escalation",
     category: Category::PrivilegeEscalation,
     max_score: 9,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can change its own permissions (new policy versions, inline or attached policies, group membership)",
     what: "Grants of the `self-escalation` paths in the escalation table, such as \

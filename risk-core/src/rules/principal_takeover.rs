@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "principal-takeover",
     category: Category::PrivilegeEscalation,
     max_score: 8,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can take over other users or roles: access keys, console passwords, trust policies, AssumeRole",
     what: "The `principal-access` paths: `iam:CreateAccessKey`, `iam:CreateLoginProfile`, \

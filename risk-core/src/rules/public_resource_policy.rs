@@ -11,6 +11,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "public-resource-policy",
     category: Category::ResourceExposure,
     max_score: 9,
+    changed_in: 3,
     applies_to: &[PolicyType::Resource],
     summary: "a resource policy allows any principal (`*`), any account, or everyone but a few",
     what: "Allow statements in bucket, queue, topic, key or other resource policies whose \

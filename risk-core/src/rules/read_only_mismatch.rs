@@ -13,6 +13,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "read-only-mismatch",
     category: Category::AccessMismatch,
     max_score: 8,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "the request says read-only, but the policy grants actions that change state",
     what: "Only when the request context says `access_type: read-only`: any granted action whose \

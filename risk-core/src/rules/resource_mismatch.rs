@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "resource-mismatch",
     category: Category::Validation,
     max_score: 1,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "an action is paired with resources of the wrong type, so it grants nothing",
     what: "Explicitly listed actions (not `NotAction`) none of whose resource types can match any \

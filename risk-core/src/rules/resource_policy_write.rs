@@ -11,6 +11,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "resource-policy-write",
     category: Category::ResourceExposure,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary:
         "can change resource policies, ACLs, grants or sharing (S3 bucket policies, KMS grants, snapshot sharing…)",

@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "secret-read-all-resources",
     category: Category::CredentialsExposure,
     max_score: 7,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can read every secret, SSM parameter or KMS-encrypted value in the account",
     what: "Secret-value reads granted on all resources: `secretsmanager:GetSecretValue`, \

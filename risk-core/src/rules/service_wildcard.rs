@@ -10,6 +10,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "service-wildcard",
     category: Category::BroadAccess,
     max_score: 9,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "grants every action of a service on all of its resources",
     what: "A service whose whole action list is granted on all resources, whether written as \

@@ -11,6 +11,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "trust-policy-open",
     category: Category::ResourceExposure,
     max_score: 9,
+    changed_in: 3,
     applies_to: &[PolicyType::Trust],
     summary:
         "a trust policy admits any AWS principal, or any identity of an OIDC provider (e.g. every GitHub repository)",

@@ -9,6 +9,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "unknown-action",
     category: Category::Validation,
     max_score: 1,
+    changed_in: 3,
     applies_to: ANY_TYPE,
     summary: "an action or service is not in the AWS catalog (typo, retired action, or malformed)",
     what: "`Action`/`NotAction` entries that match no action of the bundled AWS service \

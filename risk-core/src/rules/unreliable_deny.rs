@@ -8,6 +8,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "unreliable-deny",
     category: Category::Validation,
     max_score: 1,
+    changed_in: 3,
     applies_to: ANY_TYPE,
     summary: "a Deny is conditional or narrower than the Allow it overlaps, so the score does not count it",
     what: "Deny statements that overlap an Allow but do not cancel it: conditional denies \

@@ -9,6 +9,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "variables-without-version",
     category: Category::Validation,
     max_score: 1,
+    changed_in: 3,
     applies_to: ANY_TYPE,
     summary: "`${…}` policy variables are used, but without `\"Version\": \"2012-10-17\"` they are literal text",
     what: "A resource or condition value containing `${` in a policy whose `Version` is missing \

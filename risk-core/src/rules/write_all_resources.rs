@@ -11,6 +11,7 @@ pub static META: RuleMeta = RuleMeta {
     name: "write-all-resources",
     category: Category::InfrastructureModification,
     max_score: 6,
+    changed_in: 3,
     applies_to: IDENTITY,
     summary: "can change every resource of a type although the actions support resource scoping",
     what: "*Write* and *Tagging* actions that support resource-level permissions, granted on all \
