@@ -55,5 +55,5 @@ pub async fn turn(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> Res
         None => next_turn(req.state, &req.answer),
     }
     .map_err(|e| AppError::Validation(vec![Detail { path: String::new(), message: e.0 }]))?;
-    crate::json(&turn)
+    crate::respond::json(&turn)
 }
