@@ -5,6 +5,7 @@
 
 use crate::error::{AppError, Detail};
 use crate::request::JsonBody;
+use crate::respond::json;
 use crate::AppState;
 use axum::extract::State;
 use axum::response::Response;
@@ -55,5 +56,5 @@ pub async fn turn(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> Res
         None => next_turn(req.state, &req.answer),
     }
     .map_err(|e| AppError::Validation(vec![Detail { path: String::new(), message: e.0 }]))?;
-    crate::json(&turn)
+    json(&turn)
 }
