@@ -4,8 +4,7 @@
 use std::io::Read;
 use std::path::{Path, PathBuf};
 
-/// Largest policy accepted (AWS's own limits are far smaller: 6 KiB managed, 20 KiB resource).
-pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+pub use risk_scan::MAX_INPUT_BYTES;
 
 pub enum Source {
     Stdin,

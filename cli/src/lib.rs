@@ -8,7 +8,6 @@ mod completions;
 mod draft;
 mod git;
 mod input;
-mod locate;
 mod narrative;
 mod narrow;
 mod remote;
@@ -462,9 +461,9 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
             Err(message) => Err(InputError { message, problems: Vec::new(), api: false }),
             Ok(text) => match &remote {
                 Some(url) => remote::score(url, a.api_key.as_deref(), a.timeout, &text, &options, a.narrative)
-                    .map(|report| Scored { report, statement_lines: locate::statement_lines(&text) }),
+                    .map(|report| Scored { report, statement_lines: risk_scan::locate::statement_lines(&text) }),
                 None => match risk_core::score_json(&text, &options) {
-                    Ok(report) => Ok(Scored { report, statement_lines: locate::statement_lines(&text) }),
+                    Ok(report) => Ok(Scored { report, statement_lines: risk_scan::locate::statement_lines(&text) }),
                     Err(e) => {
                         let mut message = e.to_string();
                         if let Some(hint) = input::yaml_hint(&text) {

@@ -418,7 +418,7 @@ pub fn activity_summary(
     include_denied: bool,
 ) -> String {
     let scored =
-        crate::Scored { report: a.report.clone(), statement_lines: crate::locate::statement_lines(policy_text) };
+        crate::Scored { report: a.report.clone(), statement_lines: risk_scan::locate::statement_lines(policy_text) };
     let outcome = Outcome { label: "-".into(), result: Ok(scored) };
     // Without a threshold nothing fails: the threshold line is left out.
     let mut out = human(std::slice::from_ref(&outcome), threshold.unwrap_or(11), false);

@@ -8,8 +8,8 @@
 //! everywhere else in CloudFormation.
 
 use super::{attach_managed, intrinsic, is_no_value, map_node, opaque_list, push, splice, str_node, Cx, Res};
-use crate::scan::tree::{Kind, Node};
-use crate::scan::{Extracted, FileError, Unresolved};
+use crate::tree::{Kind, Node};
+use crate::{Extracted, FileError, Unresolved};
 use risk_core::PolicyType;
 use serde_json::{Map, Value};
 use std::sync::OnceLock;
@@ -206,7 +206,7 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> Extracted {
-        let root = crate::scan::tree::parse_yaml(text).unwrap();
+        let root = crate::tree::parse_yaml(text).unwrap();
         let mut ex = Extracted::default();
         super::super::extract(&root, &mut ex);
         ex
@@ -323,7 +323,7 @@ Resources:
 
     #[test]
     fn a_template_refuses_what_sam_refuses() {
-        let yaml = crate::scan::tree::parse_yaml("{}\n").unwrap();
+        let yaml = crate::tree::parse_yaml("{}\n").unwrap();
         assert!(expand("S3ReadPolicy", &yaml, 1).unwrap_err().contains("lacks the parameter(s) `BucketName`"));
         let s = str_node(1, "bucket");
         assert!(expand("S3ReadPolicy", &s, 1).unwrap_err().contains("as a mapping"));

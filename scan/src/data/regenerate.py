@@ -1,9 +1,9 @@
 #!/usr/bin/env python3
 """Regenerate the data `iam-risk-score scan` embeds for CloudFormation and SAM templates.
 
-    python3 cli/src/scan/data/regenerate.py --sam FILE   # both files; FILE = SAM's policy_templates.json
-    python3 cli/src/scan/data/regenerate.py              # the managed policies only
-    python3 cli/src/scan/data/regenerate.py --check [--sam FILE]   # exit 1 if a committed file is stale
+    python3 scan/src/data/regenerate.py --sam FILE   # both files; FILE = SAM's policy_templates.json
+    python3 scan/src/data/regenerate.py              # the managed policies only
+    python3 scan/src/data/regenerate.py --check [--sam FILE]   # exit 1 if a committed file is stale
 
 aws-managed-policies.tsv
     From benches/corpus/aws-managed-policies.jsonl (see its PROVENANCE.md): one line per AWS
@@ -26,7 +26,7 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
-ROOT = HERE.parents[3]
+ROOT = HERE.parents[2]
 CORPUS = ROOT / "benches" / "corpus" / "aws-managed-policies.jsonl"
 MANAGED = HERE / "aws-managed-policies.tsv"
 SAM = HERE / "sam-policy-templates.json"

@@ -1551,7 +1551,7 @@ mod tests {
     use super::*;
 
     fn run(text: &str) -> (Vec<Found>, Vec<FileError>) {
-        let mut ex = crate::scan::Extracted::default();
+        let mut ex = crate::Extracted::default();
         extract(text, &mut ex).unwrap();
         (ex.policies, ex.errors)
     }
