@@ -516,7 +516,7 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
         Format::Human => render::human(&outcomes, a.threshold, color),
         Format::Json => render::json(&outcomes, single),
         Format::Github => render::github(&outcomes, a.threshold),
-        Format::Sarif => sarif::sarif(&outcomes),
+        Format::Sarif => sarif::score(&outcomes),
         Format::Markdown => render::markdown(&outcomes, a.threshold),
     };
     let _ = io.stdout.write_all(text.as_bytes());

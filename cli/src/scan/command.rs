@@ -292,7 +292,7 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
         Format::Human => w.write_all(output::human(run, color).as_bytes()),
         Format::Json => output::write_json(run, w),
         Format::Markdown => w.write_all(output::markdown(run).as_bytes()),
-        Format::Sarif => super::sarif::write_sarif(run, w),
+        Format::Sarif => crate::sarif::scan(run, w),
         Format::Github => w.write_all(output::github(run).as_bytes()),
     };
     let mut code = exit::OK;

@@ -9,7 +9,6 @@ pub mod hcl_eval;
 pub mod managed;
 pub mod output;
 pub mod plan;
-pub mod sarif;
 pub mod terraform;
 pub mod tree;
 
