@@ -513,11 +513,11 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
         }
     }
     let text = match a.format {
-        Format::Human => render::human(&outcomes, a.threshold, color),
+        Format::Human => render::human::score(&outcomes, a.threshold, color),
         Format::Json => render::json(&outcomes, single),
-        Format::Github => render::github(&outcomes, a.threshold),
+        Format::Github => render::github::score(&outcomes, a.threshold),
         Format::Sarif => sarif::score(&outcomes),
-        Format::Markdown => render::markdown(&outcomes, a.threshold),
+        Format::Markdown => render::markdown::score(&outcomes, a.threshold),
     };
     let _ = io.stdout.write_all(text.as_bytes());
     if outcomes.iter().any(|o| o.result.as_ref().is_err_and(|e| e.api)) {

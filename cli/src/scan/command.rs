@@ -7,9 +7,8 @@
 //! or a (changed) file that looks like a policy could not be read or scored — everything else
 //! is still scanned and reported first.
 
-use super::{
-    output, pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind,
-};
+use super::{pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind};
+use crate::render;
 use crate::text::visible;
 use crate::{exit, Format, Io};
 use clap::{Parser, ValueEnum};
@@ -288,18 +287,18 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
         let _ = writeln!(io.stderr, "error: {at}: {}", visible(&e.message));
     }
     // JSON and SARIF are streamed: for a large export they are several times the input.
-    let render = |f: Format, color: bool, w: &mut dyn Write| match f {
-        Format::Human => w.write_all(output::human(run, color).as_bytes()),
-        Format::Json => output::write_json(run, w),
-        Format::Markdown => w.write_all(output::markdown(run).as_bytes()),
+    let emit = |f: Format, color: bool, w: &mut dyn Write| match f {
+        Format::Human => w.write_all(render::human::scan(run, color).as_bytes()),
+        Format::Json => super::output::write_json(run, w),
+        Format::Markdown => w.write_all(render::markdown::scan(run).as_bytes()),
         Format::Sarif => crate::sarif::scan(run, w),
-        Format::Github => w.write_all(output::github(run).as_bytes()),
+        Format::Github => w.write_all(render::github::scan(run).as_bytes()),
     };
     let mut code = exit::OK;
     for (f, path) in outputs {
         let written = std::fs::File::create(path).and_then(|file| {
             let mut w = std::io::BufWriter::new(file);
-            render(*f, false, &mut w)?;
+            emit(*f, false, &mut w)?;
             w.flush()
         });
         if let Err(e) = written {
@@ -307,10 +306,10 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
             code = exit::BAD_INPUT;
         }
     }
-    let _ = render(format, color, io.stdout);
+    let _ = emit(format, color, io.stdout);
     if format == Format::Github || outputs.iter().any(|(f, _)| *f == Format::Github) {
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            let lines = output::step_outputs(run);
+            let lines = render::github::step_outputs(run);
             let written = std::fs::OpenOptions::new()
                 .append(true)
                 .create(true)
