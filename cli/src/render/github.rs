@@ -3,7 +3,7 @@
 //! written by [`annotation`], which escapes its properties and message.
 
 use super::max_score;
-use crate::scan::{output::totals, ScanRun, Status};
+use crate::scan::{json::totals, ScanRun, Status};
 use crate::text::{gh_data, gh_prop};
 use crate::Outcome;
 use risk_core::output::v1::Finding;

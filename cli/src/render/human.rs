@@ -3,7 +3,7 @@
 //! Colour through [`Paint`]; every string from the user's files through [`visible`].
 
 use super::{against, and_more, delta, max_delta, max_score, Paint};
-use crate::scan::{output::totals, Entry, ScanRun, Status, Unresolved};
+use crate::scan::{json::totals, Entry, ScanRun, Status, Unresolved};
 use crate::text::visible;
 use crate::Outcome;
 use risk_core::output::v1::Finding;

@@ -3,7 +3,7 @@
 //! it can neither end a table cell nor hide or reorder what the reviewer reads.
 
 use super::{against, and_more, delta, max_delta, max_score, top_finding};
-use crate::scan::{output::totals, Entry, ScanRun, Status};
+use crate::scan::{json::totals, Entry, ScanRun, Status};
 use crate::text::md as cell;
 use crate::Outcome;
 use risk_core::output::v1::Finding;

@@ -7,7 +7,7 @@
 //! colour, signed deltas, "and N more", the top finding; Markdown cells, annotations and
 //! terminal text escape user-controlled text through [`crate::text`], in `markdown`, `github`
 //! and `human` alone. SARIF has its one writer in [`crate::sarif`]; a scan's JSON is
-//! [`crate::scan::output`].
+//! [`crate::scan::json`].
 
 mod docs;
 pub mod github;

@@ -289,7 +289,7 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
     // JSON and SARIF are streamed: for a large export they are several times the input.
     let emit = |f: Format, color: bool, w: &mut dyn Write| match f {
         Format::Human => w.write_all(render::human::scan(run, color).as_bytes()),
-        Format::Json => super::output::write_json(run, w),
+        Format::Json => super::json::write_json(run, w),
         Format::Markdown => w.write_all(render::markdown::scan(run).as_bytes()),
         Format::Sarif => crate::sarif::scan(run, w),
         Format::Github => w.write_all(render::github::scan(run).as_bytes()),
