@@ -3,7 +3,7 @@
 //! comments and job summaries) and GitHub workflow commands ([`github`]), plus `rules`,
 //! `explain` and `catalog` ([`docs`]) and the scorer's JSON.
 //!
-//! What the commands share is here once: colour ([`Paint`]), a score's tier
+//! What the commands share is here once: colour ([`Paint`], [`ColorChoice`]), a score's tier
 //! colour, signed deltas, "and N more", the top finding; Markdown cells, annotations and
 //! terminal text escape user-controlled text through [`crate::text`], in `markdown`, `github`
 //! and `human` alone. SARIF has its one writer in [`crate::sarif`]; a scan's JSON is
@@ -19,6 +19,25 @@ pub use human::{activity_summary, written_score_line};
 
 use crate::{Format, Outcome};
 use risk_core::output::v1::Report;
+
+/// `--color`: colour in human output.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum ColorChoice {
+    Auto,
+    Always,
+    Never,
+}
+
+impl ColorChoice {
+    /// Colour on? `auto`: standard output is a terminal and `NO_COLOR` is unset or empty.
+    pub fn on(self, stdout_is_tty: bool) -> bool {
+        match self {
+            ColorChoice::Always => true,
+            ColorChoice::Never => false,
+            ColorChoice::Auto => stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        }
+    }
+}
 
 /// ANSI colour for the terminal, or plain text when off.
 pub(crate) struct Paint {

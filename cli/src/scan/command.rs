@@ -8,7 +8,7 @@
 //! is still scanned and reported first.
 
 use super::{pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind};
-use crate::render;
+use crate::render::{self, ColorChoice};
 use crate::text::visible;
 use crate::{exit, Format, Io};
 use clap::{Parser, ValueEnum};
@@ -17,13 +17,6 @@ use risk_core::ScoreOptions;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Color {
-    Auto,
-    Always,
-    Never,
-}
 
 /// The threshold when none is given: the plain scorer's (`iam-risk-score FILE`), so that
 /// `scan` of a file fails exactly when scoring it does.
@@ -84,7 +77,7 @@ pub struct ScanArgs {
     jobs: Option<usize>,
     /// Colour in human output.
     #[arg(long, value_enum, default_value = "auto")]
-    color: Color,
+    color: ColorChoice,
 }
 
 fn err(io: &mut Io<'_>, msg: impl std::fmt::Display) -> i32 {
@@ -255,12 +248,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
         GateRules { threshold, fail_on_increase: a.fail_on_increase, fail_on_category: a.fail_on_category.clone() };
     let gate = super::evaluate(&entries, &rules);
     let run = ScanRun { entries, errors, unresolved, files_scanned, files_with_policies, base, threshold, gate };
-    let color = match a.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => io.stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
-    let code = finish(&run, a.format, &outputs, color, io);
+    let code = finish(&run, a.format, &outputs, a.color.on(io.stdout_is_tty), io);
     if code == exit::OK && !a.allow_empty && run.found_nothing() {
         let paths: Vec<String> = a.paths.iter().map(|p| format!("`{}`", visible(&p.display().to_string()))).collect();
         let _ = writeln!(
