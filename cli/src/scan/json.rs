@@ -1,6 +1,6 @@
 //! A scan's JSON output (v1): per-policy results, errors, unresolved constructs, totals and
 //! the gate, kept exact (no escaping: serde escapes what JSON needs). The human-facing
-//! renderings of a scan are in [`crate::render`], its SARIF in [`crate::sarif`].
+//! renderings of a scan are in `crate::render`, its SARIF in `crate::sarif`.
 
 use super::{Entry, ScanRun, Status, Unresolved};
 use serde_json::{json, Value};
