@@ -44,13 +44,6 @@ pub enum Format {
     Markdown,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum ColorArg {
-    Auto,
-    Always,
-    Never,
-}
-
 const AFTER_HELP: &str = "Other commands:
   iam-risk-score scan PATH… [--base GIT_REF]   every policy in IaC files (CloudFormation, Terraform, plans, exports)
   iam-risk-score diff OLD NEW                  what a change adds: score delta, new actions, new findings
@@ -124,7 +117,7 @@ struct ScoreArgs {
     jobs: Option<usize>,
     /// Colour in human output.
     #[arg(long, value_enum, default_value = "auto")]
-    color: ColorArg,
+    color: render::ColorChoice,
 }
 
 #[derive(Debug, Parser)]
@@ -501,22 +494,17 @@ fn score(a: ScoreArgs, io: &mut Io<'_>) -> i32 {
             return exit::BAD_INPUT;
         }
     }
-    let color = match a.color {
-        ColorArg::Always => true,
-        ColorArg::Never => false,
-        ColorArg::Auto => io.stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
     for o in &outcomes {
         if let Err(e) = &o.result {
             let _ = writeln!(io.stderr, "error: {}: {}", text::visible(&o.label), text::visible(&e.message));
         }
     }
     let text = match a.format {
-        Format::Human => render::human(&outcomes, a.threshold, color),
+        Format::Human => render::human::score(&outcomes, a.threshold, a.color.on(io.stdout_is_tty)),
         Format::Json => render::json(&outcomes, single),
-        Format::Github => render::github(&outcomes, a.threshold),
-        Format::Sarif => sarif::sarif(&outcomes),
-        Format::Markdown => render::markdown(&outcomes, a.threshold),
+        Format::Github => render::github::score(&outcomes, a.threshold),
+        Format::Sarif => sarif::score(&outcomes),
+        Format::Markdown => render::markdown::score(&outcomes, a.threshold),
     };
     let _ = io.stdout.write_all(text.as_bytes());
     if outcomes.iter().any(|o| o.result.as_ref().is_err_and(|e| e.api)) {

@@ -7,9 +7,8 @@
 //! or a (changed) file that looks like a policy could not be read or scored — everything else
 //! is still scanned and reported first.
 
-use super::{
-    output, pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind,
-};
+use super::{pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind};
+use crate::render::{self, ColorChoice};
 use crate::text::visible;
 use crate::{exit, Format, Io};
 use clap::{Parser, ValueEnum};
@@ -18,13 +17,6 @@ use risk_core::ScoreOptions;
 use std::collections::HashMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-enum Color {
-    Auto,
-    Always,
-    Never,
-}
 
 /// The threshold when none is given: the plain scorer's (`iam-risk-score FILE`), so that
 /// `scan` of a file fails exactly when scoring it does.
@@ -85,7 +77,7 @@ pub struct ScanArgs {
     jobs: Option<usize>,
     /// Colour in human output.
     #[arg(long, value_enum, default_value = "auto")]
-    color: Color,
+    color: ColorChoice,
 }
 
 fn err(io: &mut Io<'_>, msg: impl std::fmt::Display) -> i32 {
@@ -256,12 +248,7 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
         GateRules { threshold, fail_on_increase: a.fail_on_increase, fail_on_category: a.fail_on_category.clone() };
     let gate = super::evaluate(&entries, &rules);
     let run = ScanRun { entries, errors, unresolved, files_scanned, files_with_policies, base, threshold, gate };
-    let color = match a.color {
-        Color::Always => true,
-        Color::Never => false,
-        Color::Auto => io.stdout_is_tty && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
-    };
-    let code = finish(&run, a.format, &outputs, color, io);
+    let code = finish(&run, a.format, &outputs, a.color.on(io.stdout_is_tty), io);
     if code == exit::OK && !a.allow_empty && run.found_nothing() {
         let paths: Vec<String> = a.paths.iter().map(|p| format!("`{}`", visible(&p.display().to_string()))).collect();
         let _ = writeln!(
@@ -288,18 +275,18 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
         let _ = writeln!(io.stderr, "error: {at}: {}", visible(&e.message));
     }
     // JSON and SARIF are streamed: for a large export they are several times the input.
-    let render = |f: Format, color: bool, w: &mut dyn Write| match f {
-        Format::Human => w.write_all(output::human(run, color).as_bytes()),
-        Format::Json => output::write_json(run, w),
-        Format::Markdown => w.write_all(output::markdown(run).as_bytes()),
-        Format::Sarif => super::sarif::write_sarif(run, w),
-        Format::Github => w.write_all(output::github(run).as_bytes()),
+    let emit = |f: Format, color: bool, w: &mut dyn Write| match f {
+        Format::Human => w.write_all(render::human::scan(run, color).as_bytes()),
+        Format::Json => super::json::write_json(run, w),
+        Format::Markdown => w.write_all(render::markdown::scan(run).as_bytes()),
+        Format::Sarif => crate::sarif::scan(run, w),
+        Format::Github => w.write_all(render::github::scan(run).as_bytes()),
     };
     let mut code = exit::OK;
     for (f, path) in outputs {
         let written = std::fs::File::create(path).and_then(|file| {
             let mut w = std::io::BufWriter::new(file);
-            render(*f, false, &mut w)?;
+            emit(*f, false, &mut w)?;
             w.flush()
         });
         if let Err(e) = written {
@@ -307,10 +294,10 @@ fn finish(run: &ScanRun, format: Format, outputs: &[(Format, PathBuf)], color: b
             code = exit::BAD_INPUT;
         }
     }
-    let _ = render(format, color, io.stdout);
+    let _ = emit(format, color, io.stdout);
     if format == Format::Github || outputs.iter().any(|(f, _)| *f == Format::Github) {
         if let Some(path) = std::env::var_os("GITHUB_OUTPUT").filter(|p| !p.is_empty()) {
-            let lines = output::step_outputs(run);
+            let lines = render::github::step_outputs(run);
             let written = std::fs::OpenOptions::new()
                 .append(true)
                 .create(true)

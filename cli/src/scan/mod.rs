@@ -4,5 +4,4 @@
 pub use risk_scan::*;
 
 pub mod command;
-pub mod output;
-pub mod sarif;
+pub mod json;
