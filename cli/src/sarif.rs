@@ -448,7 +448,7 @@ fn unresolved_result<'a>(u: &'a Unresolved, uri: &'a str) -> SarifResult<'a> {
 }
 
 /// A scan's SARIF, as GitHub code scanning accepts it, written straight to `w` (see
-/// [`crate::scan::json::write_json`]): partial fingerprints that survive unrelated edits to the
+/// [`risk_scan::json::write_json`]): partial fingerprints that survive unrelated edits to the
 /// file; files that could not be scanned are tool execution notifications; constructs that
 /// could not be resolved are `note` results under [`UNRESOLVED_RULE`].
 pub fn scan(run: &ScanRun, w: &mut dyn std::io::Write) -> std::io::Result<()> {

@@ -9,11 +9,22 @@
 pub mod authdetails;
 pub mod cloudformation;
 pub mod hcl_eval;
+pub mod json;
 pub mod locate;
 pub mod managed;
 pub mod plan;
+mod run;
 pub mod terraform;
 pub mod tree;
+
+#[cfg(feature = "archive")]
+pub mod archive;
+
+#[cfg(feature = "archive")]
+pub use run::scan_archive;
+pub use run::{
+    assemble, check_categories, label_of, scan_file, scan_paths, scan_texts, walked, ScanSettings, DEFAULT_THRESHOLD,
+};
 
 use risk_core::diff::{ActionsByService, PolicyDiff};
 use risk_core::output::v1::{Finding, Report};
@@ -215,7 +226,8 @@ enum Source {
     /// Files on disk; reads stay under these (canonical) directories and within the size limit.
     Disk(Vec<PathBuf>, u64),
     /// A revision's files by repository path.
-    Texts(Arc<HashMap<String, String>>),
+    /// Files by path, and where they are for messages ("in the revision's scanned files").
+    Texts(Arc<HashMap<String, String>>, &'static str),
 }
 
 impl Context {
@@ -246,13 +258,19 @@ impl Context {
 
     /// A revision's files (repository path → text); files are looked up by their `uri`.
     pub fn texts(files: Arc<HashMap<String, String>>) -> Self {
-        Context { source: Source::Texts(files), modules: Mutex::new(HashMap::new()) }
+        Context::texts_of(files, "in the revision's scanned files")
+    }
+
+    /// Files by path from elsewhere (an archive); `place` ends the message for a file that is
+    /// not there: "`x.json` is not {place}".
+    pub fn texts_of(files: Arc<HashMap<String, String>>, place: &'static str) -> Self {
+        Context { source: Source::Texts(files, place), modules: Mutex::new(HashMap::new()) }
     }
 
     /// The key a file is known by in this context.
     fn key<'a>(&self, label: &'a str, uri: &'a str) -> &'a str {
         match self.source {
-            Source::Texts(_) => uri,
+            Source::Texts(..) => uri,
             _ => label,
         }
     }
@@ -312,7 +330,7 @@ impl Context {
                     }
                 }
             }
-            Source::Texts(map) => {
+            Source::Texts(map, _) => {
                 for (k, v) in map.iter() {
                     if is_tf(k) && parent_of(k) == dir {
                         if let Some(text) = as_hcl(k, v.clone()) {
@@ -330,11 +348,11 @@ impl Context {
                 let (roots, max) = (roots.clone(), *max);
                 Arc::new(move |p: &str| read_under(&roots, &dir_owned, p, max))
             }
-            Source::Texts(map) => {
-                let map = map.clone();
+            Source::Texts(map, place) => {
+                let (map, place) = (map.clone(), *place);
                 Arc::new(move |p: &str| {
                     let key = normalize(&resolve(&dir_owned, p));
-                    map.get(&key).cloned().ok_or_else(|| format!("`{p}` is not in the revision's scanned files"))
+                    map.get(&key).cloned().ok_or_else(|| format!("`{p}` is not {place}"))
                 })
             }
         };
@@ -966,6 +984,28 @@ pub struct ScanRun {
 }
 
 impl ScanRun {
+    /// A run of these entries, judged by `rules` (the gate is evaluated here).
+    pub fn judged(
+        entries: Vec<Entry>,
+        errors: Vec<FileError>,
+        unresolved: Vec<Unresolved>,
+        (files_scanned, files_with_policies): (usize, usize),
+        base: Option<(String, String)>,
+        rules: &GateRules,
+    ) -> ScanRun {
+        let gate = evaluate(&entries, rules);
+        ScanRun {
+            entries,
+            errors,
+            unresolved,
+            files_scanned,
+            files_with_policies,
+            base,
+            threshold: rules.threshold,
+            gate,
+        }
+    }
+
     pub fn compared(&self) -> bool {
         self.entries.iter().any(|e| e.change.is_some()) || self.base.is_some()
     }

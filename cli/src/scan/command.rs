@@ -7,7 +7,10 @@
 //! or a (changed) file that looks like a policy could not be read or scored — everything else
 //! is still scanned and reported first.
 
-use super::{pair, scan_text_with, Context, Entry, FileError, FileScan, GateRules, ScanRun, Scored, SourceKind};
+use super::{
+    assemble, check_categories, label_of, pair, scan_file, scan_text_with, Context, FileError, FileScan, GateRules,
+    ScanRun, ScanSettings, Scored, SourceKind,
+};
 use crate::render::{self, ColorChoice};
 use crate::text::visible;
 use crate::{exit, Format, Io};
@@ -19,8 +22,9 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 
 /// The threshold when none is given: the plain scorer's (`iam-risk-score FILE`), so that
-/// `scan` of a file fails exactly when scoring it does.
-pub const DEFAULT_THRESHOLD: u8 = 5;
+/// `scan` of a file fails exactly when scoring it does (the library's default, shared with
+/// Python and the API).
+pub use super::DEFAULT_THRESHOLD;
 
 const SCAN_HELP: &str =
     "Reads standalone policy JSON (identity, resource, trust), CloudFormation templates (JSON, YAML),
@@ -85,16 +89,6 @@ fn err(io: &mut Io<'_>, msg: impl std::fmt::Display) -> i32 {
     exit::BAD_INPUT
 }
 
-fn check_categories(cats: &[String]) -> Result<(), String> {
-    let known: Vec<&str> = risk_core::rules::Category::ALL.iter().map(|c| c.as_str()).collect();
-    for c in cats {
-        if !known.contains(&c.as_str()) {
-            return Err(format!("unknown category `{c}`; use one of {}", known.join(", ")));
-        }
-    }
-    Ok(())
-}
-
 fn parse_outputs(specs: &[String]) -> Result<Vec<(Format, PathBuf)>, String> {
     specs
         .iter()
@@ -109,11 +103,6 @@ fn parse_outputs(specs: &[String]) -> Result<Vec<(Format, PathBuf)>, String> {
             Ok((f, PathBuf::from(p)))
         })
         .collect()
-}
-
-fn label_of(p: &Path) -> String {
-    let s = p.display().to_string();
-    s.strip_prefix("./").map(str::to_string).unwrap_or(s)
 }
 
 /// `iam-risk-score scan …`
@@ -148,29 +137,18 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
     let max_bytes = a.max_file_size.unwrap_or(super::MAX_SCAN_BYTES);
     let cx = Context::disk_limited(&a.paths, max_bytes);
     let threshold = if a.no_threshold { None } else { Some(a.threshold.unwrap_or(DEFAULT_THRESHOLD)) };
+    let settings = ScanSettings {
+        max_file_size: max_bytes,
+        gate: GateRules {
+            threshold,
+            fail_on_increase: a.fail_on_increase,
+            fail_on_category: a.fail_on_category.clone(),
+        },
+    };
     let scan_one = |p: &PathBuf| -> (FileScan, Option<String>) {
         let label = label_of(p);
         let uri = repo_base.as_ref().and_then(|(r, _)| r.repo_path(p)).unwrap_or_else(|| label.clone());
-        match super::read(p, max_bytes) {
-            Ok(text) => {
-                let fs = scan_text_with(&label, &uri, &text, &options, &cx);
-                (fs, keep_text.then_some(text))
-            }
-            Err(message) => {
-                let e = FileError { file: label.clone(), line: None, address: None, message, details: Vec::new() };
-                (
-                    FileScan {
-                        label,
-                        uri,
-                        source: None,
-                        policies: Vec::new(),
-                        errors: vec![e],
-                        unresolved: Vec::new(),
-                    },
-                    None,
-                )
-            }
-        }
+        scan_file(p, label, uri, &options, &cx, max_bytes, keep_text)
     };
     let scanned: Vec<(FileScan, Option<String>)> = match a.jobs {
         Some(n) if n > 0 => match rayon::ThreadPoolBuilder::new().num_threads(n).build() {
@@ -179,32 +157,12 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
         },
         _ => files.par_iter().map(scan_one).collect(),
     };
-    let files_scanned = scanned.len();
-    let mut entries = Vec::new();
-    let mut errors = Vec::new();
-    let mut unresolved = Vec::new();
-    let mut files_with_policies = 0;
-    let mut base = None;
-    match &repo_base {
-        None => {
-            for (fs, _) in scanned {
-                files_with_policies += usize::from(!fs.policies.is_empty());
-                errors.extend(fs.errors);
-                unresolved.extend(fs.unresolved);
-                let source = fs.source.unwrap_or(SourceKind::Policy);
-                for s in fs.policies {
-                    entries.push(Entry {
-                        file: fs.label.clone(),
-                        uri: fs.uri.clone(),
-                        source,
-                        found: s.found,
-                        report: Some(s.report),
-                        change: None,
-                    });
-                }
-            }
-        }
+    let run = match &repo_base {
+        None => assemble(scanned.into_iter().map(|(fs, _)| fs).collect(), Vec::new(), &settings),
         Some((repo, commit)) => {
+            let files_scanned = scanned.len();
+            let (mut entries, mut errors, mut unresolved, mut files_with_policies) =
+                (Vec::new(), Vec::new(), Vec::new(), 0);
             let specs: Vec<String> = a.paths.iter().map(|p| repo.repo_path(p).unwrap_or_default()).collect();
             let base_files = match repo.read_tree(commit, &specs, super::scannable) {
                 Ok(f) => f,
@@ -241,13 +199,10 @@ pub fn run(args: Vec<std::ffi::OsString>, io: &mut Io<'_>) -> i32 {
                 let source = fs.source.unwrap_or(SourceKind::Policy);
                 entries.extend(pair(&label, &uri, source, fs.policies, Vec::new(), &options));
             }
-            base = Some((a.base.clone().unwrap_or_default(), commit.clone()));
+            let base = Some((a.base.clone().unwrap_or_default(), commit.clone()));
+            ScanRun::judged(entries, errors, unresolved, (files_scanned, files_with_policies), base, &settings.gate)
         }
-    }
-    let rules =
-        GateRules { threshold, fail_on_increase: a.fail_on_increase, fail_on_category: a.fail_on_category.clone() };
-    let gate = super::evaluate(&entries, &rules);
-    let run = ScanRun { entries, errors, unresolved, files_scanned, files_with_policies, base, threshold, gate };
+    };
     let code = finish(&run, a.format, &outputs, a.color.on(io.stdout_is_tty), io);
     if code == exit::OK && !a.allow_empty && run.found_nothing() {
         let paths: Vec<String> = a.paths.iter().map(|p| format!("`{}`", visible(&p.display().to_string()))).collect();
@@ -412,17 +367,7 @@ pub fn diff_infra(
         let new_p = ns.map(|s| s.policies).unwrap_or_default();
         entries.extend(pair(&label, &label, source, old_p, new_p, options));
     }
-    let gate = super::evaluate(&entries, rules);
-    let run = ScanRun {
-        entries,
-        errors,
-        unresolved,
-        files_scanned,
-        files_with_policies,
-        base: None,
-        threshold: rules.threshold,
-        gate,
-    };
+    let run = ScanRun::judged(entries, errors, unresolved, (files_scanned, files_with_policies), None, rules);
     Some(finish(&run, format, &[], false, io))
 }
 

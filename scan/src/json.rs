@@ -1,8 +1,10 @@
 //! A scan's JSON output (v1): per-policy results, errors, unresolved constructs, totals and
-//! the gate, kept exact (no escaping: serde escapes what JSON needs). The human-facing
-//! renderings of a scan are in `crate::render`, its SARIF in `crate::sarif`.
+//! the gate, kept exact (no escaping: serde escapes what JSON needs). Written here once for
+//! every surface — the CLI's `--format json`, Python's `scan()`, the API's `POST
+//! /api/v1/scan` — so they are byte-identical; the CLI's human, Markdown, GitHub and SARIF
+//! renderings are in its `render` and `sarif` modules.
 
-use super::{Entry, ScanRun, Status, Unresolved};
+use crate::{Entry, ScanRun, Status, Unresolved};
 use serde_json::{json, Value};
 
 /// Totals over the whole run.
@@ -49,11 +51,11 @@ struct EntryOut<'a> {
     line: usize,
     address: &'a str,
     principal: Option<&'a str>,
-    source: super::SourceKind,
+    source: crate::SourceKind,
     statement_lines: &'a [usize],
     notes: &'a [String],
     #[serde(flatten, skip_serializing_if = "Option::is_none")]
-    change: Option<&'a super::Change>,
+    change: Option<&'a crate::Change>,
     result: Option<&'a risk_core::Report>,
 }
 
@@ -64,10 +66,10 @@ struct ScanOut<'a> {
     base: Option<Value>,
     threshold: Option<u8>,
     results: Vec<EntryOut<'a>>,
-    errors: &'a [super::FileError],
+    errors: &'a [crate::FileError],
     unresolved: &'a [Unresolved],
     totals: Value,
-    gate: &'a super::Gate,
+    gate: &'a crate::Gate,
     versions: risk_core::output::v1::Versions,
 }
 
@@ -103,4 +105,11 @@ pub fn write_json(run: &ScanRun, w: &mut dyn std::io::Write) -> std::io::Result<
     };
     serde_json::to_writer_pretty(&mut *w, &out)?;
     w.write_all(b"\n")
+}
+
+/// [`write_json`] into a byte vector.
+pub fn to_json(run: &ScanRun) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    write_json(run, &mut out)?;
+    Ok(out)
 }
