@@ -72,7 +72,7 @@ say "venv ready: $("$PY" -m maturin --version), pytest $("$PY" -m pytest --versi
 #    scripts/test.sh runs that first). NOTE: not built here: `cargo build -p risk-cli` resolves
 #    features differently from the workspace build and recompiles much of the tree (~4 min).
 CLI="$TARGET/debug/iam-risk-score"
-if [[ -x "$CLI" && -z "$(find "$ROOT/catalog" "$ROOT/risk-core" "$ROOT/cli" "$ROOT/Cargo.lock" \
+if [[ -x "$CLI" && -z "$(find "$ROOT/catalog" "$ROOT/risk-core" "$ROOT/scan" "$ROOT/cli" "$ROOT/Cargo.lock" \
     -newer "$CLI" -type f ! -path '*/tests/*' -print -quit 2>/dev/null)" ]]; then
     export IAM_RISK_SCORE_CLI="$CLI"
     say "parity: console script and the Rust binary ${CLI#"$ROOT"/}"

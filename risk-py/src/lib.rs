@@ -1,4 +1,5 @@
-//! `iam_risk_score._core`: the Python extension, a thin layer over `risk-core` and `risk-cli`.
+//! `iam_risk_score._core`: the Python extension, a thin layer over `risk-core`, `risk-scan`
+//! and `risk-cli`.
 //!
 //! Every result is the engine's own serde type (v1 `Report`, `PolicyDiff`, `Explanation`, …)
 //! turned into plain Python objects, so Python sees exactly the JSON every other surface
@@ -587,6 +588,62 @@ fn narrow<'py>(
     }
 }
 
+// The default threshold above is written as a literal (so the signature Python sees says `5`);
+// it must be the library's.
+const _: () = assert!(risk_scan::DEFAULT_THRESHOLD == 5);
+
+/// Find and score every IAM policy under `paths`, as `iam-risk-score scan PATH… --format
+/// json` does: the v1 scan document as text, byte for byte the CLI's (the Python `scan()`
+/// parses it). Paths are read as the CLI reads them (relative to the working directory,
+/// labelled as given).
+#[pyfunction]
+#[pyo3(
+    signature = (*paths, threshold = Some(5), fail_on_category = None, max_file_size = None),
+    text_signature = "(*paths, threshold=5, fail_on_category=None, max_file_size=None)"
+)]
+fn scan_json(
+    py: Python<'_>,
+    paths: &Bound<'_, PyTuple>,
+    threshold: Option<i64>,
+    fail_on_category: Option<&Bound<'_, PyAny>>,
+    max_file_size: Option<i64>,
+) -> PyResult<String> {
+    if paths.is_empty() {
+        return Err(PyTypeError::new_err("scan() needs at least one path (a file or a directory)"));
+    }
+    let paths = paths
+        .iter()
+        .enumerate()
+        .map(|(i, p)| {
+            p.extract::<std::path::PathBuf>().map_err(|_| {
+                PyTypeError::new_err(format!("paths[{i}] must be a str or os.PathLike, got {}", type_name(&p)))
+            })
+        })
+        .collect::<PyResult<Vec<_>>>()?;
+    let threshold = match threshold {
+        None => None,
+        Some(t @ 1..=10) => Some(t as u8),
+        Some(t) => {
+            return Err(PyValueError::new_err(format!("threshold must be 1 to 10 (or None for no threshold), got {t}")))
+        }
+    };
+    let max_file_size = match max_file_size {
+        None => risk_scan::MAX_SCAN_BYTES,
+        Some(n) if n >= 1 => n as u64,
+        Some(n) => return Err(PyValueError::new_err(format!("max_file_size must be at least 1 byte, got {n}"))),
+    };
+    let fail_on_category = strings(fail_on_category, "fail_on_category")?;
+    risk_scan::check_categories(&fail_on_category).map_err(PyValueError::new_err)?;
+    let settings = risk_scan::ScanSettings {
+        max_file_size,
+        gate: risk_scan::GateRules { threshold, fail_on_increase: false, fail_on_category },
+    };
+    let run = detached(py, || risk_scan::scan_paths(&paths, &ScoreOptions::default(), &settings))?
+        .map_err(pyo3::exceptions::PyFileNotFoundError::new_err)?;
+    let bytes = risk_scan::json::to_json(&run).map_err(|e| PyRuntimeError::new_err(e.to_string()))?;
+    String::from_utf8(bytes).map_err(|e| PyRuntimeError::new_err(e.to_string()))
+}
+
 /// Run the `iam-risk-score` command line with `argv` (program name first); returns the exit
 /// code. Output goes straight to the process's stdout/stderr file descriptors.
 #[pyfunction]
@@ -609,5 +666,6 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(policy_from_cloudtrail, m)?)?;
     m.add_function(wrap_pyfunction!(narrow, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
+    m.add_function(wrap_pyfunction!(scan_json, m)?)?;
     Ok(())
 }

@@ -12,7 +12,9 @@ shape as the ``iam-risk-score`` CLI's ``--format json`` and the scoring API::
 Functions: :func:`score`, :func:`score_many`, :func:`diff`, :func:`explain`, :func:`rules`,
 :func:`catalog_info`, :func:`versions`; for writing policies :func:`write_policy` (from a
 template: ARNs per access level) and :func:`policy_from_cloudtrail` (from CloudTrail records), and :func:`narrow` to narrow an
-existing policy to a task's ARNs, access levels or used actions.
+existing policy to a task's ARNs, access levels or used actions; :func:`scan` finds and
+scores the policies in files, directories and infrastructure code (CloudFormation, Terraform,
+plans, authorization exports), as ``iam-risk-score scan`` does.
 Policies, templates and records that cannot be used raise :class:`PolicyError` (a
 ``ValueError``). See docs/python.md.
 """
@@ -28,11 +30,13 @@ from ._core import (
     narrow,
     policy_from_cloudtrail,
     rules,
+    scan_json,
     score,
     score_many,
     versions,
     write_policy,
 )
+from ._scan import scan
 from ._errors import ErrorDetail, PolicyError
 from ._types import (
     AccessSummary,
@@ -50,6 +54,9 @@ from ._types import (
     Report,
     RuleDoc,
     RuleExplanation,
+    ScanEntry,
+    ScanGate,
+    ScanResult,
     ServiceAccess,
     Versions,
     WrittenPolicy,
@@ -74,6 +81,9 @@ __all__ = [
     "Report",
     "RuleDoc",
     "RuleExplanation",
+    "ScanEntry",
+    "ScanGate",
+    "ScanResult",
     "ServiceAccess",
     "Versions",
     "WrittenPolicy",
@@ -84,6 +94,8 @@ __all__ = [
     "narrow",
     "policy_from_cloudtrail",
     "rules",
+    "scan",
+    "scan_json",
     "score",
     "score_many",
     "versions",

@@ -1,5 +1,6 @@
 """Type stubs of the native module ``iam_risk_score._core`` (see ``src/lib.rs``)."""
 
+import os
 from collections.abc import Iterable, Sequence
 from typing import Any, Literal, Union
 
@@ -25,6 +26,7 @@ __all__ = [
     "policy_from_cloudtrail",
     "rules",
     "run_cli",
+    "scan_json",
     "score",
     "score_many",
     "versions",
@@ -85,3 +87,9 @@ def narrow(
     access_levels: Iterable[str] = (),
     used_actions: Iterable[str] | dict[str, Any] | None = None,
 ) -> NarrowedPolicy: ...
+def scan_json(
+    *paths: str | os.PathLike[str],
+    threshold: int | None = 5,
+    fail_on_category: Iterable[str] | None = None,
+    max_file_size: int | None = None,
+) -> str: ...

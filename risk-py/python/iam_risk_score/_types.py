@@ -210,3 +210,36 @@ class NarrowedPolicy(TypedDict):
     diff: PolicyDiff
     questions: list[NarrowingQuestion]
     changes: list[str]
+
+
+class ScanEntry(TypedDict):
+    """One policy a scan found: where it is and its v1 result."""
+
+    file: str
+    line: int
+    address: str
+    principal: str | None
+    source: Literal["policy", "cloudformation", "terraform", "terraform-plan", "authorization-details"]
+    statement_lines: list[int]
+    notes: list[str]
+    result: Report | None
+
+
+class ScanGate(TypedDict):
+    failed: bool
+    reasons: list[str]
+
+
+class ScanResult(TypedDict):
+    """A scan (v1), as ``iam-risk-score scan --format json``: see docs/scan.md."""
+
+    api_version: str
+    kind: Literal["scan"]
+    base: dict[str, str] | None
+    threshold: int | None
+    results: list[ScanEntry]
+    errors: list[dict[str, Any]]
+    unresolved: list[dict[str, Any]]
+    totals: dict[str, Any]
+    gate: ScanGate
+    versions: Versions
