@@ -18,6 +18,11 @@ pub struct Config {
     /// Largest body of `POST /api/v1/policy/from-cloudtrail`, in bytes: CloudTrail files are
     /// far larger than policies (see docs/api.md).
     pub events_body_limit: usize,
+    /// Largest body of `POST /api/v1/scan` (a compressed repository archive), in bytes. What it
+    /// inflates to is capped separately by `archive_inflated_limit`.
+    pub archive_body_limit: usize,
+    /// Most bytes the files of one `scan` archive may hold once decompressed.
+    pub archive_inflated_limit: usize,
     /// Most `from-cloudtrail` requests read and processed at once; the rest wait (up to
     /// `request_timeout`) before their body is read, so memory stays bounded by this many
     /// `events_body_limit` bodies and their parsed JSON.
@@ -57,6 +62,8 @@ impl Default for Config {
             api_keys: Vec::new(),
             body_limit: 256 * 1024,
             events_body_limit: 32 * 1024 * 1024,
+            archive_body_limit: 16 * 1024 * 1024,
+            archive_inflated_limit: 128 * 1024 * 1024,
             events_concurrency: 2,
             request_timeout: Duration::from_secs(30),
             batch_max: 100,
@@ -81,6 +88,8 @@ struct File {
     api_keys: Option<Vec<String>>,
     body_limit_bytes: Option<usize>,
     events_body_limit_bytes: Option<usize>,
+    archive_body_limit_bytes: Option<usize>,
+    archive_inflated_limit_bytes: Option<usize>,
     events_concurrency: Option<usize>,
     request_timeout_ms: Option<u64>,
     batch_max: Option<usize>,
@@ -139,6 +148,12 @@ impl Config {
         if let Some(v) = file.events_body_limit_bytes {
             c.events_body_limit = v;
         }
+        if let Some(v) = file.archive_body_limit_bytes {
+            c.archive_body_limit = v;
+        }
+        if let Some(v) = file.archive_inflated_limit_bytes {
+            c.archive_inflated_limit = v;
+        }
         if let Some(v) = file.events_concurrency {
             c.events_concurrency = v;
         }
@@ -185,6 +200,12 @@ impl Config {
         }
         if let Some(v) = env("IAM_RISK_SCORE_EVENTS_BODY_LIMIT") {
             c.events_body_limit = parse("IAM_RISK_SCORE_EVENTS_BODY_LIMIT", &v)?;
+        }
+        if let Some(v) = env("IAM_RISK_SCORE_ARCHIVE_BODY_LIMIT") {
+            c.archive_body_limit = parse("IAM_RISK_SCORE_ARCHIVE_BODY_LIMIT", &v)?;
+        }
+        if let Some(v) = env("IAM_RISK_SCORE_ARCHIVE_INFLATED_LIMIT") {
+            c.archive_inflated_limit = parse("IAM_RISK_SCORE_ARCHIVE_INFLATED_LIMIT", &v)?;
         }
         if let Some(v) = env("IAM_RISK_SCORE_EVENTS_CONCURRENCY") {
             c.events_concurrency = parse("IAM_RISK_SCORE_EVENTS_CONCURRENCY", &v)?;
@@ -255,7 +276,7 @@ impl Config {
         if let Some(l) = listen {
             c.listen = l.trim().parse().map_err(|_| format!("listen address must be IP:PORT, got `{l}`"))?;
         }
-        if c.body_limit == 0 || c.events_body_limit == 0 {
+        if c.body_limit == 0 || c.events_body_limit == 0 || c.archive_body_limit == 0 || c.archive_inflated_limit == 0 {
             return Err("the body limits must be at least 1 byte".into());
         }
         if c.events_concurrency == 0 {

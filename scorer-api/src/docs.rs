@@ -21,6 +21,7 @@ LLM narrative never changes the score, tier or findings. Errors are always \
         crate::handlers::score::score,
         crate::handlers::score::batch,
         crate::handlers::diff::diff,
+        crate::handlers::scan::scan,
         crate::handlers::authoring::write_policy,
         crate::handlers::authoring::from_cloudtrail,
         crate::handlers::authoring::narrow,

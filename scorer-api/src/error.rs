@@ -55,6 +55,12 @@ pub enum AppError {
         limit: usize,
     },
     UnsupportedMediaType,
+    /// `POST /api/v1/scan` with a body that is not an archive type (415).
+    UnsupportedArchiveType,
+    /// An archive that cannot be scanned: unreadable, not an archive, a path leaving it (400).
+    InvalidArchive(String),
+    /// An archive holding more files or bytes than allowed once decompressed (413).
+    ArchiveTooLarge(String),
     /// Rate limit exceeded (429), retry after this many seconds.
     RateLimited {
         retry_after: u64,
@@ -70,13 +76,15 @@ pub enum AppError {
 impl AppError {
     pub fn status(&self) -> StatusCode {
         match self {
-            AppError::InvalidJson(_) | AppError::InvalidPolicy { .. } => StatusCode::BAD_REQUEST,
+            AppError::InvalidJson(_) | AppError::InvalidPolicy { .. } | AppError::InvalidArchive(_) => {
+                StatusCode::BAD_REQUEST
+            }
             AppError::Validation(_) => StatusCode::UNPROCESSABLE_ENTITY,
             AppError::Unauthorized { .. } => StatusCode::UNAUTHORIZED,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
-            AppError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
-            AppError::UnsupportedMediaType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            AppError::PayloadTooLarge { .. } | AppError::ArchiveTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
+            AppError::UnsupportedMediaType | AppError::UnsupportedArchiveType => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::RateLimited { .. } => StatusCode::TOO_MANY_REQUESTS,
             AppError::Timeout | AppError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             AppError::Internal => StatusCode::INTERNAL_SERVER_ERROR,
@@ -114,6 +122,15 @@ impl AppError {
                 "send the request body as JSON with `Content-Type: application/json`".to_string(),
                 vec![],
             ),
+            AppError::UnsupportedArchiveType => (
+                "unsupported_media_type",
+                "send the repository as an archive: `Content-Type: application/gzip` (tar.gz, e.g. `git archive \
+--format=tar.gz HEAD`), `application/x-tar` or `application/zip`"
+                    .to_string(),
+                vec![],
+            ),
+            AppError::InvalidArchive(m) => ("invalid_archive", m.clone(), vec![]),
+            AppError::ArchiveTooLarge(m) => ("payload_too_large", m.clone(), vec![]),
             AppError::RateLimited { retry_after } => {
                 ("rate_limited", format!("too many requests; retry in {retry_after} s"), vec![])
             }

@@ -8,4 +8,5 @@ pub(crate) mod fallback;
 pub mod intake;
 pub mod operations;
 pub mod rules;
+pub mod scan;
 pub mod score;

@@ -42,6 +42,7 @@ pub use handlers::diff::diff;
 pub use handlers::intake;
 pub use handlers::operations::{docs_page, healthz, metrics_text, openapi_json, readyz};
 pub use handlers::rules::{catalog, rule, rules};
+pub use handlers::scan::scan;
 pub use handlers::score::{batch, score};
 pub use middleware::REQUEST_ID;
 
@@ -134,6 +135,7 @@ pub fn app(state: AppState) -> Router {
         .route("/api/v1/score", post(score))
         .route("/api/v1/score/batch", post(batch))
         .route("/api/v1/diff", post(diff))
+        .route("/api/v1/scan", post(scan))
         // Authoring: a policy written from a template or from CloudTrail activity, or an
         // existing one narrowed to a task, scored.
         .route("/api/v1/policy/write", post(write_policy))

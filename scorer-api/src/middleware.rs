@@ -44,6 +44,7 @@ fn route_label(req: &Request) -> &'static str {
         "/api/v1/score",
         "/api/v1/score/batch",
         "/api/v1/diff",
+        "/api/v1/scan",
         "/api/v1/policy/write",
         "/api/v1/policy/from-cloudtrail",
         "/api/v1/policy/narrow",

@@ -43,6 +43,42 @@ impl FromRequest<AppState> for EventsBody {
     }
 }
 
+/// A repository archive for `POST /api/v1/scan` (tar, tar.gz or zip), under
+/// `archive_body_limit`; like [`EventsBody`] it waits for one of the `events_concurrency`
+/// permits before reading, so large uploads queue instead of filling memory.
+pub struct ArchiveBody(pub axum::body::Bytes, pub tokio::sync::OwnedSemaphorePermit);
+
+/// The media types an archive may be sent as (`octet-stream`: the format is read from the bytes).
+const ARCHIVE_TYPES: &[&str] = &[
+    "application/gzip",
+    "application/x-gzip",
+    "application/x-tar",
+    "application/tar",
+    "application/x-gtar",
+    "application/zip",
+    "application/x-zip-compressed",
+    "application/octet-stream",
+];
+
+impl FromRequest<AppState> for ArchiveBody {
+    type Rejection = AppError;
+
+    async fn from_request(req: Request, state: &AppState) -> Result<Self, Self::Rejection> {
+        let media = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.split(';').next())
+            .map(|m| m.trim().to_ascii_lowercase());
+        if !media.is_some_and(|m| ARCHIVE_TYPES.contains(&m.as_str())) {
+            return Err(AppError::UnsupportedArchiveType);
+        }
+        let permit = state.events_permit().await?;
+        let body = read_limited(req, state.config.archive_body_limit).await?;
+        Ok(ArchiveBody(body, permit))
+    }
+}
+
 /// The body's bytes: 415 unless JSON, 413 over `limit` (declared or read).
 async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, AppError> {
     let json = req
@@ -58,6 +94,11 @@ async fn read_body(req: Request, limit: usize) -> Result<axum::body::Bytes, AppE
     if !json {
         return Err(AppError::UnsupportedMediaType);
     }
+    read_limited(req, limit).await
+}
+
+/// The body's bytes, 413 over `limit` (declared or read).
+async fn read_limited(req: Request, limit: usize) -> Result<axum::body::Bytes, AppError> {
     let declared =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<u64>().ok());
     if declared.is_some_and(|n| n > limit as u64) {
