@@ -43,3 +43,30 @@ fn rules_reference_is_current() {
 fn escalation_paths_are_current() {
     check("docs/escalation-paths.md", &risk_core::docs::escalation_paths_markdown());
 }
+
+/// ARCHITECTURE.md's layer diagram and crate table name every workspace member, so the map
+/// cannot silently miss a crate (a new crate fails here until it is drawn and described).
+#[test]
+fn architecture_names_every_crate() {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest = std::fs::read_to_string(root.join("Cargo.toml")).unwrap();
+    let members = manifest.lines().find(|l| l.trim_start().starts_with("members")).expect("workspace members");
+    let arch = std::fs::read_to_string(root.join("ARCHITECTURE.md")).unwrap();
+    let diagram = arch.split("```text").nth(1).and_then(|d| d.split("```").next()).expect("the layer diagram");
+    let mut missing = Vec::new();
+    for dir in members.split('"').skip(1).step_by(2) {
+        let cargo = std::fs::read_to_string(root.join(dir).join("Cargo.toml")).unwrap();
+        let name = cargo
+            .lines()
+            .find_map(|l| l.strip_prefix("name = \""))
+            .and_then(|n| n.strip_suffix('"'))
+            .unwrap_or_else(|| panic!("{dir}/Cargo.toml has no package name"));
+        if !diagram.contains(&format!("{dir}/")) || !diagram.contains(name) {
+            missing.push(format!("the diagram lacks `{dir}/` ({name})"));
+        }
+        if !arch.contains(&format!("| `{name}` | `{dir}/` |")) {
+            missing.push(format!("the crate table lacks the row `| `{name}` | `{dir}/` |`"));
+        }
+    }
+    assert!(missing.is_empty(), "ARCHITECTURE.md: {}", missing.join("; "));
+}
