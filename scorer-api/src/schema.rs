@@ -221,3 +221,9 @@ pub struct Health {
     /// Whether narratives come from a model.
     pub narrative_model: Option<String>,
 }
+
+/// A repository archive (`POST /api/v1/scan`): the bytes of a tar.gz, tar or zip.
+#[derive(ToSchema)]
+#[schema(value_type = String, format = Binary)]
+#[allow(dead_code)] // a schema only: the handler reads the raw body
+pub struct Archive(Vec<u8>);

@@ -38,8 +38,10 @@ use risk_scan::{GateRules, ScanSettings};
         ("threshold" = Option<String>, Query, description = "1–10, or `none`; default 5"),
         ("fail_on_category" = Option<String>, Query, description = "Categories that fail the run, comma-separated or repeated"),
     ),
-    request_body(content = Vec<u8>, description = "The repository as tar.gz, tar or zip",
-        content_type = "application/gzip"),
+    request_body(content = crate::schema::Archive, content_type = "application/octet-stream",
+        description = "The repository as tar.gz, tar or zip bytes. Sent as `application/octet-stream`, the \
+format is read from the bytes; `application/gzip`, `application/x-gzip`, `application/x-tar`, `application/zip` \
+and `application/x-zip-compressed` are accepted too."),
     responses(
         (status = 200, description = "The v1 scan document (`iam-risk-score scan --format json`; docs/scan.md)",
             body = Object),
