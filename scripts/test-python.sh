@@ -71,9 +71,11 @@ say "venv ready: $("$PY" -m maturin --version), pytest $("$PY" -m pytest --versi
 #    it is newer than every engine and CLI source (`cargo test --workspace` builds it, and
 #    scripts/test.sh runs that first). NOTE: not built here: `cargo build -p risk-cli` resolves
 #    features differently from the workspace build and recompiles much of the tree (~4 min).
+#    Manifests are not compared: a test-only manifest change relinks nothing (dependency
+#    changes show in Cargo.lock).
 CLI="$TARGET/debug/iam-risk-score"
 if [[ -x "$CLI" && -z "$(find "$ROOT/catalog" "$ROOT/risk-core" "$ROOT/scan" "$ROOT/cli" "$ROOT/Cargo.lock" \
-    -newer "$CLI" -type f ! -path '*/tests/*' -print -quit 2>/dev/null)" ]]; then
+    -newer "$CLI" -type f ! -path '*/tests/*' ! -name Cargo.toml -print -quit 2>/dev/null)" ]]; then
     export IAM_RISK_SCORE_CLI="$CLI"
     say "parity: console script and the Rust binary ${CLI#"$ROOT"/}"
 else
