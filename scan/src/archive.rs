@@ -3,8 +3,10 @@
 //! Nothing is written to disk and nothing outside the archive is read: every entry's path
 //! must stay inside it (no absolute paths, no `..`), links are never followed (a link named
 //! like a scannable file is reported, others are passed over), and the archive is refused
-//! once it holds more files or more bytes than [`ArchiveLimits`] allow — measured while
-//! decompressing, so a small archive that inflates to gigabytes stops early.
+//! once it holds more entries or more bytes than [`ArchiveLimits`] allow — measured while
+//! decompressing, so a small archive that inflates to gigabytes stops early. An entry counts
+//! by its declared size even when only its first bytes are read: skipping the rest of a
+//! tar.gz entry decompresses it all the same.
 
 use crate::{scannable, show_size, FileError};
 use std::collections::BTreeMap;
@@ -13,11 +15,12 @@ use std::io::Read;
 /// How much an archive may hold.
 #[derive(Debug, Clone, Copy)]
 pub struct ArchiveLimits {
-    /// Regular files, in all (directories and links do not count).
+    /// Entries, in all (files, directories, links): each costs a header to decompress.
     pub max_files: usize,
     /// Bytes of one file; a larger file that `scan` would read is an error entry.
     pub max_file_bytes: u64,
-    /// Bytes of all files together, decompressed.
+    /// Bytes of all entries together, decompressed: what is read, or an entry's declared size
+    /// when larger (skipping the rest of a tar.gz entry decompresses it all the same).
     pub max_total_bytes: u64,
 }
 
@@ -38,7 +41,7 @@ pub enum ArchiveError {
     UnsafePath(String),
     #[error("entry `{0}` has a name that is not UTF-8")]
     NonUtf8Name(String),
-    #[error("the archive holds more than {0} files; scan a smaller part of the repository")]
+    #[error("the archive holds more than {0} entries; scan a smaller part of the repository")]
     TooManyFiles(usize),
     #[error("the archive decompresses to more than {0}; scan a smaller part of the repository")]
     TooLarge(String),
@@ -86,7 +89,8 @@ fn tar_header(bytes: &[u8]) -> bool {
 
 /// `a/./b/` → `a/b`; `None` for an absolute path or one that climbs out with `..`.
 fn safe_path(name: &str) -> Option<String> {
-    if name.starts_with('/') || name.starts_with('\\') || name.contains('\\') || name.get(1..2) == Some(":") {
+    let drive = name.as_bytes().first().is_some_and(u8::is_ascii_alphabetic) && name.get(1..2) == Some(":");
+    if name.starts_with('/') || name.contains('\\') || drive {
         return None;
     }
     let mut parts = Vec::new();
@@ -102,6 +106,8 @@ fn safe_path(name: &str) -> Option<String> {
 
 struct Reader {
     limits: ArchiveLimits,
+    /// Entries seen and bytes counted so far, against the limits.
+    entries: usize,
     total: u64,
     out: Archive,
 }
@@ -114,7 +120,22 @@ enum EntryKind {
 }
 
 impl Reader {
-    fn entry(&mut self, name: &str, kind: EntryKind, body: &mut dyn Read) -> Result<(), ArchiveError> {
+    /// Count `bytes` more decompressed bytes; refuse the archive past the limit.
+    fn count(&mut self, bytes: u64) -> Result<(), ArchiveError> {
+        self.total = self.total.saturating_add(bytes);
+        if self.total > self.limits.max_total_bytes {
+            return Err(ArchiveError::TooLarge(show_size(self.limits.max_total_bytes)));
+        }
+        Ok(())
+    }
+
+    /// One entry, of `declared` bytes as its header says.
+    fn entry(&mut self, name: &str, kind: EntryKind, declared: u64, body: &mut dyn Read) -> Result<(), ArchiveError> {
+        self.entries += 1;
+        if self.entries > self.limits.max_files {
+            return Err(ArchiveError::TooManyFiles(self.limits.max_files));
+        }
+        self.count(declared)?;
         let path = safe_path(name).ok_or_else(|| ArchiveError::UnsafePath(name.to_string()))?;
         if path.is_empty() {
             return Ok(());
@@ -132,17 +153,12 @@ impl Reader {
             }
             EntryKind::File => {}
         }
-        if self.out.files.len() >= self.limits.max_files {
-            return Err(ArchiveError::TooManyFiles(self.limits.max_files));
-        }
         let mut buf = Vec::new();
         body.take(self.limits.max_file_bytes + 1)
             .read_to_end(&mut buf)
             .map_err(|e| ArchiveError::Corrupt(format!("`{path}`: {e}")))?;
-        self.total += buf.len() as u64;
-        if self.total > self.limits.max_total_bytes {
-            return Err(ArchiveError::TooLarge(show_size(self.limits.max_total_bytes)));
-        }
+        // A zip entry may declare less than it holds; what was read counts then.
+        self.count((buf.len() as u64).saturating_sub(declared))?;
         if buf.len() as u64 > self.limits.max_file_bytes {
             if scannable(base) {
                 self.out.errors.push(error(format!(
@@ -168,7 +184,7 @@ impl Reader {
 
 /// Read an archive's files into memory, within `limits`.
 pub fn read_archive(bytes: &[u8], limits: ArchiveLimits) -> Result<Archive, ArchiveError> {
-    let mut r = Reader { limits, total: 0, out: Archive::default() };
+    let mut r = Reader { limits, entries: 0, total: 0, out: Archive::default() };
     match format_of(bytes).ok_or(ArchiveError::UnknownFormat)? {
         Format::Tar => read_tar(bytes, &mut r)?,
         Format::TarGz => read_tar(flate2::read::GzDecoder::new(bytes), &mut r)?,
@@ -190,7 +206,8 @@ fn read_tar(source: impl Read, r: &mut Reader) -> Result<(), ArchiveError> {
             tar::EntryType::Symlink | tar::EntryType::Link => EntryKind::Link,
             _ => EntryKind::Other,
         };
-        r.entry(&name, kind, &mut entry)?;
+        let declared = entry.header().entry_size().map_err(corrupt)?;
+        r.entry(&name, kind, declared, &mut entry)?;
     }
     Ok(())
 }
@@ -210,7 +227,8 @@ fn read_zip(bytes: &[u8], r: &mut Reader) -> Result<(), ArchiveError> {
         } else {
             EntryKind::File
         };
-        r.entry(&name, kind, &mut file)?;
+        let declared = file.size();
+        r.entry(&name, kind, declared, &mut file)?;
     }
     Ok(())
 }

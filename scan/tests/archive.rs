@@ -100,3 +100,38 @@ fn scan_archive_scores_what_a_directory_walk_would() {
     assert_eq!(run.files_scanned, 1);
     assert!(run.gate.failed && run.threshold == Some(risk_scan::DEFAULT_THRESHOLD));
 }
+
+/// Skipping the unread rest of a large tar.gz entry decompresses it all the same, so an entry
+/// counts by its declared size: one huge file cannot cost more than the limit allows.
+#[test]
+fn an_entry_counts_by_its_declared_size() {
+    let limits = ArchiveLimits { max_file_bytes: 1024, max_total_bytes: 4096, ..ArchiveLimits::default() };
+    let big = vec![b' '; 8192];
+    let gz = |tar: Vec<u8>| {
+        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+        e.write_all(&tar).unwrap();
+        e.finish().unwrap()
+    };
+    let err = read_archive(&gz(tar_of(&[("huge.json", &big)])), limits).unwrap_err();
+    assert_eq!(err, ArchiveError::TooLarge("4 KiB".into()));
+    // A header that declares 10 GiB is refused before any of it is read.
+    let mut h = tar::Header::new_gnu();
+    h.set_path("bomb.json").unwrap();
+    h.set_size(10 << 30);
+    h.set_mode(0o644);
+    h.set_cksum();
+    let mut raw = h.as_bytes().to_vec();
+    raw.extend_from_slice(&[0; 1024]);
+    assert!(matches!(read_archive(&raw, ArchiveLimits::default()), Err(ArchiveError::TooLarge(_))));
+}
+
+/// Entries that are not kept (directories, binary files, links) still count: each costs a
+/// header to read, and millions of them would cost as much as a large file.
+#[test]
+fn every_entry_counts_toward_the_entry_limit() {
+    let png: &[u8] = b"\x89PNG\xff\xfe";
+    let entries: Vec<(String, &[u8])> = (0..5).map(|i| (format!("img{i}.png"), png)).collect();
+    let entries: Vec<(&str, &[u8])> = entries.iter().map(|(n, d)| (n.as_str(), *d)).collect();
+    let limits = ArchiveLimits { max_files: 4, ..ArchiveLimits::default() };
+    assert_eq!(read_archive(&tar_of(&entries), limits).unwrap_err(), ArchiveError::TooManyFiles(4));
+}

@@ -386,3 +386,24 @@ pub fn narrow_input(body: Value) -> Result<NarrowRequestInput, AppError> {
     }
     Ok(NarrowRequestInput { policy, resources, access_levels, used_actions })
 }
+
+/// The query's `key=value` pairs, percent- and `+`-decoded (`a%2Cb` is `a,b`), every key one
+/// of `known`: an unknown (misspelt) parameter is a 422 naming it, so that it never silently
+/// gives the default answer instead.
+pub(crate) fn query_pairs(query: Option<&str>, known: &[&str]) -> Result<Vec<(String, String)>, AppError> {
+    let shown = |s: &str| s.chars().take(40).collect::<String>();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query.unwrap_or(""))
+        .map_err(|e| crate::respond::unprocessable(String::new(), format!("the query string cannot be read: {e}")))?;
+    if let Some((k, _)) = pairs.iter().find(|(k, _)| !known.contains(&k.as_str())) {
+        let list = known.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>();
+        let takes = match list.as_slice() {
+            [one] => format!("only {one}"),
+            _ => list.join(" and "),
+        };
+        return Err(crate::respond::unprocessable(
+            shown(k),
+            format!("unknown query parameter `{}`: this route takes {takes}", shown(k)),
+        ));
+    }
+    Ok(pairs)
+}

@@ -229,7 +229,11 @@ async fn bad_requests_get_clear_errors() {
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE);
     let tar = tar_of(&[("p.json".into(), b"{}".to_vec())]);
     let app = router(|_| {});
-    for query in ["?threshold=0", "?threshold=eleven", "?fail_on_category=admin", "?thresold=3"] {
+    // An encoded comma separates categories as a plain one does.
+    let (status, body) =
+        post(&app, "/api/v1/scan?fail_on_category=full-admin%2Cdestructive", "application/x-tar", tar.clone()).await;
+    assert_eq!(status, StatusCode::OK, "{}", String::from_utf8_lossy(&body));
+    for query in ["?threshold=0", "?threshold=eleven", "?fail_on_category=admin", "?thresold=3", "?threshold=%ZZ"] {
         let (status, body) = post(&app, &format!("/api/v1/scan{query}"), "application/x-tar", tar.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{query}: {}", String::from_utf8_lossy(&body));
         assert_eq!(error_code(&body), "validation_failed");

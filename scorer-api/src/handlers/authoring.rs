@@ -95,15 +95,8 @@ pub async fn narrow(State(s): State<AppState>, JsonBody(body, _): JsonBody) -> R
 fn include_denied(query: Option<&str>) -> Result<bool, AppError> {
     let mut out = None;
     let shown = |s: &str| s.chars().take(40).collect::<String>();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        // A misspelt option (`include-denied`) must not silently give the other answer.
-        if k != "include_denied" {
-            return Err(unprocessable(
-                shown(k),
-                format!("unknown query parameter `{}`: this route takes only `include_denied`", shown(k)),
-            ));
-        }
+    for (_, v) in request::query_pairs(query, &["include_denied"])? {
+        let v = v.as_str();
         if out.is_some() {
             return Err(unprocessable("include_denied".into(), "given more than once".into()));
         }

@@ -7,7 +7,7 @@
 //! capped) and scanned with `risk_scan::scan_texts`, as the CLI scans a directory.
 
 use crate::error::{self, AppError};
-use crate::request::ArchiveBody;
+use crate::request::{self, ArchiveBody};
 use crate::respond::{blocking, json_bytes, unprocessable};
 use crate::AppState;
 use axum::extract::State;
@@ -27,7 +27,7 @@ use risk_scan::{GateRules, ScanSettings};
 /// `fail_on_category=a,b` (repeatable); the `gate` in the answer says whether the run fails.
 ///
 /// Refused: an entry whose path is absolute or contains `..` (400), a body that is no such
-/// archive (400), more than 20,000 files or more than `archive_inflated_limit` bytes once
+/// archive (400), more than 20,000 entries or more than `archive_inflated_limit` bytes once
 /// decompressed (413). Links are never followed: one named like a scannable file is an entry
 /// in `errors`, as is a file that is too large or not UTF-8.
 #[utoipa::path(
@@ -92,39 +92,26 @@ fn settings(query: Option<&str>) -> Result<ScanSettings, AppError> {
     let shown = |s: &str| s.chars().take(40).collect::<String>();
     let mut threshold = None;
     let mut categories = Vec::new();
-    for pair in query.unwrap_or("").split('&').filter(|p| !p.is_empty()) {
-        let (k, v) = pair.split_once('=').unwrap_or((pair, ""));
-        match k {
-            "threshold" => {
-                if threshold.is_some() {
-                    return Err(unprocessable("threshold".into(), "given more than once".into()));
-                }
-                threshold = Some(match v {
-                    "none" => None,
-                    n => match n.parse::<u8>() {
-                        Ok(t @ 1..=10) => Some(t),
-                        _ => {
-                            return Err(unprocessable(
-                                "threshold".into(),
-                                format!("must be 1 to 10 or `none`, got `{}`", shown(v)),
-                            ))
-                        }
-                    },
-                });
-            }
-            "fail_on_category" => {
-                categories.extend(v.split(',').filter(|c| !c.is_empty()).map(|c| c.replace("%2C", ",")));
-            }
-            _ => {
-                return Err(unprocessable(
-                    shown(k),
-                    format!(
-                        "unknown query parameter `{}`: this route takes `threshold` and `fail_on_category`",
-                        shown(k)
-                    ),
-                ))
-            }
+    for (k, v) in request::query_pairs(query, &["threshold", "fail_on_category"])? {
+        if k == "fail_on_category" {
+            categories.extend(v.split(',').filter(|c| !c.is_empty()).map(str::to_string));
+            continue;
         }
+        if threshold.is_some() {
+            return Err(unprocessable("threshold".into(), "given more than once".into()));
+        }
+        threshold = Some(match v.as_str() {
+            "none" => None,
+            n => match n.parse::<u8>() {
+                Ok(t @ 1..=10) => Some(t),
+                _ => {
+                    return Err(unprocessable(
+                        "threshold".into(),
+                        format!("must be 1 to 10 or `none`, got `{}`", shown(&v)),
+                    ))
+                }
+            },
+        });
     }
     risk_scan::check_categories(&categories).map_err(|m| unprocessable("fail_on_category".into(), m))?;
     Ok(ScanSettings {
@@ -148,6 +135,10 @@ mod tests {
         let s = settings(Some("threshold=none&fail_on_category=full-admin,privilege-escalation")).unwrap();
         assert_eq!(s.gate.threshold, None);
         assert_eq!(s.gate.fail_on_category, ["full-admin", "privilege-escalation"]);
+        // Encoded commas (what `curl --data-urlencode` and browsers send), and repetition.
+        let s =
+            settings(Some("fail_on_category=full-admin%2Cdestructive&fail_on_category=privilege-escalation")).unwrap();
+        assert_eq!(s.gate.fail_on_category, ["full-admin", "destructive", "privilege-escalation"]);
         assert_eq!(settings(Some("threshold=3")).unwrap().gate.threshold, Some(3));
         for bad in [
             "threshold=0",
