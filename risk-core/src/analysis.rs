@@ -116,11 +116,15 @@ pub struct Analysis<'p> {
     pub all_unconditional: ActionSet,
     /// Union of `self_scoped` over all grants.
     pub self_scoped: ActionSet,
-    /// Members of `all`, `effective` and `self_scoped` as lists when small (rules then test
-    /// only these instead of scanning whole bitsets).
+    /// Members of `all` and `effective` as lists when small (rules then visit only these
+    /// instead of scanning whole bitsets).
     pub all_list: Option<Vec<u32>>,
     pub effective_list: Option<Vec<u32>>,
-    pub self_list: Option<Vec<u32>>,
+    /// The non-zero words of `all`, `effective` and `self_scoped`, for
+    /// [`ActionSet::and_members`].
+    pub all_words: Vec<u32>,
+    pub effective_words: Vec<u32>,
+    pub self_words: Vec<u32>,
     /// Actions named by some Allow but denied everywhere.
     pub fully_denied: usize,
 }
@@ -349,8 +353,9 @@ impl<'p> Analysis<'p> {
         }
         fully_denied_set.subtract(&effective);
         const SMALL: usize = 512;
-        let (all_list, effective_list, self_list) =
-            (all.small_list(SMALL), effective.small_list(SMALL), self_scoped.small_list(SMALL));
+        let (all_list, effective_list) = (all.small_list(SMALL), effective.small_list(SMALL));
+        let (all_words, effective_words, self_words) =
+            (all.nonzero_words(), effective.nonzero_words(), self_scoped.nonzero_words());
         Analysis {
             policy,
             policy_type,
@@ -364,7 +369,9 @@ impl<'p> Analysis<'p> {
             self_scoped,
             all_list,
             effective_list,
-            self_list,
+            all_words,
+            effective_words,
+            self_words,
             fully_denied: fully_denied_set.len(),
         }
     }

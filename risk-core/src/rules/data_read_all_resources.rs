@@ -85,7 +85,7 @@ impl super::Rule for Rule {
 
     fn check(&self, cx: &Context<'_, '_>, out: &mut Vec<Finding>) {
         let a = cx.analysis;
-        let hits = a.all.and_members(&ACTIONS, a.all_list.as_deref());
+        let hits = a.all.and_members(&ACTIONS, Some(&a.all_words));
         let services: std::collections::BTreeSet<u16> = hits.iter().map(|&i| iam_catalog::ACTIONS[i].service).collect();
         let all = if services.len() >= 3 { 7 } else { 6 };
         let tiers = Tiers { all, self_scoped: None, specific: None };

@@ -208,7 +208,7 @@ pub fn check_list(
     suggestion: &str,
     out: &mut Vec<Finding>,
 ) {
-    let all_raw = a.all.and_members(candidates, a.all_list.as_deref());
+    let all_raw = a.all.and_members(candidates, Some(&a.all_words));
     // A grant narrowed by a pinning resource-tag condition counts as on named resources; an
     // action stays "on all resources" if any other grant gives it there.
     let any_pinned = a.grants.iter().any(|g| g.pin.resources.is_some());
@@ -224,12 +224,12 @@ pub fn check_list(
     let (hits, mut score, breadth, scope) = if !all.is_empty() {
         (all, tiers.all, Breadth::All, "on all resources")
     } else {
-        let selfs = a.self_scoped.and_members(candidates, a.self_list.as_deref());
+        let selfs = a.self_scoped.and_members(candidates, Some(&a.self_words));
         match (tiers.self_scoped, selfs.is_empty()) {
             (Some(s), false) => (selfs, s, Breadth::SelfScoped, "on the caller's own resources"),
             _ => {
                 let Some(s) = tiers.specific else { return };
-                let mut eff = a.effective.and_members(candidates, a.effective_list.as_deref());
+                let mut eff = a.effective.and_members(candidates, Some(&a.effective_words));
                 if tiers.self_scoped.is_none() {
                     // "Not reported on the caller's own resources": an action granted only on
                     // `${aws:username}` resources must not come back as a named-resource grant.

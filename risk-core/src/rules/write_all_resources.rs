@@ -78,7 +78,7 @@ impl super::Rule for Rule {
             return;
         }
         let a = cx.analysis;
-        let hits = a.all.and_members(&ACTIONS, a.all_list.as_deref());
+        let hits = a.all.and_members(&ACTIONS, Some(&a.all_words));
         let services: std::collections::BTreeSet<u16> = hits.iter().map(|&i| CATALOG[i].service).collect();
         let score = if services.len() > 10 { 6 } else { 5 };
         let tiers = Tiers { all: score, self_scoped: None, specific: None };
