@@ -1,11 +1,13 @@
 //! `score_many`'s pipeline: Rust threads score policies without the GIL while the calling
-//! thread, holding it, turns each finished report into Python objects.
+//! thread, holding it, wraps each finished report in a `Report` object.
 //!
-//! NOTE: converting a report to dicts needs the GIL and costs about a fifth of scoring it;
-//! done after the parallel part, it would cap the speed-up on 2 cores near 1.6x (Amdahl).
-//! Overlapping it with the scoring removes that serial tail.
+//! NOTE: the calling thread's share is small since results became lazy `Report`s (wrapping
+//! allocates one object; dicts are built only for the keys a caller reads). When it turned each
+//! report into ≈ 270 dicts, lists and strings it was about a fifth of scoring, and this
+//! overlap kept that serial work off the end of the parallel part.
 
-use crate::convert::{to_py, Input};
+use crate::convert::Input;
+use crate::report::Report as PyReport;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
@@ -68,16 +70,16 @@ pub fn internal_error(what: &str) -> PyErr {
     PyRuntimeError::new_err(format!("internal error in the iam-risk-score engine (please report it): {what}"))
 }
 
-/// Score every input on `pool` (rayon's global pool when `None`), converting results as they
+/// Score every input on `pool` (rayon's global pool when `None`), wrapping results as they
 /// arrive. Returns one entry per input, in input order.
 pub fn score_parallel<'py>(
     py: Python<'py>,
     inputs: &[Input<'_>],
     options: &ScoreOptions,
     pool: Option<&rayon::ThreadPool>,
-) -> PyResult<Vec<Result<Bound<'py, PyAny>, PolicyError>>> {
+) -> PyResult<Vec<Result<Bound<'py, PyReport>, PolicyError>>> {
     let shared = Shared::default();
-    let mut out: Vec<Option<Result<Bound<'py, PyAny>, PolicyError>>> = (0..inputs.len()).map(|_| None).collect();
+    let mut out: Vec<Option<Result<Bound<'py, PyReport>, PolicyError>>> = (0..inputs.len()).map(|_| None).collect();
     let mut failure: Option<PyErr> = None;
     std::thread::scope(|s| {
         s.spawn(|| {
@@ -91,13 +93,13 @@ pub fn score_parallel<'py>(
         loop {
             let (batch, finished, panic) = py.detach(|| shared.wait());
             for (i, result) in batch {
-                // NOTE: after a failure keep draining (without converting) until the workers
+                // NOTE: after a failure keep draining (without wrapping) until the workers
                 // are done: leaving the scope would wait for them while holding the GIL.
                 if failure.is_some() {
                     continue;
                 }
                 out[i] = Some(match result {
-                    Ok(report) => match to_py(py, &report) {
+                    Ok(report) => match Bound::new(py, PyReport::new(report)) {
                         Ok(obj) => Ok(obj),
                         Err(e) => {
                             failure = Some(e);
