@@ -23,7 +23,7 @@ import iam_risk_score
 from iam_risk_score import Report, score, score_many
 from iam_risk_score._core import _report_from_json
 
-from conftest import ADMIN, PASSROLE, READ_ONE_OBJECT, console_script, managed_policies, rust_cli
+from conftest import ADMIN, PASSROLE, READ_ONE_OBJECT, console_script, corpus_cases, managed_policies, rust_cli
 
 V1_KEYS = [
     "score", "tier", "would_auto_approve_at_threshold_5", "factors", "suggestions",
@@ -256,6 +256,15 @@ def test_pickle_round_trip(report: Report) -> None:
     awkward = pickle.loads(pickle.dumps(score(AWKWARD)))
     cond = [f["conditions"] for f in awkward["findings"] if f["conditions"]][0]
     assert cond["NumericLessThan"]["s3:max-keys"] == 0.9565758222131459
+
+
+def test_json_round_trip_keeps_every_report_of_the_corpora() -> None:
+    """What pickling relies on: the JSON text rebuilds an equal report, for every corpus policy."""
+    policies = [p for _, p in corpus_cases()] + managed_policies(limit=300)
+    for options in ({}, {"access_type": "read-only", "duration_hours": 72}):
+        for r in score_many(policies, **options):
+            back = _report_from_json(r.to_json())
+            assert back == r and back.to_json(indent=2) == r.to_json(indent=2)
 
 
 def test_report_from_json_refuses_what_is_not_a_report(report: Report) -> None:
