@@ -76,7 +76,7 @@ fn input_error(py: Python<'_>, e: InputError, index: Option<usize>, side: Option
 
 /// Run engine code with the GIL released, turning a panic (an engine bug) into a
 /// `RuntimeError` instead of pyo3's `PanicException`, which `except Exception` cannot catch.
-fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+pub(crate) fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     py.detach(|| catch_unwind(AssertUnwindSafe(f)))
         .map_err(|payload| many::internal_error(&many::panic_message(&*payload)))
 }
@@ -297,22 +297,16 @@ fn score_many<'py>(
     for (i, item) in items.iter().enumerate() {
         inputs.push(read_policy(item).map_err(|e| input_error(py, e, Some(i), None))?);
     }
-    let results: Vec<Result<Bound<'py, Report>, risk_core::PolicyError>> = match threads {
-        // One thread: the calling thread, without the GIL; no pool, no pipeline.
-        Some(1) => detached(py, || inputs.iter().map(|i| i.score(&opts)).collect::<Vec<_>>())?
-            .into_iter()
-            .map(|r| match r {
-                Ok(report) => Bound::new(py, Report::new(report)).map(Ok),
-                Err(e) => Ok(Err(e)),
-            })
-            .collect::<PyResult<_>>()?,
-        Some(n) => many::score_parallel(py, &inputs, &opts, Some(&*pool(n)?))?,
-        None => many::score_parallel(py, &inputs, &opts, None)?,
+    let scored = match threads {
+        Some(1) => many::score_all(py, &inputs, &opts, many::Workers::Calling)?,
+        Some(n) => many::score_all(py, &inputs, &opts, many::Workers::Pool(&*pool(n)?))?,
+        None => many::score_all(py, &inputs, &opts, many::Workers::Global)?,
     };
+    // The first policy that failed, in input order, is the error.
     let out = PyList::empty(py);
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, r) in scored.into_iter().enumerate() {
         match r {
-            Ok(obj) => out.append(obj)?,
+            Ok(report) => out.append(Bound::new(py, Report::new(report))?)?,
             Err(e) => return Err(policy_error(py, format!("policies[{i}]: {e}"), e.problems(), Some(i), None)),
         }
     }
