@@ -1,10 +1,11 @@
 //! `iam_risk_score.Report`: the v1 result of `score`/`score_many` as a read-only mapping that
 //! owns the engine's `risk_core::Report` and builds Python objects only for the keys read.
 //!
-//! NOTE: turning a whole report into ≈ 270 dicts, lists and strings cost more than a third of
-//! `score(dict)`, and in `score_many` it ran serially under the GIL. Most callers read a few
-//! keys (`score`, `tier`, the findings), so the conversion now happens per key, on first read,
-//! and nested values are cached so repeated reads return the same object.
+//! NOTE: turning a whole report into ≈ 270 dicts, lists and strings cost about a quarter of
+//! `score(dict)`, more when reports are kept (the cyclic GC re-scans them), and in `score_many`
+//! it ran serially under the GIL. Most callers read a few keys (`score`, `tier`, the findings),
+//! so the conversion now happens per key, on first read, and nested values are cached so
+//! repeated reads return the same object.
 
 use crate::convert::{to_py, type_name};
 use crate::many::internal_error;
