@@ -9,7 +9,10 @@ wall time and by the process's CPU time, which is steadier on a shared machine):
     `iam-risk-score --offline` (access_type read-only, 1 hour); input already a dict, and
     again with `json.loads` of the text first;
   * ours `iam_risk_score.score(document, access_type="read-only", duration_hours=1)` per call,
-    with the dict, and with the JSON text (str) so parsing is included;
+    with the dict, and with the JSON text (str) so parsing is included; the result is a lazy
+    `Report` that builds Python objects only for the keys read, so these rows read none;
+  * ours `score(document).to_dict()`: every value built, as a caller reading the whole report
+    (and as `score` itself did when it returned dicts);
   * ours `score` in a list comprehension that keeps every report (what `score_many` returns);
   * ours `score_many(documents, threads=1)` and `threads=2` (same options);
   * for reference, the engine alone without Python (`risk-benches` throughput binary, no context).
@@ -18,7 +21,8 @@ Single-thread figures are pinned to one CPU; `threads=2` runs on two.
 The predecessor runs in the throwaway venv `target/bench-venv-pred/` that benches/compare.py
 creates (reused here). Ours runs in `target/bench-venv-py/`, where this script installs the
 package with `pip install ./risk-py` (release profile, as a published wheel is built) unless
---no-build is given.
+--no-build is given. `--venv DIR --no-build` times another build of ours instead (e.g. an
+older commit's wheel installed there), for before/after figures against the same predecessor.
 
 Usage:
     python3 benches/python_compare.py               # text table on stdout
@@ -126,14 +130,22 @@ def worker_ours(corpus: Path, runs: int, cpu: int | None) -> dict:
         return run
 
     def per_call_kept(inputs):
-        # NOTE: as score_many must: every report stays alive, so Python's cyclic GC keeps
-        # scanning the growing heap of dicts; this row makes score_many comparable.
+        # NOTE: as score_many must: every report stays alive (when reports were dicts, Python's
+        # cyclic GC kept scanning their growing heap); this row makes score_many comparable.
         return lambda: [m.score(p, **CONTEXT) for p in inputs]
 
     out: dict = {"package": f"iam-risk-score=={version('iam-risk-score')}", "policies": len(docs)}
     all_cpus = pin(cpu)
     out["score_dict"] = best_of(runs, per_call(docs))
     out["score_str"] = best_of(runs, per_call(texts))
+    # NOTE: before `Report`, score returned the plain dict itself.
+    plain = (lambda r: r.to_dict()) if hasattr(m, "Report") and hasattr(m.Report, "to_dict") else (lambda r: r)
+
+    def per_call_to_dict():
+        for p in docs:
+            plain(m.score(p, **CONTEXT))
+
+    out["score_to_dict"] = best_of(runs, per_call_to_dict)
     out["score_kept"] = best_of(runs, per_call_kept(docs))
     out["score_many_1"] = best_of(runs, lambda: m.score_many(docs, threads=1, **CONTEXT))
     if all_cpus is not None:
@@ -150,17 +162,17 @@ def worker_ours(corpus: Path, runs: int, cpu: int | None) -> dict:
 # Driver
 # ------------------------------------------------------------------------------------------
 
-def ensure_our_venv(build: bool) -> None:
-    py = OUR_VENV / "bin" / "python"
+def ensure_our_venv(venv: Path, build: bool) -> None:
+    py = venv / "bin" / "python"
     if not py.exists():
-        log(f"creating {OUR_VENV.relative_to(ROOT)} (once)")
-        subprocess.run([sys.executable, "-m", "venv", str(OUR_VENV)], check=True)
+        log(f"creating {venv} (once)")
+        subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True)
     pip = [str(py), "-m", "pip", "install", "-q", "--disable-pip-version-check"]
     subprocess.run(pip + OUR_TOOLS, check=True)
     if not build:
         return
     log("pip install ./risk-py (release profile; first time several minutes)")
-    env = dict(os.environ, PATH=f"{OUR_VENV / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
+    env = dict(os.environ, PATH=f"{venv / 'bin'}{os.pathsep}{os.environ.get('PATH', '')}")
     env.pop("MATURIN_PEP517_ARGS", None)
     t0 = time.perf_counter()
     proc = subprocess.run(pip + ["--no-build-isolation", "--force-reinstall", "--no-deps", str(ROOT / "risk-py")],
@@ -192,14 +204,14 @@ def figures(r: dict) -> dict:
     rows = {
         "pred": pred.get("analyze"), "pred_parse": pred.get("parse_and_analyze"),
         "score_dict": ours.get("score_dict"), "score_str": ours.get("score_str"),
-        "score_kept": ours.get("score_kept"),
+        "score_to_dict": ours.get("score_to_dict"), "score_kept": ours.get("score_kept"),
         "many_1": ours.get("score_many_1"), "many_2": ours.get("score_many_2"),
     }
     q: dict = {}
     for name, t in rows.items():
         q[name] = {"wall": rate(n, t, "wall_s"), "cpu": rate(n, t, "cpu_s")}
     q["engine"] = {"wall": eng.get("score_per_sec"), "cpu": None}
-    for name in ("pred_parse", "score_dict", "score_str", "score_kept", "many_1", "many_2", "engine"):
+    for name in ("pred_parse", "score_dict", "score_str", "score_to_dict", "score_kept", "many_1", "many_2", "engine"):
         q[name]["vs_pred_wall"] = compare.ratio(q[name]["wall"], q["pred"]["wall"])
         q[name]["vs_pred_cpu"] = compare.ratio(q[name]["cpu"], q["pred"]["cpu"])
     q["score_str"]["vs_pred_parse_wall"] = compare.ratio(q["score_str"]["wall"], q["pred_parse"]["wall"])
@@ -212,6 +224,7 @@ ROW_NAMES = [
     ("pred_parse", "predecessor `json.loads` + `analyze_policy`"),
     ("score_dict", "**ours `score(dict)`**"),
     ("score_str", "**ours `score(str)`** (JSON parsing included)"),
+    ("score_to_dict", "ours `score(dict).to_dict()` (every value built, as a caller reading it all)"),
     ("score_kept", "ours `[score(d) for d in dicts]` (all reports kept, as `score_many` must)"),
     ("many_1", "ours `score_many(dicts, threads=1)`"),
     ("many_2", "ours `score_many(dicts, threads=2)`"),
@@ -287,7 +300,9 @@ def main() -> int:
     ap.add_argument("--corpus", type=Path, default=DEFAULT_CORPUS, help="JSONL corpus (default: %(default)s)")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per figure, best kept (default: 5)")
     ap.add_argument("--cpu", type=int, default=None, help="CPU for single-thread figures (default: the last)")
-    ap.add_argument("--no-build", action="store_true", help="time the package already in target/bench-venv-py")
+    ap.add_argument("--no-build", action="store_true", help="time the package already in the venv (see --venv)")
+    ap.add_argument("--venv", type=Path, default=OUR_VENV,
+                    help="venv of ours to build into and time (default: %(default)s)")
     ap.add_argument("--skip-engine", action="store_true", help="skip the Rust-only reference row")
     ap.add_argument("--json", metavar="PATH", help="write all figures as JSON to PATH (- for stdout)")
     ap.add_argument("--markdown", action="store_true", help="print a markdown table instead of text")
@@ -302,7 +317,7 @@ def main() -> int:
 
     n = len(compare.load_corpus(corpus))
     compare.ensure_venv()
-    ensure_our_venv(build=not args.no_build)
+    ensure_our_venv(args.venv.resolve(), build=not args.no_build)
     problems: dict[str, str] = {}
     if not args.skip_engine:
         log("building the throughput binary (cargo build --release -p risk-benches --bin throughput)")
@@ -321,7 +336,7 @@ def main() -> int:
         "runs": args.runs, "pinned_cpu": cpu, "load_before": load_before, "context": CONTEXT,
         "predecessor": None, "ours": None, "engine": None,
     }
-    workers = [("predecessor", compare.venv_python()), ("ours", OUR_VENV / "bin" / "python")]
+    workers = [("predecessor", compare.venv_python()), ("ours", args.venv.resolve() / "bin" / "python")]
     for kind, python in workers:
         log(f"timing {kind} in-process ({n} policies, best of {args.runs})")
         try:

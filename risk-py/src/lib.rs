@@ -3,16 +3,20 @@
 //!
 //! Every result is the engine's own serde type (v1 `Report`, `PolicyDiff`, `Explanation`, …)
 //! turned into plain Python objects, so Python sees exactly the JSON every other surface
-//! returns. The engine runs with the GIL released; `score_many` fans out over rayon.
+//! returns; `score` and `score_many` return the v1 report as a `Report` mapping (report.rs)
+//! that builds those objects only for the keys read. The engine runs with the GIL released;
+//! `score_many` fans out over rayon.
 
 mod convert;
 mod many;
+mod report;
 
 use convert::{read_policy, to_py, type_name, Input, InputError};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyByteArray, PyBytes, PyDict, PyInt, PyList, PyString, PyTuple, PyType};
+use report::Report;
 use risk_core::{OptionsInput, Problem, ScoreOptions};
 use std::collections::HashMap;
 use std::ffi::OsString;
@@ -72,7 +76,7 @@ fn input_error(py: Python<'_>, e: InputError, index: Option<usize>, side: Option
 
 /// Run engine code with the GIL released, turning a panic (an engine bug) into a
 /// `RuntimeError` instead of pyo3's `PanicException`, which `except Exception` cannot catch.
-fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
+pub(crate) fn detached<T: Send>(py: Python<'_>, f: impl FnOnce() -> T + Send) -> PyResult<T> {
     py.detach(|| catch_unwind(AssertUnwindSafe(f)))
         .map_err(|payload| many::internal_error(&many::panic_message(&*payload)))
 }
@@ -151,9 +155,10 @@ fn options(
 
 /// Score one policy: a dict, or its JSON text as ``str`` or UTF-8 ``bytes``.
 ///
-/// Returns the v1 result as a plain dict (``score`` 1-10, ``tier``, ``factors``,
-/// ``suggestions``, ``findings``, ``categories``, ``access_summary``, ``context``,
-/// ``versions``, ...), equal to the CLI's ``--format json`` for the same policy and options.
+/// Returns the v1 result as a :class:`Report`, a read-only mapping (``score`` 1-10, ``tier``,
+/// ``factors``, ``suggestions``, ``findings``, ``categories``, ``access_summary``,
+/// ``context``, ``versions``, ...) equal to the CLI's ``--format json`` for the same policy and
+/// options; ``to_dict()`` gives it as a plain dict, ``to_json()`` as JSON text.
 ///
 /// Options (all keyword-only, all optional; the defaults mean "not stated"):
 ///
@@ -186,7 +191,7 @@ fn score<'py>(
     extra_sensitive_services: Option<&Bound<'py, PyAny>>,
     extra_high_impact_actions: Option<&Bound<'py, PyAny>>,
     policy_type: Option<&Bound<'py, PyAny>>,
-) -> PyResult<Bound<'py, PyAny>> {
+) -> PyResult<Bound<'py, Report>> {
     let opts = options(
         access_type,
         duration_hours,
@@ -197,7 +202,7 @@ fn score<'py>(
     )?;
     let input = read_policy(policy).map_err(|e| input_error(py, e, None, None))?;
     match detached(py, || input.score(&opts))? {
-        Ok(report) => to_py(py, &report),
+        Ok(report) => Bound::new(py, Report::new(report)),
         Err(e) => Err(policy_error(py, e.to_string(), e.problems(), None, None)),
     }
 }
@@ -224,7 +229,7 @@ fn pool(n: usize) -> PyResult<Arc<rayon::ThreadPool>> {
 /// Score many policies in parallel, in Rust threads with the GIL released.
 ///
 /// ``policies`` is any iterable of policies (each a dict, ``str`` or ``bytes``); the result
-/// is a list of v1 dicts in the same order, each equal to ``score(policy, **options)``.
+/// is a list of v1 :class:`Report` s in the same order, each equal to ``score(policy, **options)``.
 /// ``threads`` is the number of worker threads (default: one per CPU core; ``1`` scores on
 /// the calling thread). The other keyword options are those of ``score`` and apply to every
 /// policy.
@@ -292,22 +297,16 @@ fn score_many<'py>(
     for (i, item) in items.iter().enumerate() {
         inputs.push(read_policy(item).map_err(|e| input_error(py, e, Some(i), None))?);
     }
-    let results: Vec<Result<Bound<'py, PyAny>, risk_core::PolicyError>> = match threads {
-        // One thread: the calling thread, without the GIL; no pool, no pipeline.
-        Some(1) => detached(py, || inputs.iter().map(|i| i.score(&opts)).collect::<Vec<_>>())?
-            .into_iter()
-            .map(|r| match r {
-                Ok(report) => to_py(py, &report).map(Ok),
-                Err(e) => Ok(Err(e)),
-            })
-            .collect::<PyResult<_>>()?,
-        Some(n) => many::score_parallel(py, &inputs, &opts, Some(&*pool(n)?))?,
-        None => many::score_parallel(py, &inputs, &opts, None)?,
+    let scored = match threads {
+        Some(1) => many::score_all(py, &inputs, &opts, many::Workers::Calling)?,
+        Some(n) => many::score_all(py, &inputs, &opts, many::Workers::Pool(&*pool(n)?))?,
+        None => many::score_all(py, &inputs, &opts, many::Workers::Global)?,
     };
+    // The first policy that failed, in input order, is the error.
     let out = PyList::empty(py);
-    for (i, r) in results.into_iter().enumerate() {
+    for (i, r) in scored.into_iter().enumerate() {
         match r {
-            Ok(obj) => out.append(obj)?,
+            Ok(report) => out.append(Bound::new(py, Report::new(report))?)?,
             Err(e) => return Err(policy_error(py, format!("policies[{i}]: {e}"), e.problems(), Some(i), None)),
         }
     }
@@ -667,5 +666,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(narrow, m)?)?;
     m.add_function(wrap_pyfunction!(run_cli, m)?)?;
     m.add_function(wrap_pyfunction!(scan_json, m)?)?;
+    m.add_class::<Report>()?;
+    m.add_function(wrap_pyfunction!(report::report_from_json, m)?)?;
     Ok(())
 }

@@ -1,58 +1,45 @@
-//! `score_many`'s pipeline: Rust threads score policies without the GIL while the calling
-//! thread, holding it, turns each finished report into Python objects.
+//! `score_many`'s fan-out: rayon threads score every policy without the GIL, then the calling
+//! thread wraps the reports in `Report` objects.
 //!
-//! NOTE: converting a report to dicts needs the GIL and costs about a fifth of scoring it;
-//! done after the parallel part, it would cap the speed-up on 2 cores near 1.6x (Amdahl).
-//! Overlapping it with the scoring removes that serial tail.
+//! NOTE: this used to be a pipeline in which the calling thread, holding the GIL, turned each
+//! finished report into ≈ 270 dicts, lists and strings while the workers went on scoring; that
+//! conversion was about a fifth of scoring, and overlapping it kept it off the end of the
+//! parallel part. Since results became lazy `Report`s, wrapping a report allocates one object
+//! (≈ 1,600 reports in well under a millisecond), and waking the calling thread for every
+//! finished report cost more than it saved: on the managed-policy corpus the pipeline made
+//! ≈ 7,500 voluntary context switches per call against ≈ 30 for score-then-wrap, and its
+//! 2-thread speed-up was the lower one in interleaved runs (docs/performance.md#python).
 
-use crate::convert::{to_py, Input};
+use crate::convert::Input;
+use crate::detached;
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use rayon::prelude::*;
 use risk_core::{PolicyError, Report, ScoreOptions};
-use std::panic::{catch_unwind, AssertUnwindSafe};
-use std::sync::{Condvar, Mutex, MutexGuard, PoisonError};
 
-type Scored = (usize, Result<Report, PolicyError>);
-
-#[derive(Default)]
-struct State {
-    done: Vec<Scored>,
-    finished: bool,
-    panic: Option<String>,
+/// Where `score_many` scores.
+pub enum Workers<'a> {
+    /// On the calling thread (`threads=1`): no pool, no hand-off.
+    Calling,
+    /// On a pool of `threads=N` workers.
+    Pool(&'a rayon::ThreadPool),
+    /// On rayon's global pool, one thread per core (`threads=None`).
+    Global,
 }
 
-#[derive(Default)]
-struct Shared {
-    state: Mutex<State>,
-    ready: Condvar,
-}
-
-impl Shared {
-    fn lock(&self) -> MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(PoisonError::into_inner)
-    }
-
-    fn push(&self, item: Scored) {
-        self.lock().done.push(item);
-        self.ready.notify_one();
-    }
-
-    fn finish(&self, panic: Option<String>) {
-        let mut st = self.lock();
-        st.finished = true;
-        st.panic = panic;
-        drop(st);
-        self.ready.notify_one();
-    }
-
-    /// Block until reports are ready; returns them, and whether no more will come.
-    fn wait(&self) -> (Vec<Scored>, bool, Option<String>) {
-        let mut st = self.lock();
-        while st.done.is_empty() && !st.finished {
-            st = self.ready.wait(st).unwrap_or_else(PoisonError::into_inner);
-        }
-        (std::mem::take(&mut st.done), st.finished, st.panic.take())
+/// Score every input with the GIL released. Returns one result per input, in input order; a
+/// panic in any worker (an engine bug) becomes a `RuntimeError` once all workers are done.
+pub fn score_all(
+    py: Python<'_>,
+    inputs: &[Input<'_>],
+    options: &ScoreOptions,
+    workers: Workers<'_>,
+) -> PyResult<Vec<Result<Report, PolicyError>>> {
+    let parallel = || inputs.par_iter().map(|i| i.score(options)).collect();
+    match workers {
+        Workers::Calling => detached(py, || inputs.iter().map(|i| i.score(options)).collect()),
+        Workers::Pool(pool) => detached(py, || pool.install(parallel)),
+        Workers::Global => detached(py, parallel),
     }
 }
 
@@ -66,57 +53,4 @@ pub fn panic_message(payload: &(dyn std::any::Any + Send)) -> String {
 
 pub fn internal_error(what: &str) -> PyErr {
     PyRuntimeError::new_err(format!("internal error in the iam-risk-score engine (please report it): {what}"))
-}
-
-/// Score every input on `pool` (rayon's global pool when `None`), converting results as they
-/// arrive. Returns one entry per input, in input order.
-pub fn score_parallel<'py>(
-    py: Python<'py>,
-    inputs: &[Input<'_>],
-    options: &ScoreOptions,
-    pool: Option<&rayon::ThreadPool>,
-) -> PyResult<Vec<Result<Bound<'py, PyAny>, PolicyError>>> {
-    let shared = Shared::default();
-    let mut out: Vec<Option<Result<Bound<'py, PyAny>, PolicyError>>> = (0..inputs.len()).map(|_| None).collect();
-    let mut failure: Option<PyErr> = None;
-    std::thread::scope(|s| {
-        s.spawn(|| {
-            let run = || inputs.par_iter().enumerate().for_each(|(i, input)| shared.push((i, input.score(options))));
-            let outcome = catch_unwind(AssertUnwindSafe(|| match pool {
-                Some(p) => p.install(run),
-                None => run(),
-            }));
-            shared.finish(outcome.err().map(|p| panic_message(&*p)));
-        });
-        loop {
-            let (batch, finished, panic) = py.detach(|| shared.wait());
-            for (i, result) in batch {
-                // NOTE: after a failure keep draining (without converting) until the workers
-                // are done: leaving the scope would wait for them while holding the GIL.
-                if failure.is_some() {
-                    continue;
-                }
-                out[i] = Some(match result {
-                    Ok(report) => match to_py(py, &report) {
-                        Ok(obj) => Ok(obj),
-                        Err(e) => {
-                            failure = Some(e);
-                            continue;
-                        }
-                    },
-                    Err(e) => Err(e),
-                });
-            }
-            if let Some(p) = panic {
-                failure.get_or_insert_with(|| internal_error(&p));
-            }
-            if finished {
-                break;
-            }
-        }
-    });
-    if let Some(e) = failure {
-        return Err(e);
-    }
-    out.into_iter().map(|r| r.ok_or_else(|| internal_error("a policy was not scored"))).collect()
 }

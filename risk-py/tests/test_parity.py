@@ -1,5 +1,6 @@
 """Parity: every hand-written corpus policy scored through Python equals the CLI's
-`--format json`, as parsed data and byte for byte (both keep the v1 declaration order)."""
+`--format json`, as parsed data and byte for byte (both keep the v1 declaration order): the
+`Report` itself, its `to_dict()` dumped by Python's json, and its `to_json(indent=2)`."""
 
 from __future__ import annotations
 
@@ -31,7 +32,7 @@ def cli_json(cli: Path, policy_file: Path, flags: list[str]) -> str:
     return r.stdout
 
 
-def as_cli_text(result: dict[str, Any]) -> str:
+def as_cli_text(result: Any) -> str:
     """What serde_json's pretty printer writes for the same value."""
     return json.dumps(result, indent=2, ensure_ascii=False) + "\n"
 
@@ -55,14 +56,22 @@ def test_corpus_parity(which: Any, flags: list[str], options: dict[str, Any], tm
         path.write_text(json.dumps(policy, indent=2), encoding="utf-8")
         out = cli_json(cli, path, flags)
         ours = iam_risk_score.score(policy, **options)
-        if json.loads(out) != ours:
+        plain = ours.to_dict()
+        parsed = json.loads(out)
+        # The report, its plain dict, and every value read through the mapping.
+        if not (parsed == ours == plain == dict(ours)):
             mismatches.append(f"{name}: parsed JSON differs")
-        elif out != as_cli_text(ours):
+        elif out != as_cli_text(plain):
             mismatches.append(f"{name}: same data, different bytes")
+        elif out != ours.to_json(indent=2) + "\n":
+            mismatches.append(f"{name}: to_json(indent=2) differs from the CLI's bytes")
     assert not mismatches, "\n".join(mismatches)
     assert len(CASES) >= 45
 
 
 def test_corpus_through_score_many_equals_score() -> None:
     policies = [p for _, p in CASES]
-    assert iam_risk_score.score_many(policies) == [iam_risk_score.score(p) for p in policies]
+    many = iam_risk_score.score_many(policies)
+    one_by_one = [iam_risk_score.score(p) for p in policies]
+    assert many == one_by_one
+    assert [r.to_dict() for r in many] == [r.to_dict() for r in one_by_one]

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 import iam_risk_score
-from iam_risk_score import Report, score
+from iam_risk_score import Report, ReportDict, score
 
 from conftest import ADMIN, PASSROLE, READ_ONE_OBJECT, managed_policies
 
@@ -39,13 +39,15 @@ def test_admin_scores_ten() -> None:
     assert "full-admin" in r["categories"]
 
 
-def test_result_is_plain_json_data_in_v1_order() -> None:
+def test_result_is_a_v1_mapping_of_plain_json_data_in_v1_order() -> None:
     r = score(PASSROLE)
-    assert type(r) is dict
+    assert type(r) is Report
     assert list(r) == V1_KEYS
     assert PREDECESSOR_KEYS <= set(r)
+    plain = r.to_dict()
+    assert type(plain) is dict and list(plain) == V1_KEYS
     # Only JSON types anywhere: a json round trip gives the same value back.
-    assert json.loads(json.dumps(r)) == r
+    assert json.loads(json.dumps(plain)) == plain == r
     f = r["findings"][0]
     assert f["rule"] == "PE002" and f["name"] == "passrole-escalation"
     assert f["statement"] == 0 and f["statements"] == [0] and f["sid"] == "Deploy"
@@ -58,7 +60,8 @@ def test_typed_dicts_match_the_results() -> None:
     r = score(PASSROLE, access_type="read-only", duration_hours=2)
     hints = typing.get_type_hints
 
-    assert set(hints(iam_risk_score.Report)) == set(r)
+    assert set(hints(iam_risk_score.ReportDict)) == set(r)
+    assert list(hints(iam_risk_score.ReportDict)) == list(r)
     assert set(hints(iam_risk_score.Finding)) == set(r["findings"][0])
     assert set(hints(iam_risk_score.CategorySummary)) == set(next(iter(r["categories"].values())))
     assert set(hints(iam_risk_score.AccessSummary)) == set(r["access_summary"])
@@ -191,9 +194,11 @@ def test_versions_are_stamped() -> None:
     assert iam_risk_score.catalog_info()["version"] == r["versions"]["catalog"]
 
 
-def test_report_type_is_usable_as_annotation() -> None:
+def test_report_types_are_usable_as_annotations() -> None:
     r: Report = score(ADMIN)
     assert r["score"] == 10
+    plain: ReportDict = r.to_dict()
+    assert plain["score"] == 10
 
 
 def test_floats_read_exactly_from_text_and_dict() -> None:

@@ -1,7 +1,10 @@
 """Score AWS IAM policies for risk: 1 (harmless) to 10 (full administrator), with findings.
 
-A deterministic engine written in Rust; every result is a plain dict in the same v1 JSON
-shape as the ``iam-risk-score`` CLI's ``--format json`` and the scoring API::
+A deterministic engine written in Rust; every result has the same v1 JSON shape as the
+``iam-risk-score`` CLI's ``--format json`` and the scoring API. :func:`score` and
+:func:`score_many` return :class:`Report` objects, read-only mappings that build the nested
+values only when read (``to_dict()`` gives a plain dict, ``to_json()`` the CLI's text); the
+other functions return plain dicts::
 
     >>> import iam_risk_score
     >>> r = iam_risk_score.score({"Version": "2012-10-17", "Statement": [
@@ -21,8 +24,11 @@ Policies, templates and records that cannot be used raise :class:`PolicyError` (
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from ._core import (
     MAX_INPUT_BYTES,
+    Report,
     __version__,
     catalog_info,
     diff,
@@ -51,7 +57,7 @@ from ._types import (
     NarrowingQuestion,
     PatternExplanation,
     PolicyDiff,
-    Report,
+    ReportDict,
     RuleDoc,
     RuleExplanation,
     ScanEntry,
@@ -61,6 +67,10 @@ from ._types import (
     Versions,
     WrittenPolicy,
 )
+
+# `Report` is a native class (it cannot inherit from the ABC): registered, it passes
+# `isinstance(r, Mapping)` like a dict does. json.dumps still needs `r.to_dict()`.
+Mapping.register(Report)
 
 __all__ = [
     "MAX_INPUT_BYTES",
@@ -79,6 +89,7 @@ __all__ = [
     "PolicyDiff",
     "PolicyError",
     "Report",
+    "ReportDict",
     "RuleDoc",
     "RuleExplanation",
     "ScanEntry",

@@ -1,16 +1,20 @@
 """Type stubs of the native module ``iam_risk_score._core`` (see ``src/lib.rs``)."""
 
 import os
-from collections.abc import Iterable, Sequence
-from typing import Any, Literal, Union
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import Any, ClassVar, Literal, Union, final, overload
 
 from ._types import (
+    AccessSummary,
     CatalogInfo,
+    CategorySummary,
+    Context,
     Explanation,
+    Finding,
     FromActivity,
     NarrowedPolicy,
     PolicyDiff,
-    Report,
+    ReportDict,
     RuleDoc,
     Versions,
     WrittenPolicy,
@@ -18,7 +22,9 @@ from ._types import (
 
 __all__ = [
     "MAX_INPUT_BYTES",
+    "Report",
     "__version__",
+    "_report_from_json",
     "catalog_info",
     "diff",
     "explain",
@@ -40,6 +46,56 @@ _PolicyType = Literal["identity", "resource", "trust"]
 
 __version__: str
 MAX_INPUT_BYTES: int
+
+@final
+class Report(Mapping[str, Any]):
+    """One scored policy (v1): a read-only mapping whose nested values are built when read.
+
+    Registered as a ``collections.abc.Mapping`` (it does not inherit from it at run time).
+    """
+
+    __hash__: ClassVar[None]  # type: ignore[assignment]
+    @overload
+    def __getitem__(self, key: Literal["score"], /) -> int: ...
+    @overload
+    def __getitem__(self, key: Literal["tier"], /) -> str: ...
+    @overload
+    def __getitem__(self, key: Literal["would_auto_approve_at_threshold_5"], /) -> bool: ...
+    @overload
+    def __getitem__(self, key: Literal["factors", "suggestions"], /) -> list[str]: ...
+    @overload
+    def __getitem__(self, key: Literal["llm_narrative"], /) -> str | None: ...
+    @overload
+    def __getitem__(
+        self, key: Literal["analyzer", "policy_fingerprint", "api_version", "policy_type"], /
+    ) -> str: ...
+    @overload
+    def __getitem__(self, key: Literal["findings"], /) -> list[Finding]: ...
+    @overload
+    def __getitem__(self, key: Literal["categories"], /) -> dict[str, CategorySummary]: ...
+    @overload
+    def __getitem__(self, key: Literal["access_summary"], /) -> AccessSummary: ...
+    @overload
+    def __getitem__(self, key: Literal["context"], /) -> Context: ...
+    @overload
+    def __getitem__(self, key: Literal["versions"], /) -> Versions: ...
+    @overload
+    def __getitem__(self, key: str, /) -> Any: ...
+    def __len__(self) -> int: ...
+    def __iter__(self) -> Iterator[str]: ...
+    def __contains__(self, key: object, /) -> bool: ...
+    @overload
+    def get(self, key: str, /) -> Any | None: ...
+    @overload
+    def get(self, key: str, default: Any, /) -> Any: ...
+    def __eq__(self, other: object, /) -> bool: ...
+    def to_dict(self) -> ReportDict: ...
+    def to_json(self, indent: int | None = None) -> str: ...
+    def __reduce__(self) -> tuple[Callable[[str], Report], tuple[str]]: ...
+    def __copy__(self) -> Report: ...
+    def __deepcopy__(self, memo: Any, /) -> Report: ...
+
+def _report_from_json(text: str) -> Report: ...
 
 def score(
     policy: _Policy,

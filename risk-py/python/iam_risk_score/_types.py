@@ -1,7 +1,10 @@
 """The shapes of results, as ``TypedDict`` s for type checkers: plain dicts at run time.
 
 They mirror the engine's frozen v1 JSON (``risk-core/src/output/v1.rs`` and
-``docs/output-v1.md``); fields are only ever added within v1.
+``docs/output-v1.md``); fields are only ever added within v1. ``score`` and ``score_many``
+return :class:`iam_risk_score.Report` objects (a read-only mapping typed in ``_core.pyi``);
+:class:`ReportDict` is the same report as a plain dict: ``Report.to_dict()``, and the reports
+nested in the results of ``write_policy``, ``narrow``, ``policy_from_cloudtrail`` and ``scan``.
 """
 
 from __future__ import annotations
@@ -56,8 +59,11 @@ class Finding(TypedDict):
     paths: list[str]
 
 
-class Report(TypedDict):
-    """One scored policy (v1). The first nine keys are those of ``iam-risk-score`` 0.1."""
+class ReportDict(TypedDict):
+    """One scored policy (v1) as a plain dict (``Report.to_dict()``).
+
+    The first nine keys are those of ``iam-risk-score`` 0.1.
+    """
 
     score: int
     tier: str
@@ -142,7 +148,7 @@ class WrittenPolicy(TypedDict, total=False):
     """What :func:`~iam_risk_score.write_policy` returns (``warnings`` only when there are any)."""
 
     policy: dict[str, Any]
-    report: Report
+    report: ReportDict
     warnings: list[str]
 
 
@@ -177,7 +183,7 @@ class FromActivity(TypedDict):
     """What :func:`~iam_risk_score.policy_from_cloudtrail` returns."""
 
     policy: dict[str, Any]
-    report: Report
+    report: ReportDict
     unknown: list[UnknownEvent]
     denied: list[DeniedEvent]
     not_narrowed: list[NotNarrowed]
@@ -205,8 +211,8 @@ class NarrowedPolicy(TypedDict):
     """What :func:`~iam_risk_score.narrow` returns."""
 
     policy: dict[str, Any]
-    before: Report
-    after: Report
+    before: ReportDict
+    after: ReportDict
     diff: PolicyDiff
     questions: list[NarrowingQuestion]
     changes: list[str]
@@ -222,7 +228,7 @@ class ScanEntry(TypedDict):
     source: Literal["policy", "cloudformation", "terraform", "terraform-plan", "authorization-details"]
     statement_lines: list[int]
     notes: list[str]
-    result: Report | None
+    result: ReportDict | None
 
 
 class ScanGate(TypedDict):

@@ -9,4 +9,6 @@ s: str = score("{}")["score"]
 score({}, "read-only")
 score({}, access_type="admin")
 score_many([{}], thread=2)
-score("{}")["no_such_key"]
+score("{}")["findings"][0]["no_such_key"]
+n: int = score("{}").to_dict()["tier"]
+score("{}").to_json(indent="  ")

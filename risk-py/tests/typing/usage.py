@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import copy
 import json
+import pickle
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 import iam_risk_score
-from iam_risk_score import Finding, PolicyDiff, PolicyError, Report, score, score_many
+from iam_risk_score import Finding, PolicyDiff, PolicyError, Report, ReportDict, score, score_many
 
 
 def gate(path: Path, threshold: int = 5) -> bool:
@@ -20,6 +24,20 @@ def gate(path: Path, threshold: int = 5) -> bool:
     }
     print(services, report["context"]["duration_hours"], report["versions"]["catalog"])
     return report["score"] < threshold and not report["would_auto_approve_at_threshold_5"] is None
+
+
+def as_data(report: Report) -> str:
+    plain: ReportDict = report.to_dict()
+    first: dict[str, Any] = dict(report)
+    view: Mapping[str, Any] = report
+    tier: str = report["tier"]
+    narrative: str | None = report.get("llm_narrative")
+    keys: list[str] = list(report.keys())
+    same: bool = report == plain and copy.deepcopy(report) == pickle.loads(pickle.dumps(report))
+    for key, value in report.items():
+        print(key, value, report[key])
+    print(first, view, tier, narrative, keys, same, len(report), "score" in report)
+    return json.dumps(plain, indent=2) + report.to_json() + report.to_json(indent=2)
 
 
 def batch(docs: list[dict[str, object]]) -> list[int]:
@@ -46,4 +64,4 @@ def docs() -> str:
     return f"{x['code']} {x['safer']} {codes} {info['actions']} {iam_risk_score.__version__}"
 
 
-print(gate(Path("p.json")), batch([json.loads("{}")]), change("{}", "{}"), docs())
+print(gate(Path("p.json")), batch([json.loads("{}")]), change("{}", "{}"), docs(), as_data(score("{}")))
