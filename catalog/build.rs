@@ -180,6 +180,9 @@ fn generate(root: &Value) -> Result<String> {
     let mut action_rows = Vec::new();
     let mut names = String::new();
     let mut resource_text = String::new();
+    // Leading words of action names ("Get" of GetObject), numbered in order of first use.
+    let mut verbs: Vec<String> = Vec::new();
+    let mut verb_ids: std::collections::HashMap<String, usize> = std::collections::HashMap::new();
     let mut n_resource_types = 0;
     let mut n_condition_keys = 0;
     let mut prev_prefix: Option<&str> = None;
@@ -277,9 +280,20 @@ fn generate(root: &Value) -> Result<String> {
             // both sides. Offsets, not references: see `Action` in lib.rs.
             let name_at = names.len();
             names.push_str(aname);
+            // The leading word: the first character and those up to the next uppercase letter.
+            let word_len = 1 + aname[1..].find(|c: char| c.is_ascii_uppercase()).unwrap_or(aname.len() - 1);
+            let word = &aname[..word_len];
+            let verb = match verb_ids.get(word) {
+                Some(&v) => v,
+                None => {
+                    verbs.push(word.to_string());
+                    verb_ids.insert(word.to_string(), verbs.len() - 1);
+                    verbs.len() - 1
+                }
+            };
             action_rows.push(format!(
                 "Action{{service:{si},access:AccessLevel::{access},name_len:{name_len},\
-                 resources_len:{resources_len},name_at:{name_at},resources_at:{resources_at}{}}}",
+                 resources_len:{resources_len},verb:{verb},name_at:{name_at},resources_at:{resources_at}{}}}",
                 ck_field(ck)
             ));
             full_lower.push(format!("{prefix}:{lower}"));
@@ -326,6 +340,21 @@ fn generate(root: &Value) -> Result<String> {
     keys.emit(&mut out, "KEY_POOL", "keys", "&'static str");
     action_resources.emit(&mut out, "ACTION_RESOURCE_POOL", "action_resources", "ActionResource");
     let _ = writeln!(out, "pub(super) static ACTION_NAMES: &str = {names:?};");
+    // Leading words as one string and each word's end offset (u16: a few hundred short words).
+    let verb_text = verbs.concat();
+    if u16::try_from(verb_text.len()).is_err() {
+        return Err("leading words of action names too long for u16 offsets".into());
+    }
+    let mut end = 0;
+    let ends: Vec<String> = verbs
+        .iter()
+        .map(|v| {
+            end += v.len();
+            end.to_string()
+        })
+        .collect();
+    let _ = writeln!(out, "pub(super) static VERB_TEXT: &str = {verb_text:?};");
+    let _ = writeln!(out, "pub(super) static VERB_ENDS: [u16; {}] = [{}];", ends.len(), ends.join(","));
     if u32::try_from(resource_text.len()).is_err() {
         return Err("resource type text too long for u32 offsets".into());
     }

@@ -193,6 +193,9 @@ pub struct Action {
     pub access: AccessLevel,
     name_len: u8,
     resources_len: u8,
+    /// Index of the name's leading word in the verb table (see [`Action::verb`]); the row
+    /// stays 16 bytes (the field fills padding).
+    verb: u16,
     name_at: u32,
     resources_at: u32,
     /// Action-level condition keys. Keys that apply only when a particular resource type
@@ -256,6 +259,19 @@ impl Action {
         &SERVICES[usize::from(self.service)]
     }
 
+    /// The leading word of the name: its first character and the characters up to the next
+    /// uppercase ASCII letter, e.g. `"Get"` of `GetObject`, `"Batch"` of `BatchGetItem`,
+    /// `"G"` of API Gateway's `GET`. The name always starts with it.
+    pub fn verb(&self) -> &'static str {
+        verb_text(self.verb_index())
+    }
+
+    /// The index of [`Action::verb`] among the catalog's leading words, `0..VERB_COUNT`:
+    /// actions with the same leading word have the same index.
+    pub fn verb_index(&self) -> usize {
+        usize::from(self.verb)
+    }
+
     /// Whether the action name (without prefix) starts with `prefix`, ASCII case folded:
     /// `name_starts_with_ignore_case("get")` for `GetObject`.
     pub fn name_starts_with_ignore_case(&self, prefix: &str) -> bool {
@@ -297,6 +313,17 @@ pub static SERVICES: &[Service] = &generated::SERVICE_TABLE;
 
 /// All actions, sorted by (service index, lowercase name); see the crate docs.
 pub static ACTIONS: &[Action] = &generated::ACTION_TABLE;
+
+/// How many distinct leading words ([`Action::verb`]) the action names have.
+pub const VERB_COUNT: usize = generated::VERB_ENDS.len();
+
+/// The leading word with index `verb` (`0..VERB_COUNT`, see [`Action::verb_index`]); empty
+/// when out of range.
+pub fn verb_text(verb: usize) -> &'static str {
+    let end = generated::VERB_ENDS.get(verb).map_or(0, |&e| usize::from(e));
+    let start = verb.checked_sub(1).and_then(|p| generated::VERB_ENDS.get(p)).map_or(0, |&e| usize::from(e));
+    generated::VERB_TEXT.get(start..end).unwrap_or_default()
+}
 
 /// Compares catalog bytes with input bytes, both folded to ASCII lowercase.
 fn cmp_folded(catalog: &[u8], input: &[u8]) -> Ordering {

@@ -1,8 +1,8 @@
 //! Tests of the generated catalog: counts, ordering invariants, lookups and known facts.
 
 use iam_catalog::{
-    action_index, action_index_in, prefix_range, service_index, AccessLevel, Action, ACTIONS, LICENSE, SERVICES,
-    SOURCE, UPDATED_AT, VERSION,
+    action_index, action_index_in, prefix_range, service_index, verb_text, AccessLevel, Action, ACTIONS, LICENSE,
+    SERVICES, SOURCE, UPDATED_AT, VERB_COUNT, VERSION,
 };
 
 fn action(full: &str) -> &'static Action {
@@ -270,4 +270,35 @@ fn prefix_range_matches_brute_force_everywhere() {
             assert_eq!(got, brute_force(si, p), "{}:{p}*", s.prefix);
         }
     }
+}
+
+#[test]
+fn leading_words_of_action_names() {
+    // The row stays 16 bytes on 64-bit targets (plus the condition-key slice when compiled
+    // in): the verb index fills padding.
+    #[cfg(target_pointer_width = "64")]
+    assert_eq!(std::mem::size_of::<Action>(), if cfg!(feature = "condition-keys") { 32 } else { 16 });
+    let mut seen = vec![false; VERB_COUNT];
+    for a in ACTIONS {
+        let (name, verb) = (a.name(), a.verb());
+        assert!(name.starts_with(verb), "{}: `{verb}`", a.full_name());
+        assert!(!verb.is_empty() && !verb[1..].bytes().any(|b| b.is_ascii_uppercase()), "{}: `{verb}`", a.full_name());
+        assert!(
+            name[verb.len()..].bytes().next().is_none_or(|b| b.is_ascii_uppercase()),
+            "{}: `{verb}`",
+            a.full_name()
+        );
+        assert_eq!(verb_text(a.verb_index()), verb);
+        seen[a.verb_index()] = true;
+    }
+    // Every index is used, and each names a different word.
+    assert!(seen.iter().all(|&s| s));
+    let mut words: Vec<&str> = (0..VERB_COUNT).map(verb_text).collect();
+    words.sort_unstable();
+    words.dedup();
+    assert_eq!(words.len(), VERB_COUNT);
+    assert_eq!(action("s3:GetObject").verb(), "Get");
+    assert_eq!(action("dynamodb:BatchGetItem").verb(), "Batch");
+    assert_eq!(action("apigateway:GET").verb(), "G");
+    assert_eq!(verb_text(VERB_COUNT), "");
 }

@@ -290,36 +290,44 @@ impl ActionSet {
 
 /// The members of `within` whose name (without prefix) starts with one of `prefixes`,
 /// ASCII case folded; an empty prefix matches every name. The rules' verb sets are built
-/// once per process, and a one-policy CLI run pays for all of them, so this tests only the
-/// candidates and rejects a name at its first differing byte.
+/// once per process, and a one-policy CLI run pays for all of them, so this decides by the
+/// catalog's leading word of each name (`Get` of `GetObject`) and reads names only where
+/// the word cannot decide.
 pub fn with_name_prefixes(within: &ActionSet, prefixes: &[&str]) -> ActionSet {
-    if prefixes.len() > 64 || prefixes.iter().any(|p| p.is_empty()) {
-        // Beyond the one-word table below (no rule comes near): compare every candidate.
-        let mut s = ActionSet::empty();
-        for i in within.iter().filter(|&i| prefixes.iter().any(|p| ACTIONS[i].name_starts_with_ignore_case(p))) {
-            s.insert(i);
-        }
-        return s;
+    // Every name starts with its leading word. Against the prefixes, a word that starts with
+    // one of them decides "every name with it matches"; a word that is a proper prefix of one
+    // of them leaves the names to be compared (`Batch` for `batchget`); any other word
+    // differs from every prefix inside the word, so no name with it matches.
+    #[derive(Clone, Copy, PartialEq)]
+    enum Word {
+        No,
+        All,
+        Compare,
     }
-    // Which prefixes (bit k = prefixes[k]) begin with each lowercase first byte.
-    let mut by_first = [0u64; 256];
-    for (k, p) in prefixes.iter().enumerate() {
-        if let Some(&b) = p.as_bytes().first() {
-            by_first[usize::from(b.to_ascii_lowercase())] |= 1 << k;
+    let starts = |s: &[u8], p: &[u8]| s.len() >= p.len() && s[..p.len()].eq_ignore_ascii_case(p);
+    let mut words = [Word::No; iam_catalog::VERB_COUNT];
+    for (v, w) in words.iter_mut().enumerate() {
+        let word = iam_catalog::verb_text(v).as_bytes();
+        for p in prefixes.iter().map(|p| p.as_bytes()) {
+            if starts(word, p) {
+                *w = Word::All;
+                break;
+            }
+            if starts(p, word) {
+                *w = Word::Compare;
+            }
         }
     }
     let mut s = ActionSet::empty();
     for i in within.iter() {
-        let name = ACTIONS[i].name().as_bytes();
-        let Some(&b) = name.first() else { continue };
-        let mut candidates = by_first[usize::from(b.to_ascii_lowercase())];
-        while candidates != 0 {
-            let p = prefixes[candidates.trailing_zeros() as usize].as_bytes();
-            candidates &= candidates - 1;
-            if name.len() >= p.len() && name[1..p.len()].eq_ignore_ascii_case(&p[1..]) {
-                s.insert(i);
-                break;
-            }
+        let a = &ACTIONS[i];
+        let hit = match words[a.verb_index()] {
+            Word::No => false,
+            Word::All => true,
+            Word::Compare => prefixes.iter().any(|p| a.name_starts_with_ignore_case(p)),
+        };
+        if hit {
+            s.insert(i);
         }
     }
     s
@@ -579,7 +587,17 @@ mod tests {
 
     #[test]
     fn name_prefix_sets_match_a_scan_of_every_name() {
-        for prefixes in [&["get", "list"][..], &["delete", "batchget", "untag"], &["a"], &["Put"], &["describe", ""]] {
+        for prefixes in [
+            &["get", "list"][..],
+            &["delete", "batchget", "untag"],
+            &["a"],
+            &["Put"],
+            &["describe", ""],
+            // Longer than the leading word (`Batch`, `G` of `GET`), equal to it, inside it.
+            &["BATCHGETITEM", "ge", "getobject"],
+            &["batch", "g"],
+            &["GET", "POST"],
+        ] {
             let mut scan = ActionSet::empty();
             for (i, a) in ACTIONS.iter().enumerate() {
                 if prefixes.iter().any(|p| a.name_starts_with_ignore_case(p)) {
