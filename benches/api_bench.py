@@ -214,7 +214,7 @@ def run_wrk(wrk: str, url: str, body_file: Path, conns: int, threads: int, secon
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--duration", type=int, default=10, help="seconds per measurement (default 10)")
-    ap.add_argument("--concurrency", default="1,16,64,256", help="connections, comma-separated")
+    ap.add_argument("--concurrency", default="1,16,32,64,256", help="connections, comma-separated")
     ap.add_argument("--threads", type=int, default=os.cpu_count() or 2,
                     help="server threads/workers and wrk threads (default: CPU count)")
     ap.add_argument("--pred-workers", type=int, default=None,
@@ -311,11 +311,30 @@ def main() -> None:
             print(f"{r['policy']:44} {r['c']:>5} {fmt(r['ours_rps'], ',.0f'):>11} {fmt(r['ours_p50'], '.2f'):>8} "
                   f"{fmt(r['ours_p99'], '.2f'):>8} {fmt(r['pred_rps'], ',.0f'):>11} {fmt(r['pred_p99'], '.1f'):>9} "
                   f"{fmt(r['ratio'], '.1f'):>6}×")
+    # Issue 15's goals, judged on the typical policy: every measured ratio and the p99 at 32
+    # connections (when that cell was measured).
+    typical = [r for r in rows if r["policy"].startswith("typical")]
+    ratios = [r["ratio"] for r in typical if r["ratio"] is not None]
+    at32 = next((r for r in typical if r["c"] == 32), None)
+    verdicts = []
+    if ratios:
+        verdicts.append(f"goal: typical policy >= {GOAL_RATIO:.0f}x the predecessor at every concurrency "
+                        f"({min(ratios):.1f}-{max(ratios):.1f}x) ... {'met' if min(ratios) >= GOAL_RATIO else 'NOT met'}")
+    if at32 is not None and at32["ours_p99"] is not None:
+        verdicts.append(f"goal: typical policy p99 <= {GOAL_P99_MS:.0f} ms at 32 connections "
+                        f"({at32['ours_p99']:.2f} ms) ... {'met' if at32['ours_p99'] <= GOAL_P99_MS else 'NOT met'}")
+    print()
+    for v in verdicts:
+        print(("- " if args.markdown else "") + v)
     if any(r["errors"] for r in rows):
         print("WARNING: some responses were not 2xx; see the progress lines above", file=sys.stderr)
     if args.json:
         Path(args.json).write_text(json.dumps({"meta": meta, "policies": pols, "results": results, "rows": rows},
                                               indent=2, default=str))
+
+
+GOAL_RATIO = 20.0  # issue 15: req/s >= 20x the predecessor's on the same cores
+GOAL_P99_MS = 5.0  # issue 15: p99 <= 5 ms at 32 connections
 
 
 def cpu_model() -> str:
