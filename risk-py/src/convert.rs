@@ -76,6 +76,15 @@ pub fn read_policy<'a>(obj: &'a Bound<'_, PyAny>) -> Result<Input<'a>, InputErro
 }
 
 impl Input<'_> {
+    /// The same input, owning its text (borrowed text is copied).
+    pub fn into_owned(self) -> Input<'static> {
+        match self {
+            Input::Text(t) => Input::Owned(t.to_owned()),
+            Input::Owned(t) => Input::Owned(t),
+            Input::Value(v) => Input::Value(v),
+        }
+    }
+
     /// Score it (no Python involved: callable with the GIL released).
     pub fn score(&self, options: &ScoreOptions) -> Result<risk_core::Report, PolicyError> {
         match self {

@@ -11,7 +11,7 @@ mod convert;
 mod many;
 mod report;
 
-use convert::{read_policy, to_py, type_name, Input, InputError};
+use convert::{read_policy, to_py, type_name, InputError};
 use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -62,7 +62,7 @@ fn policy_error(
     build().unwrap_or_else(|e| e)
 }
 
-fn input_error(py: Python<'_>, e: InputError, index: Option<usize>, side: Option<&str>) -> PyErr {
+pub(crate) fn input_error(py: Python<'_>, e: InputError, index: Option<usize>, side: Option<&str>) -> PyErr {
     let prefix = match (index, side) {
         (Some(i), _) => format!("policies[{i}]: "),
         (None, Some(s)) => format!("{s} policy: "),
@@ -293,14 +293,10 @@ fn score_many<'py>(
         PyTypeError::new_err(format!("score_many takes a list of policies, not {}", type_name(policies)))
     })?;
     let items = iter.collect::<PyResult<Vec<_>>>()?;
-    let mut inputs: Vec<Input<'_>> = Vec::with_capacity(items.len());
-    for (i, item) in items.iter().enumerate() {
-        inputs.push(read_policy(item).map_err(|e| input_error(py, e, Some(i), None))?);
-    }
     let scored = match threads {
-        Some(1) => many::score_all(py, &inputs, &opts, many::Workers::Calling)?,
-        Some(n) => many::score_all(py, &inputs, &opts, many::Workers::Pool(&*pool(n)?))?,
-        None => many::score_all(py, &inputs, &opts, many::Workers::Global)?,
+        Some(1) => many::score_here(py, &items, &opts)?,
+        Some(n) => many::score_on_pool(py, &items, &opts, Some(&*pool(n)?))?,
+        None => many::score_on_pool(py, &items, &opts, None)?,
     };
     // The first policy that failed, in input order, is the error.
     let out = PyList::empty(py);

@@ -165,19 +165,29 @@ def test_options_are_keyword_only() -> None:
         score()  # type: ignore[call-arg]
 
 
-def test_score_many_errors_name_the_policy() -> None:
+# threads=1 converts every policy and then scores; a pool scores each policy while the next
+# is converted. The errors must not depend on which.
+@pytest.mark.parametrize("threads", [None, 1, 2])
+def test_score_many_errors_name_the_policy(threads: int | None) -> None:
     with pytest.raises(PolicyError, match=r"^policies\[1\]: the policy ends unexpectedly") as e:
-        score_many([ADMIN, "{", "also bad"])
+        score_many([ADMIN, "{", "also bad"], threads=threads)
     assert e.value.index == 1
     assert e.value.errors()[0]["path"] == ""
     with pytest.raises(PolicyError) as e:
-        score_many([ADMIN, ADMIN, {"Statement": [{"Effect": "Nope"}]}])
+        score_many([ADMIN, ADMIN, {"Statement": [{"Effect": "Nope"}]}], threads=threads)
     assert e.value.index == 2
     assert e.value.errors()[0]["path"] == "Statement[0].Effect"
     with pytest.raises(TypeError, match=r"policies\[2\]: a policy must be a dict"):
-        score_many([ADMIN, ADMIN, 7])
+        score_many([ADMIN, ADMIN, 7], threads=threads)
     with pytest.raises(PolicyError, match=r"policies\[0\]: .*not UTF-8"):
-        score_many([b"\xff"])
+        score_many([b"\xff"], threads=threads)
+    # A policy that is not a policy at all is reported before one that fails to score, even
+    # at a higher index: every input is read before any result is looked at.
+    with pytest.raises(TypeError, match=r"^policies\[40\]: a policy must be a dict"):
+        score_many([ADMIN] * 20 + ["{"] + [READ_ONE_OBJECT] * 19 + [7] + [ADMIN] * 20, threads=threads)
+    with pytest.raises(PolicyError, match=r"^policies\[3\]: the policy is larger than") as e:
+        score_many([ADMIN] * 3 + ["x" * (iam_risk_score.MAX_INPUT_BYTES + 1)] + [ADMIN] * 3, threads=threads)
+    assert e.value.index == 3
 
 
 @pytest.mark.parametrize(
