@@ -318,19 +318,25 @@ pub fn with_name_prefixes(within: &ActionSet, prefixes: &[&str]) -> ActionSet {
             }
         }
     }
-    let mut s = ActionSet::empty();
-    for i in within.iter() {
-        let a = &ACTIONS[i];
-        let hit = match words[a.verb_index()] {
-            Word::No => false,
-            Word::All => true,
-            Word::Compare => prefixes.iter().any(|p| a.name_starts_with_ignore_case(p)),
-        };
-        if hit {
-            s.insert(i);
+    // Word by word over `within`'s stored range: the result has the same range.
+    let mut out = Vec::with_capacity(within.words.len());
+    for (k, &bits) in within.words.iter().enumerate() {
+        let base = (within.lo + k) * 64;
+        let (mut b, mut kept) = (bits, 0u64);
+        while b != 0 {
+            let t = b.trailing_zeros();
+            b &= b - 1;
+            let a = &ACTIONS[base + t as usize];
+            let hit = match words[a.verb_index()] {
+                Word::No => false,
+                Word::All => true,
+                Word::Compare => prefixes.iter().any(|p| a.name_starts_with_ignore_case(p)),
+            };
+            kept |= u64::from(hit) << t;
         }
+        out.push(kept);
     }
-    s
+    ActionSet { lo: within.lo, words: out }
 }
 
 /// Per-access-level action sets and the actions that support resource-level permissions,
