@@ -70,12 +70,39 @@ pub fn options_from_json(text: Option<&str>) -> Result<ScoreOptions, Failure> {
     })
 }
 
+/// Largest policy, template or narrowing input accepted, in UTF-8 bytes: the CLI's and the
+/// Python package's limit (an IAM policy is at most a few KiB; the largest AWS managed policy
+/// is 153 KiB). Larger text is refused before it is parsed.
+pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
+
+/// Largest CloudTrail input accepted, in UTF-8 bytes. Lower than the CLI's 256 MiB: parsed
+/// records take several times their text in the module's memory, and a browser tab that runs
+/// out of it aborts the module instead of reporting an error.
+pub const MAX_EVENTS_BYTES: usize = 32 * 1024 * 1024;
+
+/// Refuse `text` when it is larger than `max` bytes, saying what to do instead, in the Python
+/// package's words. The message starts with `what` (empty when `path` names the input, as
+/// `input` does).
+fn check_size(path: &str, what: &str, text: &str, max: usize, instead: &str) -> Result<(), Failure> {
+    if text.len() <= max {
+        return Ok(());
+    }
+    let limit = if max >= 4 << 20 { format!("{} MiB", max >> 20) } else { format!("{} KiB", max >> 10) };
+    let subject = if what.is_empty() { String::new() } else { format!("{what} ") };
+    Err(Failure::single(path, format!("{subject}is larger than {limit}; {instead}")))
+}
+
+fn check_policy(path: &str, text: &str) -> Result<(), Failure> {
+    check_size(path, "the policy", text, MAX_INPUT_BYTES, "an IAM policy is at most a few KiB")
+}
+
 fn to_json<T: Serialize>(value: &T) -> Result<String, Failure> {
     serde_json::to_string(value).map_err(|e| Failure::single("", format!("cannot serialise the result: {e}")))
 }
 
 /// Score one policy: the v1 report, as `iam-risk-score FILE --format json` prints it.
 pub fn score(policy: &str, options: &ScoreOptions) -> Result<String, Failure> {
+    check_policy("", policy)?;
     let report = risk_core::score_json(policy, options).map_err(|e| Failure::policy(&e, policy))?;
     // The structs in declaration order: the one v1 key order every surface prints.
     to_json(&report)
@@ -83,6 +110,13 @@ pub fn score(policy: &str, options: &ScoreOptions) -> Result<String, Failure> {
 
 /// Compare two versions of a policy, as `iam-risk-score diff OLD NEW --format json` prints it.
 pub fn diff(old: &str, new: &str, options: &ScoreOptions) -> Result<String, Failure> {
+    for (side, text) in [("old", old), ("new", new)] {
+        check_policy("", text).map_err(|mut f| {
+            f.message = format!("{side} policy: {}", f.message);
+            f.side = Some(side);
+            f
+        })?;
+    }
     match risk_core::diff::diff_json(old, new, options) {
         Ok(d) => to_json(&d),
         Err(e) => {
@@ -100,6 +134,7 @@ pub fn diff(old: &str, new: &str, options: &ScoreOptions) -> Result<String, Fail
 
 /// A rule's documentation or an action pattern's expansion (`iam-risk-score explain Q --format json`).
 pub fn explain(query: &str) -> Result<String, Failure> {
+    check_size("", "the pattern", query, 64 * 1024, "give one action pattern or rule code")?;
     match risk_core::explain::explain(query) {
         Ok(x) => to_json(&x),
         Err(message) => Err(Failure::single("", message)),
@@ -125,6 +160,7 @@ pub fn version() -> Result<String, Failure> {
 /// docs/authoring.md), as `iam-risk-score write-policy --template FILE --format json` prints it:
 /// `{"policy", "report"}`, plus `"warnings"` when there are any.
 pub fn write_policy(template: &str) -> Result<String, Failure> {
+    check_size("", "the template", template, MAX_INPUT_BYTES, "a template lists a few ARNs per access level")?;
     let value = risk_core::json::from_str(template).map_err(|e| {
         let mut f = Failure::single("", format!("the template {}", e.predicate()));
         (f.line, f.column) = (Some(e.line), Some(e.column));
@@ -142,6 +178,13 @@ pub fn policy_from_cloudtrail(
     events: &str,
     options: &risk_core::cloudtrail::CloudTrailOptions,
 ) -> Result<String, Failure> {
+    check_size(
+        "",
+        "the CloudTrail input",
+        events,
+        MAX_EVENTS_BYTES,
+        "split it (e.g. one log file at a time), or use the CLI (`iam-risk-score from-cloudtrail`)",
+    )?;
     match risk_core::cloudtrail::policy_from_cloudtrail_json(events, options) {
         Ok(b) => to_json(&b),
         Err(e) => {
@@ -194,6 +237,8 @@ pub fn cloudtrail_options_from_json(text: Option<&str>) -> Result<risk_core::clo
 /// `{"resources": [ARN…], "accessLevels"?: [level…], "usedActions"?: [action…] | policy |
 /// {"policy": …}}` (`access_levels`/`used_actions` accepted too). Errors carry the core's message.
 pub fn narrow(policy: &str, input: &str) -> Result<String, Failure> {
+    check_policy("", policy)?;
+    check_size("input", "", input, MAX_INPUT_BYTES, "list the task's ARNs and actions only")?;
     let value = risk_core::parse_json(policy).map_err(|e| Failure::policy(&e, policy))?;
     let input = risk_core::json::from_str(input).map_err(|e| {
         let mut f = Failure::single("input", format!("is not valid JSON: {}", e.predicate()));

@@ -157,3 +157,41 @@ fn explain_rules_catalog_and_version() {
     assert_eq!(v["engine"], risk_core::ENGINE_VERSION);
     assert_eq!(v["rules"], risk_core::RULES_VERSION);
 }
+
+#[test]
+fn oversized_inputs_are_refused_before_parsing_with_what_to_do() {
+    // Valid JSON just over the limit (a policy padded with spaces), so only the size can fail.
+    let pad = |text: &str, max: usize| format!("{text}{}", " ".repeat(max + 1 - text.len()));
+    let big = pad(READ_ONLY, api::MAX_INPUT_BYTES);
+    let opts = risk_core::ScoreOptions::default();
+    let f = api::score(&big, &opts).unwrap_err();
+    assert_eq!(f.message, "the policy is larger than 1024 KiB; an IAM policy is at most a few KiB");
+    assert_eq!(f.problems.len(), 1);
+    assert_eq!(f.problems[0].path, "");
+    // Exactly at the limit is accepted.
+    let at = format!("{READ_ONLY}{}", " ".repeat(api::MAX_INPUT_BYTES - READ_ONLY.len()));
+    assert!(api::score(&at, &opts).is_ok());
+
+    let f = api::diff(READ_ONLY, &big, &opts).unwrap_err();
+    assert_eq!(f.side, Some("new"));
+    assert!(f.message.starts_with("new policy: the policy is larger than 1024 KiB"), "{}", f.message);
+    let f = api::diff(&big, READ_ONLY, &opts).unwrap_err();
+    assert_eq!(f.side, Some("old"));
+
+    let f = api::narrow(&big, r#"{"resources": ["arn:aws:s3:::reports/*"]}"#).unwrap_err();
+    assert!(f.message.starts_with("the policy is larger than 1024 KiB"), "{}", f.message);
+    let input = pad(r#"{"resources": ["arn:aws:s3:::reports/*"]}"#, api::MAX_INPUT_BYTES);
+    let f = api::narrow(READ_ONLY, &input).unwrap_err();
+    assert_eq!(f.problems[0].path, "input");
+    assert!(f.message.starts_with("input is larger than 1024 KiB; list"), "{}", f.message);
+
+    let f = api::write_policy(&pad(r#"{"read": ["arn:aws:s3:::reports/*"]}"#, api::MAX_INPUT_BYTES)).unwrap_err();
+    assert!(f.message.starts_with("the template is larger than 1024 KiB"), "{}", f.message);
+
+    let events = pad(r#"{"Records": []}"#, api::MAX_EVENTS_BYTES);
+    let f = api::policy_from_cloudtrail(&events, &Default::default()).unwrap_err();
+    assert!(f.message.starts_with("the CloudTrail input is larger than 32 MiB; split it"), "{}", f.message);
+
+    let f = api::explain(&"s".repeat(64 * 1024 + 1)).unwrap_err();
+    assert!(f.message.starts_with("the pattern is larger than 64 KiB"), "{}", f.message);
+}

@@ -183,6 +183,24 @@ test("errors carry the CLI's message and problems", () => {
   assert.equal(diffCli.stderr, `error: ${side.message}\n`);
 });
 
+test("oversized input throws a PolicyError before parsing, as the CLI refuses it", () => {
+  // Valid JSON one byte over 1 MiB: only its size can fail, in the module and in the CLI.
+  const policy = '{"Statement": []}';
+  const big = policy + " ".repeat(1024 * 1024 + 1 - policy.length);
+  const e = thrown(() => wasm.score(big));
+  assert.equal(e.name, "PolicyError");
+  assert.deepStrictEqual(e.problems, [{ path: "", message: e.message }]);
+  assert.equal(thrown(() => wasm.diff(policy, big)).side, "new");
+  assert.match(thrown(() => wasm.policyFromCloudTrail("[" + " ".repeat(32 * 1024 * 1024) + "]")).message,
+    /^the CloudTrail input is larger than 32 MiB; split it/);
+  // The CLI names the file where the module says "the policy"; the rest is the same text.
+  const out = cli([file("big.json", big), "--format", "json"]);
+  assert.equal(out.status, 2, out.stdout);
+  const cliMessage = JSON.parse(out.stdout).error.message;
+  assert.ok(cliMessage.endsWith(e.message.replace(/^the policy/, "")), `${cliMessage} vs ${e.message}`);
+  assert.equal(e.message, "the policy is larger than 1024 KiB; an IAM policy is at most a few KiB");
+});
+
 test("bad options throw an OptionsError naming each path", () => {
   const policy = '{"Statement":{"Effect":"Allow","Action":"s3:GetObject","Resource":"*"}}';
   const e = thrown(() =>
