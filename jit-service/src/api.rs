@@ -250,7 +250,8 @@ pub(crate) async fn buffer_limited_body(State(s): State<AppState>, req: Request,
     }
 }
 
-/// Body size limit and per-token (or per-address) rate limit.
+/// Body size limit and per-token (or per-address) rate limit (not counting the web UI's static
+/// files: `webui::is_static_asset`).
 async fn limits(State(s): State<AppState>, req: Request, next: Next) -> Response {
     if let Some(len) =
         req.headers().get(header::CONTENT_LENGTH).and_then(|v| v.to_str().ok()).and_then(|v| v.parse::<usize>().ok())
@@ -263,7 +264,8 @@ async fn limits(State(s): State<AppState>, req: Request, next: Next) -> Response
         // PostgreSQL cannot store or compare U+0000 in text: refuse it before any query.
         return ApiError::bad_request("the URL contains an encoded NUL character (%00)").into_response();
     }
-    if let Some(limiter) = &s.limiter {
+    if let Some(limiter) = s.limiter.as_ref().filter(|_| !crate::webui::is_static_asset(req.method(), req.uri().path()))
+    {
         let key = match req.headers().get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()) {
             Some(a) => {
                 use std::hash::{Hash, Hasher};

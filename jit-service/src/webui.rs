@@ -254,12 +254,32 @@ fn cookie_value<'a>(headers: &'a axum::http::HeaderMap, name: &str) -> Option<&'
 // Static files
 // ---------------------------------------------------------------------------------------------
 
-async fn style() -> Response {
-    ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response()
+/// The UI's own static files (the stylesheet, the script and the engine's browser build): the
+/// same bytes for every caller, needing no session and no database. The API's rate limit does
+/// not count them, so a page view costs one request of the caller's budget, not four or five.
+pub(crate) fn is_static_asset(method: &axum::http::Method, path: &str) -> bool {
+    (method == axum::http::Method::GET || method == axum::http::Method::HEAD)
+        && matches!(path, "/ui/style.css" | "/ui/app.js" | "/ui/wasm/risk_wasm.js" | "/ui/wasm/risk_wasm_bg.wasm")
 }
 
-async fn script() -> Response {
-    ([(header::CONTENT_TYPE, "text/javascript; charset=utf-8")], SCRIPT).into_response()
+/// Strong validators of the compiled-in stylesheet and script, so a browser revalidates them
+/// with a `304` instead of downloading them on every page.
+static STYLE_ETAG: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("\"sha256-{}\"", &crate::util::sha256_hex(STYLE.as_bytes())[..32]));
+static SCRIPT_ETAG: std::sync::LazyLock<String> =
+    std::sync::LazyLock::new(|| format!("\"sha256-{}\"", &crate::util::sha256_hex(SCRIPT.as_bytes())[..32]));
+
+async fn style(headers: axum::http::HeaderMap) -> Response {
+    static_file(&headers, "text/css; charset=utf-8", &STYLE_ETAG, &axum::body::Bytes::from_static(STYLE.as_bytes()))
+}
+
+async fn script(headers: axum::http::HeaderMap) -> Response {
+    static_file(
+        &headers,
+        "text/javascript; charset=utf-8",
+        &SCRIPT_ETAG,
+        &axum::body::Bytes::from_static(SCRIPT.as_bytes()),
+    )
 }
 
 /// The engine's browser build (`risk-wasm`, wasm-bindgen's `web` target), read once at start
@@ -297,8 +317,8 @@ impl WasmAssets {
     }
 }
 
-/// Serve one of the build's files: `304` when the browser's copy is current.
-fn wasm_file(
+/// Serve a static file: `304` when the browser's copy is current.
+fn static_file(
     headers: &axum::http::HeaderMap,
     content_type: &'static str,
     etag: &str,
@@ -323,14 +343,14 @@ fn wasm_not_configured() -> Response {
 
 async fn wasm_glue(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     match &s.webui_wasm {
-        Some(w) => wasm_file(&headers, "text/javascript; charset=utf-8", &w.glue_etag, &w.glue),
+        Some(w) => static_file(&headers, "text/javascript; charset=utf-8", &w.glue_etag, &w.glue),
         None => wasm_not_configured(),
     }
 }
 
 async fn wasm_module(State(s): State<AppState>, headers: axum::http::HeaderMap) -> Response {
     match &s.webui_wasm {
-        Some(w) => wasm_file(&headers, "application/wasm", &w.module_etag, &w.module),
+        Some(w) => static_file(&headers, "application/wasm", &w.module_etag, &w.module),
         None => wasm_not_configured(),
     }
 }

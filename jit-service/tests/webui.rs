@@ -1137,3 +1137,46 @@ async fn the_queue_shows_findings_by_category_and_the_narrative_which_never_chan
         assert!(!queue.body.contains("score is 1 out of 10"), "{model}: {}", queue.body);
     }
 }
+
+#[tokio::test]
+async fn static_files_revalidate_and_do_not_count_against_the_rate_limit() {
+    // A budget of two requests: the UI's stylesheet and script fetched again and again never
+    // use it up; pages and the API still do.
+    let app = TestApp::with_config(Kind::Sqlite, |c| {
+        c.rate_limit_per_minute = 1;
+        c.rate_limit_burst = 2;
+    })
+    .await;
+    for _ in 0..10 {
+        for path in ["/ui/style.css", "/ui/app.js"] {
+            let p = get(&app, path, None).await;
+            assert_eq!(p.status, StatusCode::OK, "{path}");
+        }
+    }
+    assert_eq!(get(&app, "/login", None).await.status, StatusCode::OK);
+    assert_eq!(get(&app, "/login", None).await.status, StatusCode::OK);
+    let limited = get(&app, "/login", None).await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS, "{}", limited.body);
+    // Still served once the budget is gone, and revalidated with a 304.
+    let css = get(&app, "/ui/style.css", None).await;
+    assert_eq!(css.status, StatusCode::OK);
+    assert_eq!(css.headers[header::CACHE_CONTROL], "no-cache");
+    assert_eq!(css.headers[header::CONTENT_TYPE], "text/css; charset=utf-8");
+    let etag = css.headers[header::ETAG].to_str().unwrap().to_string();
+    assert!(etag.starts_with("\"sha256-"), "{etag}");
+    let again = Request::builder()
+        .method(Method::GET)
+        .uri("/ui/style.css")
+        .header(header::IF_NONE_MATCH, &etag)
+        .body(Body::empty())
+        .unwrap();
+    let p = send(&app, again).await;
+    assert_eq!(p.status, StatusCode::NOT_MODIFIED);
+    assert!(p.body.is_empty());
+    let js = get(&app, "/ui/app.js", None).await;
+    assert_eq!(js.headers[header::CONTENT_TYPE], "text/javascript; charset=utf-8");
+    assert_ne!(js.headers[header::ETAG], etag.as_str());
+    // Only reads of those exact files are exempt: a POST to one, or a page, is counted.
+    let post = Request::builder().method(Method::POST).uri("/ui/app.js").body(Body::empty()).unwrap();
+    assert_eq!(send(&app, post).await.status, StatusCode::TOO_MANY_REQUESTS);
+}
