@@ -354,7 +354,7 @@ impl<T: DeserializeOwned> FromRequest<AppState> for Json<T> {
     }
 }
 
-/// Like [`Json`], but an empty body is `{}` (for actions whose body is optional).
+/// Like [`Json`], but an empty body (no bytes) is `{}` (for actions whose body is optional).
 pub struct OptJson<T>(pub T);
 
 impl<T: DeserializeOwned> FromRequest<AppState> for OptJson<T> {
@@ -376,11 +376,17 @@ async fn read_json(req: Request, state: &AppState, optional: bool) -> ApiResult<
             format!("the body is larger than {} bytes", state.config.body_limit_bytes),
         )
     })?;
+    // No body at all is "no options" where the body is optional; whitespace alone is not JSON
+    // (nor an absent body), so it is refused rather than read as `{}`.
+    if bytes.is_empty() && optional {
+        return Ok(json!({}));
+    }
     if bytes.iter().all(u8::is_ascii_whitespace) {
-        if optional {
-            return Ok(json!({}));
-        }
-        return Err(ApiError::bad_request("the body is empty; send a JSON object"));
+        return Err(ApiError::bad_request(if optional {
+            "the body is only whitespace; send a JSON object, or no body at all"
+        } else {
+            "the body is empty; send a JSON object"
+        }));
     }
     if !(ctype.starts_with("application/json") || ctype.contains("+json")) {
         return Err(ApiError::new(
