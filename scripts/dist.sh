@@ -198,6 +198,11 @@ sdist="$DIST/iam_risk_score-$VERSION.tar.gz"
 [[ -f "$sdist" ]] || die "no sdist $sdist"
 # Rebuilt from the unpacked sdist only (no workspace around it); the debug profile keeps it
 # quick, the sources and manifests are what this checks.
+# NOTE: in an empty target directory every time. The sdist's files all carry one fixed
+# (reproducible) mtime, years old, and cargo names a workspace's artifacts by paths relative to
+# the workspace root, so in a reused directory it took the previous run's artifacts as fresh
+# and built against a stale catalog (or could pass a broken sdist on old code).
+rm -rf "$TARGET/sdist-target"
 MATURIN_PEP517_ARGS="--profile dev" CARGO_TARGET_DIR="$TARGET/sdist-target" \
     pip wheel --quiet --no-deps --no-index --no-build-isolation --no-cache-dir "$sdist" -w "$DIST/sdist-build" \
     >"$DIST/sdist-build.log" 2>&1 || { tail -30 "$DIST/sdist-build.log" >&2; die "the sdist does not build (log: $DIST/sdist-build.log)"; }
