@@ -264,10 +264,13 @@ pub(crate) fn is_static_asset(method: &axum::http::Method, path: &str) -> bool {
 
 /// Strong validators of the compiled-in stylesheet and script, so a browser revalidates them
 /// with a `304` instead of downloading them on every page.
-static STYLE_ETAG: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("\"sha256-{}\"", &crate::util::sha256_hex(STYLE.as_bytes())[..32]));
-static SCRIPT_ETAG: std::sync::LazyLock<String> =
-    std::sync::LazyLock::new(|| format!("\"sha256-{}\"", &crate::util::sha256_hex(SCRIPT.as_bytes())[..32]));
+static STYLE_ETAG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| etag(STYLE.as_bytes()));
+static SCRIPT_ETAG: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| etag(SCRIPT.as_bytes()));
+
+/// A strong validator of a static file's bytes: `"sha256-<first 128 bits, hex>"`.
+fn etag(bytes: &[u8]) -> String {
+    format!("\"sha256-{}\"", &crate::util::sha256_hex(bytes)[..32])
+}
 
 async fn style(headers: axum::http::HeaderMap) -> Response {
     static_file(&headers, "text/css; charset=utf-8", &STYLE_ETAG, &axum::body::Bytes::from_static(STYLE.as_bytes()))
@@ -312,7 +315,6 @@ impl WasmAssets {
         if !module.starts_with(b"\0asm") {
             anyhow::bail!("webui_wasm_dir: {} is not a WebAssembly module", dir.join("risk_wasm_bg.wasm").display());
         }
-        let etag = |b: &[u8]| format!("\"sha256-{}\"", &crate::util::sha256_hex(b)[..32]);
         Ok(WasmAssets { glue_etag: etag(&glue), module_etag: etag(&module), glue: glue.into(), module: module.into() })
     }
 }

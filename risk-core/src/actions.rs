@@ -591,6 +591,36 @@ mod tests {
         }
     }
 
+    proptest! {
+        #![proptest_config(ProptestConfig::with_cases(64))]
+        /// Any prefixes (cut from real names at any length, in either case, or arbitrary
+        /// bytes) over any access level's set: the leading-word shortcut keeps exactly what
+        /// comparing every name keeps. A set too small would drop actions from the rules.
+        #[test]
+        fn name_prefix_sets_match_a_scan_for_any_prefixes(
+            picks in proptest::collection::vec((0..ACTIONS.len(), 0usize..14, any::<bool>()), 1..6),
+            other in "[a-zA-Z]{0,4}",
+            level in 0usize..5,
+        ) {
+            let mut prefixes: Vec<String> = picks
+                .iter()
+                .map(|&(i, len, upper)| {
+                    let name = ACTIONS[i].name();
+                    let p = &name[..len.min(name.len())];
+                    if upper { p.to_ascii_uppercase() } else { p.to_ascii_lowercase() }
+                })
+                .collect();
+            prefixes.push(other);
+            let refs: Vec<&str> = prefixes.iter().map(String::as_str).collect();
+            let within = at_level(iam_catalog::AccessLevel::ALL[level]);
+            let mut scan = ActionSet::empty();
+            for i in within.iter().filter(|&i| refs.iter().any(|p| ACTIONS[i].name_starts_with_ignore_case(p))) {
+                scan.insert(i);
+            }
+            prop_assert_eq!(with_name_prefixes(within, &refs), scan);
+        }
+    }
+
     #[test]
     fn name_prefix_sets_match_a_scan_of_every_name() {
         for prefixes in [

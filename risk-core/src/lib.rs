@@ -44,6 +44,11 @@ pub use rules::RULES_VERSION;
 /// Version of this engine.
 pub const ENGINE_VERSION: &str = env!("CARGO_PKG_VERSION");
 
+/// Largest policy document, in UTF-8 bytes, that every surface accepts (the CLI, scan, the
+/// Python package, the WebAssembly module): AWS's own limits are far smaller (6 KiB for a
+/// managed policy, 20 KiB for a resource policy); the largest AWS managed policy is 153 KiB.
+pub const MAX_POLICY_BYTES: usize = 1024 * 1024;
+
 /// Parse JSON text and score it.
 pub fn score_json(text: &str, options: &ScoreOptions) -> Result<Report, PolicyError> {
     let value = parse_json(text)?;

@@ -70,10 +70,10 @@ pub fn options_from_json(text: Option<&str>) -> Result<ScoreOptions, Failure> {
     })
 }
 
-/// Largest policy, template or narrowing input accepted, in UTF-8 bytes: the CLI's and the
-/// Python package's limit (an IAM policy is at most a few KiB; the largest AWS managed policy
-/// is 153 KiB). Larger text is refused before it is parsed.
-pub const MAX_INPUT_BYTES: usize = 1024 * 1024;
+/// Largest policy, template or narrowing input accepted, in UTF-8 bytes: the engine's limit
+/// for every surface ([`risk_core::MAX_POLICY_BYTES`]). Larger text is refused before it is
+/// parsed.
+pub const MAX_INPUT_BYTES: usize = risk_core::MAX_POLICY_BYTES;
 
 /// Largest CloudTrail input accepted, in UTF-8 bytes. Lower than the CLI's 256 MiB: parsed
 /// records take several times their text in the module's memory, and a browser tab that runs

@@ -37,7 +37,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// Largest policy accepted as one document (AWS's own limits are far smaller: 6 KiB managed,
 /// 20 KiB resource); `score`'s inputs and standalone policy files in a scan alike.
-pub const MAX_INPUT_BYTES: u64 = 1024 * 1024;
+pub const MAX_INPUT_BYTES: u64 = risk_core::MAX_POLICY_BYTES as u64;
 
 /// Largest file `scan` reads by default (`--max-file-size` changes it). Plans and authorization
 /// exports are far larger than one policy: tens of MB for a big account. A larger file is one
